@@ -1,0 +1,156 @@
+"""The ``linli`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from linli import domains
+from linli.config import ConfigError, Settings, get_settings
+from linli.db import get_database, utcnow
+
+app = typer.Typer(help="Linli 邻里: community group-buying with social distribution.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Due jobs (auto-confirm, settlement, deadlines…).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(jobs_app, name="jobs")
+console = Console()
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        console.print(f"[red]Configuration refused:[/red] {exc}")
+        raise typer.Exit(2) from None
+    domains.load_all(settings.plugin_modules)
+    return settings
+
+
+def _db(settings: Settings):
+    return get_database(settings.database_url, settings.database_replica_url)
+
+
+def _parse_instant(value: str | None) -> datetime:
+    if not value:
+        return utcnow()
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        console.print(f"[red]--as-of must be an ISO 8601 instant, got {value!r}[/red]")
+        raise typer.Exit(2) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations to LINLI_DATABASE_URL."""
+    from linli import migrate
+
+    settings = _settings()
+    db = _db(settings)
+    migrate.upgrade(db, revision)
+    console.print(f"[green]Database at revision {migrate.current(db)}[/green] ({db.engine.url.render_as_string(hide_password=True)})")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of LINLI_DATABASE_URL."""
+    from linli import migrate
+
+    console.print(migrate.current(_db(_settings())) or "(empty database)")
+
+
+@jobs_app.command("run-due")
+def jobs_run_due(as_of: str = typer.Option(None, "--as-of", help="ISO 8601 instant (default: now)")) -> None:
+    """Run every job due at that instant, idempotently."""
+    from linli import jobs
+
+    settings = _settings()
+    results = jobs.run_due(_db(settings), _parse_instant(as_of), dispatch=settings.dispatch_inline)
+    table = Table("job", "handled")
+    for name, n in results.items():
+        table.add_row(name, str(n))
+    console.print(table)
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """List the registered due jobs in the order they run."""
+    from linli import jobs
+
+    _settings()
+    for j in jobs.registered():
+        console.print(f"{j.order:>4}  {j.name}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8000, help="Port."),
+    workers: int = typer.Option(1, min=1, max=64, help="API processes."),
+) -> None:
+    """Serve the API and pages."""
+    import uvicorn
+
+    _settings()
+    uvicorn.run("linli.web.app:main_app", factory=True, host=host, port=port, workers=workers, proxy_headers=True, log_config=None)
+
+
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8000, help="Port."),
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Start the server after seeding."),
+) -> None:
+    """Migrate, seed demo data (idempotent) and serve it."""
+    from linli import demo as demo_data
+    from linli import migrate
+
+    if not os.environ.get("LINLI_PLATFORM_ADMINS") and os.environ.get("LINLI_ENV", "dev") != "production":
+        os.environ["LINLI_PLATFORM_ADMINS"] = demo_data.ADMIN_PHONE
+        get_settings.cache_clear()
+    settings = _settings()
+    db = _db(settings)
+    with console.status("Migrating database…"):
+        migrate.upgrade(db)
+    with console.status("Seeding demo data…"):
+        info = demo_data.seed(db, utcnow())
+    console.print(f"[bold green]优邻优选 demo ready[/bold green] ({'seeded' if info.created else 'already seeded'}) in {db.engine.url.render_as_string(hide_password=True)}")
+    table = Table("who", "phone", "where", title="Log in with these phones (one-time code shown on the page)")
+    table.add_row("platform admin", info.admin_phone, f"http://{host}:{port}/console/")
+    table.add_row("merchant owner 店长", info.owner_phone, f"http://{host}:{port}/console/")
+    for phone, role in info.staff:
+        table.add_row(f"staff ({role})", phone, f"http://{host}:{port}/console/")
+    for phone, nick, cname in info.leaders:
+        table.add_row(f"leader 团长 {nick} · {cname}", phone, f"http://{host}:{port}/m/")
+    for phone in info.member_phones:
+        table.add_row("member 邻居", phone, f"http://{host}:{port}/m/")
+    console.print(table)
+    if serve_after:
+        serve(host=host, port=port, workers=1)
+
+
+@app.command()
+def worker(
+    threads: int = typer.Option(4, min=1, max=64, help="Handler threads (broker mode)."),
+    interval: float = typer.Option(30.0, help="Seconds between due-job runs."),
+    once: bool = typer.Option(False, help="Drain once and exit (embedded mode)."),
+) -> None:
+    """Run event handlers and due jobs (Dramatiq on RabbitMQ when LINLI_BROKER_URL is set)."""
+    from linli import worker as worker_mod
+
+    settings = _settings()
+    worker_mod.run(settings, _db(settings), threads=threads, interval=interval, once=once)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Loads every domain's models, handlers and jobs (and configured plugins) once."""
+
+from __future__ import annotations
+
+import importlib
+
+DOMAINS = ["identity", "community"]
+_PARTS = ["models", "handlers", "jobs"]
+_loaded: set[str] = set()
+
+
+def load_all(plugins: list[str] | None = None) -> None:
+    import linli.events  # noqa: F401  (outbox tables)
+
+    for domain in DOMAINS:
+        for part in _PARTS:
+            name = f"linli.{domain}.{part}"
+            if name in _loaded:
+                continue
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    raise
+            _loaded.add(name)
+    for module in plugins or []:
+        if module not in _loaded:
+            importlib.import_module(module)
+            _loaded.add(module)

@@ -1,0 +1,294 @@
+"""Identity use cases: one-time-code login, profiles, merchants, staff and permissions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from linli import events
+from linli.config import Settings
+from linli.errors import Conflict, DomainError, Forbidden, Invalid, Locked, NotFound
+from linli.identity import rules
+from linli.identity.models import Member, Merchant, OtpCode, PhoneGuard, Staff
+from linli.identity.rules import GuardState, LockPolicy, Permission, Role
+from linli.security import RateLimiter, hash_otp, issue_token, new_otp_code
+
+
+@dataclass(frozen=True)
+class Principal:
+    member_id: int
+    phone: str
+    is_admin: bool
+
+
+class WrongCode(DomainError):
+    status = 401
+    code = "auth.code_invalid"
+    title = "Wrong or expired code"
+    keep_changes = True  # the failure count must survive the error
+
+
+def require_phone(raw: str) -> str:
+    phone = rules.normalise_phone(raw)
+    if phone is None:
+        raise Invalid("identity.phone_invalid", "Enter an 11-digit mainland China mobile number.")
+    return phone
+
+
+def _guard(s: Session, phone: str) -> PhoneGuard | None:
+    return s.get(PhoneGuard, phone)
+
+
+def _guard_state(g: PhoneGuard | None) -> GuardState | None:
+    return GuardState(g.failures, g.window_started_at, g.locked_until) if g else None
+
+
+def _refuse_if_locked(s: Session, phone: str, now: datetime) -> None:
+    state = _guard_state(_guard(s, phone))
+    if rules.is_locked(state, now):
+        minutes = max(1, int((state.locked_until - now).total_seconds() // 60) + 1)
+        raise Locked("auth.phone_locked", f"Too many wrong codes: this phone is locked for about {minutes} more minutes.", locked_until=state.locked_until.isoformat())
+
+
+def request_otp(s: Session, settings: Settings, limiter: RateLimiter, raw_phone: str, ip: str, now: datetime) -> tuple[str, str, datetime]:
+    """Create a one-time code for a phone. Returns (phone, code, expires_at); the caller
+    sends the code by SMS (and shows it outside production)."""
+    phone = require_phone(raw_phone)
+    _refuse_if_locked(s, phone, now)
+    limiter.hit("otp_ip", ip, code="auth.otp_rate_limited")
+    limiter.hit("otp_phone_burst", phone, code="auth.otp_rate_limited")
+    limiter.hit("otp_phone", phone, code="auth.otp_rate_limited")
+    code = new_otp_code()
+    expires = now + timedelta(seconds=settings.otp_ttl_seconds)
+    # A new code replaces the older ones.
+    s.execute(update(OtpCode).where(OtpCode.phone == phone, OtpCode.consumed_at.is_(None)).values(consumed_at=now))
+    s.add(OtpCode(phone=phone, code_hash=hash_otp(settings.secret_key, phone, code), created_at=now, expires_at=expires))
+    s.flush()
+    return phone, code, expires
+
+
+def _record_failure(s: Session, phone: str, now: datetime) -> None:
+    g = _guard(s, phone)
+    new = rules.after_failure(_guard_state(g), now, LockPolicy())
+    if g is None:
+        s.add(PhoneGuard(phone=phone, failures=new.failures, window_started_at=new.window_started_at, locked_until=new.locked_until))
+    else:
+        g.failures, g.window_started_at, g.locked_until = new.failures, new.window_started_at, new.locked_until
+    s.flush()
+
+
+def login(
+    s: Session, settings: Settings, limiter: RateLimiter, raw_phone: str, code: str, ip: str, now: datetime, invite_code: str | None = None
+) -> tuple[Member, str, bool]:
+    """Check the code and return (member, access token, created). A new phone becomes a
+    member; ``member.joined`` carries the invite code for the referral domain to bind."""
+    phone = require_phone(raw_phone)
+    limiter.hit("login_ip", ip, code="auth.login_rate_limited")
+    _refuse_if_locked(s, phone, now)
+    otp = s.scalars(
+        select(OtpCode).where(OtpCode.phone == phone, OtpCode.consumed_at.is_(None), OtpCode.expires_at > now).order_by(OtpCode.id.desc()).limit(1)
+    ).first()
+    if otp is None or otp.code_hash != hash_otp(settings.secret_key, phone, str(code).strip()):
+        _record_failure(s, phone, now)
+        raise WrongCode(detail="The code is wrong or has expired. Request a new code if needed.")
+    # Consume by compare-and-set so two logins racing with one code cannot both pass.
+    if s.execute(update(OtpCode).where(OtpCode.id == otp.id, OtpCode.consumed_at.is_(None)).values(consumed_at=now)).rowcount != 1:
+        raise WrongCode(detail="This code has already been used.")
+    s.execute(update(PhoneGuard).where(PhoneGuard.phone == phone).values(failures=0, locked_until=None))
+    member = s.scalars(select(Member).where(Member.phone == phone)).first()
+    created = member is None
+    if created:
+        member = Member(phone=phone, nickname=f"邻居{phone[-4:]}", created_at=now, updated_at=now)
+        s.add(member)
+        s.flush()
+        events.emit(s, "member.joined", {"member_id": member.id, "invite_code": invite_code, "at": now.isoformat()})
+    elif invite_code:
+        events.emit(s, "member.arrived_with_code", {"member_id": member.id, "invite_code": invite_code, "at": now.isoformat()})
+    token = issue_token(settings.secret_key, member.id, settings.token_ttl_seconds, now=now)
+    return member, token, created
+
+
+def principal_for(s: Session, settings: Settings, member_id: int) -> Principal | None:
+    m = s.get(Member, member_id)
+    if m is None:
+        return None
+    return Principal(m.id, m.phone, m.phone in settings.admin_phones)
+
+
+def get_member(s: Session, member_id: int) -> Member:
+    m = s.get(Member, member_id)
+    if m is None:
+        raise NotFound("member.not_found", "No such member.")
+    return m
+
+
+def get_or_create_member(s: Session, raw_phone: str, now: datetime, nickname: str | None = None) -> Member:
+    phone = require_phone(raw_phone)
+    m = s.scalars(select(Member).where(Member.phone == phone)).first()
+    if m is None:
+        m = Member(phone=phone, nickname=nickname or f"邻居{phone[-4:]}", created_at=now, updated_at=now)
+        s.add(m)
+        s.flush()
+        events.emit(s, "member.joined", {"member_id": m.id, "invite_code": None, "at": now.isoformat()})
+    return m
+
+
+def clean_nickname(raw: str) -> str:
+    nick = " ".join(raw.split())
+    if not 1 <= len(nick) <= 20 or any(ord(c) < 32 for c in nick):
+        raise Invalid("identity.nickname_invalid", "A nickname has 1 to 20 characters.")
+    return nick
+
+
+def update_profile(s: Session, member_id: int, now: datetime, *, nickname: str | None = None, birthday: date | None = None, clear_birthday: bool = False) -> Member:
+    m = get_member(s, member_id)
+    if nickname is not None:
+        m.nickname = clean_nickname(nickname)
+    if clear_birthday:
+        m.birthday = None
+    elif birthday is not None:
+        if birthday > now.date() or birthday.year < 1900:
+            raise Invalid("identity.birthday_invalid", "The birthday must be a past date after 1900.")
+        m.birthday = birthday
+    m.updated_at = now
+    s.flush()
+    return m
+
+
+# --- merchants and staff -----------------------------------------------------------------
+
+
+def _merchant_or_404(s: Session, merchant_id: int) -> Merchant:
+    m = s.get(Merchant, merchant_id)
+    if m is None:
+        raise NotFound("merchant.not_found", "No such merchant.")
+    return m
+
+
+def staff_role(s: Session, member_id: int, merchant_id: int) -> str | None:
+    return s.scalars(select(Staff.role).where(Staff.merchant_id == merchant_id, Staff.member_id == member_id)).first()
+
+
+def require_permission(s: Session, who: Principal, merchant_id: int, permission: Permission) -> Merchant:
+    """The merchant, if ``who`` may do ``permission`` there. Someone who is not staff of
+    that merchant gets 404 (its existence is not revealed); staff whose role lacks the
+    permission get 403. Platform admins act with owner rights everywhere."""
+    merchant = s.get(Merchant, merchant_id)
+    if merchant is None:
+        raise NotFound("merchant.not_found", "No such merchant.")
+    if who.is_admin:
+        return merchant
+    role = staff_role(s, who.member_id, merchant_id)
+    if role is None:
+        raise NotFound("merchant.not_found", "No such merchant.")
+    if not rules.role_allows(role, permission):
+        raise Forbidden("auth.role_forbidden", f"Your role ({role}) may not do this.", required=permission.value)
+    return merchant
+
+
+def require_admin(who: Principal) -> None:
+    if not who.is_admin:
+        raise Forbidden("auth.admin_only", "Only platform administrators may do this.")
+
+
+def create_merchant(s: Session, who: Principal, name: str, owner_phone: str, now: datetime) -> tuple[Merchant, Member]:
+    require_admin(who)
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 40:
+        raise Invalid("merchant.name_invalid", "A merchant name has 1 to 40 characters.")
+    if s.scalars(select(Merchant.id).where(Merchant.name == name)).first():
+        raise Conflict("merchant.name_taken", "A merchant with this name exists.")
+    owner = get_or_create_member(s, owner_phone, now)
+    merchant = Merchant(name=name, created_at=now)
+    s.add(merchant)
+    s.flush()
+    s.add(Staff(merchant_id=merchant.id, member_id=owner.id, role=Role.owner.value, created_at=now))
+    s.flush()
+    events.emit(s, "merchant.created", {"merchant_id": merchant.id, "owner_member_id": owner.id}, merchant_id=merchant.id)
+    return merchant, owner
+
+
+def get_merchant(s: Session, who: Principal, merchant_id: int) -> Merchant:
+    return require_permission(s, who, merchant_id, Permission.view)
+
+
+def public_merchant(s: Session, merchant_id: int) -> Merchant:
+    """A merchant's public face (name) for member pages."""
+    m = _merchant_or_404(s, merchant_id)
+    if m.status != "active":
+        raise NotFound("merchant.not_found", "No such merchant.")
+    return m
+
+
+def list_merchants(s: Session, who: Principal) -> list[tuple[Merchant, str]]:
+    """Merchants the caller works for, with the role (admins see all, as ``admin``)."""
+    if who.is_admin:
+        return [(m, "admin") for m in s.scalars(select(Merchant).order_by(Merchant.id))]
+    rows = s.execute(select(Merchant, Staff.role).join(Staff, Staff.merchant_id == Merchant.id).where(Staff.member_id == who.member_id).order_by(Merchant.id))
+    return [(m, role) for m, role in rows]
+
+
+def _parse_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise Invalid("staff.role_invalid", f"Role must be one of: {', '.join(r.value for r in Role)}.") from None
+
+
+def add_staff(s: Session, who: Principal, merchant_id: int, phone: str, role: str, now: datetime) -> tuple[Staff, Member]:
+    require_permission(s, who, merchant_id, Permission.manage_staff)
+    r = _parse_role(role)
+    member = get_or_create_member(s, phone, now)
+    if staff_role(s, member.id, merchant_id) is not None:
+        raise Conflict("staff.exists", "This person is already staff of this merchant.")
+    st = Staff(merchant_id=merchant_id, member_id=member.id, role=r.value, created_at=now)
+    s.add(st)
+    s.flush()
+    events.emit(s, "staff.added", {"merchant_id": merchant_id, "member_id": member.id, "role": r.value}, merchant_id=merchant_id)
+    return st, member
+
+
+def list_staff(s: Session, who: Principal, merchant_id: int) -> list[tuple[Staff, Member]]:
+    require_permission(s, who, merchant_id, Permission.view)
+    rows = s.execute(select(Staff, Member).join(Member, Member.id == Staff.member_id).where(Staff.merchant_id == merchant_id).order_by(Staff.id))
+    return [(st, m) for st, m in rows]
+
+
+def _staff_or_404(s: Session, merchant_id: int, staff_id: int) -> Staff:
+    st = s.get(Staff, staff_id)
+    if st is None or st.merchant_id != merchant_id:
+        raise NotFound("staff.not_found", "No such staff member.")
+    return st
+
+
+def _owners(s: Session, merchant_id: int) -> int:
+    return s.scalar(select(func.count()).select_from(Staff).where(Staff.merchant_id == merchant_id, Staff.role == Role.owner.value)) or 0
+
+
+def change_staff_role(s: Session, who: Principal, merchant_id: int, staff_id: int, role: str) -> Staff:
+    require_permission(s, who, merchant_id, Permission.manage_staff)
+    r = _parse_role(role)
+    st = _staff_or_404(s, merchant_id, staff_id)
+    if st.role == Role.owner.value and r != Role.owner and _owners(s, merchant_id) <= 1:
+        raise Conflict("staff.last_owner", "A merchant keeps at least one owner.")
+    st.role = r.value
+    s.flush()
+    return st
+
+
+def remove_staff(s: Session, who: Principal, merchant_id: int, staff_id: int) -> None:
+    require_permission(s, who, merchant_id, Permission.manage_staff)
+    st = _staff_or_404(s, merchant_id, staff_id)
+    if st.role == Role.owner.value and _owners(s, merchant_id) <= 1:
+        raise Conflict("staff.last_owner", "A merchant keeps at least one owner.")
+    s.delete(st)
+    s.flush()
+
+
+def members_by_ids(s: Session, ids: list[int]) -> dict[int, Member]:
+    if not ids:
+        return {}
+    return {m.id: m for m in s.scalars(select(Member).where(Member.id.in_(ids)))}

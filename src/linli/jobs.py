@@ -1,0 +1,58 @@
+"""Due jobs: work that becomes due with time (auto-confirm, settlement, team deadlines…).
+
+A domain registers ``@job("name")`` functions taking ``(db, as_of)`` and returning how many
+items they handled. Each job is idempotent: it picks the items due at ``as_of`` and moves
+each in its own transaction guarded by compare-and-set, so running it twice, or again
+after a crash, changes nothing more. ``linli jobs run-due --as-of`` and the worker's
+scheduler call ``run_due``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from linli import events
+from linli.db import Database
+
+log = logging.getLogger("linli.jobs")
+
+JobFn = Callable[[Database, datetime], int]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    fn: JobFn
+    order: int
+
+
+_jobs: dict[str, Job] = {}
+
+
+def job(name: str, *, order: int = 100) -> Callable[[JobFn], JobFn]:
+    """Register a due job; lower ``order`` runs first (e.g. expiry before settlement)."""
+
+    def register(fn: JobFn) -> JobFn:
+        _jobs[name] = Job(name, fn, order)
+        return fn
+
+    return register
+
+
+def registered() -> list[Job]:
+    return sorted(_jobs.values(), key=lambda j: (j.order, j.name))
+
+
+def run_due(db: Database, as_of: datetime, *, dispatch: bool = True) -> dict[str, int]:
+    """Run every registered job at ``as_of``; embedded, also drain the events they emit."""
+    results: dict[str, int] = {}
+    if dispatch:
+        results["events"] = events.drain(db)
+    for j in registered():
+        results[j.name] = j.fn(db, as_of)
+        if dispatch:
+            results["events"] += events.drain(db)
+    return results

@@ -1,0 +1,119 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import event, text
+
+from linli import __version__, domains
+from linli import logging as linli_logging
+from linli.config import Settings, get_settings
+from linli.events import Dispatcher
+from linli.web import problems
+from linli.web.context import AppContext, build_context
+from linli.web.middleware import BodyLimit, RequestContext
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None, dispatcher: bool | None = None) -> FastAPI:
+    """Build the app. ``dispatcher`` (default: embedded mode) runs the outbox in-process."""
+    settings = settings or (ctx.settings if ctx else get_settings())
+    domains.load_all(settings.plugin_modules)
+    ctx = ctx or build_context(settings)
+    run_dispatcher = settings.dispatch_inline if dispatcher is None else dispatcher
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        disp = None
+        if run_dispatcher:
+            disp = Dispatcher(ctx.db)
+            listener = lambda session: disp.wake() if session.info.pop("linli_emitted", False) else None  # noqa: E731
+            event.listen(ctx.db.sessions, "after_commit", listener)
+            disp.start()
+            disp.wake()
+        try:
+            yield
+        finally:
+            if disp is not None:
+                event.remove(ctx.db.sessions, "after_commit", listener)
+                disp.stop()
+
+    app = FastAPI(
+        title="Linli 邻里 API",
+        version=__version__,
+        description="Community group-buying with social distribution. Amounts are integer fen; rates are basis points.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    problems.install(app)
+
+    from linli.community.api import router as community_router
+    from linli.identity.api import router as identity_router
+
+    app.include_router(identity_router)
+    app.include_router(community_router)
+    _install_ops(app, ctx)
+    _install_pages(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit)
+    app.add_middleware(RequestContext)
+    return app
+
+
+def _install_ops(app: FastAPI, ctx: AppContext) -> None:
+    @app.get("/healthz", tags=["ops"], include_in_schema=False)
+    def healthz() -> JSONResponse:
+        checks = {"database": "ok"}
+        code = 200
+        try:
+            with ctx.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # report, do not raise: this is the probe
+            checks["database"] = f"error: {exc.__class__.__name__}"
+            code = 503
+        if ctx.redis is not None:
+            try:
+                ctx.redis.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:
+                checks["redis"] = f"error: {exc.__class__.__name__}"
+                code = 503
+        return JSONResponse({"status": "ok" if code == 200 else "degraded", "version": __version__, "checks": checks}, status_code=code)
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Linli API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+
+def _install_pages(app: FastAPI) -> None:
+    """HTML pages (member H5 under /m/, merchant console under /console/)."""
+    from linli.web import pages
+
+    pages.install(app)
+
+
+def main_app() -> FastAPI:
+    """Entry point for ``uvicorn --factory linli.web.app:main_app`` (used by ``serve``)."""
+    settings = get_settings()
+    linli_logging.configure(settings.log_json)
+    return create_app(settings)

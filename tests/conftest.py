@@ -1,0 +1,147 @@
+"""Shared fixtures: a real database per backend (SQLite and PostgreSQL), the app, a clock."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from linli import domains, migrate
+from linli.config import Settings
+from linli.db import Base, Database
+from tests.services import service_url
+
+ADMIN = "13800000000"
+BACKENDS = ["sqlite", "postgresql"]
+_databases: dict[str, Database] = {}
+_tmp = tempfile.mkdtemp(prefix="linli-tests-")
+
+
+def _database(backend: str) -> Database:
+    if backend not in _databases:
+        if backend == "sqlite":
+            url = f"sqlite:///{_tmp}/test.db"
+        else:
+            url = Settings(database_url=service_url("postgresql", 5432)).database_url
+        db = Database(url)
+        domains.load_all(["tests.plugin"])
+        if backend == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        migrate.upgrade(db)
+        _databases[backend] = db
+    return _databases[backend]
+
+
+def _wipe(db: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+        else:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db(backend: str) -> Iterator[Database]:
+    database = _database(backend)
+    _wipe(database)
+    yield database
+
+
+@dataclass
+class Clock:
+    """A controllable clock injected into the app and services."""
+
+    current: datetime = field(default_factory=lambda: datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc))
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **kw) -> datetime:
+        self.current += timedelta(**kw)
+        return self.current
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(db: Database) -> Settings:
+    # Generous rate limits so tests can log many people in; the limit tests set their own.
+    return Settings(
+        env="test",
+        database_url=db.url,
+        platform_admins=ADMIN,
+        rate_limits="otp_phone=1000/hour;otp_phone_burst=1000/minute;otp_ip=100000/hour;login_ip=100000/hour",
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database, clock: Clock):
+    from linli.security import RateLimiter, parse_limits
+    from linli.web.app import create_app
+    from linli.web.context import AppContext
+
+    ctx = AppContext(settings=settings, db=db, limiter=RateLimiter(parse_limits(settings.rate_limits)), clock=clock)
+    return create_app(settings, ctx=ctx, dispatcher=False)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def login(client: TestClient, phone: str, invite_code: str | None = None) -> dict[str, str]:
+    """Log a phone in through the real OTP flow; returns the Authorization header."""
+    r = client.post("/api/v1/auth/otp", json={"phone": phone})
+    assert r.status_code == 202, r.text
+    body = {"phone": phone, "code": r.json()["debug_code"]}
+    if invite_code:
+        body["invite_code"] = invite_code
+    r = client.post("/api/v1/auth/login", json=body)
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@pytest.fixture
+def admin(client) -> dict[str, str]:
+    return login(client, ADMIN)
+
+
+@dataclass
+class MerchantSetup:
+    id: int
+    owner: dict[str, str]
+    owner_phone: str
+
+
+@pytest.fixture
+def merchant(client, admin) -> MerchantSetup:
+    r = client.post("/api/v1/merchants", json={"name": "优邻优选", "owner_phone": "13800000001"}, headers=admin)
+    assert r.status_code == 201, r.text
+    return MerchantSetup(r.json()["id"], login(client, "13800000001"), "13800000001")
+
+
+def problem_code(response) -> str:
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    return response.json()["code"]
+
+
+os.environ.setdefault("LINLI_ENV", "test")
