@@ -30,7 +30,7 @@ def _database(backend: str) -> Database:
         else:
             url = Settings(database_url=service_url("postgresql", 5432)).database_url
         db = Database(url)
-        domains.load_all(["tests.plugin"])
+        domains.bootstrap(Settings(env="test", plugins="tests.plugin"))
         if backend == "postgresql":
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE"))

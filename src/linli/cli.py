@@ -27,7 +27,7 @@ def _settings() -> Settings:
     except ConfigError as exc:
         console.print(f"[red]Configuration refused:[/red] {exc}")
         raise typer.Exit(2) from None
-    domains.load_all(settings.plugin_modules)
+    domains.bootstrap(settings)
     return settings
 
 

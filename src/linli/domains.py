@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import importlib
 
-DOMAINS = ["identity", "community"]
+DOMAINS = ["identity", "community", "catalog", "orders", "payments"]
 _PARTS = ["models", "handlers", "jobs"]
 _loaded: set[str] = set()
 
 
+def bootstrap(settings) -> None:
+    """Everything a process needs before serving: domains, plugins, the payment gateway."""
+    from linli.payments import service as payments
+    from linli.payments.gateway import SandboxGateway
+
+    load_all(settings.plugin_modules)
+    if settings.sandbox_enabled:
+        payments.configure(SandboxGateway(settings.payment_secret))
+
+
 def load_all(plugins: list[str] | None = None) -> None:
     import linli.events  # noqa: F401  (outbox tables)
+    import linli.idempotency  # noqa: F401  (idempotency keys)
 
     for domain in DOMAINS:
         for part in _PARTS:

@@ -88,8 +88,10 @@ def handlers_for(event_name: str) -> list[tuple[str, Handler]]:
     return list(_handlers.get(event_name, []))
 
 
-def emit(session: Session, name: str, payload: dict[str, Any], *, merchant_id: int | None = None) -> OutboxEvent:
-    row = OutboxEvent(name=name, payload=payload, merchant_id=merchant_id, created_at=utcnow())
+def emit(session: Session, name: str, payload: dict[str, Any], *, merchant_id: int | None = None, at: datetime | None = None) -> OutboxEvent:
+    """Record an event in the caller's transaction. ``at`` is when it happened (the use
+    case's clock); handlers see it as ``event.created_at``."""
+    row = OutboxEvent(name=name, payload=payload, merchant_id=merchant_id, created_at=at or utcnow())
     session.add(row)
     session.info["linli_emitted"] = True
     return row

@@ -75,6 +75,7 @@ DEFAULT_LIMITS = {
     "otp_ip": "50/hour",
     "login_ip": "100/hour",
     "login_fail": "5/15minutes",
+    "pickup_miss": "10/15minutes",
 }
 
 

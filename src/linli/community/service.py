@@ -34,7 +34,7 @@ def create_community(s: Session, who: Principal, merchant_id: int, name: str, ci
     c = Community(merchant_id=merchant_id, name=name, city=city, lat=lat, lng=lng, created_at=now)
     s.add(c)
     s.flush()
-    events.emit(s, "community.created", {"community_id": c.id}, merchant_id=merchant_id)
+    events.emit(s, "community.created", {"community_id": c.id}, merchant_id=merchant_id, at=now)
     return c
 
 
@@ -165,7 +165,7 @@ def set_home_community(s: Session, member_id: int, community_id: int, now: datet
     else:
         r.community_id, r.updated_at = c.id, now
     s.flush()
-    events.emit(s, "member.community_set", {"member_id": member_id, "community_id": c.id}, merchant_id=c.merchant_id)
+    events.emit(s, "member.community_set", {"member_id": member_id, "community_id": c.id}, merchant_id=c.merchant_id, at=now)
     return c
 
 

@@ -104,9 +104,9 @@ def login(
         member = Member(phone=phone, nickname=f"邻居{phone[-4:]}", created_at=now, updated_at=now)
         s.add(member)
         s.flush()
-        events.emit(s, "member.joined", {"member_id": member.id, "invite_code": invite_code, "at": now.isoformat()})
+        events.emit(s, "member.joined", {"member_id": member.id, "invite_code": invite_code, "at": now.isoformat()}, at=now)
     elif invite_code:
-        events.emit(s, "member.arrived_with_code", {"member_id": member.id, "invite_code": invite_code, "at": now.isoformat()})
+        events.emit(s, "member.arrived_with_code", {"member_id": member.id, "invite_code": invite_code, "at": now.isoformat()}, at=now)
     token = issue_token(settings.secret_key, member.id, settings.token_ttl_seconds, now=now)
     return member, token, created
 
@@ -132,7 +132,7 @@ def get_or_create_member(s: Session, raw_phone: str, now: datetime, nickname: st
         m = Member(phone=phone, nickname=nickname or f"邻居{phone[-4:]}", created_at=now, updated_at=now)
         s.add(m)
         s.flush()
-        events.emit(s, "member.joined", {"member_id": m.id, "invite_code": None, "at": now.isoformat()})
+        events.emit(s, "member.joined", {"member_id": m.id, "invite_code": None, "at": now.isoformat()}, at=now)
     return m
 
 
@@ -207,7 +207,7 @@ def create_merchant(s: Session, who: Principal, name: str, owner_phone: str, now
     s.flush()
     s.add(Staff(merchant_id=merchant.id, member_id=owner.id, role=Role.owner.value, created_at=now))
     s.flush()
-    events.emit(s, "merchant.created", {"merchant_id": merchant.id, "owner_member_id": owner.id}, merchant_id=merchant.id)
+    events.emit(s, "merchant.created", {"merchant_id": merchant.id, "owner_member_id": owner.id}, merchant_id=merchant.id, at=now)
     return merchant, owner
 
 
@@ -247,7 +247,7 @@ def add_staff(s: Session, who: Principal, merchant_id: int, phone: str, role: st
     st = Staff(merchant_id=merchant_id, member_id=member.id, role=r.value, created_at=now)
     s.add(st)
     s.flush()
-    events.emit(s, "staff.added", {"merchant_id": merchant_id, "member_id": member.id, "role": r.value}, merchant_id=merchant_id)
+    events.emit(s, "staff.added", {"merchant_id": merchant_id, "member_id": member.id, "role": r.value}, merchant_id=merchant_id, at=now)
     return st, member
 
 

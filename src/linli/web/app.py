@@ -26,7 +26,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None, dispatcher: bool | None = None) -> FastAPI:
     """Build the app. ``dispatcher`` (default: embedded mode) runs the outbox in-process."""
     settings = settings or (ctx.settings if ctx else get_settings())
-    domains.load_all(settings.plugin_modules)
+    domains.bootstrap(settings)
     ctx = ctx or build_context(settings)
     run_dispatcher = settings.dispatch_inline if dispatcher is None else dispatcher
 
@@ -57,14 +57,20 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.state.ctx = ctx
     problems.install(app)
 
+    from linli.catalog.api import router as catalog_router
     from linli.community.api import router as community_router
     from linli.identity.api import router as identity_router
+    from linli.orders.api import router as orders_router
+    from linli.payments.api import router as payments_router
 
-    app.include_router(identity_router)
-    app.include_router(community_router)
+    for router in (identity_router, community_router, catalog_router, orders_router, payments_router):
+        app.include_router(router)
     _install_ops(app, ctx)
     _install_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    media = Path(settings.media_dir)
+    media.mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=media), name="media")
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestContext)
     return app

@@ -13,6 +13,9 @@ from prometheus_client import Counter, Histogram
 log = structlog.get_logger("linli.access")
 
 MAX_BODY = 1024 * 1024  # 1 MB
+# Picture uploads (checked again, at 5 MB, when decoded) may be larger.
+UPLOAD_BODY = 6 * 1024 * 1024
+UPLOAD_SUFFIXES = ("/image", "/uploads")
 
 REQUESTS = Counter("linli_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("linli_http_request_seconds", "HTTP request latency", ["method", "route"])
@@ -34,31 +37,42 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
+        limit = UPLOAD_BODY if scope.get("path", "").endswith(UPLOAD_SUFFIXES) else self.max_body
         too_big = False
         if length is not None:
             try:
-                too_big = int(length) > self.max_body
+                too_big = int(length) > limit
             except ValueError:
                 too_big = True
         if too_big:
             return await self._refuse(send)
         seen = 0
+        over = False
 
         async def limited_receive():
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
+                if seen > limit:
+                    over = True
                     raise _TooLarge()
             return message
 
         started = False
+        replaced = False
 
         async def tracking_send(message):
-            nonlocal started
+            nonlocal started, replaced
             if message["type"] == "http.response.start":
                 started = True
+                if over:
+                    # The app turned the refusal into an answer of its own (FastAPI reports
+                    # any error while reading a body as 400): answer 413 in its place.
+                    replaced = True
+                    return await self._refuse(send)
+            elif replaced:
+                return
             await send(message)
 
         try:

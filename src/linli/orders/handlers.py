@@ -1,0 +1,13 @@
+"""What orders do when other domains' events arrive."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from linli.events import Event, on
+from linli.orders.service import checkout
+
+
+@on("payment.succeeded")
+def order_paid(s: Session, event: Event) -> None:
+    checkout.mark_paid(s, event.payload["order_id"], event.payload["payment_id"], event.created_at)

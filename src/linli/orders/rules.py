@@ -1,0 +1,69 @@
+"""Pure order rules: the state machine, refund bounds, pickup codes, deadlines."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from linli.errors import Conflict
+
+
+class Status(StrEnum):
+    pending_payment = "pending_payment"
+    paid = "paid"
+    grouping = "grouping"  # a group-buy order waiting for its team to fill
+    fulfilling = "fulfilling"
+    ready_for_pickup = "ready_for_pickup"
+    delivering = "delivering"
+    received = "received"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+S = Status
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    S.pending_payment: frozenset({S.paid, S.cancelled}),
+    S.paid: frozenset({S.grouping, S.fulfilling, S.ready_for_pickup, S.delivering, S.cancelled}),
+    S.grouping: frozenset({S.paid, S.cancelled}),
+    S.fulfilling: frozenset({S.ready_for_pickup, S.delivering, S.cancelled}),
+    S.ready_for_pickup: frozenset({S.received, S.cancelled}),
+    S.delivering: frozenset({S.received, S.cancelled}),
+    S.received: frozenset({S.completed}),
+    S.completed: frozenset(),
+    S.cancelled: frozenset(),
+}
+# Orders whose pickup code is still to be used.
+OPEN_FOR_PICKUP = frozenset({S.paid, S.fulfilling, S.ready_for_pickup})
+# Orders that hold paid money and may be refunded.
+REFUNDABLE = frozenset({S.paid, S.grouping, S.fulfilling, S.ready_for_pickup, S.delivering, S.received, S.completed})
+# Timeline labels, in order, for the member's page.
+TIMELINE = [S.pending_payment, S.paid, S.fulfilling, S.ready_for_pickup, S.delivering, S.received, S.completed]
+
+
+def can_move(src: str, dst: str) -> bool:
+    return Status(dst) in TRANSITIONS[Status(src)]
+
+
+def require_move(src: str, dst: str) -> None:
+    if not can_move(src, dst):
+        raise Conflict("order.bad_state", f"An order that is {src} cannot become {dst}.", status_now=src)
+
+
+def refundable_left(paid: int, refunded: int, reserved: int) -> int:
+    """What may still be asked back on a line: paid minus refunded minus pending requests."""
+    return max(paid - refunded - reserved, 0)
+
+
+def quick_refund_applies(amount: int, quick_max: int, received_at: datetime | None, now: datetime, window_hours: int) -> bool:
+    """坏果包赔: a small request soon after receipt is approved without review."""
+    if received_at is None or quick_max <= 0:
+        return False
+    return amount <= quick_max and now - received_at <= timedelta(hours=window_hours)
+
+
+def auto_confirm_due(handed_over_at: datetime | None, now: datetime, days: int) -> bool:
+    return handed_over_at is not None and now >= handed_over_at + timedelta(days=days)
+
+
+def completion_due(received_at: datetime | None, now: datetime, after_sales_days: int, open_cases: int) -> bool:
+    return received_at is not None and open_cases == 0 and now >= received_at + timedelta(days=after_sales_days)

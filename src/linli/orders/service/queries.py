@@ -1,0 +1,96 @@
+"""Reading orders: the buyer's own, a merchant's with filters, the timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from linli.errors import NotFound
+from linli.identity import service as identity
+from linli.identity.rules import Permission
+from linli.identity.service import Principal
+from linli.orders.models import Order, OrderAudit, OrderLine, RefundCase
+from linli.orders.service.common import lines_of, order_of_member
+from linli.orders.service.fulfilment import point_actor
+from linli.payments import service as payments
+
+
+@dataclass
+class OrderDetail:
+    order: Order
+    lines: list[OrderLine]
+    timeline: list[OrderAudit]
+    refund_cases: list[RefundCase]
+    payment_id: int | None
+
+
+def detail(s: Session, o: Order) -> OrderDetail:
+    timeline = list(s.scalars(select(OrderAudit).where(OrderAudit.order_id == o.id).order_by(OrderAudit.id)))
+    cases = list(s.scalars(select(RefundCase).where(RefundCase.order_id == o.id).order_by(RefundCase.id)))
+    pays = payments.payments_of(s, o.id)
+    return OrderDetail(o, lines_of(s, o.id), timeline, cases, pays[-1].id if pays else None)
+
+
+def member_order(s: Session, member_id: int, order_id: int) -> OrderDetail:
+    return detail(s, order_of_member(s, member_id, order_id))
+
+
+def member_orders(s: Session, member_id: int, status: str | None = None, limit: int = 50, before_id: int | None = None) -> list[Order]:
+    stmt = select(Order).where(Order.member_id == member_id).order_by(Order.id.desc()).limit(min(max(limit, 1), 200))
+    if status:
+        stmt = stmt.where(Order.status == status)
+    if before_id:
+        stmt = stmt.where(Order.id < before_id)
+    return list(s.scalars(stmt))
+
+
+def lines_for(s: Session, order_ids: list[int]) -> dict[int, list[OrderLine]]:
+    out: dict[int, list[OrderLine]] = {oid: [] for oid in order_ids}
+    if order_ids:
+        for ln in s.scalars(select(OrderLine).where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.id)):
+            out[ln.order_id].append(ln)
+    return out
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    status: str | None = None
+    community_id: int | None = None
+    pickup_point_id: int | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    member_id: int | None = None
+    limit: int = 100
+    before_id: int | None = None
+
+
+def merchant_orders(s: Session, who: Principal, merchant_id: int, f: OrderFilter) -> list[Order]:
+    identity.require_permission(s, who, merchant_id, Permission.view)
+    stmt = select(Order).where(Order.merchant_id == merchant_id).order_by(Order.id.desc()).limit(min(max(f.limit, 1), 500))
+    for column, value in ((Order.status, f.status), (Order.community_id, f.community_id), (Order.pickup_point_id, f.pickup_point_id), (Order.member_id, f.member_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if f.created_from:
+        stmt = stmt.where(Order.created_at >= f.created_from)
+    if f.created_to:
+        stmt = stmt.where(Order.created_at < f.created_to)
+    if f.before_id:
+        stmt = stmt.where(Order.id < f.before_id)
+    return list(s.scalars(stmt))
+
+
+def merchant_order(s: Session, who: Principal, merchant_id: int, order_id: int) -> OrderDetail:
+    identity.require_permission(s, who, merchant_id, Permission.view)
+    o = s.get(Order, order_id)
+    if o is None or o.merchant_id != merchant_id:
+        raise NotFound("order.not_found", "No such order.")
+    return detail(s, o)
+
+
+def point_orders(s: Session, who: Principal, point_id: int, statuses: tuple[str, ...]) -> list[Order]:
+    """The orders waiting at a pickup point, for its leader's page."""
+    point_actor(s, who, point_id)
+    return list(s.scalars(select(Order).where(Order.pickup_point_id == point_id, Order.status.in_(statuses)).order_by(Order.id)))

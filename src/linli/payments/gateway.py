@@ -1,0 +1,93 @@
+"""The payment gateway port and the sandbox gateway.
+
+The sandbox behaves like WeChat Pay / Alipay where it matters to us: a payment intent with
+a gateway reference, an asynchronous callback signed with HMAC-SHA256 over
+``"{timestamp}.{raw body}"`` (header ``Linli-Signature: t=<unix>,v1=<hex>``), callbacks that
+may arrive twice, refunds by reference. Production gateways implement the same port.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from linli.errors import DomainError
+
+SIGNATURE_HEADER = "Linli-Signature"
+CALLBACK_TOLERANCE_S = 300
+
+
+class CallbackRefused(DomainError):
+    status = 400
+    code = "payment.callback_invalid"
+    title = "Callback refused"
+
+
+@dataclass(frozen=True)
+class Callback:
+    gateway_ref: str
+    amount: int
+    txn: str
+    status: str  # SUCCESS
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    ok: bool
+    ref: str | None
+    error: str | None = None
+
+
+class PaymentGateway(Protocol):
+    name: str
+
+    def create_intent(self, payment_id: int, amount: int) -> str: ...
+
+    def refund(self, gateway_ref: str, amount: int, request_key: str) -> RefundResult: ...
+
+    def parse_callback(self, raw: bytes, signature: str | None, now: datetime) -> Callback: ...
+
+
+def sign(secret: str, raw: bytes, ts: int) -> str:
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + raw, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+class SandboxGateway:
+    name = "sandbox"
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    def create_intent(self, payment_id: int, amount: int) -> str:
+        return f"sbx_{payment_id}_{secrets.token_hex(8)}"
+
+    def refund(self, gateway_ref: str, amount: int, request_key: str) -> RefundResult:
+        return RefundResult(True, f"sbxr_{secrets.token_hex(8)}")
+
+    def completion(self, gateway_ref: str, amount: int, now: datetime) -> tuple[bytes, str]:
+        """The callback the sandbox sends when the buyer confirms in the payment sheet."""
+        raw = json.dumps({"gateway_ref": gateway_ref, "amount": amount, "txn": f"sbxt_{secrets.token_hex(8)}", "status": "SUCCESS"}, separators=(",", ":")).encode()
+        return raw, sign(self.secret, raw, int(now.timestamp()))
+
+    def parse_callback(self, raw: bytes, signature: str | None, now: datetime) -> Callback:
+        parts = dict(p.split("=", 1) for p in (signature or "").split(",") if "=" in p)
+        ts, mac = parts.get("t", ""), parts.get("v1", "")
+        if not ts.isdigit() or not mac:
+            raise CallbackRefused("payment.signature_invalid", "The callback is not signed.")
+        expected = sign(self.secret, raw, int(ts)).split("v1=")[1]
+        if not hmac.compare_digest(expected, mac):
+            raise CallbackRefused("payment.signature_invalid", "The callback signature does not match.")
+        if abs(now.timestamp() - int(ts)) > CALLBACK_TOLERANCE_S:
+            raise CallbackRefused("payment.callback_stale", "The callback is too old or from the future.")
+        try:
+            data = json.loads(raw)
+            cb = Callback(str(data["gateway_ref"]), int(data["amount"]), str(data["txn"]), str(data["status"]))
+        except (ValueError, KeyError, TypeError):
+            raise CallbackRefused("payment.callback_malformed", "The callback body is malformed.") from None
+        return cb

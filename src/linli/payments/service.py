@@ -1,0 +1,113 @@
+"""Payment use cases: intents, signed callbacks (one effect each), refunds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from linli import events
+from linli.errors import Conflict, NotFound
+from linli.payments.gateway import CallbackRefused, PaymentGateway, SandboxGateway
+from linli.payments.models import Payment, PaymentRefund
+
+_gateway: PaymentGateway | None = None
+
+
+def configure(gateway: PaymentGateway) -> None:
+    global _gateway
+    _gateway = gateway
+
+
+def gateway() -> PaymentGateway:
+    if _gateway is None:
+        raise RuntimeError("payment gateway not configured")
+    return _gateway
+
+
+def open_intent(s: Session, merchant_id: int, order_id: int, member_id: int, amount: int, now: datetime) -> Payment:
+    """The pending payment of an order, created at the gateway if there is none yet."""
+    existing = s.scalars(select(Payment).where(Payment.order_id == order_id, Payment.status == "pending")).first()
+    if existing is not None and existing.amount == amount:
+        return existing
+    if existing is not None:
+        existing.status = "closed"
+    p = Payment(merchant_id=merchant_id, order_id=order_id, member_id=member_id, amount=amount, gateway=gateway().name, gateway_ref="pending", status="pending", created_at=now)
+    s.add(p)
+    s.flush()
+    p.gateway_ref = gateway().create_intent(p.id, amount)
+    s.flush()
+    return p
+
+
+def get_payment(s: Session, payment_id: int) -> Payment:
+    p = s.get(Payment, payment_id)
+    if p is None:
+        raise NotFound("payment.not_found", "No such payment.")
+    return p
+
+
+def payments_of(s: Session, order_id: int) -> list[Payment]:
+    return list(s.scalars(select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)))
+
+
+def close_pending(s: Session, order_id: int) -> None:
+    s.execute(update(Payment).where(Payment.order_id == order_id, Payment.status == "pending").values(status="closed"))
+
+
+def sandbox_complete(s: Session, member_id: int, payment_id: int, now: datetime) -> Payment:
+    """The buyer confirms in the sandbox payment sheet: the gateway will send its signed
+    callback (through the outbox, so it is retried until delivered)."""
+    gw = gateway()
+    if not isinstance(gw, SandboxGateway):
+        raise NotFound("payment.not_found", "No sandbox payments here.")
+    p = get_payment(s, payment_id)
+    if p.member_id != member_id:
+        raise NotFound("payment.not_found", "No such payment.")
+    if p.status != "pending":
+        raise Conflict("payment.not_pending", "This payment is no longer waiting to be paid.", status_now=p.status)
+    raw, sig = gw.completion(p.gateway_ref, p.amount, now)
+    events.emit(s, "sandbox.callback", {"raw": raw.decode(), "signature": sig}, merchant_id=p.merchant_id, at=now)
+    return p
+
+
+def receive_callback(s: Session, raw: bytes, signature: str | None, now: datetime) -> Payment:
+    """Verify a gateway callback and record the payment once. A duplicate has no effect;
+    a wrong signature, an unknown reference or an amount mismatch is refused."""
+    cb = gateway().parse_callback(raw, signature, now)
+    p = s.scalars(select(Payment).where(Payment.gateway_ref == cb.gateway_ref)).first()
+    if p is None:
+        raise CallbackRefused("payment.unknown", "The callback names an unknown payment.")
+    if cb.amount != p.amount:
+        raise CallbackRefused("payment.amount_mismatch", "The callback amount differs from the payment.")
+    if cb.status != "SUCCESS":
+        return p
+    # pending → succeeded once; a closed intent (order cancelled first) is still money
+    # received, so it is recorded and the order side refunds it.
+    moved = s.execute(
+        update(Payment).where(Payment.id == p.id, Payment.status.in_(("pending", "closed"))).values(status="succeeded", succeeded_at=now, gateway_txn=cb.txn)
+    ).rowcount
+    if moved == 1:
+        events.emit(s, "payment.succeeded", {"payment_id": p.id, "order_id": p.order_id, "amount": p.amount}, merchant_id=p.merchant_id, at=now)
+    s.refresh(p)
+    return p
+
+
+def refund(s: Session, order_id: int, amount: int, request_key: str, now: datetime) -> PaymentRefund:
+    """Refund ``amount`` of an order's succeeded payment, once per ``request_key``."""
+    done = s.scalars(select(PaymentRefund).join(Payment, Payment.id == PaymentRefund.payment_id).where(Payment.order_id == order_id, PaymentRefund.request_key == request_key)).first()
+    if done is not None:
+        return done
+    p = s.scalars(select(Payment).where(Payment.order_id == order_id, Payment.status == "succeeded").order_by(Payment.id)).first()
+    if p is None:
+        raise Conflict("payment.not_paid", "There is no payment to refund.")
+    if s.execute(update(Payment).where(Payment.id == p.id, Payment.refunded + amount <= Payment.amount).values(refunded=Payment.refunded + amount)).rowcount != 1:
+        raise Conflict("payment.refund_exceeds", "The refund exceeds what was paid.")
+    result = gateway().refund(p.gateway_ref, amount, request_key)
+    if not result.ok:
+        raise Conflict("payment.refund_failed", f"The gateway refused the refund: {result.error}")
+    r = PaymentRefund(merchant_id=p.merchant_id, payment_id=p.id, amount=amount, request_key=request_key, status="succeeded", gateway_ref=result.ref, created_at=now)
+    s.add(r)
+    s.flush()
+    return r
