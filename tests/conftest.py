@@ -88,6 +88,9 @@ def settings(db: Database) -> Settings:
         env="test",
         database_url=db.url,
         platform_admins=ADMIN,
+        media_dir=f"{_tmp}/media",
+        # Long-lived tokens: tests move the clock by weeks (token expiry has its own test).
+        token_ttl_seconds=90 * 86400,
         rate_limits="otp_phone=1000/hour;otp_phone_burst=1000/minute;otp_ip=100000/hour;login_ip=100000/hour",
     )
 

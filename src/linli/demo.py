@@ -78,7 +78,10 @@ def seed(db: Database, now: datetime) -> DemoInfo:
             community.set_home_community(s, m.id, communities[i % len(communities)].id, now)
         info = DemoInfo(merchant_id=merchant.id, created=True)
         _describe(s, info)
-        return info
+    from linli.demo_orders import seed_orders
+
+    seed_orders(db, info.merchant_id, OWNER_PHONE, now)
+    return info
 
 
 def _describe(s: Session, info: DemoInfo) -> None:

@@ -10,12 +10,13 @@ scheduler call ``run_due``.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from linli import events
-from linli.db import Database
+from linli.db import Database, utcnow
 
 log = logging.getLogger("linli.jobs")
 
@@ -56,3 +57,33 @@ def run_due(db: Database, as_of: datetime, *, dispatch: bool = True) -> dict[str
         if dispatch:
             results["events"] += events.drain(db)
     return results
+
+
+class Scheduler:
+    """Runs ``run_due`` every ``interval`` seconds on a daemon thread (the embedded server
+    and ``linli worker`` use it; jobs are idempotent, so several schedulers are safe)."""
+
+    def __init__(self, db: Database, interval: float = 30.0, *, dispatch: bool = False) -> None:
+        self.db = db
+        self.interval = interval
+        self.dispatch = dispatch
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="linli-jobs", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                run_due(self.db, utcnow(), dispatch=self.dispatch)
+            except Exception:  # a failed round is retried at the next tick
+                log.exception("due jobs failed")

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, UploadFile
+from fastapi import Query, UploadFile
 
 from linli import media
 from linli.catalog import service
 from linli.catalog.schemas import ProductCreate, ProductOut, ProductPatch, SkuOut, SkuPatch
 from linli.identity.api import PROBLEMS
 from linli.schema import NO_NUL, Id
-from linli.web.deps import DB, Ctx, Now, Who
+from linli.web.deps import DB, Ctx, Now, Who, router as deps_router
 
-router = APIRouter(prefix="/api/v1", tags=["catalog"])
+router = deps_router(prefix="/api/v1", tags=["catalog"])
 
 
 def product_out(p, skus) -> ProductOut:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from linli.community import service
 from linli.community.schemas import CommunityCreate, CommunityOut, CommunityPatch, LeaderSet, PickupPointCreate, PickupPointOut, PublicCommunity
 from linli.identity.api import PROBLEMS
-from linli.web.deps import DB, Now, Who
+from linli.schema import NO_NUL, Id
+from linli.web.deps import DB, Now, Who, router as deps_router
 
-router = APIRouter(prefix="/api/v1", tags=["community"])
+router = deps_router(prefix="/api/v1", tags=["community"])
 
 
 def _out(s, c) -> CommunityOut:
@@ -20,12 +21,12 @@ def _out(s, c) -> CommunityOut:
 
 
 @router.post("/merchants/{mid}/communities", status_code=201, response_model=CommunityOut, responses=PROBLEMS)
-def create_community(mid: int, body: CommunityCreate, s: DB, who: Who, now: Now) -> CommunityOut:
+def create_community(mid: Id, body: CommunityCreate, s: DB, who: Who, now: Now) -> CommunityOut:
     return _out(s, service.create_community(s, who, mid, body.name, body.city, body.lat, body.lng, now))
 
 
 @router.get("/merchants/{mid}/communities", response_model=list[CommunityOut], responses=PROBLEMS)
-def list_communities(mid: int, s: DB, who: Who) -> list[CommunityOut]:
+def list_communities(mid: Id, s: DB, who: Who) -> list[CommunityOut]:
     communities = service.list_communities(s, who, mid)
     points = service.pickup_points_of(s, [c.id for c in communities])
     result = []
@@ -37,36 +38,36 @@ def list_communities(mid: int, s: DB, who: Who) -> list[CommunityOut]:
 
 
 @router.get("/merchants/{mid}/communities/{cid}", response_model=CommunityOut, responses=PROBLEMS)
-def get_community(mid: int, cid: int, s: DB, who: Who) -> CommunityOut:
+def get_community(mid: Id, cid: Id, s: DB, who: Who) -> CommunityOut:
     return _out(s, service.get_community(s, who, mid, cid))
 
 
 @router.patch("/merchants/{mid}/communities/{cid}", response_model=CommunityOut, responses=PROBLEMS)
-def patch_community(mid: int, cid: int, body: CommunityPatch, s: DB, who: Who) -> CommunityOut:
+def patch_community(mid: Id, cid: Id, body: CommunityPatch, s: DB, who: Who) -> CommunityOut:
     return _out(s, service.update_community(s, who, mid, cid, name=body.name, city=body.city, lat=body.lat, lng=body.lng))
 
 
 @router.post("/merchants/{mid}/communities/{cid}/pickup-points", status_code=201, response_model=PickupPointOut, responses=PROBLEMS)
-def add_pickup_point(mid: int, cid: int, body: PickupPointCreate, s: DB, who: Who, now: Now) -> PickupPointOut:
+def add_pickup_point(mid: Id, cid: Id, body: PickupPointCreate, s: DB, who: Who, now: Now) -> PickupPointOut:
     return PickupPointOut.model_validate(service.add_pickup_point(s, who, mid, cid, body.name, body.address, body.lat, body.lng, now))
 
 
 @router.put("/merchants/{mid}/communities/{cid}/leader", response_model=CommunityOut, responses=PROBLEMS)
-def set_leader(mid: int, cid: int, body: LeaderSet, s: DB, who: Who) -> CommunityOut:
+def set_leader(mid: Id, cid: Id, body: LeaderSet, s: DB, who: Who) -> CommunityOut:
     return _out(s, service.set_leader(s, who, mid, cid, body.member_id))
 
 
 @router.get("/communities", response_model=list[PublicCommunity], responses=PROBLEMS)
 def public_communities(
     s: DB,
-    merchant_id: int | None = Query(default=None, ge=1),
-    city: str | None = Query(default=None, max_length=30),
-    q: str | None = Query(default=None, max_length=60),
+    merchant_id: Id | None = Query(default=None),
+    city: str | None = Query(default=None, max_length=30, pattern=NO_NUL),
+    q: str | None = Query(default=None, max_length=60, pattern=NO_NUL),
 ) -> list[PublicCommunity]:
     return [PublicCommunity.model_validate(c) for c in service.public_communities(s, merchant_id, city, q)]
 
 
 @router.get("/communities/{cid}/pickup-points", response_model=list[PickupPointOut], responses=PROBLEMS)
-def public_pickup_points(cid: int, s: DB) -> list[PickupPointOut]:
+def public_pickup_points(cid: Id, s: DB) -> list[PickupPointOut]:
     c = service.public_community(s, cid)
     return [PickupPointOut.model_validate(p) for p in service.list_pickup_points(s, c.id)]

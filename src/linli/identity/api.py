@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from linli.community import service as community
 from linli.identity import rules, service
@@ -22,9 +22,10 @@ from linli.identity.schemas import (
     StaffPatch,
 )
 from linli.identity.service import Principal
-from linli.web.deps import DB, Ctx, Now, Who, client_ip
+from linli.schema import Id
+from linli.web.deps import DB, Ctx, Now, Who, client_ip, router as deps_router
 
-router = APIRouter(prefix="/api/v1", tags=["identity"])
+router = deps_router(prefix="/api/v1", tags=["identity"])
 PROBLEMS = {400: {"description": "Problem"}, 401: {"description": "Problem"}, 404: {"description": "Problem"}, 409: {"description": "Problem"}, 422: {"description": "Problem"}, 423: {"description": "Problem"}, 429: {"description": "Problem"}}
 
 
@@ -87,7 +88,7 @@ def my_merchants(s: DB, who: Who) -> list[MerchantOut]:
 
 
 @router.get("/merchants/{mid}", response_model=MerchantOut, responses=PROBLEMS)
-def get_merchant(mid: int, s: DB, who: Who) -> MerchantOut:
+def get_merchant(mid: Id, s: DB, who: Who) -> MerchantOut:
     m = service.get_merchant(s, who, mid)
     return MerchantOut(id=m.id, name=m.name, status=m.status, created_at=m.created_at, role="admin" if who.is_admin else service.staff_role(s, who.member_id, mid))
 
@@ -97,23 +98,23 @@ def _staff_out(st, m) -> StaffOut:
 
 
 @router.post("/merchants/{mid}/staff", status_code=201, response_model=StaffOut, responses=PROBLEMS)
-def add_staff(mid: int, body: StaffCreate, s: DB, who: Who, now: Now) -> StaffOut:
+def add_staff(mid: Id, body: StaffCreate, s: DB, who: Who, now: Now) -> StaffOut:
     st, m = service.add_staff(s, who, mid, body.phone, body.role, now)
     return _staff_out(st, m)
 
 
 @router.get("/merchants/{mid}/staff", response_model=list[StaffOut], responses=PROBLEMS)
-def list_staff(mid: int, s: DB, who: Who) -> list[StaffOut]:
+def list_staff(mid: Id, s: DB, who: Who) -> list[StaffOut]:
     return [_staff_out(st, m) for st, m in service.list_staff(s, who, mid)]
 
 
 @router.patch("/merchants/{mid}/staff/{staff_id}", response_model=StaffOut, responses=PROBLEMS)
-def change_staff(mid: int, staff_id: int, body: StaffPatch, s: DB, who: Who) -> StaffOut:
+def change_staff(mid: Id, staff_id: Id, body: StaffPatch, s: DB, who: Who) -> StaffOut:
     st = service.change_staff_role(s, who, mid, staff_id, body.role)
     return _staff_out(st, service.get_member(s, st.member_id))
 
 
 @router.delete("/merchants/{mid}/staff/{staff_id}", status_code=204, responses=PROBLEMS)
-def remove_staff(mid: int, staff_id: int, s: DB, who: Who) -> Response:
+def remove_staff(mid: Id, staff_id: Id, s: DB, who: Who) -> Response:
     service.remove_staff(s, who, mid, staff_id)
     return Response(status_code=204)

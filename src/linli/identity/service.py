@@ -70,9 +70,19 @@ def request_otp(s: Session, settings: Settings, limiter: RateLimiter, raw_phone:
     return phone, code, expires
 
 
-def _record_failure(s: Session, phone: str, now: datetime) -> None:
+def lock_policy(limiter: RateLimiter) -> LockPolicy:
+    """The wrong-code lockout from the ``login_fail`` limit (``LINLI_RATE_LIMITS``): that
+    many wrong codes within the window lock the phone for one window."""
+    rate = limiter.limits.get("login_fail")
+    if rate is None:
+        return LockPolicy()
+    window = timedelta(seconds=rate.seconds)
+    return LockPolicy(max_failures=rate.count, window=window, lock_for=window)
+
+
+def _record_failure(s: Session, phone: str, now: datetime, policy: LockPolicy) -> None:
     g = _guard(s, phone)
-    new = rules.after_failure(_guard_state(g), now, LockPolicy())
+    new = rules.after_failure(_guard_state(g), now, policy)
     if g is None:
         s.add(PhoneGuard(phone=phone, failures=new.failures, window_started_at=new.window_started_at, locked_until=new.locked_until))
     else:
@@ -92,7 +102,7 @@ def login(
         select(OtpCode).where(OtpCode.phone == phone, OtpCode.consumed_at.is_(None), OtpCode.expires_at > now).order_by(OtpCode.id.desc()).limit(1)
     ).first()
     if otp is None or otp.code_hash != hash_otp(settings.secret_key, phone, str(code).strip()):
-        _record_failure(s, phone, now)
+        _record_failure(s, phone, now, lock_policy(limiter))
         raise WrongCode(detail="The code is wrong or has expired. Request a new code if needed.")
     # Consume by compare-and-set so two logins racing with one code cannot both pass.
     if s.execute(update(OtpCode).where(OtpCode.id == otp.id, OtpCode.consumed_at.is_(None)).values(consumed_at=now)).rowcount != 1:
@@ -107,15 +117,13 @@ def login(
         events.emit(s, "member.joined", {"member_id": member.id, "invite_code": invite_code, "at": now.isoformat()}, at=now)
     elif invite_code:
         events.emit(s, "member.arrived_with_code", {"member_id": member.id, "invite_code": invite_code, "at": now.isoformat()}, at=now)
-    token = issue_token(settings.secret_key, member.id, settings.token_ttl_seconds, now=now)
+    token = issue_token(settings.secret_key, member.id, settings.token_ttl_seconds, now=now, phone=member.phone)
     return member, token, created
 
 
-def principal_for(s: Session, settings: Settings, member_id: int) -> Principal | None:
-    m = s.get(Member, member_id)
-    if m is None:
-        return None
-    return Principal(m.id, m.phone, m.phone in settings.admin_phones)
+def principal_from_token(settings: Settings, member_id: int, phone: str) -> Principal:
+    """The caller as the (signed) token says; platform admins are known by phone."""
+    return Principal(member_id, phone, bool(phone) and phone in settings.admin_phones)
 
 
 def get_member(s: Session, member_id: int) -> Member:

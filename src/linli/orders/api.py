@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, UploadFile
+from fastapi import Header, Query, Response, UploadFile
 
-from linli import idempotency, media
+from linli import idempotency, media, qr
+from linli.errors import Conflict
 from linli.identity.api import PROBLEMS
 from linli.schema import NO_NUL, Id
 from linli.orders import service
@@ -31,9 +32,9 @@ from linli.orders.schemas import (
 )
 from linli.orders.service import aftersales, settings as order_settings
 from linli.orders.service.queries import OrderDetail, detail
-from linli.web.deps import DB, Ctx, Now, Who
+from linli.web.deps import DB, Ctx, Now, Who, router as deps_router
 
-router = APIRouter(prefix="/api/v1", tags=["orders"])
+router = deps_router(prefix="/api/v1", tags=["orders"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=120)]
 
 
@@ -115,6 +116,15 @@ def my_orders(s: DB, who: Who, status: str | None = Query(default=None, max_leng
     return orders_out(s, orders, show_code=True)
 
 
+@router.get("/orders/{oid}/pickup-qr.png", responses={**PROBLEMS, 200: {"content": {"image/png": {}}}}, response_class=Response)
+def pickup_qr(oid: Id, s: DB, who: Who) -> Response:
+    """The pickup code as a QR code for the leader to scan (the buyer's own order only)."""
+    d = service.member_order(s, who.member_id, oid)
+    if not d.order.open_pickup_code:
+        raise Conflict("pickup.not_open", "This order has no pickup code to show.")
+    return Response(qr.png(qr.pickup_payload(d.order.id, d.order.open_pickup_code)), media_type="image/png", headers={"Cache-Control": "private, no-store"})
+
+
 @router.post("/orders/{oid}/confirm-receipt", response_model=OrderOut, responses=PROBLEMS)
 def confirm_receipt(oid: Id, s: DB, who: Who, now: Now) -> OrderOut:
     service.confirm_receipt(s, who.member_id, oid, now)
@@ -161,8 +171,8 @@ def point_orders(pid: Id, s: DB, who: Who) -> list[OrderOut]:
 
 @router.post("/pickup-points/{pid}/verify", response_model=OrderOut, responses=PROBLEMS)
 def verify_at_point(pid: Id, body: CodeIn, s: DB, who: Who, ctx: Ctx, now: Now) -> OrderOut:
-    o = service.find_by_code(s, who, pid, body.code, ctx.limiter)
-    o = service.verify_pickup(s, who, o.id, body.code, now)
+    o, code = service.find_by_code(s, who, pid, body.code, ctx.limiter)
+    o = service.verify_pickup(s, who, o.id, code, now)
     return order_out(s, detail(s, o), show_code=False)
 
 

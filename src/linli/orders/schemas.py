@@ -120,7 +120,7 @@ class PayOut(Output):
 
 
 class CodeIn(Input):
-    code: str = Field(max_length=12)
+    code: str = Field(max_length=64, description="6-digit code, or the scanned QR text")
 
 
 class RefundLineIn(Input):

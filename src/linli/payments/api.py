@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from linli.errors import NotFound
@@ -12,9 +12,9 @@ from linli.schema import Id
 from linli.payments import service
 from linli.payments.gateway import SIGNATURE_HEADER
 from linli.schema import Output
-from linli.web.deps import DB, Now, Who
+from linli.web.deps import DB, Now, Who, router as deps_router
 
-router = APIRouter(prefix="/api/v1", tags=["payments"])
+router = deps_router(prefix="/api/v1", tags=["payments"])
 
 
 class PaymentOut(Output):

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import event, text
 
-from linli import __version__, domains
+from linli import __version__, domains, jobs
 from linli import logging as linli_logging
 from linli.config import Settings, get_settings
 from linli.events import Dispatcher
@@ -24,7 +24,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None, dispatcher: bool | None = None) -> FastAPI:
-    """Build the app. ``dispatcher`` (default: embedded mode) runs the outbox in-process."""
+    """Build the app. ``dispatcher`` (default: embedded mode, no broker) runs the outbox
+    and the due jobs in-process, so ``linli serve`` alone is a complete system."""
     settings = settings or (ctx.settings if ctx else get_settings())
     domains.bootstrap(settings)
     ctx = ctx or build_context(settings)
@@ -32,8 +33,10 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        disp = None
+        disp = scheduler = None
         if run_dispatcher:
+            scheduler = jobs.Scheduler(ctx.db, interval=30.0)
+            scheduler.start()
             disp = Dispatcher(ctx.db)
             listener = lambda session: disp.wake() if session.info.pop("linli_emitted", False) else None  # noqa: E731
             event.listen(ctx.db.sessions, "after_commit", listener)
@@ -45,6 +48,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             if disp is not None:
                 event.remove(ctx.db.sessions, "after_commit", listener)
                 disp.stop()
+                scheduler.stop()
 
     app = FastAPI(
         title="Linli 邻里 API",

@@ -1,18 +1,31 @@
-"""Request dependencies: the unit of work, the caller, the clock."""
+"""Request dependencies: the unit of work, the caller, the clock.
+
+Where the transaction ends, and why: sync endpoints run on the shared request thread pool,
+and FastAPI serialises their responses in another pooled call. If a request kept its
+database connection (or, on SQLite, the write lock) open across such a hop, it could wait
+for a free pooled thread while every pooled thread waits for that connection or lock — a
+convoy that stalls under load. So routes are ``UnitOfWorkRoute``: the endpoint's session
+connects lazily inside the endpoint's own thread and is committed (or rolled back) in that
+same thread as the endpoint returns, before the response is built. The dependency then
+only closes it. Authentication reads only the signed token, never the database.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from linli.errors import DomainError, Unauthorized
 from linli.identity import service as identity
 from linli.identity.service import Principal
-from linli.security import read_token
+from linli.security import read_token_claims
 from linli.web.context import AppContext
 
 SESSION_COOKIE = "linli_token"
@@ -22,23 +35,58 @@ def get_ctx(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
-def _unit_of_work(request: Request) -> Iterator[Session]:
-    """One session per request, committed after the endpoint returns (before the
-    response is sent); rolled back on error, except errors that keep their changes."""
-    ctx: AppContext = request.app.state.ctx
-    session = ctx.db.sessions()
+def _finish(session: Session, commit: bool) -> None:
     try:
-        yield session
-        session.commit()
-    except DomainError as exc:
-        if exc.keep_changes:
+        if commit:
             session.commit()
         else:
             session.rollback()
-        raise
-    except BaseException:
-        session.rollback()
-        raise
+    finally:
+        session.close()  # hands the connection back before the response is built
+
+
+def _committing(endpoint: Callable) -> Callable:
+    """Wrap a sync endpoint so its sessions commit in the endpoint's thread when it
+    returns, roll back when it raises (errors that keep their changes commit them)."""
+    if inspect.iscoroutinefunction(endpoint):
+        return endpoint
+
+    @functools.wraps(endpoint)
+    def run(*args, **kwargs):
+        sessions = [v for v in kwargs.values() if isinstance(v, Session)]
+        try:
+            result = endpoint(*args, **kwargs)
+        except DomainError as exc:
+            for s in sessions:
+                _finish(s, exc.keep_changes)
+            raise
+        except BaseException:
+            for s in sessions:
+                _finish(s, False)
+            raise
+        for s in sessions:
+            _finish(s, True)
+        return result
+
+    return run
+
+
+class UnitOfWorkRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable, **kwargs) -> None:
+        super().__init__(path, _committing(endpoint), **kwargs)
+
+
+def router(**kwargs) -> APIRouter:
+    """An APIRouter whose routes end their unit of work in the endpoint's thread."""
+    return APIRouter(route_class=UnitOfWorkRoute, **kwargs)
+
+
+def _unit_of_work(request: Request) -> Iterator[Session]:
+    """One session per request. ``UnitOfWorkRoute`` commits it as the endpoint returns;
+    here it is only closed (rolling back whatever a failure left open)."""
+    session = request.app.state.ctx.db.sessions()
+    try:
+        yield session
     finally:
         session.close()
 
@@ -61,16 +109,13 @@ def _token_from(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-def optional_principal(request: Request, s: Annotated[Session, Depends(_unit_of_work, scope="function")]) -> Principal | None:
+def optional_principal(request: Request) -> Principal | None:
     token = _token_from(request)
     if not token:
         return None
     ctx: AppContext = request.app.state.ctx
-    member_id = read_token(ctx.settings.secret_key, token, ctx.now())
-    who = identity.principal_for(s, ctx.settings, member_id)
-    if who is None:
-        raise Unauthorized("auth.token_invalid", "The access token is not valid.")
-    return who
+    member_id, phone = read_token_claims(ctx.settings.secret_key, token, ctx.now())
+    return identity.principal_from_token(ctx.settings, member_id, phone)
 
 
 def current_principal(who: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:

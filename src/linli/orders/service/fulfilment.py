@@ -140,16 +140,27 @@ def verify_pickup(s: Session, who: Principal, order_id: int, code: str, now: dat
     return o
 
 
-def find_by_code(s: Session, who: Principal, point_id: int, code: str, limiter) -> Order:
-    """The open order at this point with this code (for the leader's scan page). Misses
-    count against the verifier's rate limit, so codes cannot be guessed by trying."""
+def find_by_code(s: Session, who: Principal, point_id: int, code: str, limiter) -> tuple[Order, str]:
+    """The open order at this point with this code, and the code (for the leader's scan
+    page: a typed 6-digit code or a scanned ``linli:pickup:<order>:<code>``). Misses count
+    against the verifier's rate limit, so codes cannot be guessed by trying."""
     point_actor(s, who, point_id)
     code = (code or "").strip()
-    o = s.scalars(select(Order).where(Order.pickup_point_id == point_id, Order.open_pickup_code == code)).first() if code.isdigit() and len(code) == 6 else None
+    order_id = None
+    if code.startswith("linli:pickup:"):
+        _, _, rest = code.partition("linli:pickup:")
+        oid, _, code = rest.partition(":")
+        order_id = int(oid) if oid.isdigit() else -1
+    o = None
+    if code.isdigit() and len(code) == 6:
+        stmt = select(Order).where(Order.pickup_point_id == point_id, Order.open_pickup_code == code)
+        if order_id is not None:
+            stmt = stmt.where(Order.id == order_id)
+        o = s.scalars(stmt).first()
     if o is None:
         limiter.hit("pickup_miss", f"{who.member_id}:{point_id}", code="pickup.rate_limited")
         raise NotFound("pickup.code_unknown", "No open order at this pickup point has this code.")
-    return o
+    return o, code
 
 
 def confirm_receipt(s: Session, member_id: int, order_id: int, now: datetime) -> Order:
