@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from annotated_types import Ge, Le
+from pydantic import BaseModel, ConfigDict, model_validator
+
+# A row id as it may arrive on the wire (path, query or body): 1 .. 2^63-1, the range of
+# BIGINT on PostgreSQL and INTEGER on SQLite. Anything else is 422, never a driver
+# overflow (500).
+Id = Annotated[int, Ge(1), Le(2**63 - 1)]
+
+# Text fields refuse NUL characters: PostgreSQL cannot store them in text columns (it
+# would be a 500), and no person types one. For query parameters: ``Query(pattern=NO_NUL)``.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _refuse_nul(value: object) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _refuse_nul(k)
+            _refuse_nul(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _refuse_nul(v)
 
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: object) -> object:
+        _refuse_nul(data)
+        return data
 
 
 class Output(BaseModel):

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from linli.schema import Input, Output
+from linli.schema import Id, Input, Output
 
 
 class CommunityCreate(Input):
@@ -39,7 +39,7 @@ class PickupPointOut(Output):
 
 
 class LeaderSet(Input):
-    member_id: int | None = Field(ge=1)
+    member_id: Id | None
 
 
 class CommunityOut(Output):

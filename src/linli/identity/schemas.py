@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 from pydantic import Field
 
-from linli.schema import Input, Output
+from linli.schema import Id, Input, Output
 
 
 class OtpRequest(Input):
@@ -57,7 +57,7 @@ class MeOut(Output):
 
 class MePatch(Input):
     nickname: str | None = Field(default=None, max_length=40)
-    community_id: int | None = Field(default=None, ge=1)
+    community_id: Id | None = None
     birthday: date | None = None
 
 
