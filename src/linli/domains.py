@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-DOMAINS = ["identity", "community", "catalog", "orders", "payments"]
+DOMAINS = ["identity", "community", "catalog", "orders", "payments", "referral"]
 _PARTS = ["models", "handlers", "jobs"]
 _loaded: set[str] = set()
 

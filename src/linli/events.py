@@ -105,63 +105,93 @@ class HandlerFailed(RuntimeError):
     pass
 
 
+def _record_failure(db: Database, event_id: int, failures: list[str]) -> None:
+    with db.transaction() as s:
+        attempts = (s.get(OutboxEvent, event_id).attempts or 0) + 1
+        backoff = timedelta(seconds=min(2**attempts, 600))
+        s.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id == event_id)
+            .values(attempts=attempts, last_error="\n".join(failures)[:4000], next_attempt_at=utcnow() + backoff)
+        )
+
+
+def _mark_done(s: Session, event_id: int) -> None:
+    s.execute(update(OutboxEvent).where(OutboxEvent.id == event_id, OutboxEvent.done_at.is_(None)).values(done_at=utcnow(), last_error=None))
+
+
 def process_event(db: Database, event_id: int) -> bool:
     """Run every handler of one event that has not run yet. True when all have run.
 
-    Raises ``HandlerFailed`` (after recording the error) if a handler raised, so a broker
-    can retry; the handlers that succeeded stay recorded and are not run again.
+    Each handler runs in its own transaction; the last one also marks the event done, so
+    an event with one handler costs one transaction. Raises ``HandlerFailed`` (after
+    recording the error) if a handler raised, so a broker can retry; the handlers that
+    succeeded stay recorded and are not run again.
     """
     with db.transaction() as s:
         row = s.get(OutboxEvent, event_id)
-        if row is None or row.done_at is not None:
-            return True
-        event = _to_event(row)
+    if row is None or row.done_at is not None:
+        return True
+    event = _to_event(row)
+    handlers = handlers_for(event.name)
     failures: list[str] = []
-    for key, fn in handlers_for(event.name):
+    if not handlers:
+        with db.transaction() as s:
+            _mark_done(s, event.id)
+        return True
+    for i, (key, fn) in enumerate(handlers):
+        last = i == len(handlers) - 1
         try:
             with db.transaction() as s:
                 s.add(HandledEvent(event_id=event.id, handler=key, handled_at=utcnow()))
                 s.flush()  # takes the (event_id, handler) slot first: a rival blocks or fails here
                 fn(s, event)
+                if last and not failures:
+                    _mark_done(s, event.id)
         except IntegrityError as exc:
             if not is_unique_violation(exc):
                 failures.append(f"{key}: {exc}")
+            elif last and not failures:
+                with db.transaction() as s:  # a rival ran it; the event may still be open
+                    _mark_done(s, event.id)
         except Exception as exc:  # a handler's failure is recorded and retried, never lost
             log.exception("handler %s failed on event %s", key, event.id)
             failures.append(f"{key}: {exc!r}")
-    with db.transaction() as s:
-        if failures:
-            attempts = (s.get(OutboxEvent, event.id).attempts or 0) + 1
-            backoff = timedelta(seconds=min(2**attempts, 600))
-            s.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id == event.id)
-                .values(attempts=attempts, last_error="\n".join(failures)[:4000], next_attempt_at=utcnow() + backoff)
-            )
-        else:
-            s.execute(update(OutboxEvent).where(OutboxEvent.id == event.id).values(done_at=utcnow(), last_error=None))
     if failures:
+        _record_failure(db, event.id, failures)
         raise HandlerFailed("; ".join(failures))
     return True
 
 
-def pending_event_ids(db: Database, *, limit: int = 200, now: datetime | None = None) -> list[int]:
+def pending_events(db: Database, *, limit: int = 200, now: datetime | None = None) -> list[tuple[int, str]]:
     now = now or utcnow()
     with db.transaction() as s:
         q = (
-            select(OutboxEvent.id)
+            select(OutboxEvent.id, OutboxEvent.name)
             .where(OutboxEvent.done_at.is_(None))
             .where((OutboxEvent.next_attempt_at.is_(None)) | (OutboxEvent.next_attempt_at <= now))
             .order_by(OutboxEvent.id)
             .limit(limit)
         )
-        return list(s.scalars(q))
+        return [(i, n) for i, n in s.execute(q)]
+
+
+def pending_event_ids(db: Database, *, limit: int = 200, now: datetime | None = None) -> list[int]:
+    return [i for i, _ in pending_events(db, limit=limit, now=now)]
 
 
 def dispatch_pending(db: Database, *, limit: int = 200, now: datetime | None = None) -> int:
-    """Process due outbox events in order; returns how many were completed."""
-    done = 0
-    for event_id in pending_event_ids(db, limit=limit, now=now):
+    """Process due outbox events in order; returns how many were completed. Events no
+    handler listens to (yet) are closed together in one statement."""
+    pending = pending_events(db, limit=limit, now=now)
+    idle = [i for i, name in pending if not handlers_for(name)]
+    if idle:
+        with db.transaction() as s:
+            s.execute(update(OutboxEvent).where(OutboxEvent.id.in_(idle), OutboxEvent.done_at.is_(None)).values(done_at=utcnow()))
+    done = len(idle)
+    for event_id, name in pending:
+        if not handlers_for(name):
+            continue
         try:
             process_event(db, event_id)
             done += 1

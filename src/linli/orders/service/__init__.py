@@ -12,11 +12,11 @@ from linli.orders.service.fulfilment import (
     start_fulfilment,
     verify_pickup,
 )
-from linli.orders.service.queries import OrderFilter, lines_for, member_order, member_orders, merchant_order, merchant_orders, point_orders
+from linli.orders.service.queries import OrderFilter, lines_for, member_order, member_orders, merchant_order, merchant_orders, point_orders, received_spend
 
 __all__ = [
     "Address", "NewOrder", "OrderFilter", "approve", "cancel_by_member", "cases_of_order", "confirm_receipt", "create_order",
     "delivery_update", "find_by_code", "lines_for", "list_cases", "mark_paid", "mark_ready", "member_order", "member_orders",
     "merchant_order", "merchant_orders", "point_arrived", "point_orders", "reject", "request_refund", "start_fulfilment",
-    "start_payment", "verify_pickup",
+    "received_spend", "start_payment", "verify_pickup",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from linli.errors import NotFound
@@ -94,3 +94,14 @@ def point_orders(s: Session, who: Principal, point_id: int, statuses: tuple[str,
     """The orders waiting at a pickup point, for its leader's page."""
     point_actor(s, who, point_id)
     return list(s.scalars(select(Order).where(Order.pickup_point_id == point_id, Order.status.in_(statuses)).order_by(Order.id)))
+
+
+def received_spend(s: Session, member_id: int, merchant_id: int) -> tuple[int, int]:
+    """(orders received, fen paid and not refunded on them) of a member at a merchant —
+    what sharer eligibility rules look at."""
+    row = s.execute(
+        select(func.count(), func.coalesce(func.sum(Order.total_paid - Order.refunded), 0)).where(
+            Order.member_id == member_id, Order.merchant_id == merchant_id, Order.status.in_(("received", "completed"))
+        )
+    ).one()
+    return int(row[0]), int(row[1])

@@ -1,0 +1,109 @@
+"""Commission maths as pure functions (RULES.md, "Commission"). No I/O, no clock.
+
+Rates are basis points. Each beneficiary's amount on a line is floor(base × rate / 10000);
+what floors away stays with the merchant. The chain is walked without compression: level k
+is the k-th sharer up the bindings, and a member there who is not an active sharer gets
+nothing while the level's share is not passed upward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from linli.errors import Invalid
+from linli.money import BP_WHOLE, apply_bp_floor
+
+ABSOLUTE_MAX_LEVELS = 3  # 《禁止传销条例》: three levels is the criminal line; never more
+
+
+class Settlement(StrEnum):
+    realtime = "realtime"
+    t_plus_1 = "t_plus_1"
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    levels: int = 2
+    rates_bp: tuple[int, ...] = (2000, 500)
+    leader_rate_bp: int = 1500
+    cap_bp: int = 5000
+    self_purchase: bool = False
+    # Overrides: the most specific wins (product, then category; a campaign override,
+    # when the order came through a campaign, wins over both).
+    category_rates: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    product_rates: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    campaign_rates: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+
+def validate(rs: RuleSet, platform_max_levels: int) -> RuleSet:
+    """Refuse a rule set outside the bounds, with the first problem as the error code."""
+    allowed = min(platform_max_levels, ABSOLUTE_MAX_LEVELS)
+    if not 1 <= rs.levels <= allowed:
+        raise Invalid("commission.levels_over_max", f"At most {allowed} commission levels are allowed on this platform.", max_levels=allowed)
+    tables = [("rates_bp", rs.rates_bp)]
+    tables += [(f"category:{k}", v) for k, v in rs.category_rates.items()]
+    tables += [(f"product:{k}", v) for k, v in rs.product_rates.items()]
+    tables += [(f"campaign:{k}", v) for k, v in rs.campaign_rates.items()]
+    for name, rates in tables:
+        if len(rates) != rs.levels:
+            raise Invalid("commission.rates_length", f"{name} needs exactly {rs.levels} rates, one per level.", field=name)
+        for r in (*rates, rs.leader_rate_bp):
+            if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r <= BP_WHOLE:
+                raise Invalid("commission.rate_invalid", "Rates are whole basis points from 0 to 10000.", field=name)
+        if sum(rates) + rs.leader_rate_bp > rs.cap_bp:
+            raise Invalid("commission.rates_over_cap", f"{name}: the rates that can apply to one line add up to {sum(rates) + rs.leader_rate_bp} bp, over the cap of {rs.cap_bp} bp.", field=name, cap_bp=rs.cap_bp)
+    if not 0 <= rs.cap_bp <= BP_WHOLE:
+        raise Invalid("commission.cap_invalid", "The cap is from 0 to 10000 bp.")
+    return rs
+
+
+def rates_for(rs: RuleSet, *, category: str | None, product_id: int | None, campaign_id: int | None) -> tuple[int, ...]:
+    if campaign_id is not None and campaign_id in rs.campaign_rates:
+        return rs.campaign_rates[campaign_id]
+    if product_id is not None and product_id in rs.product_rates:
+        return rs.product_rates[product_id]
+    if category is not None and category in rs.category_rates:
+        return rs.category_rates[category]
+    return rs.rates_bp
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    member_id: int
+    active_sharer: bool
+
+
+def chain_beneficiaries(chain: Sequence[ChainLink], levels: int) -> list[tuple[int, int]]:
+    """(member_id, level) for the first ``levels`` links of the chain that are active
+    sharers; inactive links take their level with them (no compression)."""
+    out = []
+    for level, link in enumerate(chain[:levels], start=1):
+        if link.active_sharer:
+            out.append((link.member_id, level))
+    return out
+
+
+@dataclass(frozen=True)
+class Share:
+    member_id: int
+    level: int  # 1..3, or 0 for the leader's share
+    rate_bp: int
+    amount: int
+
+
+LEADER_LEVEL = 0
+
+
+def line_shares(base: int, rates: Sequence[int], beneficiaries: Sequence[tuple[int, int]], leader_id: int | None, leader_rate_bp: int) -> list[Share]:
+    """Each beneficiary's floor(base × rate / 10000) on one line."""
+    shares = [Share(m, lvl, rates[lvl - 1], apply_bp_floor(base, rates[lvl - 1])) for m, lvl in beneficiaries]
+    if leader_id is not None and leader_rate_bp:
+        shares.append(Share(leader_id, LEADER_LEVEL, leader_rate_bp, apply_bp_floor(base, leader_rate_bp)))
+    return [s for s in shares if s.amount > 0 or s.rate_bp > 0]
+
+
+def after_refund(share: Share, base: int, refunded: int) -> int:
+    """The share's amount once ``refunded`` of the line's base is paid back (same floor)."""
+    return apply_bp_floor(max(base - refunded, 0), share.rate_bp)

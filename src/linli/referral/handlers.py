@@ -1,0 +1,42 @@
+"""Referral reactions: bind new members who arrived with a code; promote buyers to
+sharers when the merchant's mode says a received order is enough."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from linli.errors import DomainError
+from linli.events import Event, on
+from linli.referral import service
+
+log = logging.getLogger("linli.referral")
+
+
+def _bind(s: Session, event: Event, is_new: bool) -> None:
+    code = event.payload.get("invite_code")
+    if not code:
+        return
+    try:
+        with s.begin_nested():
+            service.bind(s, event.payload["member_id"], code, event.created_at, invitee_is_new=is_new)
+    except DomainError as exc:
+        # A refused binding (unknown code, already bound, cycle…) is an answer, not a
+        # failure to retry: the member simply stays as they were.
+        log.info("binding from login refused: %s", exc.code)
+
+
+@on("member.joined")
+def bind_new_member(s: Session, event: Event) -> None:
+    _bind(s, event, True)
+
+
+@on("member.arrived_with_code")
+def bind_returning_member(s: Session, event: Event) -> None:
+    _bind(s, event, False)
+
+
+@on("order.received")
+def promote_buyer(s: Session, event: Event) -> None:
+    service.promote_if_eligible(s, event.payload["merchant_id"], event.payload["member_id"], event.created_at)
