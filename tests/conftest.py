@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from linli import domains, migrate
+from linli.commission import ledger
 from linli.config import Settings
 from linli.db import Base, Database
 from tests.services import service_url
@@ -44,8 +45,11 @@ def _wipe(db: Database) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if db.is_sqlite:
+            # The ledger refuses DELETE (append-only trigger): lift it for the wipe only.
+            ledger.remove_guard(conn)
             for name in tables:
                 conn.execute(text(f'DELETE FROM "{name}"'))
+            ledger.install_guard(conn)
         else:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
 

@@ -16,8 +16,10 @@ from linli.db import get_database, utcnow
 app = typer.Typer(help="Linli 邻里: community group-buying with social distribution.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Due jobs (auto-confirm, settlement, deadlines…).", no_args_is_help=True)
+ledger_app = typer.Typer(help="The commission ledger.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(ledger_app, name="ledger")
 console = Console()
 
 
@@ -86,6 +88,24 @@ def jobs_list() -> None:
     _settings()
     for j in jobs.registered():
         console.print(f"{j.order:>4}  {j.name}")
+
+
+@ledger_app.command("check")
+def ledger_check(merchant: int = typer.Option(None, "--merchant", help="Only this merchant.")) -> None:
+    """Verify the ledger invariants; exit 1 naming the first broken account."""
+    from linli.commission import ledger
+
+    db = _db(_settings())
+    with db.transaction() as s:
+        problems = ledger.check(s, merchant)
+    if problems:
+        first = problems[0]
+        who = f" member {first.member_id}" if first.member_id is not None else ""
+        console.print(f"[red]ledger broken:[/red] merchant {first.merchant_id} {first.account}{who}: {first.detail}")
+        for p in problems[1:10]:
+            console.print(f"  also: merchant {p.merchant_id} {p.account} member {p.member_id}: {p.detail}")
+        raise typer.Exit(1)
+    console.print("[green]ledger ok[/green]: every transfer balances; balances equal their commission records")
 
 
 @app.command()

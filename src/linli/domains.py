@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-DOMAINS = ["identity", "community", "catalog", "orders", "payments", "referral"]
+DOMAINS = ["identity", "community", "catalog", "orders", "payments", "referral", "commission"]
 _PARTS = ["models", "handlers", "jobs"]
 _loaded: set[str] = set()
 

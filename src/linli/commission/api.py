@@ -1,0 +1,116 @@
+"""Commission endpoints: the merchant's rule set and a member's earnings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import Query
+from pydantic import Field
+
+from linli.commission import service
+from linli.identity.api import PROBLEMS
+from linli.orders.service import settings as order_settings
+from linli.referral import service as referral
+from linli.schema import Id, Input, Output
+from linli.web.deps import DB, Ctx, Now, Who, router as deps_router
+
+router = deps_router(prefix="/api/v1", tags=["commission"])
+
+
+class Overrides(Input):
+    category: dict[str, list[int]] = Field(default_factory=dict)
+    product: dict[str, list[int]] = Field(default_factory=dict)
+    campaign: dict[str, list[int]] = Field(default_factory=dict)
+
+
+class RulesIn(Input):
+    levels: int = Field(default=2, ge=1, le=10)
+    rates_bp: list[int] = Field(default_factory=lambda: [2000, 500], max_length=10)
+    leader_rate_bp: int = Field(default=1500, ge=0, le=10000)
+    cap_bp: int = Field(default=5000, ge=0, le=10000)
+    bind_mode: str = Field(default="first_touch", pattern="^(first_touch|protected|register_only)$")
+    protection_days: int = Field(default=30, ge=0, le=365)
+    sharer_mode: str = Field(default="everyone_after_purchase", pattern="^(everyone|everyone_after_purchase|spend_threshold|approval|invited)$")
+    spend_threshold: int = Field(default=0, ge=0, le=100_000_000)
+    self_purchase: bool = False
+    settlement: str = Field(default="realtime", pattern="^(realtime|t_plus_1)$")
+    auto_confirm_days: int = Field(default=7, ge=1, le=30)
+    after_sales_days: int = Field(default=7, ge=1, le=60)
+    withdraw_min: int = Field(default=100, ge=1, le=10_000_000)
+    withdraw_fee_bp: int = Field(default=0, ge=0, le=2000)
+    withdraw_auto_max: int = Field(default=50_000, ge=0, le=100_000_000)
+    overrides: Overrides = Field(default_factory=Overrides)
+
+
+class RulesOut(Output):
+    merchant_id: int
+    version: int
+    levels: int
+    rates_bp: list[int]
+    leader_rate_bp: int
+    cap_bp: int
+    bind_mode: str
+    protection_days: int
+    sharer_mode: str
+    spend_threshold: int
+    self_purchase: bool
+    settlement: str
+    withdraw_min: int
+    withdraw_fee_bp: int
+    withdraw_auto_max: int
+    overrides: dict
+    created_at: datetime | None = None
+
+
+class RecordOut(Output):
+    id: int
+    order_id: int
+    line_id: int
+    level: int
+    kind: str
+    rate_bp: int
+    amount: int
+    state: str
+    created_at: datetime
+
+
+class EarningsOut(Output):
+    merchant_id: int
+    frozen: int
+    available: int
+    withdrawn: int
+    records: list[RecordOut]
+
+
+def _out(s, v) -> RulesOut:
+    r = referral.settings_for(s, v.merchant_id)
+    return RulesOut(
+        merchant_id=v.merchant_id, version=v.version, levels=v.levels, rates_bp=list(v.rates_bp), leader_rate_bp=v.leader_rate_bp, cap_bp=v.cap_bp,
+        bind_mode=r.bind_mode, protection_days=r.protection_days, sharer_mode=r.sharer_mode, spend_threshold=r.spend_threshold, self_purchase=v.self_purchase,
+        settlement=v.settlement, withdraw_min=v.withdraw_min, withdraw_fee_bp=v.withdraw_fee_bp, withdraw_auto_max=v.withdraw_auto_max, overrides=v.overrides or {}, created_at=v.created_at,
+    )
+
+
+@router.put("/merchants/{mid}/commission-rules", response_model=RulesOut, responses=PROBLEMS)
+def put_rules(mid: Id, body: RulesIn, s: DB, who: Who, ctx: Ctx, now: Now) -> RulesOut:
+    """A new version of the rule set. ``auto_confirm_days`` and ``after_sales_days`` are the
+    order settings of the same names (one source of truth, shared with the order desk)."""
+    inp = service.RuleSetInput(
+        levels=body.levels, rates_bp=body.rates_bp, leader_rate_bp=body.leader_rate_bp, cap_bp=body.cap_bp, self_purchase=body.self_purchase,
+        settlement=body.settlement, withdraw_min=body.withdraw_min, withdraw_fee_bp=body.withdraw_fee_bp, withdraw_auto_max=body.withdraw_auto_max,
+        overrides=body.overrides.model_dump(), bind_mode=body.bind_mode, protection_days=body.protection_days, sharer_mode=body.sharer_mode, spend_threshold=body.spend_threshold,
+    )
+    v = service.put_rules(s, who, mid, inp, ctx.settings.max_levels, now)
+    order_settings.put(s, who, mid, {"auto_confirm_days": body.auto_confirm_days, "after_sales_days": body.after_sales_days})
+    return _out(s, v)
+
+
+@router.get("/merchants/{mid}/commission-rules", response_model=RulesOut, responses=PROBLEMS)
+def get_rules(mid: Id, s: DB, who: Who) -> RulesOut:
+    return _out(s, service.get_rules(s, who, mid))
+
+
+@router.get("/me/earnings", response_model=EarningsOut, responses=PROBLEMS)
+def my_earnings(s: DB, who: Who, merchant_id: Id = Query()) -> EarningsOut:
+    e = service.earnings(s, who.member_id, merchant_id)
+    return EarningsOut(merchant_id=merchant_id, frozen=e.frozen, available=e.available, withdrawn=e.withdrawn, records=[RecordOut.model_validate(r) for r in e.records])

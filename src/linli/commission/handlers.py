@@ -1,0 +1,25 @@
+"""Commission follows the order: accrue when paid, reverse on refunds, settle when the
+order completes (realtime settlement)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from linli.commission import service
+from linli.events import Event, on
+
+
+@on("order.paid")
+def accrue(s: Session, event: Event) -> None:
+    service.accrue(s, event.payload, event.created_at)
+
+
+@on("order.refunded")
+def reverse(s: Session, event: Event) -> None:
+    service.on_refund(s, event.payload, event.created_at)
+
+
+@on("order.completed")
+def settle(s: Session, event: Event) -> None:
+    if service.current(s, event.payload["merchant_id"]).settlement == "realtime":
+        service.settle_order(s, event.payload["order_id"], event.created_at)

@@ -1,0 +1,97 @@
+"""Rule-set versions, commission records, the ledger (append-only) and sharer balances."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from linli.db import Base, BigId, UTCDateTime, utcnow
+
+
+class RuleSetVersion(Base):
+    __tablename__ = "commission_rule_sets"
+    __table_args__ = (UniqueConstraint("merchant_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    levels: Mapped[int] = mapped_column(Integer)
+    rates_bp: Mapped[list[int]] = mapped_column(JSON)
+    leader_rate_bp: Mapped[int] = mapped_column(Integer)
+    cap_bp: Mapped[int] = mapped_column(Integer)
+    self_purchase: Mapped[bool] = mapped_column(Boolean)
+    overrides: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"category": {...}, "product": {...}, "campaign": {...}}
+    settlement: Mapped[str] = mapped_column(String(16))
+    withdraw_min: Mapped[int] = mapped_column(Integer)
+    withdraw_fee_bp: Mapped[int] = mapped_column(Integer)
+    withdraw_auto_max: Mapped[int] = mapped_column(Integer)
+    withdraw_daily_count: Mapped[int] = mapped_column(Integer, default=3)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommissionRecord(Base):
+    """One beneficiary's commission on one order line. ``amount`` is what they are owed
+    now (after refunds); the state says where that money sits."""
+
+    __tablename__ = "commission_records"
+    __table_args__ = (
+        UniqueConstraint("line_id", "member_id", "level", "source"),
+        Index("ix_commission_records_member_state", "merchant_id", "member_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    level: Mapped[int] = mapped_column(Integer)  # 1..3; 0 = leader
+    kind: Mapped[str] = mapped_column(String(16), default="accrual")  # accrual | clawback
+    source: Mapped[str] = mapped_column(String(64), default="accrual")  # what made it (unique per line and beneficiary)
+    rate_bp: Mapped[int] = mapped_column(Integer)
+    base: Mapped[int] = mapped_column(Integer)  # the line's paid amount at accrual
+    amount: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # frozen | available | withdrawn | cancelled
+    rule_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SharerBalance(Base):
+    """Frozen and available balances, changed only with their ledger transfer (and checked
+    against the ledger by ``linli ledger check``); the row compare-and-set guards payouts."""
+
+    __tablename__ = "sharer_balances"
+    __table_args__ = (UniqueConstraint("merchant_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    frozen: Mapped[int] = mapped_column(BigInteger, default=0)
+    available: Mapped[int] = mapped_column(BigInteger, default=0)
+    withdrawn: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LedgerTransfer(Base):
+    __tablename__ = "ledger_transfers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # accrual | reversal | clawback | settle | withdraw | payout | payout_failed
+    key: Mapped[str] = mapped_column(String(120), unique=True)  # idempotency key
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_account", "merchant_id", "account", "member_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("ledger_transfers.id"), index=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    account: Mapped[str] = mapped_column(String(32))  # commission_payable | sharer_frozen | sharer_available | payout_clearing | fees | paid_out
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
+    amount: Mapped[int] = mapped_column(BigInteger)  # signed fen; each transfer sums to zero

@@ -1,0 +1,201 @@
+"""Commission use cases: rule sets (versioned), accrual on paid orders, reversal on
+refunds (clawback into a negative balance once available), realtime settlement,
+earnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from linli.commission import ledger, rules
+from linli.commission.ledger import COMMISSION_PAYABLE, SHARER_AVAILABLE, SHARER_FROZEN, Leg
+from linli.commission.models import CommissionRecord, RuleSetVersion
+from linli.community import service as community
+from linli.errors import Invalid
+from linli.identity import service as identity
+from linli.identity.rules import Permission
+from linli.identity.service import Principal
+from linli.referral import service as referral
+
+DEFAULTS = dict(levels=2, rates_bp=[2000, 500], leader_rate_bp=1500, cap_bp=5000, self_purchase=False, overrides={}, settlement="realtime", withdraw_min=100, withdraw_fee_bp=0, withdraw_auto_max=50_000, withdraw_daily_count=3)
+
+
+@dataclass(frozen=True)
+class RuleSetInput:
+    levels: int
+    rates_bp: list[int]
+    leader_rate_bp: int
+    cap_bp: int
+    self_purchase: bool
+    settlement: str
+    withdraw_min: int
+    withdraw_fee_bp: int
+    withdraw_auto_max: int
+    overrides: dict[str, dict[str, list[int]]]
+    bind_mode: str
+    protection_days: int
+    sharer_mode: str
+    spend_threshold: int
+
+
+def current(s: Session, merchant_id: int) -> RuleSetVersion:
+    row = s.scalars(select(RuleSetVersion).where(RuleSetVersion.merchant_id == merchant_id).order_by(RuleSetVersion.version.desc()).limit(1)).first()
+    return row or RuleSetVersion(merchant_id=merchant_id, version=0, **DEFAULTS)
+
+
+def to_rules(v: RuleSetVersion) -> rules.RuleSet:
+    o = v.overrides or {}
+    return rules.RuleSet(
+        levels=v.levels, rates_bp=tuple(v.rates_bp), leader_rate_bp=v.leader_rate_bp, cap_bp=v.cap_bp, self_purchase=v.self_purchase,
+        category_rates={k: tuple(r) for k, r in o.get("category", {}).items()},
+        product_rates={int(k): tuple(r) for k, r in o.get("product", {}).items()},
+        campaign_rates={int(k): tuple(r) for k, r in o.get("campaign", {}).items()},
+    )
+
+
+def put_rules(s: Session, who: Principal, merchant_id: int, inp: RuleSetInput, max_levels: int, now: datetime) -> RuleSetVersion:
+    """Validate and store a new version; orders paid from now on use it."""
+    identity.require_permission(s, who, merchant_id, Permission.manage_rules)
+    try:
+        rules.Settlement(inp.settlement)
+    except ValueError:
+        raise Invalid("commission.settlement_invalid", "Settlement is realtime or t_plus_1.") from None
+    for name, value, lo, hi in (("withdraw_min", inp.withdraw_min, 1, 10_000_000), ("withdraw_fee_bp", inp.withdraw_fee_bp, 0, 2000), ("withdraw_auto_max", inp.withdraw_auto_max, 0, 100_000_000)):
+        if not lo <= value <= hi:
+            raise Invalid(f"commission.{name}_invalid", f"{name} must be from {lo} to {hi}.")
+    candidate = RuleSetVersion(merchant_id=merchant_id, levels=inp.levels, rates_bp=list(inp.rates_bp), leader_rate_bp=inp.leader_rate_bp, cap_bp=inp.cap_bp, self_purchase=inp.self_purchase, overrides=inp.overrides)
+    rules.validate(to_rules(candidate), max_levels)
+    referral.configure(s, merchant_id, bind_mode=inp.bind_mode, protection_days=inp.protection_days, sharer_mode=inp.sharer_mode, spend_threshold=inp.spend_threshold)
+    version = (s.scalar(select(func.max(RuleSetVersion.version)).where(RuleSetVersion.merchant_id == merchant_id)) or 0) + 1
+    row = RuleSetVersion(
+        merchant_id=merchant_id, version=version, levels=inp.levels, rates_bp=list(inp.rates_bp), leader_rate_bp=inp.leader_rate_bp, cap_bp=inp.cap_bp,
+        self_purchase=inp.self_purchase, overrides=inp.overrides, settlement=inp.settlement, withdraw_min=inp.withdraw_min,
+        withdraw_fee_bp=inp.withdraw_fee_bp, withdraw_auto_max=inp.withdraw_auto_max, withdraw_daily_count=3, created_by=who.member_id, created_at=now,
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def get_rules(s: Session, who: Principal, merchant_id: int) -> RuleSetVersion:
+    identity.require_permission(s, who, merchant_id, Permission.view)
+    return current(s, merchant_id)
+
+
+# --- accrual and reversal ----------------------------------------------------------------------
+
+
+def accrue(s: Session, order: dict[str, Any], now: datetime) -> list[CommissionRecord]:
+    """On ``order.paid``: a frozen record and a ledger transfer per beneficiary per line.
+    Idempotent: a record is unique per (line, beneficiary, level)."""
+    merchant_id, buyer = order["merchant_id"], order["member_id"]
+    version = current(s, merchant_id)
+    rs = to_rules(version)
+    chain = referral.attribution_chain(s, merchant_id, buyer, order.get("invite_code"), rs.levels, rs.self_purchase)
+    beneficiaries = [(m, lvl) for m, lvl in rules.chain_beneficiaries(chain, rs.levels) if m != buyer or rs.self_purchase]
+    leader = None
+    if order.get("community_id"):
+        leader = community.public_community(s, order["community_id"]).leader_member_id
+        if leader == buyer and not rs.self_purchase:
+            leader = None
+    made = []
+    for line in order["lines"]:
+        rates = rules.rates_for(rs, category=line.get("category"), product_id=line.get("product_id"), campaign_id=order.get("campaign_id"))
+        for share in rules.line_shares(line["paid"], rates, beneficiaries, leader, rs.leader_rate_bp):
+            if share.amount <= 0:
+                continue
+            exists = s.scalars(select(CommissionRecord.id).where(CommissionRecord.line_id == line["line_id"], CommissionRecord.member_id == share.member_id, CommissionRecord.level == share.level, CommissionRecord.kind == "accrual")).first()
+            if exists:
+                continue
+            rec = CommissionRecord(
+                merchant_id=merchant_id, order_id=order["order_id"], line_id=line["line_id"], member_id=share.member_id, level=share.level, kind="accrual", source="accrual",
+                rate_bp=share.rate_bp, base=line["paid"], amount=share.amount, state="frozen", rule_version=version.version, created_at=now,
+            )
+            s.add(rec)
+            s.flush()
+            ledger.transfer(s, merchant_id, "accrual", f"accrual:{rec.id}", [Leg(COMMISSION_PAYABLE, None, -rec.amount), Leg(SHARER_FROZEN, rec.member_id, rec.amount)], now)
+            made.append(rec)
+    return made
+
+
+def on_refund(s: Session, order: dict[str, Any], now: datetime) -> int:
+    """On ``order.refunded``: recompute each affected record on (base − refunded) with the
+    same floor and move the difference back: from frozen (reversal), from available
+    (clawback, possibly below zero), or, when already withdrawn, as a negative available
+    record. Returns the fen reversed."""
+    refund = order.get("refund") or {}
+    key_prefix = f"refund:{refund.get('case_id', 'x')}"
+    refunded_by_line = {ln["line_id"]: ln["refunded"] for ln in order["lines"]}
+    touched = {ln["line_id"] for ln in refund.get("lines", [])} or set(refunded_by_line)
+    total = 0
+    records = s.scalars(select(CommissionRecord).where(CommissionRecord.line_id.in_(touched), CommissionRecord.kind == "accrual").order_by(CommissionRecord.id)).all()
+    for rec in records:
+        share = rules.Share(rec.member_id, rec.level, rec.rate_bp, rec.amount)
+        target = rules.after_refund(share, rec.base, refunded_by_line.get(rec.line_id, 0))
+        owed_now = rec.amount + _clawed(s, rec)
+        delta = owed_now - target
+        if delta <= 0:
+            continue
+        key = f"{key_prefix}:{rec.id}"
+        if rec.state == "frozen":
+            if not ledger.transfer(s, rec.merchant_id, "reversal", key, [Leg(SHARER_FROZEN, rec.member_id, -delta), Leg(COMMISSION_PAYABLE, None, delta)], now):
+                continue
+            rec.amount -= delta
+            if rec.amount == 0:
+                rec.state = "cancelled"
+        elif rec.state == "available":
+            if not ledger.transfer(s, rec.merchant_id, "clawback", key, [Leg(SHARER_AVAILABLE, rec.member_id, -delta), Leg(COMMISSION_PAYABLE, None, delta)], now):
+                continue
+            rec.amount -= delta
+        elif rec.state == "withdrawn":
+            if not ledger.transfer(s, rec.merchant_id, "clawback", key, [Leg(SHARER_AVAILABLE, rec.member_id, -delta), Leg(COMMISSION_PAYABLE, None, delta)], now):
+                continue
+            s.add(CommissionRecord(
+                merchant_id=rec.merchant_id, order_id=rec.order_id, line_id=rec.line_id, member_id=rec.member_id, level=rec.level, kind="clawback", source=key,
+                rate_bp=rec.rate_bp, base=rec.base, amount=-delta, state="available", rule_version=rec.rule_version, created_at=now,
+            ))
+        else:
+            continue
+        total += delta
+        s.flush()
+    return total
+
+
+def _clawed(s: Session, rec: CommissionRecord) -> int:
+    """Negative clawback records already written against a withdrawn record."""
+    if rec.state != "withdrawn":
+        return 0
+    return int(s.scalar(select(func.coalesce(func.sum(CommissionRecord.amount), 0)).where(CommissionRecord.line_id == rec.line_id, CommissionRecord.member_id == rec.member_id, CommissionRecord.level == rec.level, CommissionRecord.kind == "clawback")) or 0)
+
+
+def settle_order(s: Session, order_id: int, now: datetime) -> int:
+    """Realtime settlement of one completed order: its frozen records become available.
+    Compare-and-set per record, so a repeat (or a concurrent batch) moves each once."""
+    moved = 0
+    for rec in s.scalars(select(CommissionRecord).where(CommissionRecord.order_id == order_id, CommissionRecord.state == "frozen").order_by(CommissionRecord.id)).all():
+        if s.execute(update(CommissionRecord).where(CommissionRecord.id == rec.id, CommissionRecord.state == "frozen").values(state="available", settled_at=now)).rowcount != 1:
+            continue
+        ledger.transfer(s, rec.merchant_id, "settle", f"settle:{rec.id}", [Leg(SHARER_FROZEN, rec.member_id, -rec.amount), Leg(SHARER_AVAILABLE, rec.member_id, rec.amount)], now)
+        moved += 1
+    return moved
+
+
+# --- earnings --------------------------------------------------------------------------------
+
+
+@dataclass
+class Earnings:
+    frozen: int
+    available: int
+    withdrawn: int
+    records: list[CommissionRecord]
+
+
+def earnings(s: Session, member_id: int, merchant_id: int, limit: int = 200) -> Earnings:
+    b = ledger.balance(s, merchant_id, member_id)
+    recs = list(s.scalars(select(CommissionRecord).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id).order_by(CommissionRecord.id.desc()).limit(limit)))
+    return Earnings(b.frozen if b else 0, b.available if b else 0, b.withdrawn if b else 0, recs)

@@ -1,0 +1,155 @@
+"""Commission through the real order path: bindings, a paid order, refunds, settlement."""
+
+import pytest
+from sqlalchemy import text
+
+from linli import events, jobs
+from linli.commission import ledger
+from tests.conftest import login, problem_code
+from tests.orders.helpers import buy, make_shop
+
+
+def _me(client, h) -> int:
+    return client.get("/api/v1/me", headers=h).json()["id"]
+
+
+def _chain(client, db, merchant, shop):
+    """A binds B, B binds C, C binds D; A, B, C are sharers (appointed)."""
+    hs = {n: login(client, p) for n, p in (("A", "13700000001"), ("B", "13700000002"), ("C", "13700000003"), ("D", "13700000004"))}
+    ids = {n: _me(client, h) for n, h in hs.items()}
+    for up, down in (("A", "B"), ("B", "C"), ("C", "D")):
+        code = client.get("/api/v1/me/invite", params={"merchant_id": merchant.id}, headers=hs[up]).json()["code"]
+        assert client.post(f"/api/v1/merchants/{merchant.id}/bindings", json={"invite_code": code}, headers=hs[down]).status_code == 200
+    for n in ("A", "B", "C"):
+        client.post(f"/api/v1/merchants/{merchant.id}/sharers", json={"phone": f"1370000000{'ABC'.index(n) + 1}"}, headers=merchant.owner)
+    return hs, ids
+
+
+def _earn(client, h, mid):
+    return client.get("/api/v1/me/earnings", params={"merchant_id": mid}, headers=h).json()
+
+
+def _no_leader(client, merchant, shop):
+    client.put(f"/api/v1/merchants/{merchant.id}/communities/{shop.community_id}/leader", json={"member_id": None}, headers=merchant.owner)
+
+
+def _ledger_ok(db, mid):
+    with db.transaction() as s:
+        assert ledger.check(s, mid) == []
+
+
+def test_worked_example_of_rules(client, db, merchant):
+    """RULES.md: D pays 8,470 on one line; C 1,694, B 423, A nothing, L 1,270; a 2,990
+    refund recomputes C 1,096, B 274, L 822."""
+    shop = make_shop(client, merchant)
+    hs, ids = _chain(client, db, merchant, shop)
+    # 3 × 2,990 with a 500 coupon is 8,470: set the apple to 2,990 and buy 3, then refund
+    # 500 first to stand in for the coupon (the coupon step arrives with rewards).
+    o = buy(client, db, hs["D"], shop, [(shop.skus["apple"], 3)])
+    line = o["lines"][0]
+    assert line["paid"] == 8970
+    case = client.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": line["id"], "amount": 500}], "reason": "优惠补差"}, headers=hs["D"]).json()
+    client.post(f"/api/v1/merchants/{merchant.id}/refunds/{case['id']}/approve", headers=merchant.owner)
+    events.drain(db)
+    # After the 500 refund the base is 8,470, exactly the worked example's.
+    got = {n: _earn(client, hs[n], merchant.id)["frozen"] for n in ("A", "B", "C")}
+    assert got == {"A": 0, "B": 423, "C": 1694}
+    assert _earn(client, shop.leader, merchant.id)["frozen"] == 1270
+    case = client.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": line["id"], "amount": 2990}], "reason": "一份坏了"}, headers=hs["D"]).json()
+    client.post(f"/api/v1/merchants/{merchant.id}/refunds/{case['id']}/approve", headers=merchant.owner)
+    events.drain(db)
+    got = {n: _earn(client, hs[n], merchant.id)["frozen"] for n in ("B", "C")}
+    assert got == {"B": 274, "C": 1096}
+    assert _earn(client, shop.leader, merchant.id)["frozen"] == 822
+    _ledger_ok(db, merchant.id)
+
+
+def test_full_refund_cancels_frozen_commission(client, db, merchant):
+    shop = make_shop(client, merchant)
+    hs, ids = _chain(client, db, merchant, shop)
+    o = buy(client, db, hs["D"], shop, [(shop.skus["berry"], 2)])  # 13,600
+    assert _earn(client, hs["C"], merchant.id)["frozen"] == 2720
+    assert _earn(client, hs["B"], merchant.id)["frozen"] == 680
+    case = client.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": o["lines"][0]["id"], "amount": 13600}], "reason": "不要了"}, headers=hs["D"]).json()
+    client.post(f"/api/v1/merchants/{merchant.id}/refunds/{case['id']}/approve", headers=merchant.owner)
+    events.drain(db)
+    c = _earn(client, hs["C"], merchant.id)
+    assert c["frozen"] == 0 and [r["state"] for r in c["records"]] == ["cancelled"]
+    _ledger_ok(db, merchant.id)
+
+
+def test_settlement_after_completion_then_clawback_goes_negative(client, db, merchant, clock):
+    shop = make_shop(client, merchant)
+    hs, ids = _chain(client, db, merchant, shop)
+    o = buy(client, db, hs["D"], shop, [(shop.skus["berry"], 2)])
+    client.post(f"/api/v1/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.leader)
+    events.drain(db)
+    jobs.run_due(db, clock.advance(days=7, minutes=1))
+    c = _earn(client, hs["C"], merchant.id)
+    assert (c["frozen"], c["available"]) == (0, 2720)
+    # A late refund after settlement is clawed back from available.
+    clock.advance(hours=1)
+    case = client.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": o["lines"][0]["id"], "amount": 6800}], "reason": "售后"}, headers=hs["D"]).json()
+    client.post(f"/api/v1/merchants/{merchant.id}/refunds/{case['id']}/approve", headers=merchant.owner)
+    events.drain(db)
+    c = _earn(client, hs["C"], merchant.id)
+    assert c["available"] == 1360
+    _ledger_ok(db, merchant.id)
+
+
+def test_sign_ups_alone_earn_nothing(client, db, merchant):
+    a = login(client, "13700000001")
+    client.post(f"/api/v1/merchants/{merchant.id}/sharers", json={"phone": "13700000001"}, headers=merchant.owner)
+    code = client.get("/api/v1/me/invite", params={"merchant_id": merchant.id}, headers=a).json()["code"]
+    for i in range(40):
+        login(client, f"1360000{i:04d}", invite_code=code)
+    events.drain(db)
+    assert len(client.get("/api/v1/me/team", params={"merchant_id": merchant.id}, headers=a).json()) == 40
+    e = _earn(client, a, merchant.id)
+    assert (e["frozen"], e["available"], e["records"]) == (0, 0, [])
+
+
+def test_rule_sets_validated_and_versioned(client, db, merchant, admin):
+    url = f"/api/v1/merchants/{merchant.id}/commission-rules"
+    assert client.get(url, headers=merchant.owner).json()["version"] == 0
+    r = client.put(url, json={"levels": 3, "rates_bp": [2000, 500, 100]}, headers=merchant.owner)
+    assert r.status_code == 422 and problem_code(r) == "commission.levels_over_max"
+    r = client.put(url, json={"rates_bp": [3000, 1000], "leader_rate_bp": 1500}, headers=merchant.owner)
+    assert r.status_code == 422 and problem_code(r) == "commission.rates_over_cap"
+    r = client.put(url, json={"rates_bp": [1800, 400], "sharer_mode": "approval"}, headers=merchant.owner)
+    assert r.status_code == 200 and r.json()["version"] == 1 and r.json()["sharer_mode"] == "approval"
+    assert client.get(url, headers=merchant.owner).json()["rates_bp"] == [1800, 400]
+    assert client.put(url, json={}, headers=login(client, "13700000001")).status_code == 404
+
+
+@pytest.mark.parametrize("statement", ["UPDATE ledger_entries SET amount = amount + 1", "DELETE FROM ledger_entries", "DELETE FROM ledger_transfers"])
+def test_ledger_rows_are_append_only(client, db, merchant, statement):
+    shop = make_shop(client, merchant)
+    buy(client, db, login(client, "13700000004"), shop, [(shop.skus["berry"], 1)])  # leader earns: ledger rows exist
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ledger_entries")).scalar() > 0
+    with pytest.raises(Exception, match="append-only"):
+        with db.engine.begin() as conn:
+            conn.execute(text(statement))
+
+
+def test_ledger_check_command_names_the_broken_account(client, db, merchant, settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from linli.cli import app as cli
+    from linli.config import get_settings
+
+    shop = make_shop(client, merchant)
+    buy(client, db, login(client, "13700000004"), shop, [(shop.skus["berry"], 1)])
+    monkeypatch.setenv("LINLI_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    try:
+        ok = CliRunner().invoke(cli, ["ledger", "check"])
+        assert ok.exit_code == 0, ok.output
+        with db.engine.begin() as conn:  # corrupt a balance behind the ledger's back
+            conn.execute(text("UPDATE sharer_balances SET frozen = frozen + 1"))
+        bad = CliRunner().invoke(cli, ["ledger", "check", "--merchant", str(merchant.id)])
+        assert bad.exit_code == 1
+        assert f"member {shop.leader_id}" in bad.output and "sharer_frozen" in bad.output
+    finally:
+        get_settings.cache_clear()
