@@ -3,9 +3,6 @@ PostgreSQL run is the one that proves the compare-and-set guards)."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import httpx
 from sqlalchemy import func, select
 
@@ -16,19 +13,8 @@ from linli.payments import service as payments
 from linli.payments.models import Payment
 from tests.conftest import login
 from tests.e2e.conftest import LiveServer
+from tests.orders.concurrency import together
 from tests.orders.helpers import buy, make_shop
-
-
-def _together(n: int, fn) -> list:
-    """Run ``fn(i)`` in n threads released at the same instant."""
-    gate = threading.Barrier(n)
-
-    def run(i):
-        gate.wait()
-        return fn(i)
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(run, range(n)))
 
 
 def _count(db, stmt) -> int:
@@ -43,7 +29,7 @@ def test_fifty_buyers_ten_units_exactly_ten_orders(app, client, db, merchant):
     server = LiveServer(app).start()
     try:
         with httpx.Client(base_url=server.url, timeout=60) as http:
-            codes = _together(50, lambda i: http.post("/api/v1/orders", json=body, headers=buyers[i]).status_code)
+            codes = together(50, lambda i: http.post("/api/v1/orders", json=body, headers=buyers[i]).status_code)
     finally:
         server.stop()
     assert codes.count(201) == 10
@@ -63,7 +49,7 @@ def test_concurrent_duplicate_callbacks_have_one_effect(app, client, db, merchan
     server = LiveServer(app).start()
     try:
         with httpx.Client(base_url=server.url, timeout=60) as http:
-            results = _together(20, lambda i: http.post("/api/v1/payments/callback", content=raw, headers={"Linli-Signature": sig, "Content-Type": "application/json"}))
+            results = together(20, lambda i: http.post("/api/v1/payments/callback", content=raw, headers={"Linli-Signature": sig, "Content-Type": "application/json"}))
     finally:
         server.stop()
     assert [r.status_code for r in results] == [200] * 20
@@ -81,7 +67,7 @@ def test_concurrent_refund_requests_never_exceed_paid(app, client, db, merchant)
     server = LiveServer(app).start()
     try:
         with httpx.Client(base_url=server.url, timeout=60) as http:
-            codes = _together(20, lambda i: http.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": line_id, "amount": 1000}], "reason": f"第{i}次"}, headers=buyer).status_code)
+            codes = together(20, lambda i: http.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": line_id, "amount": 1000}], "reason": f"第{i}次"}, headers=buyer).status_code)
     finally:
         server.stop()
     assert codes.count(201) == 6 and codes.count(409) == 14
@@ -102,7 +88,7 @@ def test_multi_line_carts_in_opposite_order_never_deadlock(app, client, db, merc
     server = LiveServer(app).start()
     try:
         with httpx.Client(base_url=server.url, timeout=60) as http:
-            codes = _together(30, cart)
+            codes = together(30, cart)
     finally:
         server.stop()
     assert codes == [201] * 30

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import Query
+from fastapi import Header, Query, Response
 from pydantic import Field
 
-from linli.commission import service
+from linli import idempotency
+from linli.commission import service, withdrawals
 from linli.identity.api import PROBLEMS
 from linli.orders.service import settings as order_settings
 from linli.referral import service as referral
 from linli.schema import Id, Input, Output
-from linli.web.deps import DB, Ctx, Now, Who, router as deps_router
+from linli.web.deps import DB, Ctx, Now, Who
+from linli.web.deps import router as deps_router
 
 router = deps_router(prefix="/api/v1", tags=["commission"])
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=120)]
 
 
 class Overrides(Input):
@@ -114,3 +118,56 @@ def get_rules(mid: Id, s: DB, who: Who) -> RulesOut:
 def my_earnings(s: DB, who: Who, merchant_id: Id = Query()) -> EarningsOut:
     e = service.earnings(s, who.member_id, merchant_id)
     return EarningsOut(merchant_id=merchant_id, frozen=e.frozen, available=e.available, withdrawn=e.withdrawn, records=[RecordOut.model_validate(r) for r in e.records])
+
+
+class WithdrawIn(Input):
+    merchant_id: Id
+    amount: int = Field(ge=-1_000_000_000, le=1_000_000_000, description="fen")
+
+
+class WithdrawalOut(Output):
+    id: int
+    merchant_id: int
+    member_id: int
+    amount: int
+    fee: int
+    net: int
+    status: str
+    failure: str | None
+    created_at: datetime
+    paid_at: datetime | None
+
+
+class RejectWithdrawalIn(Input):
+    reason: str = Field(max_length=200)
+
+
+@router.post("/me/withdrawals", status_code=201, response_model=WithdrawalOut, responses=PROBLEMS)
+def withdraw(body: WithdrawIn, response: Response, s: DB, who: Who, now: Now, key: IdemKey = None):
+    claim = idempotency.claim(s, f"member:{who.member_id}", "withdrawals.create", key, body.model_dump(mode="json"), now)
+    if claim.replay is not None:
+        response.status_code = claim.replay_status or 201
+        return claim.replay
+    out = WithdrawalOut.model_validate(withdrawals.request(s, who.member_id, body.merchant_id, body.amount, now))
+    claim.store(s, out.model_dump(mode="json"), 201)
+    return out
+
+
+@router.get("/me/withdrawals", response_model=list[WithdrawalOut], responses=PROBLEMS)
+def my_withdrawals(s: DB, who: Who, merchant_id: Id = Query()) -> list[WithdrawalOut]:
+    return [WithdrawalOut.model_validate(w) for w in withdrawals.mine(s, who.member_id, merchant_id)]
+
+
+@router.get("/merchants/{mid}/withdrawals", response_model=list[WithdrawalOut], responses=PROBLEMS)
+def withdrawal_desk(mid: Id, s: DB, who: Who, status: str | None = Query(default=None, pattern="^(pending_review|approved|paying|paid|failed|rejected)$")) -> list[WithdrawalOut]:
+    return [WithdrawalOut.model_validate(w) for w in withdrawals.desk(s, who, mid, status)]
+
+
+@router.post("/merchants/{mid}/withdrawals/{wid}/approve", response_model=WithdrawalOut, responses=PROBLEMS)
+def approve_withdrawal(mid: Id, wid: Id, s: DB, who: Who, now: Now) -> WithdrawalOut:
+    return WithdrawalOut.model_validate(withdrawals.approve(s, who, mid, wid, now))
+
+
+@router.post("/merchants/{mid}/withdrawals/{wid}/reject", response_model=WithdrawalOut, responses=PROBLEMS)
+def reject_withdrawal(mid: Id, wid: Id, body: RejectWithdrawalIn, s: DB, who: Who, now: Now) -> WithdrawalOut:
+    return WithdrawalOut.model_validate(withdrawals.reject(s, who, mid, wid, body.reason, now))

@@ -17,7 +17,12 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from linli.commission.models import CommissionRecord, LedgerEntry, LedgerTransfer, SharerBalance
+from linli.commission.models import (
+    CommissionRecord,
+    LedgerEntry,
+    LedgerTransfer,
+    SharerBalance,
+)
 
 COMMISSION_PAYABLE = "commission_payable"
 SHARER_FROZEN = "sharer_frozen"
@@ -45,12 +50,20 @@ def _insert_ignore(s: Session, model, values: dict, conflict: list[str]):
     return ins.on_conflict_do_nothing(index_elements=conflict)
 
 
+class InsufficientFunds(Exception):
+    pass
+
+
 def ensure_balance(s: Session, merchant_id: int, member_id: int) -> None:
-    s.execute(_insert_ignore(s, SharerBalance, {"merchant_id": merchant_id, "member_id": member_id, "frozen": 0, "available": 0, "withdrawn": 0}, ["merchant_id", "member_id"]))
+    s.execute(_insert_ignore(s, SharerBalance, {"merchant_id": merchant_id, "member_id": member_id, "frozen": 0, "available": 0}, ["merchant_id", "member_id"]))
 
 
-def transfer(s: Session, merchant_id: int, kind: str, key: str, legs: Sequence[Leg], now: datetime) -> bool:
-    """Write one balanced transfer once per ``key``. False if it was already written."""
+def transfer(s: Session, merchant_id: int, kind: str, key: str, legs: Sequence[Leg], now: datetime, *, require_funds: bool = False) -> bool:
+    """Write one balanced transfer once per ``key``. False if it was already written.
+
+    With ``require_funds`` a leg taking money out of a sharer balance is a compare-and-set
+    that refuses to go below zero (``InsufficientFunds``; the caller's transaction then
+    rolls back whole). Without it (reversals, clawbacks) a balance may go negative."""
     if sum(leg.amount for leg in legs) != 0:
         raise Unbalanced(f"transfer {key} does not balance: {legs}")
     legs = [leg for leg in legs if leg.amount != 0]
@@ -65,11 +78,12 @@ def transfer(s: Session, merchant_id: int, kind: str, key: str, legs: Sequence[L
         column = _BALANCE_COLUMN.get(leg.account)
         if column is not None:
             ensure_balance(s, merchant_id, leg.member_id)
-            s.execute(
-                update(SharerBalance)
-                .where(SharerBalance.merchant_id == merchant_id, SharerBalance.member_id == leg.member_id)
-                .values({column: getattr(SharerBalance, column) + leg.amount})
-            )
+            col = getattr(SharerBalance, column)
+            stmt = update(SharerBalance).where(SharerBalance.merchant_id == merchant_id, SharerBalance.member_id == leg.member_id)
+            if require_funds and leg.amount < 0:
+                stmt = stmt.where(col >= -leg.amount)
+            if s.execute(stmt.values({column: col + leg.amount})).rowcount != 1:
+                raise InsufficientFunds(key)
     return True
 
 

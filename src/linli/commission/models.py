@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime, utcnow
@@ -58,6 +67,7 @@ class CommissionRecord(Base):
     rule_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("withdrawals.id"), nullable=True, index=True)
 
 
 class SharerBalance(Base):
@@ -72,7 +82,6 @@ class SharerBalance(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     frozen: Mapped[int] = mapped_column(BigInteger, default=0)
     available: Mapped[int] = mapped_column(BigInteger, default=0)
-    withdrawn: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class LedgerTransfer(Base):
@@ -95,3 +104,22 @@ class LedgerEntry(Base):
     account: Mapped[str] = mapped_column(String(32))  # commission_payable | sharer_frozen | sharer_available | payout_clearing | fees | paid_out
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
     amount: Mapped[int] = mapped_column(BigInteger)  # signed fen; each transfer sums to zero
+
+
+class Withdrawal(Base):
+    __tablename__ = "withdrawals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    fee: Mapped[int] = mapped_column(Integer)
+    net: Mapped[int] = mapped_column(Integer)
+    # pending_review → approved → paid | failed; pending_review → rejected
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    payout_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failure: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

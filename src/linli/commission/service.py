@@ -12,7 +12,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from linli.commission import ledger, rules
-from linli.commission.ledger import COMMISSION_PAYABLE, SHARER_AVAILABLE, SHARER_FROZEN, Leg
+from linli.commission.ledger import (
+    COMMISSION_PAYABLE,
+    SHARER_AVAILABLE,
+    SHARER_FROZEN,
+    Leg,
+)
 from linli.commission.models import CommissionRecord, RuleSetVersion
 from linli.community import service as community
 from linli.errors import Invalid
@@ -123,53 +128,49 @@ def accrue(s: Session, order: dict[str, Any], now: datetime) -> list[CommissionR
 
 
 def on_refund(s: Session, order: dict[str, Any], now: datetime) -> int:
-    """On ``order.refunded``: recompute each affected record on (base − refunded) with the
-    same floor and move the difference back: from frozen (reversal), from available
-    (clawback, possibly below zero), or, when already withdrawn, as a negative available
-    record. Returns the fen reversed."""
+    """On ``order.refunded``: recompute what each beneficiary is owed on each affected
+    line, floor(rate × (base − refunded)), and take the difference back — from frozen
+    parts first (reversal), then available parts (clawback), and what is left of it (the
+    money was already withdrawn) as a negative available record, which may drive the
+    balance below zero and then blocks withdrawal. Returns the fen taken back."""
     refund = order.get("refund") or {}
-    key_prefix = f"refund:{refund.get('case_id', 'x')}"
+    prefix = f"refund:{refund.get('case_id', 'x')}"
     refunded_by_line = {ln["line_id"]: ln["refunded"] for ln in order["lines"]}
     touched = {ln["line_id"] for ln in refund.get("lines", [])} or set(refunded_by_line)
+    rows = s.scalars(select(CommissionRecord).where(CommissionRecord.line_id.in_(touched), CommissionRecord.state != "cancelled").order_by(CommissionRecord.id)).all()
+    groups: dict[tuple[int, int, int], list[CommissionRecord]] = {}
+    for rec in rows:
+        groups.setdefault((rec.line_id, rec.member_id, rec.level), []).append(rec)
+    order_of = {"frozen": 0, "available": 1, "withdrawn": 2}
     total = 0
-    records = s.scalars(select(CommissionRecord).where(CommissionRecord.line_id.in_(touched), CommissionRecord.kind == "accrual").order_by(CommissionRecord.id)).all()
-    for rec in records:
-        share = rules.Share(rec.member_id, rec.level, rec.rate_bp, rec.amount)
-        target = rules.after_refund(share, rec.base, refunded_by_line.get(rec.line_id, 0))
-        owed_now = rec.amount + _clawed(s, rec)
-        delta = owed_now - target
-        if delta <= 0:
+    for (line_id, member_id, level), recs in groups.items():
+        first = recs[0]
+        target = rules.after_refund(rules.Share(member_id, level, first.rate_bp, 0), first.base, refunded_by_line.get(line_id, 0))
+        remaining = sum(r.amount for r in recs) - target
+        if remaining <= 0:
             continue
-        key = f"{key_prefix}:{rec.id}"
-        if rec.state == "frozen":
-            if not ledger.transfer(s, rec.merchant_id, "reversal", key, [Leg(SHARER_FROZEN, rec.member_id, -delta), Leg(COMMISSION_PAYABLE, None, delta)], now):
+        for rec in sorted(recs, key=lambda r: (order_of[r.state], r.id)):
+            if remaining <= 0 or rec.state == "withdrawn" or rec.amount <= 0:
                 continue
-            rec.amount -= delta
-            if rec.amount == 0:
+            take = min(remaining, rec.amount)
+            account, kind = (SHARER_FROZEN, "reversal") if rec.state == "frozen" else (SHARER_AVAILABLE, "clawback")
+            remaining -= take
+            if not ledger.transfer(s, rec.merchant_id, kind, f"{prefix}:{rec.id}", [Leg(account, member_id, -take), Leg(COMMISSION_PAYABLE, None, take)], now):
+                continue  # already taken by an earlier delivery of this event
+            rec.amount -= take
+            if rec.amount == 0 and rec.state == "frozen":
                 rec.state = "cancelled"
-        elif rec.state == "available":
-            if not ledger.transfer(s, rec.merchant_id, "clawback", key, [Leg(SHARER_AVAILABLE, rec.member_id, -delta), Leg(COMMISSION_PAYABLE, None, delta)], now):
-                continue
-            rec.amount -= delta
-        elif rec.state == "withdrawn":
-            if not ledger.transfer(s, rec.merchant_id, "clawback", key, [Leg(SHARER_AVAILABLE, rec.member_id, -delta), Leg(COMMISSION_PAYABLE, None, delta)], now):
-                continue
-            s.add(CommissionRecord(
-                merchant_id=rec.merchant_id, order_id=rec.order_id, line_id=rec.line_id, member_id=rec.member_id, level=rec.level, kind="clawback", source=key,
-                rate_bp=rec.rate_bp, base=rec.base, amount=-delta, state="available", rule_version=rec.rule_version, created_at=now,
-            ))
-        else:
-            continue
-        total += delta
+            total += take
+        if remaining > 0:
+            key = f"{prefix}:claw:{line_id}:{member_id}:{level}"
+            if ledger.transfer(s, first.merchant_id, "clawback", key, [Leg(SHARER_AVAILABLE, member_id, -remaining), Leg(COMMISSION_PAYABLE, None, remaining)], now):
+                s.add(CommissionRecord(
+                    merchant_id=first.merchant_id, order_id=first.order_id, line_id=line_id, member_id=member_id, level=level, kind="clawback", source=key[-64:],
+                    rate_bp=first.rate_bp, base=first.base, amount=-remaining, state="available", rule_version=first.rule_version, created_at=now,
+                ))
+                total += remaining
         s.flush()
     return total
-
-
-def _clawed(s: Session, rec: CommissionRecord) -> int:
-    """Negative clawback records already written against a withdrawn record."""
-    if rec.state != "withdrawn":
-        return 0
-    return int(s.scalar(select(func.coalesce(func.sum(CommissionRecord.amount), 0)).where(CommissionRecord.line_id == rec.line_id, CommissionRecord.member_id == rec.member_id, CommissionRecord.level == rec.level, CommissionRecord.kind == "clawback")) or 0)
 
 
 def settle_order(s: Session, order_id: int, now: datetime) -> int:
@@ -198,4 +199,5 @@ class Earnings:
 def earnings(s: Session, member_id: int, merchant_id: int, limit: int = 200) -> Earnings:
     b = ledger.balance(s, merchant_id, member_id)
     recs = list(s.scalars(select(CommissionRecord).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id).order_by(CommissionRecord.id.desc()).limit(limit)))
-    return Earnings(b.frozen if b else 0, b.available if b else 0, b.withdrawn if b else 0, recs)
+    withdrawn = s.scalar(select(func.coalesce(func.sum(CommissionRecord.amount), 0)).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id, CommissionRecord.state == "withdrawn"))
+    return Earnings(b.frozen if b else 0, b.available if b else 0, int(withdrawn or 0), recs)

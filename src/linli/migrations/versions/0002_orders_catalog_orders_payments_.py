@@ -6,10 +6,10 @@ Create Date: 2026-11-22 00:27:58.353550
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import linli.db
+from alembic import op
 
+import linli.db
 
 revision = '0002'
 down_revision = '0001'

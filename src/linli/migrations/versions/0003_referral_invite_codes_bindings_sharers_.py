@@ -6,10 +6,10 @@ Create Date: 2026-11-22 00:55:22.574103
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import linli.db
+from alembic import op
 
+import linli.db
 
 revision = '0003'
 down_revision = '0002'

@@ -1,0 +1,147 @@
+"""Withdrawals: minimum, fee, three a day, automatic approval up to a threshold, staff
+review above it, payout through the gateway; a failed payout returns the money."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from linli import events
+from linli.commission import ledger, payout
+from linli.commission.ledger import (
+    FEES,
+    PAID_OUT,
+    PAYOUT_CLEARING,
+    SHARER_AVAILABLE,
+    InsufficientFunds,
+    Leg,
+)
+from linli.commission.models import CommissionRecord, Withdrawal
+from linli.commission.service import current
+from linli.errors import Conflict, Forbidden, Invalid, NotFound
+from linli.identity import service as identity
+from linli.identity.rules import Permission
+from linli.identity.service import Principal
+from linli.money import apply_bp_floor
+from linli.referral import service as referral
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _day_start(now: datetime) -> datetime:
+    local = now.astimezone(SHANGHAI)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
+
+
+def _mark_records(s: Session, merchant_id: int, member_id: int, withdrawal_id: int, amount: int, now: datetime) -> None:
+    """Move ``amount`` of available records to withdrawn, oldest first; a record only
+    partly taken is split so every record stays whole in one state."""
+    left = amount
+    for rec in s.scalars(
+        select(CommissionRecord).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id, CommissionRecord.state == "available").order_by(CommissionRecord.id)
+    ).all():
+        if left == 0:
+            break
+        if rec.amount <= left:
+            rec.state, rec.withdrawal_id = "withdrawn", withdrawal_id
+            left -= rec.amount
+            continue
+        rec.amount -= left
+        s.add(CommissionRecord(
+            merchant_id=rec.merchant_id, order_id=rec.order_id, line_id=rec.line_id, member_id=rec.member_id, level=rec.level, kind=rec.kind,
+            source=f"w{withdrawal_id}:{rec.id}", rate_bp=rec.rate_bp, base=rec.base, amount=left, state="withdrawn", rule_version=rec.rule_version,
+            created_at=rec.created_at, settled_at=rec.settled_at, withdrawal_id=withdrawal_id,
+        ))
+        left = 0
+    s.flush()
+
+
+def request(s: Session, member_id: int, merchant_id: int, amount: int, now: datetime) -> Withdrawal:
+    identity.public_merchant(s, merchant_id)
+    rs = current(s, merchant_id)
+    status = referral.sharer_status(s, merchant_id, member_id)
+    if status == "suspended":
+        raise Forbidden("sharer.suspended", "Your sharer account is suspended; withdrawals wait until the case is closed.")
+    if amount < rs.withdraw_min:
+        raise Invalid("withdrawal.below_minimum", f"The minimum withdrawal is {rs.withdraw_min} fen.", minimum=rs.withdraw_min)
+    today = s.scalar(select(func.count()).select_from(Withdrawal).where(Withdrawal.merchant_id == merchant_id, Withdrawal.member_id == member_id, Withdrawal.created_at >= _day_start(now), Withdrawal.status != "rejected")) or 0
+    if today >= rs.withdraw_daily_count:
+        raise Conflict("withdrawal.daily_limit", f"At most {rs.withdraw_daily_count} withdrawals a day.")
+    fee = apply_bp_floor(amount, rs.withdraw_fee_bp)
+    w = Withdrawal(merchant_id=merchant_id, member_id=member_id, amount=amount, fee=fee, net=amount - fee, status="pending_review", created_at=now)
+    s.add(w)
+    s.flush()
+    try:
+        ledger.transfer(s, merchant_id, "withdraw", f"withdraw:{w.id}", [Leg(SHARER_AVAILABLE, member_id, -amount), Leg(PAYOUT_CLEARING, member_id, amount - fee), Leg(FEES, None, fee)], now, require_funds=True)
+    except InsufficientFunds:
+        bal = ledger.balance(s, merchant_id, member_id)
+        raise Conflict("withdrawal.insufficient", "You cannot withdraw more than your available balance.", available=bal.available if bal else 0) from None
+    _mark_records(s, merchant_id, member_id, w.id, amount, now)
+    if amount <= rs.withdraw_auto_max:
+        w.status, w.decided_at = "approved", now
+        events.emit(s, "withdrawal.approved", {"withdrawal_id": w.id, "merchant_id": merchant_id, "member_id": member_id}, merchant_id=merchant_id, at=now)
+    s.flush()
+    return w
+
+
+def _staff_withdrawal(s: Session, who: Principal, merchant_id: int, wid: int) -> Withdrawal:
+    identity.require_permission(s, who, merchant_id, Permission.finance)
+    w = s.get(Withdrawal, wid)
+    if w is None or w.merchant_id != merchant_id:
+        raise NotFound("withdrawal.not_found", "No such withdrawal.")
+    return w
+
+
+def approve(s: Session, who: Principal, merchant_id: int, wid: int, now: datetime) -> Withdrawal:
+    w = _staff_withdrawal(s, who, merchant_id, wid)
+    if s.execute(update(Withdrawal).where(Withdrawal.id == w.id, Withdrawal.status == "pending_review").values(status="approved", decided_by=who.member_id, decided_at=now)).rowcount != 1:
+        raise Conflict("withdrawal.already_decided", "This withdrawal was already decided.")
+    events.emit(s, "withdrawal.approved", {"withdrawal_id": w.id, "merchant_id": merchant_id, "member_id": w.member_id}, merchant_id=merchant_id, at=now)
+    s.refresh(w)
+    return w
+
+
+def _give_back(s: Session, w: Withdrawal, status: str, note: str, now: datetime) -> None:
+    ledger.transfer(s, w.merchant_id, "withdraw_undo", f"withdraw_undo:{w.id}", [Leg(PAYOUT_CLEARING, w.member_id, -w.net), Leg(FEES, None, -w.fee), Leg(SHARER_AVAILABLE, w.member_id, w.amount)], now)
+    s.execute(update(CommissionRecord).where(CommissionRecord.withdrawal_id == w.id, CommissionRecord.state == "withdrawn").values(state="available", withdrawal_id=None))
+    w.status, w.failure = status, note[:200]
+
+
+def reject(s: Session, who: Principal, merchant_id: int, wid: int, reason: str, now: datetime) -> Withdrawal:
+    w = _staff_withdrawal(s, who, merchant_id, wid)
+    if s.execute(update(Withdrawal).where(Withdrawal.id == w.id, Withdrawal.status == "pending_review").values(decided_by=who.member_id, decided_at=now)).rowcount != 1:
+        raise Conflict("withdrawal.already_decided", "This withdrawal was already decided.")
+    _give_back(s, w, "rejected", reason or "rejected", now)
+    s.flush()
+    return w
+
+
+def pay_out(s: Session, wid: int, now: datetime) -> str:
+    """The payout of an approved withdrawal (event handler). Idempotent by state."""
+    if s.execute(update(Withdrawal).where(Withdrawal.id == wid, Withdrawal.status == "approved").values(status="paying")).rowcount != 1:
+        return "skipped"
+    w = s.get(Withdrawal, wid)
+    result = payout.gateway.pay(w.id, w.member_id, w.net)
+    if result.ok:
+        ledger.transfer(s, w.merchant_id, "payout", f"payout:{w.id}", [Leg(PAYOUT_CLEARING, w.member_id, -w.net), Leg(PAID_OUT, w.member_id, w.net)], now)
+        w.status, w.payout_ref, w.paid_at = "paid", result.ref, now
+        s.flush()
+        return "paid"
+    _give_back(s, w, "failed", result.error or "payout failed", now)
+    s.flush()
+    return "failed"
+
+
+def mine(s: Session, member_id: int, merchant_id: int, limit: int = 50) -> list[Withdrawal]:
+    return list(s.scalars(select(Withdrawal).where(Withdrawal.member_id == member_id, Withdrawal.merchant_id == merchant_id).order_by(Withdrawal.id.desc()).limit(limit)))
+
+
+def desk(s: Session, who: Principal, merchant_id: int, status: str | None = None) -> list[Withdrawal]:
+    identity.require_permission(s, who, merchant_id, Permission.finance)
+    stmt = select(Withdrawal).where(Withdrawal.merchant_id == merchant_id).order_by(Withdrawal.id.desc()).limit(200)
+    if status:
+        stmt = stmt.where(Withdrawal.status == status)
+    return list(s.scalars(stmt))
