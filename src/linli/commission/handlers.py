@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from linli.commission import service, withdrawals
+from linli.commission import service, settlement, withdrawals
 from linli.events import Event, on
 
 
@@ -23,6 +23,8 @@ def reverse(s: Session, event: Event) -> None:
 def settle(s: Session, event: Event) -> None:
     if service.current(s, event.payload["merchant_id"]).settlement == "realtime":
         service.settle_order(s, event.payload["order_id"], event.created_at)
+    else:
+        settlement.mark_due(s, event.payload["order_id"], event.created_at)
 
 
 @on("withdrawal.approved")

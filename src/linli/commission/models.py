@@ -50,6 +50,7 @@ class CommissionRecord(Base):
     __table_args__ = (
         UniqueConstraint("line_id", "member_id", "level", "source"),
         Index("ix_commission_records_member_state", "merchant_id", "member_id", "state"),
+        Index("ix_commission_records_due", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -68,6 +69,9 @@ class CommissionRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("withdrawals.id"), nullable=True, index=True)
+    # t_plus_1: when the order completed (the record is due at the next daily batch)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_batches.id"), nullable=True, index=True)
 
 
 class SharerBalance(Base):
@@ -123,3 +127,15 @@ class Withdrawal(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SettlementBatch(Base):
+    """One atomic chunk of a t_plus_1 settlement run."""
+
+    __tablename__ = "settlement_batches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    cutoff: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,15 @@
+"""Commission's due jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from linli.commission import settlement
+from linli.db import Database
+from linli.jobs import job
+
+
+@job("commission.settle_t_plus_1", order=40)
+def settle_t_plus_1(db: Database, as_of: datetime) -> int:
+    """The daily batch: records of orders completed before today become available."""
+    return settlement.settle_due(db, as_of)
