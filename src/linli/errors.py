@@ -81,3 +81,9 @@ class TooManyRequests(DomainError):
     def __init__(self, code: str | None = None, detail: str = "", retry_after: int = 60, **extra: Any) -> None:
         super().__init__(code, detail, **extra)
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(DomainError):
+    status = 503
+    code = "unavailable"
+    title = "Temporarily unavailable"

@@ -101,3 +101,21 @@ def test_approval_mode_and_staff_desk(client, db, merchant):
     assert problem_code(client.post(f"{desk}/{mid}/approve", headers=merchant.owner)) == "sharer.bad_state"
     assert client.post(f"{desk}/{mid}/suspend", headers=m).status_code == 404  # members are not staff
     assert client.post(f"{desk}", json={"phone": "13700000009"}, headers=merchant.owner).json()["status"] == "active"
+
+
+def test_poster_qr_decodes_to_the_invite_link(client, merchant):
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    shop_product = client.post(f"/api/v1/merchants/{merchant.id}/products", json={"name": "黄金奶油草莓", "category": "水果", "skus": [{"name": "1盒", "price": 6800, "stock": 5}]}, headers=merchant.owner).json()
+    a = login(client, "13700000001")
+    invite = client.get("/api/v1/me/invite", params={"merchant_id": merchant.id}, headers=a).json()
+    r = client.get("/api/v1/me/poster", params={"merchant_id": merchant.id, "product_id": shop_product["id"]}, headers=a)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    img = Image.open(io.BytesIO(r.content))
+    assert img.size == (750, 1334)
+    assert [d.text for d in zxingcpp.read_barcodes(img)] == [f"{invite['link']}?p={shop_product['id']}"]
+    # The poster's text is drawn in a CJK font: the title area is not blank.
+    assert len(set(img.crop((40, 830, 710, 890)).getdata())) > 2

@@ -2,8 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from linli.referral.rules import BindMode
-from linli.referral.rules import ALPHABET, Existing, Refusal, decide_binding, new_code, normalise_code
+from linli.referral.rules import ALPHABET, BindMode, Existing, Refusal, decide_binding, new_code, normalise_code
 
 NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
 

@@ -3,14 +3,19 @@ the merchant's sharer desk."""
 
 from __future__ import annotations
 
-from fastapi import Query, Request
+from pathlib import Path
 
+from fastapi import Query, Request, Response
+
+from linli.catalog import service as catalog
+from linli.errors import NotFound, ServiceUnavailable
 from linli.identity import rules as identity_rules
 from linli.identity import service as identity
 from linli.identity.api import PROBLEMS
-from linli.referral import service
+from linli.referral import poster, service
 from linli.schema import Id, Input, Output
-from linli.web.deps import DB, Now, Who, router as deps_router
+from linli.web.deps import DB, Ctx, Now, Who
+from linli.web.deps import router as deps_router
 
 router = deps_router(prefix="/api/v1", tags=["referral"])
 
@@ -65,6 +70,32 @@ def invite_link(request: Request, code: str) -> str:
 def my_invite(request: Request, s: DB, who: Who, now: Now, merchant_id: Id = Query()) -> InviteOut:
     c = service.my_code(s, who.member_id, merchant_id, now)
     return InviteOut(merchant_id=merchant_id, code=c.code, link=invite_link(request, c.code))
+
+
+@router.get("/me/poster", responses={**PROBLEMS, 200: {"content": {"image/png": {}}}}, response_class=Response)
+def my_poster(request: Request, s: DB, who: Who, ctx: Ctx, now: Now, merchant_id: Id = Query(), product_id: Id | None = Query(default=None)) -> Response:
+    """A share poster: the product (or the shop), the member's nickname, and a QR code of
+    their invite link (which opens the product when one is given)."""
+    c = service.my_code(s, who.member_id, merchant_id, now)
+    shop = identity.public_merchant(s, merchant_id)
+    me = identity.get_member(s, who.member_id)
+    link = invite_link(request, c.code)
+    name, price, picture = shop.name, None, None
+    if product_id is not None:
+        p = catalog.public_product(s, product_id)
+        if p.merchant_id != merchant_id:
+            raise NotFound("product.not_found", "No such product.")
+        skus = catalog.skus_of(s, [p.id])[p.id]
+        name, price = p.name, min(k.price for k in skus) if skus else None
+        link += f"?p={p.id}"
+        if p.image:
+            path = Path(ctx.settings.media_dir) / p.image
+            picture = path.read_bytes() if path.is_file() else None
+    try:
+        png = poster.render(shop=shop.name, product=name, price=price, nickname=me.nickname, link=link, picture=picture)
+    except poster.FontMissing as exc:
+        raise ServiceUnavailable("poster.font_missing", str(exc)) from None
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.post("/merchants/{mid}/bindings", response_model=BindingOut, responses=PROBLEMS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
 from enum import StrEnum
+
 
 class BindMode(StrEnum):
     first_touch = "first_touch"
