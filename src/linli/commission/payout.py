@@ -19,6 +19,10 @@ class PayoutResult:
 
 
 class PayoutGateway(Protocol):
+    def reset(self) -> None:
+        with self._lock:
+            self._failures = 0
+
     def pay(self, withdrawal_id: int, member_id: int, amount: int) -> PayoutResult: ...
 
 
@@ -30,6 +34,10 @@ class SandboxPayout:
     def fail_next(self, n: int = 1) -> None:
         with self._lock:
             self._failures += n
+
+    def reset(self) -> None:
+        with self._lock:
+            self._failures = 0
 
     def pay(self, withdrawal_id: int, member_id: int, amount: int) -> PayoutResult:
         with self._lock:
