@@ -44,6 +44,7 @@ class RulesIn(Input):
     withdraw_fee_bp: int = Field(default=0, ge=0, le=2000)
     withdraw_auto_max: int = Field(default=50_000, ge=0, le=100_000_000)
     overrides: Overrides = Field(default_factory=Overrides)
+    bonus_tiers: list[list[int]] = Field(default_factory=list, max_length=10, description="[[min monthly GMV fen, bonus bp], ...]")
 
 
 class RulesOut(Output):
@@ -63,13 +64,14 @@ class RulesOut(Output):
     withdraw_fee_bp: int
     withdraw_auto_max: int
     overrides: dict
+    bonus_tiers: list[list[int]]
     created_at: datetime | None = None
 
 
 class RecordOut(Output):
     id: int
-    order_id: int
-    line_id: int
+    order_id: int | None  # None for a monthly bonus
+    line_id: int | None
     level: int
     kind: str
     rate_bp: int
@@ -91,7 +93,7 @@ def _out(s, v) -> RulesOut:
     return RulesOut(
         merchant_id=v.merchant_id, version=v.version, levels=v.levels, rates_bp=list(v.rates_bp), leader_rate_bp=v.leader_rate_bp, cap_bp=v.cap_bp,
         bind_mode=r.bind_mode, protection_days=r.protection_days, sharer_mode=r.sharer_mode, spend_threshold=r.spend_threshold, self_purchase=v.self_purchase,
-        settlement=v.settlement, withdraw_min=v.withdraw_min, withdraw_fee_bp=v.withdraw_fee_bp, withdraw_auto_max=v.withdraw_auto_max, overrides=v.overrides or {}, created_at=v.created_at,
+        settlement=v.settlement, withdraw_min=v.withdraw_min, withdraw_fee_bp=v.withdraw_fee_bp, withdraw_auto_max=v.withdraw_auto_max, overrides=v.overrides or {}, bonus_tiers=v.bonus_tiers or [], created_at=v.created_at,
     )
 
 
@@ -102,7 +104,7 @@ def put_rules(mid: Id, body: RulesIn, s: DB, who: Who, ctx: Ctx, now: Now) -> Ru
     inp = service.RuleSetInput(
         levels=body.levels, rates_bp=body.rates_bp, leader_rate_bp=body.leader_rate_bp, cap_bp=body.cap_bp, self_purchase=body.self_purchase,
         settlement=body.settlement, withdraw_min=body.withdraw_min, withdraw_fee_bp=body.withdraw_fee_bp, withdraw_auto_max=body.withdraw_auto_max,
-        overrides=body.overrides.model_dump(), bind_mode=body.bind_mode, protection_days=body.protection_days, sharer_mode=body.sharer_mode, spend_threshold=body.spend_threshold,
+        overrides=body.overrides.model_dump(), bonus_tiers=body.bonus_tiers, bind_mode=body.bind_mode, protection_days=body.protection_days, sharer_mode=body.sharer_mode, spend_threshold=body.spend_threshold,
     )
     v = service.put_rules(s, who, mid, inp, ctx.settings.max_levels, now)
     order_settings.put(s, who, mid, {"auto_confirm_days": body.auto_confirm_days, "after_sales_days": body.after_sales_days})

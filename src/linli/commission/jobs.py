@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from linli.commission import settlement
+from linli.commission import bonus, settlement
 from linli.db import Database
 from linli.jobs import job
 
@@ -13,3 +13,9 @@ from linli.jobs import job
 def settle_t_plus_1(db: Database, as_of: datetime) -> int:
     """The daily batch: records of orders completed before today become available."""
     return settlement.settle_due(db, as_of)
+
+
+@job("commission.monthly_bonus", order=50)
+def monthly_bonus(db: Database, as_of: datetime) -> int:
+    """At month close: tiered bonuses on last month's settled, non-refunded GMV."""
+    return bonus.close_month(db, as_of)

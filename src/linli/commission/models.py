@@ -33,6 +33,8 @@ class RuleSetVersion(Base):
     cap_bp: Mapped[int] = mapped_column(Integer)
     self_purchase: Mapped[bool] = mapped_column(Boolean)
     overrides: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"category": {...}, "product": {...}, "campaign": {...}}
+    # Monthly tiered bonuses: [[min settled GMV in fen, bonus bp], ...] ascending
+    bonus_tiers: Mapped[list[list[int]]] = mapped_column(JSON, default=list)
     settlement: Mapped[str] = mapped_column(String(16))
     withdraw_min: Mapped[int] = mapped_column(Integer)
     withdraw_fee_bp: Mapped[int] = mapped_column(Integer)
@@ -55,11 +57,11 @@ class CommissionRecord(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), nullable=True, index=True)  # None for a monthly bonus
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), nullable=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     level: Mapped[int] = mapped_column(Integer)  # 1..3; 0 = leader
-    kind: Mapped[str] = mapped_column(String(16), default="accrual")  # accrual | clawback
+    kind: Mapped[str] = mapped_column(String(16), default="accrual")  # accrual | clawback | bonus
     source: Mapped[str] = mapped_column(String(64), default="accrual")  # what made it (unique per line and beneficiary)
     rate_bp: Mapped[int] = mapped_column(Integer)
     base: Mapped[int] = mapped_column(Integer)  # the line's paid amount at accrual

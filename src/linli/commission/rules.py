@@ -107,3 +107,15 @@ def line_shares(base: int, rates: Sequence[int], beneficiaries: Sequence[tuple[i
 def after_refund(share: Share, base: int, refunded: int) -> int:
     """The share's amount once ``refunded`` of the line's base is paid back (same floor)."""
     return apply_bp_floor(max(base - refunded, 0), share.rate_bp)
+
+
+def check_tiers(tiers: list[list[int]], headroom_bp: int) -> list[list[int]]:
+    clean = []
+    for t in tiers:
+        if len(t) != 2 or any(isinstance(x, bool) or not isinstance(x, int) for x in t) or t[0] < 0 or not 0 <= t[1] <= 2000:
+            raise Invalid("commission.bonus_invalid", "A bonus tier is [minimum GMV in fen, bonus bp ≤ 2000].")
+        clean.append([t[0], t[1]])
+    if clean and max(bp for _, bp in clean) > headroom_bp:
+        raise Invalid("commission.rates_over_cap", "The largest bonus plus the line rates would exceed the cap.", cap_headroom_bp=headroom_bp)
+    return sorted(clean)
+

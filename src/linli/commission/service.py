@@ -26,7 +26,7 @@ from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.referral import service as referral
 
-DEFAULTS = dict(levels=2, rates_bp=[2000, 500], leader_rate_bp=1500, cap_bp=5000, self_purchase=False, overrides={}, settlement="realtime", withdraw_min=100, withdraw_fee_bp=0, withdraw_auto_max=50_000, withdraw_daily_count=3)
+DEFAULTS = dict(levels=2, rates_bp=[2000, 500], leader_rate_bp=1500, cap_bp=5000, self_purchase=False, overrides={}, bonus_tiers=[], settlement="realtime", withdraw_min=100, withdraw_fee_bp=0, withdraw_auto_max=50_000, withdraw_daily_count=3)
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class RuleSetInput:
     withdraw_fee_bp: int
     withdraw_auto_max: int
     overrides: dict[str, dict[str, list[int]]]
+    bonus_tiers: list[list[int]]
     bind_mode: str
     protection_days: int
     sharer_mode: str
@@ -73,12 +74,13 @@ def put_rules(s: Session, who: Principal, merchant_id: int, inp: RuleSetInput, m
         if not lo <= value <= hi:
             raise Invalid(f"commission.{name}_invalid", f"{name} must be from {lo} to {hi}.")
     candidate = RuleSetVersion(merchant_id=merchant_id, levels=inp.levels, rates_bp=list(inp.rates_bp), leader_rate_bp=inp.leader_rate_bp, cap_bp=inp.cap_bp, self_purchase=inp.self_purchase, overrides=inp.overrides)
-    rules.validate(to_rules(candidate), max_levels)
+    rs = rules.validate(to_rules(candidate), max_levels)
+    tiers = rules.check_tiers(inp.bonus_tiers, rs.cap_bp - max(sum(r) for r in [rs.rates_bp, *rs.category_rates.values(), *rs.product_rates.values(), *rs.campaign_rates.values()]) - rs.leader_rate_bp)
     referral.configure(s, merchant_id, bind_mode=inp.bind_mode, protection_days=inp.protection_days, sharer_mode=inp.sharer_mode, spend_threshold=inp.spend_threshold)
     version = (s.scalar(select(func.max(RuleSetVersion.version)).where(RuleSetVersion.merchant_id == merchant_id)) or 0) + 1
     row = RuleSetVersion(
         merchant_id=merchant_id, version=version, levels=inp.levels, rates_bp=list(inp.rates_bp), leader_rate_bp=inp.leader_rate_bp, cap_bp=inp.cap_bp,
-        self_purchase=inp.self_purchase, overrides=inp.overrides, settlement=inp.settlement, withdraw_min=inp.withdraw_min,
+        self_purchase=inp.self_purchase, overrides=inp.overrides, bonus_tiers=tiers, settlement=inp.settlement, withdraw_min=inp.withdraw_min,
         withdraw_fee_bp=inp.withdraw_fee_bp, withdraw_auto_max=inp.withdraw_auto_max, withdraw_daily_count=3, created_by=who.member_id, created_at=now,
     )
     s.add(row)

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-22 01:01:12.344195
+Create Date: 2026-11-22 01:24:55.540323
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.Column('cap_bp', sa.Integer(), nullable=False),
     sa.Column('self_purchase', sa.Boolean(), nullable=False),
     sa.Column('overrides', sa.JSON(), nullable=False),
+    sa.Column('bonus_tiers', sa.JSON(), nullable=False),
     sa.Column('settlement', sa.String(length=16), nullable=False),
     sa.Column('withdraw_min', sa.Integer(), nullable=False),
     sa.Column('withdraw_fee_bp', sa.Integer(), nullable=False),
@@ -120,8 +121,8 @@ def upgrade() -> None:
     op.create_table('commission_records',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('line_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('line_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('level', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),

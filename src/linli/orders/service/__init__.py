@@ -1,8 +1,21 @@
 """Order use cases, split by what the user does (DESIGN.md: a service package past ~600
 lines): checkout and payment, fulfilment, after-sales, queries."""
 
-from linli.orders.service.aftersales import approve, cases_of_order, list_cases, reject, request_refund
-from linli.orders.service.checkout import Address, NewOrder, cancel_by_member, create_order, mark_paid, start_payment
+from linli.orders.service.aftersales import (
+    approve,
+    cases_of_order,
+    list_cases,
+    reject,
+    request_refund,
+)
+from linli.orders.service.checkout import (
+    Address,
+    NewOrder,
+    cancel_by_member,
+    create_order,
+    mark_paid,
+    start_payment,
+)
 from linli.orders.service.fulfilment import (
     confirm_receipt,
     delivery_update,
@@ -12,11 +25,21 @@ from linli.orders.service.fulfilment import (
     start_fulfilment,
     verify_pickup,
 )
-from linli.orders.service.queries import OrderFilter, lines_for, member_order, member_orders, merchant_order, merchant_orders, point_orders, received_spend
+from linli.orders.service.queries import (
+    OrderFilter,
+    line_amounts,
+    lines_for,
+    member_order,
+    member_orders,
+    merchant_order,
+    merchant_orders,
+    point_orders,
+    received_spend,
+)
 
 __all__ = [
     "Address", "NewOrder", "OrderFilter", "approve", "cancel_by_member", "cases_of_order", "confirm_receipt", "create_order",
     "delivery_update", "find_by_code", "lines_for", "list_cases", "mark_paid", "mark_ready", "member_order", "member_orders",
     "merchant_order", "merchant_orders", "point_arrived", "point_orders", "reject", "request_refund", "start_fulfilment",
-    "received_spend", "start_payment", "verify_pickup",
+    "line_amounts", "received_spend", "start_payment", "verify_pickup",
 ]

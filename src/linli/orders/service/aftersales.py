@@ -16,7 +16,14 @@ from linli.orders import rules
 from linli.orders.models import Order, OrderLine, RefundCase, RefundCaseLine
 from linli.orders.rules import Status
 from linli.orders.service.checkout import release
-from linli.orders.service.common import audit, emit, lines_of, move, order_of_member, settings_for
+from linli.orders.service.common import (
+    audit,
+    emit,
+    lines_of,
+    move,
+    order_of_member,
+    settings_for,
+)
 from linli.payments import service as payments
 
 MAX_PHOTOS = 9

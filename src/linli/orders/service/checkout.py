@@ -19,7 +19,14 @@ from linli.identity import service as identity
 from linli.orders import ports, pricing
 from linli.orders.models import Order, OrderLine, PurchaseCounter
 from linli.orders.rules import Status
-from linli.orders.service.common import audit, emit, lines_of, move, order_of_member, settings_for
+from linli.orders.service.common import (
+    audit,
+    emit,
+    lines_of,
+    move,
+    order_of_member,
+    settings_for,
+)
 from linli.payments import service as payments
 from linli.payments.models import Payment
 

@@ -16,7 +16,14 @@ from linli.identity.service import Principal
 from linli.orders import rules
 from linli.orders.models import Order, RefundCase
 from linli.orders.rules import Status
-from linli.orders.service.common import audit, emit, move, move_or_conflict, order_of_member, settings_for
+from linli.orders.service.common import (
+    audit,
+    emit,
+    move,
+    move_or_conflict,
+    order_of_member,
+    settings_for,
+)
 
 MAX_PICKUP_FAILURES = 5
 

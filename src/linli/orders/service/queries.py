@@ -105,3 +105,10 @@ def received_spend(s: Session, member_id: int, merchant_id: int) -> tuple[int, i
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+def line_amounts(s: Session, line_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(paid, refunded) of order lines, for commission's month-close bonus."""
+    if not line_ids:
+        return {}
+    return {i: (p, r) for i, p, r in s.execute(select(OrderLine.id, OrderLine.paid, OrderLine.refunded).where(OrderLine.id.in_(set(line_ids))))}
