@@ -119,3 +119,14 @@ def test_poster_qr_decodes_to_the_invite_link(client, merchant):
     assert [d.text for d in zxingcpp.read_barcodes(img)] == [f"{invite['link']}?p={shop_product['id']}"]
     # The poster's text is drawn in a CJK font: the title area is not blank.
     assert len(set(img.crop((40, 830, 710, 890)).getdata())) > 2
+
+
+def test_leaders_get_campaign_codes(client, db, merchant):
+    shop = make_shop(client, merchant)
+    r = client.get("/api/v1/me/invite", params={"merchant_id": merchant.id, "campaign_id": 7}, headers=shop.leader)
+    assert r.status_code == 200
+    personal = _code(client, shop.leader, merchant.id)
+    assert r.json()["code"] != personal
+    assert client.get("/api/v1/me/invite", params={"merchant_id": merchant.id, "campaign_id": 7}, headers=shop.leader).json()["code"] == r.json()["code"]
+    other = client.get("/api/v1/me/invite", params={"merchant_id": merchant.id, "campaign_id": 7}, headers=login(client, "13700000005"))
+    assert other.status_code == 403 and problem_code(other) == "invite.leaders_only"

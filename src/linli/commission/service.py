@@ -104,11 +104,13 @@ def accrue(s: Session, order: dict[str, Any], now: datetime) -> list[CommissionR
     rs = to_rules(version)
     chain = referral.attribution_chain(s, merchant_id, buyer, order.get("invite_code"), rs.levels, rs.self_purchase)
     beneficiaries = [(m, lvl) for m, lvl in rules.chain_beneficiaries(chain, rs.levels) if m != buyer or rs.self_purchase]
-    leader = None
-    if order.get("community_id"):
+    # The leader's share: the leader whose campaign code the order came through, else the
+    # leader of the community the order is picked up in or delivered to.
+    leader = referral.campaign_leader(s, merchant_id, order.get("invite_code"))
+    if leader is None and order.get("community_id"):
         leader = community.public_community(s, order["community_id"]).leader_member_id
-        if leader == buyer and not rs.self_purchase:
-            leader = None
+    if leader == buyer and not rs.self_purchase:
+        leader = None
     made = []
     for line in order["lines"]:
         rates = rules.rates_for(rs, category=line.get("category"), product_id=line.get("product_id"), campaign_id=order.get("campaign_id"))

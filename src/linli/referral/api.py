@@ -67,8 +67,10 @@ def invite_link(request: Request, code: str) -> str:
 
 
 @router.get("/me/invite", response_model=InviteOut, responses=PROBLEMS)
-def my_invite(request: Request, s: DB, who: Who, now: Now, merchant_id: Id = Query()) -> InviteOut:
-    c = service.my_code(s, who.member_id, merchant_id, now)
+def my_invite(request: Request, s: DB, who: Who, now: Now, merchant_id: Id = Query(), campaign_id: Id | None = Query(default=None)) -> InviteOut:
+    """The member's personal code, or with ``campaign_id`` a leader's code for that
+    campaign (orders through it earn the leader's commission)."""
+    c = service.campaign_code(s, who.member_id, merchant_id, campaign_id, now) if campaign_id else service.my_code(s, who.member_id, merchant_id, now)
     return InviteOut(merchant_id=merchant_id, code=c.code, link=invite_link(request, c.code))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from linli import events
 from linli.commission.rules import ChainLink
+from linli.community import service as community
 from linli.db import is_unique_violation
 from linli.errors import Conflict, Forbidden, Invalid, NotFound
 from linli.identity import service as identity
@@ -73,6 +74,13 @@ def my_code(s: Session, member_id: int, merchant_id: int, now: datetime, *, camp
             if existing is not None:
                 return existing
     raise Conflict("invite.code_exhausted", "Could not create an invite code; try again.")
+
+
+def campaign_code(s: Session, member_id: int, merchant_id: int, campaign_id: int, now: datetime) -> InviteCode:
+    """A leader's per-campaign code (团长专属码); only leaders of the merchant get one."""
+    if not any(c.merchant_id == merchant_id for c in community.communities_led_by(s, member_id)):
+        raise Forbidden("invite.leaders_only", "Campaign codes are for the shop's community leaders.")
+    return my_code(s, member_id, merchant_id, now, campaign_id=campaign_id)
 
 
 def resolve_code(s: Session, raw: str | None) -> InviteCode:
@@ -297,7 +305,8 @@ def attribution_chain(s: Session, merchant_id: int, buyer_id: int, invite_code: 
     elif invite_code and cfg.session_attribution:
         code = rules.normalise_code(invite_code)
         row = s.scalars(select(InviteCode).where(InviteCode.code == code, InviteCode.merchant_id == merchant_id, InviteCode.enabled.is_(True))).first() if code else None
-        if row is not None and row.member_id != buyer_id:
+        # A leader's campaign code pays the leader's share (campaign_leader), not level 1.
+        if row is not None and row.kind == "personal" and row.member_id != buyer_id:
             first = row.member_id
     if first is None:
         first = inviter_of(s, merchant_id, buyer_id)
@@ -306,3 +315,11 @@ def attribution_chain(s: Session, merchant_id: int, buyer_id: int, invite_code: 
     chain = [first] + ancestors(s, merchant_id, first, depth=levels - 1)
     active = active_sharers(s, merchant_id, chain)
     return [ChainLink(m, m in active) for m in chain[:levels]]
+
+
+def campaign_leader(s: Session, merchant_id: int, invite_code: str | None) -> int | None:
+    """The leader whose campaign code an order came through, if any."""
+    code = rules.normalise_code(invite_code)
+    if not code:
+        return None
+    return s.scalars(select(InviteCode.member_id).where(InviteCode.code == code, InviteCode.merchant_id == merchant_id, InviteCode.kind == "campaign", InviteCode.enabled.is_(True))).first()
