@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from linli.errors import Invalid
 from linli.money import BP_WHOLE, apply_bp_floor
+from linli.referral.rules import ChainLink
 
 ABSOLUTE_MAX_LEVELS = 3  # 《禁止传销条例》: three levels is the criminal line; never more
 
@@ -67,12 +68,6 @@ def rates_for(rs: RuleSet, *, category: str | None, product_id: int | None, camp
     if category is not None and category in rs.category_rates:
         return rs.category_rates[category]
     return rs.rates_bp
-
-
-@dataclass(frozen=True)
-class ChainLink:
-    member_id: int
-    active_sharer: bool
 
 
 def chain_beneficiaries(chain: Sequence[ChainLink], levels: int) -> list[tuple[int, int]]:

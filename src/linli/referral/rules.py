@@ -40,6 +40,14 @@ def normalise_code(raw: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class ChainLink:
+    """One member up an order's attribution chain, nearest first."""
+
+    member_id: int
+    active_sharer: bool
+
+
+@dataclass(frozen=True)
 class Existing:
     inviter_id: int
     bound_at: datetime

@@ -9,7 +9,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from linli import events
-from linli.commission.rules import ChainLink
 from linli.community import service as community
 from linli.db import is_unique_violation
 from linli.errors import Conflict, Forbidden, Invalid, NotFound
@@ -19,7 +18,7 @@ from linli.identity.service import Principal
 from linli.orders import service as orders
 from linli.referral import rules
 from linli.referral.models import Binding, InviteCode, ReferralSettings, Sharer
-from linli.referral.rules import BindMode, SharerMode
+from linli.referral.rules import BindMode, ChainLink, SharerMode
 
 MAX_DEPTH = 64  # bindings form a forest; this bounds a walk even on corrupt data
 
