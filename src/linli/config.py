@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     database_replica_url: str | None = None
     redis_url: str | None = None
     broker_url: str | None = None
+    # RabbitMQ queue the outbox relay publishes to (one per deployment; tests use their own).
+    broker_queue: str = "linli_events"
     secret_key: str = DEFAULT_SECRET
     payment_secret: str = DEFAULT_PAYMENT_SECRET
     platform_admins: str = ""
