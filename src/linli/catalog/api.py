@@ -6,10 +6,17 @@ from fastapi import Query, UploadFile
 
 from linli import media
 from linli.catalog import service
-from linli.catalog.schemas import ProductCreate, ProductOut, ProductPatch, SkuOut, SkuPatch
+from linli.catalog.schemas import (
+    ProductCreate,
+    ProductOut,
+    ProductPatch,
+    SkuOut,
+    SkuPatch,
+)
 from linli.identity.api import PROBLEMS
 from linli.schema import NO_NUL, Id
-from linli.web.deps import DB, Ctx, Now, Who, router as deps_router
+from linli.web.deps import DB, Ctx, Now, Who
+from linli.web.deps import router as deps_router
 
 router = deps_router(prefix="/api/v1", tags=["catalog"])
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 from fastapi import Query
 
 from linli.community import service
-from linli.community.schemas import CommunityCreate, CommunityOut, CommunityPatch, LeaderSet, PickupPointCreate, PickupPointOut, PublicCommunity
+from linli.community.schemas import (
+    CommunityCreate,
+    CommunityOut,
+    CommunityPatch,
+    LeaderSet,
+    PickupPointCreate,
+    PickupPointOut,
+    PublicCommunity,
+)
 from linli.identity.api import PROBLEMS
 from linli.schema import NO_NUL, Id
-from linli.web.deps import DB, Now, Who, router as deps_router
+from linli.web.deps import DB, Now, Who
+from linli.web.deps import router as deps_router
 
 router = deps_router(prefix="/api/v1", tags=["community"])
 

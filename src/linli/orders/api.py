@@ -11,7 +11,6 @@ from fastapi import Header, Query, Response, UploadFile
 from linli import idempotency, media, qr
 from linli.errors import Conflict
 from linli.identity.api import PROBLEMS
-from linli.schema import NO_NUL, Id
 from linli.orders import service
 from linli.orders.schemas import (
     ApproveIn,
@@ -30,9 +29,12 @@ from linli.orders.schemas import (
     TimelineEntry,
     UploadOut,
 )
-from linli.orders.service import aftersales, settings as order_settings
+from linli.orders.service import aftersales
+from linli.orders.service import settings as order_settings
 from linli.orders.service.queries import OrderDetail, detail
-from linli.web.deps import DB, Ctx, Now, Who, router as deps_router
+from linli.schema import NO_NUL, Id
+from linli.web.deps import DB, Ctx, Now, Who
+from linli.web.deps import router as deps_router
 
 router = deps_router(prefix="/api/v1", tags=["orders"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=120)]
