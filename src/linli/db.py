@@ -135,3 +135,11 @@ def is_unique_violation(exc: Exception) -> bool:
     if sqlstate is not None:
         return sqlstate == "23505"
     return "UNIQUE constraint failed" in str(orig)
+
+
+def insert_ignore(s: Session, model, values: dict, conflict: list[str]):
+    """INSERT … ON CONFLICT (conflict) DO NOTHING on either backend (add ``.returning``)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = s.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model).values(**values).on_conflict_do_nothing(index_elements=conflict)

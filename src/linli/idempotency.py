@@ -16,10 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from linli.db import Base, BigId, UTCDateTime, utcnow
+from linli.db import Base, BigId, UTCDateTime, insert_ignore, utcnow
 from linli.errors import Conflict, Invalid
 
 
@@ -65,9 +64,7 @@ def claim(s: Session, owner: str, scope: str, key: str | None, body: Any, now: d
         raise Invalid("idempotency.key_invalid", "Idempotency-Key must have 1 to 120 characters.")
     digest = body_hash(body)
     values = {"owner": owner, "scope": scope, "key": key, "request_hash": digest, "created_at": now or utcnow()}
-    dialect = s.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IdempotencyRecord).values(**values)
-    ins = ins.on_conflict_do_nothing(index_elements=["owner", "scope", "key"]).returning(IdempotencyRecord.id)
+    ins = insert_ignore(s, IdempotencyRecord, values, ["owner", "scope", "key"]).returning(IdempotencyRecord.id)
     new_id = s.execute(ins).scalar()
     if new_id is not None:
         return Claim(new_id)

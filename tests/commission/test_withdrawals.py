@@ -127,3 +127,23 @@ def test_fifty_concurrent_withdrawals_of_the_whole_balance(app, client, db, merc
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM withdrawals")).scalar() == 1
     _ledger_ok(db, merchant.id)
+
+
+def test_suspension_holds_frozen_commission_until_reinstated(client, db, merchant, clock):
+    shop = make_shop(client, merchant)
+    client.post(f"/api/v1/merchants/{merchant.id}/sharers", json={"phone": "13900000001"}, headers=merchant.owner)
+    buyer = login(client, "13700000004")
+    o = buy(client, db, buyer, shop, [(shop.skus["berry"], 1)])
+    client.post(f"/api/v1/merchants/{merchant.id}/sharers/{shop.leader_id}/suspend", json={"note": "风控复核"}, headers=merchant.owner)
+    client.post(f"/api/v1/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.owner)
+    events.drain(db)
+    jobs.run_due(db, clock.advance(days=8))
+    assert (_earn(client, shop.leader, merchant.id)["frozen"], _earn(client, shop.leader, merchant.id)["available"]) == (1020, 0)
+    # New orders earn the suspended leader nothing.
+    buy(client, db, login(client, "13700000005"), shop, [(shop.skus["berry"], 1)])
+    assert _earn(client, shop.leader, merchant.id)["frozen"] == 1020
+    client.post(f"/api/v1/merchants/{merchant.id}/sharers/{shop.leader_id}/reinstate", headers=merchant.owner)
+    events.drain(db)
+    jobs.run_due(db, clock.advance(days=1))
+    assert _earn(client, shop.leader, merchant.id)["available"] == 1020
+    _ledger_ok(db, merchant.id)

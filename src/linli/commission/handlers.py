@@ -30,3 +30,14 @@ def settle(s: Session, event: Event) -> None:
 @on("withdrawal.approved")
 def pay_out(s: Session, event: Event) -> None:
     withdrawals.pay_out(s, event.payload["withdrawal_id"], event.created_at)
+
+
+@on("sharer.suspended")
+def hold_suspended(s: Session, event: Event) -> None:
+    """A suspended sharer's frozen commission waits for the case to close."""
+    service.hold(s, event.payload["merchant_id"], event.payload["member_id"], "sharer_suspended", event.created_at)
+
+
+@on("sharer.activated")
+def release_reinstated(s: Session, event: Event) -> None:
+    service.release_hold(s, event.payload["merchant_id"], event.payload["member_id"], "sharer_suspended")

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from linli.commission.models import (
@@ -23,6 +22,7 @@ from linli.commission.models import (
     LedgerTransfer,
     SharerBalance,
 )
+from linli.db import insert_ignore
 
 COMMISSION_PAYABLE = "commission_payable"
 SHARER_FROZEN = "sharer_frozen"
@@ -44,18 +44,12 @@ class Unbalanced(ValueError):
     pass
 
 
-def _insert_ignore(s: Session, model, values: dict, conflict: list[str]):
-    dialect = s.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model).values(**values)
-    return ins.on_conflict_do_nothing(index_elements=conflict)
-
-
 class InsufficientFunds(Exception):
     pass
 
 
 def ensure_balance(s: Session, merchant_id: int, member_id: int) -> None:
-    s.execute(_insert_ignore(s, SharerBalance, {"merchant_id": merchant_id, "member_id": member_id, "frozen": 0, "available": 0}, ["merchant_id", "member_id"]))
+    s.execute(insert_ignore(s, SharerBalance, {"merchant_id": merchant_id, "member_id": member_id, "frozen": 0, "available": 0}, ["merchant_id", "member_id"]))
 
 
 def transfer(s: Session, merchant_id: int, kind: str, key: str, legs: Sequence[Leg], now: datetime, *, require_funds: bool = False) -> bool:
@@ -69,7 +63,7 @@ def transfer(s: Session, merchant_id: int, kind: str, key: str, legs: Sequence[L
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs:
         return False
-    ins = _insert_ignore(s, LedgerTransfer, {"merchant_id": merchant_id, "kind": kind, "key": key, "created_at": now}, ["key"]).returning(LedgerTransfer.id)
+    ins = insert_ignore(s, LedgerTransfer, {"merchant_id": merchant_id, "kind": kind, "key": key, "created_at": now}, ["key"]).returning(LedgerTransfer.id)
     transfer_id = s.execute(ins).scalar()
     if transfer_id is None:
         return False

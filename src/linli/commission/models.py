@@ -141,3 +141,17 @@ class SettlementBatch(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     records: Mapped[int] = mapped_column(Integer, default=0)
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CommissionHold(Base):
+    """Money of a sharer that stays frozen while a case is open (a suspension now; risk
+    cases later). Settlement skips held sharers until the hold is lifted."""
+
+    __tablename__ = "commission_holds"
+    __table_args__ = (UniqueConstraint("merchant_id", "member_id", "reason"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    reason: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from linli.commission import ledger, rules
@@ -18,8 +18,9 @@ from linli.commission.ledger import (
     SHARER_FROZEN,
     Leg,
 )
-from linli.commission.models import CommissionRecord, RuleSetVersion
+from linli.commission.models import CommissionHold, CommissionRecord, RuleSetVersion
 from linli.community import service as community
+from linli.db import insert_ignore
 from linli.errors import Invalid
 from linli.identity import service as identity
 from linli.identity.rules import Permission
@@ -111,6 +112,8 @@ def accrue(s: Session, order: dict[str, Any], now: datetime) -> list[CommissionR
         leader = community.public_community(s, order["community_id"]).leader_member_id
     if leader == buyer and not rs.self_purchase:
         leader = None
+    if leader is not None and leader not in referral.active_sharers(s, merchant_id, [leader]):
+        leader = None  # a suspended leader earns nothing new
     made = []
     for line in order["lines"]:
         rates = rules.rates_for(rs, category=line.get("category"), product_id=line.get("product_id"), campaign_id=order.get("campaign_id"))
@@ -177,11 +180,29 @@ def on_refund(s: Session, order: dict[str, Any], now: datetime) -> int:
     return total
 
 
+def hold(s: Session, merchant_id: int, member_id: int, reason: str, now: datetime) -> None:
+    s.execute(insert_ignore(s, CommissionHold, {"merchant_id": merchant_id, "member_id": member_id, "reason": reason, "created_at": now}, ["merchant_id", "member_id", "reason"]))
+
+
+def release_hold(s: Session, merchant_id: int, member_id: int, reason: str) -> None:
+    s.execute(delete(CommissionHold).where(CommissionHold.merchant_id == merchant_id, CommissionHold.member_id == member_id, CommissionHold.reason == reason))
+
+
+def held(s: Session, merchant_id: int) -> set[int]:
+    return set(s.scalars(select(CommissionHold.member_id).where(CommissionHold.merchant_id == merchant_id)))
+
+
 def settle_order(s: Session, order_id: int, now: datetime) -> int:
-    """Realtime settlement of one completed order: its frozen records become available.
-    Compare-and-set per record, so a repeat (or a concurrent batch) moves each once."""
+    """Realtime settlement of one completed order: its frozen records become available,
+    except those of held sharers (they wait, frozen, for the case to close and are then
+    settled by the daily batch). Compare-and-set per record: each moves once."""
     moved = 0
-    for rec in s.scalars(select(CommissionRecord).where(CommissionRecord.order_id == order_id, CommissionRecord.state == "frozen").order_by(CommissionRecord.id)).all():
+    recs = s.scalars(select(CommissionRecord).where(CommissionRecord.order_id == order_id, CommissionRecord.state == "frozen").order_by(CommissionRecord.id)).all()
+    on_hold = held(s, recs[0].merchant_id) if recs else set()
+    for rec in recs:
+        if rec.member_id in on_hold:
+            rec.due_at = rec.due_at or now
+            continue
         if s.execute(update(CommissionRecord).where(CommissionRecord.id == rec.id, CommissionRecord.state == "frozen").values(state="available", settled_at=now)).rowcount != 1:
             continue
         ledger.transfer(s, rec.merchant_id, "settle", f"settle:{rec.id}", [Leg(SHARER_FROZEN, rec.member_id, -rec.amount), Leg(SHARER_AVAILABLE, rec.member_id, rec.amount)], now)

@@ -36,7 +36,11 @@ def mark_due(s: Session, order_id: int, at: datetime) -> None:
 
 _MOVE = """
 UPDATE commission_records SET state = 'available', settled_at = :now, batch_id = :b
-WHERE id IN (SELECT id FROM commission_records WHERE state = 'frozen' AND due_at IS NOT NULL AND due_at < :cutoff ORDER BY id LIMIT :chunk)
+WHERE id IN (
+    SELECT r.id FROM commission_records r
+    WHERE r.state = 'frozen' AND r.due_at IS NOT NULL AND r.due_at < :cutoff
+      AND NOT EXISTS (SELECT 1 FROM commission_holds h WHERE h.merchant_id = r.merchant_id AND h.member_id = r.member_id)
+    ORDER BY r.id LIMIT :chunk)
   AND state = 'frozen'
 """
 _SUMS = "SELECT merchant_id, member_id, SUM(amount) AS total FROM commission_records WHERE batch_id = :b GROUP BY merchant_id, member_id"

@@ -40,3 +40,12 @@ def bind_returning_member(s: Session, event: Event) -> None:
 @on("order.received")
 def promote_buyer(s: Session, event: Event) -> None:
     service.promote_if_eligible(s, event.payload["merchant_id"], event.payload["member_id"], event.created_at)
+
+
+@on("community.leader_changed")
+def leaders_are_sharers(s: Session, event: Event) -> None:
+    """A community leader is a sharer (RULES.md, Parties): appointing one makes them an
+    active sharer, unless they are suspended."""
+    leader = event.payload.get("leader_member_id")
+    if leader:
+        service.make_leader_sharer(s, event.merchant_id, leader, event.created_at)

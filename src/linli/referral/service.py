@@ -275,6 +275,11 @@ def decide(s: Session, who: Principal, merchant_id: int, member_id: int, action:
     return row
 
 
+def make_leader_sharer(s: Session, merchant_id: int, member_id: int, now: datetime) -> None:
+    if sharer_status(s, merchant_id, member_id) not in ("active", "suspended"):
+        _put(s, merchant_id, member_id, "active", now, "community leader")
+
+
 def appoint(s: Session, who: Principal, merchant_id: int, phone: str, now: datetime) -> Sharer:
     """Staff make someone a sharer directly (the ``invited`` mode, or any mode)."""
     identity.require_permission(s, who, merchant_id, Permission.manage_rules)

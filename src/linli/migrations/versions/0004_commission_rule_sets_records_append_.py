@@ -1,8 +1,8 @@
-"""commission: rule sets, records, append-only ledger, balances, withdrawals, settlement
+"""commission: rule sets, records, append-only ledger, balances, withdrawals, settlement, holds
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-22 01:24:55.540323
+Create Date: 2026-11-22 01:31:05.377802
 """
 from __future__ import annotations
 
@@ -27,6 +27,17 @@ def upgrade() -> None:
     sa.Column('records', sa.Integer(), nullable=False),
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_settlement_batches'))
+    )
+    op.create_table('commission_holds',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('reason', sa.String(length=40), nullable=False),
+    sa.Column('created_at', linli.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_commission_holds_member_id_members')),
+    sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_commission_holds_merchant_id_merchants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_commission_holds')),
+    sa.UniqueConstraint('merchant_id', 'member_id', 'reason', name=op.f('uq_commission_holds_merchant_id_member_id_reason'))
     )
     op.create_table('commission_rule_sets',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -190,5 +201,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_commission_rule_sets_merchant_id'))
 
     op.drop_table('commission_rule_sets')
+    op.drop_table('commission_holds')
     op.drop_table('settlement_batches')
     # ### end Alembic commands ###
