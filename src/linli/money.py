@@ -5,6 +5,7 @@ Every rounding is a floor and says so; what floors away stays with the merchant.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 BP_WHOLE = 10_000
@@ -65,3 +66,33 @@ def format_yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     q, r = divmod(abs(fen), 100)
     return f"{sign}{q}.{r:02d}"
+
+
+_MAX_YUAN_DIGITS = 12  # far beyond any real amount; keeps the integer small
+
+
+def parse_yuan(text: str) -> int:
+    """What someone typed as an amount in 元 → integer fen, exactly (no floats).
+
+    "12" → 1200, "12.5" → 1250, "12.50" → 1250, "0.01" → 1. Full-width digits and
+    point (as Chinese keyboards type them), surrounding spaces and a leading ¥ / ￥ or a
+    trailing 元 are accepted. Refused with ``ValueError``: empty text, a sign, more than 2
+    decimals, exponents, separators, anything else.
+    """
+    if not isinstance(text, str):
+        raise ValueError("an amount is text")
+    s = unicodedata.normalize("NFKC", text).strip()  # "１２．５" → "12.5", "￥" → "¥"
+    if s.startswith("¥"):
+        s = s[1:].lstrip()
+    if s.endswith("元"):
+        s = s[:-1].rstrip()
+    whole, dot, frac = s.partition(".")
+    if not whole or not _ascii_digits(whole) or len(whole) > _MAX_YUAN_DIGITS:
+        raise ValueError(f"not an amount in yuan: {text!r}")
+    if dot and (not 1 <= len(frac) <= 2 or not _ascii_digits(frac)):
+        raise ValueError(f"an amount has at most 2 decimals: {text!r}")
+    return int(whole) * 100 + int(frac.ljust(2, "0") if dot else "0")
+
+
+def _ascii_digits(s: str) -> bool:
+    return s.isascii() and s.isdigit()

@@ -1,0 +1,63 @@
+"""The sandbox payment sheet (H5): what WeChat Pay's sheet would show — amount, payee,
+"confirm". Confirming makes the sandbox gateway send its signed callback (through the
+outbox, so it arrives a moment later); the order page waits for it."""
+
+from __future__ import annotations
+
+from fastapi.responses import Response
+
+from linli.errors import DomainError, NotFound
+from linli.i18n import N_
+from linli.identity import service as identity
+from linli.money import format_yuan
+from linli.payments import service
+from linli.payments.models import Payment
+from linli.web import templating
+from linli.web.deps import DB, Now
+from linli.web.deps import router as deps_router
+from linli.web.pages import Form, MemberWho, PageDep, attempt, error_messages
+
+router = deps_router(include_in_schema=False)
+templating.env.filters.setdefault("yuan", format_yuan)
+
+error_messages(
+    {
+        "payment.not_found": N_("No such payment."),
+        "payment.not_pending": N_("This payment is no longer waiting to be paid."),
+        "payment.not_paid": N_("There is no payment to refund."),
+        "payment.refund_exceeds": N_("The refund exceeds what was paid."),
+        "payment.refund_failed": N_("The payment service refused the refund; please try again later."),
+    }
+)
+
+
+def _own(s, member_id: int, pid: int) -> Payment:
+    p = service.get_payment(s, pid)
+    if p.member_id != member_id:
+        raise NotFound("payment.not_found", "No such payment.")
+    return p
+
+
+def _order_url(p: Payment, confirming: bool = False) -> str:
+    return f"/m/orders/{p.order_id}" + ("?confirming=1" if confirming else "")
+
+
+@router.get("/m/pay/{pid}")
+def sheet(pid: int, page: PageDep, s: DB, who: MemberWho) -> Response:
+    p = _own(s, who.member_id, pid)
+    if p.status != "pending":  # paid, or closed with its order: the order page says which
+        return page.redirect(_order_url(p))
+    return page.render("payments/sheet.html", payment=p, merchant=identity.public_merchant(s, p.merchant_id))
+
+
+@router.post("/m/pay/{pid}")
+def confirm(pid: int, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+    p = _own(s, who.member_id, pid)
+    try:
+        with attempt(s):
+            service.sandbox_complete(s, who.member_id, pid, now)
+    except DomainError as exc:
+        if exc.code == "payment.not_pending":
+            return page.redirect(_order_url(p))
+        return page.render("payments/sheet.html", status=exc.status, error=exc, payment=p, merchant=identity.public_merchant(s, p.merchant_id))
+    return page.redirect(_order_url(p, confirming=True))
