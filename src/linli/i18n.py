@@ -1,0 +1,78 @@
+"""UI languages: gettext catalogues read from the ``.po`` files at start-up.
+
+The catalogues live in ``locale/<locale>/LC_MESSAGES/messages.po`` (msgids in English).
+They are compiled in memory, so no ``.mo`` binaries are kept in the repository. The
+language of a request is the ``lang`` cookie, else the best match in Accept-Language,
+else zh-CN. To refresh the catalogues after changing UI text, see ``locale/README.md``.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DEFAULT = "zh_CN"
+LOCALES = ("zh_CN", "en")
+LANG_COOKIE = "lang"
+# What the cookie and <html lang> say, per locale.
+TAGS = {"zh_CN": "zh-CN", "en": "en"}
+
+
+@cache
+def translations(locale: str) -> Translations:
+    """The catalogue of ``locale`` (one of ``LOCALES``), compiled once per process."""
+    if locale not in LOCALES:
+        raise ValueError(f"unknown locale {locale!r}")
+    with open(LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po", "rb") as f:
+        catalog = read_po(f, locale=locale)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(fp=buf)
+
+
+def match(tag: str | None) -> str | None:
+    """The locale for a language tag such as ``zh-CN``, ``zh_Hans``, ``en-GB``, or None."""
+    if not tag:
+        return None
+    primary = tag.strip().replace("_", "-").split("-")[0].lower()
+    return {"zh": "zh_CN", "en": "en"}.get(primary)
+
+
+def _accepted(header: str) -> list[str]:
+    """Accept-Language tags, best first (ties keep their order)."""
+    ranked = []
+    for i, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                q = 0.0
+        if tag and q > 0:
+            ranked.append((-q, i, tag))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def negotiate(cookie: str | None, accept_language: str | None) -> str:
+    chosen = match(cookie)
+    if chosen:
+        return chosen
+    for tag in _accepted(accept_language or ""):
+        chosen = match(tag)
+        if chosen:
+            return chosen
+    return DEFAULT
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction; it is translated later, where it is shown."""
+    return message
