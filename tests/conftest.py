@@ -29,7 +29,7 @@ def _database(backend: str) -> Database:
         if backend == "sqlite":
             url = f"sqlite:///{_tmp}/test.db"
         else:
-            url = Settings(database_url=service_url("postgresql", 5432)).database_url
+            url = _worker_database(Settings(database_url=service_url("postgresql", 5432)).database_url)
         db = Database(url)
         domains.bootstrap(Settings(env="test", plugins="tests.plugin"))
         if backend == "postgresql":
@@ -39,6 +39,25 @@ def _database(backend: str) -> Database:
         migrate.upgrade(db)
         _databases[backend] = db
     return _databases[backend]
+
+
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (<name>_<worker>),
+    created next to the configured one, so parallel workers never wipe each other."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _wipe(db: Database) -> None:
