@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from linli.errors import DomainError, Unauthorized
 from linli.identity import service as identity
@@ -31,7 +32,11 @@ from linli.web.context import AppContext
 SESSION_COOKIE = "linli_token"
 
 
-def get_ctx(request: Request) -> AppContext:
+# Dependencies that do no I/O are ``async def`` so FastAPI runs them on the event loop
+# instead of sending each through the thread pool.
+
+
+async def get_ctx(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
@@ -81,17 +86,21 @@ def router(**kwargs) -> APIRouter:
     return APIRouter(route_class=UnitOfWorkRoute, **kwargs)
 
 
-def _unit_of_work(request: Request) -> Iterator[Session]:
-    """One session per request. ``UnitOfWorkRoute`` commits it as the endpoint returns;
-    here it is only closed (rolling back whatever a failure left open)."""
+async def _unit_of_work(request: Request) -> AsyncIterator[Session]:
+    """One session per request. ``UnitOfWorkRoute`` commits (or rolls back) it in the
+    endpoint's thread as the endpoint returns, which also hands its connection back; so
+    closing it here does no I/O and can run on the event loop."""
     session = request.app.state.ctx.db.sessions()
     try:
         yield session
     finally:
-        session.close()
+        if session.in_transaction():  # only if an endpoint bypassed UnitOfWorkRoute
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     return request.app.state.ctx.now()
 
 
@@ -109,7 +118,7 @@ def _token_from(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-def optional_principal(request: Request) -> Principal | None:
+def principal_from_request(request: Request) -> Principal | None:
     token = _token_from(request)
     if not token:
         return None
@@ -118,7 +127,11 @@ def optional_principal(request: Request) -> Principal | None:
     return identity.principal_from_token(ctx.settings, member_id, phone)
 
 
-def current_principal(who: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+async def optional_principal(request: Request) -> Principal | None:
+    return principal_from_request(request)
+
+
+async def current_principal(who: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
     if who is None:
         raise Unauthorized("auth.unauthorized", "Log in first: send 'Authorization: Bearer <token>'.")
     return who

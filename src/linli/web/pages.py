@@ -30,7 +30,7 @@ from linli.identity.service import Principal
 from linli.security import csrf_matches, new_csrf_token
 from linli.web import templating
 from linli.web.context import AppContext
-from linli.web.deps import SESSION_COOKIE, optional_principal
+from linli.web.deps import SESSION_COOKIE, principal_from_request
 from linli.web.deps import router as deps_router
 
 CSRF_COOKIE = "linli_csrf"
@@ -160,7 +160,7 @@ def bare_page(request: Request) -> Page:
 def get_page(request: Request) -> Page:
     page = bare_page(request)
     try:
-        page.who = optional_principal(request)
+        page.who = principal_from_request(request)
     except Unauthorized:  # an expired or stale cookie: treat as logged out
         page.drop_session = True
     return page
