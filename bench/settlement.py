@@ -46,7 +46,7 @@ def seed(db: Database, records: int) -> None:
             "SELECT g, 1, 1, 1, '草莓', '1盒', '水果', 1, 6800, 6800, 6800, 0, 0, 6800, 0, 0 FROM generate_series(1, :n) g"), {"n": LINES})
         c.execute(text(
             "INSERT INTO commission_records (merchant_id, order_id, line_id, member_id, level, kind, source, rate_bp, base, amount, state, rule_version, created_at, due_at) "
-            "SELECT 1, 1 + g % :l, 1 + g % :l, 1 + (g * 7919) % :m, 1 + g % 2, 'accrual', 'accrual:' || g, 2000, 6800, 100 + g % 900, 'frozen', 1, :now, :due "
+            "SELECT 1, 1 + g % :l, 1 + g % :l, 1 + (g::bigint * 7919) % :m, 1 + g % 2, 'accrual', 'accrual:' || g, 2000, 6800, 100 + g % 900, 'frozen', 1, :now, :due "
             "FROM generate_series(1, :n) g"), {"l": LINES, "m": SHARERS, "n": records, "now": now, "due": due})
         c.execute(text("INSERT INTO ledger_transfers (merchant_id, kind, key, created_at) VALUES (1, 'accrual', 'bench:seed', now())"))
         c.execute(text(

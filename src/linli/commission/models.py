@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,7 +53,10 @@ class CommissionRecord(Base):
     __table_args__ = (
         UniqueConstraint("line_id", "member_id", "level", "source"),
         Index("ix_commission_records_member_state", "merchant_id", "member_id", "state"),
-        Index("ix_commission_records_due", "state", "due_at"),
+        # Partial indexes: a record leaving 'frozen' (settlement) or not being withdrawn adds
+        # no entry to them, which keeps the settlement batch's updates cheap.
+        Index("ix_commission_records_due", "due_at", postgresql_where=text("state = 'frozen'"), sqlite_where=text("state = 'frozen'")),
+        Index("ix_commission_records_withdrawal", "withdrawal_id", postgresql_where=text("withdrawal_id IS NOT NULL"), sqlite_where=text("withdrawal_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -66,14 +70,16 @@ class CommissionRecord(Base):
     rate_bp: Mapped[int] = mapped_column(Integer)
     base: Mapped[int] = mapped_column(Integer)  # the line's paid amount at accrual
     amount: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16), index=True)  # frozen | available | withdrawn | cancelled
+    state: Mapped[str] = mapped_column(String(16))  # frozen | available | withdrawn | cancelled (indexed with due_at)
     rule_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("withdrawals.id"), nullable=True, index=True)
+    withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("withdrawals.id"), nullable=True)
     # t_plus_1: when the order completed (the record is due at the next daily batch)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_batches.id"), nullable=True, index=True)
+    # The settlement batch that moved it (no foreign key: a per-row check would double the
+    # batch's cost; batches are never deleted).
+    batch_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
 
 
 class SharerBalance(Base):

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from linli.commission.models import CommissionRecord, SettlementBatch
 from linli.db import Database
 
-CHUNK = 50_000
+# Records per atomic chunk: large enough that a chunk writes one transfer per sharer for
+# many records, small enough to keep each transaction short.
+CHUNK = 200_000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -40,7 +42,7 @@ WHERE id IN (
     SELECT r.id FROM commission_records r
     WHERE r.state = 'frozen' AND r.due_at IS NOT NULL AND r.due_at < :cutoff
       AND NOT EXISTS (SELECT 1 FROM commission_holds h WHERE h.merchant_id = r.merchant_id AND h.member_id = r.member_id)
-    ORDER BY r.id LIMIT :chunk)
+    LIMIT :chunk)
   AND state = 'frozen'
 """
 _SUMS = "SELECT merchant_id, member_id, SUM(amount) AS total FROM commission_records WHERE batch_id = :b GROUP BY merchant_id, member_id"
@@ -50,9 +52,10 @@ SELECT merchant_id, 'settle', 'settle:b' || :b || ':' || member_id, :now FROM ({
 """
 _ENTRIES = f"""
 INSERT INTO ledger_entries (transfer_id, merchant_id, account, member_id, amount)
-SELECT t.id, x.merchant_id, 'sharer_frozen', x.member_id, -x.total FROM ({_SUMS}) x JOIN ledger_transfers t ON t.key = 'settle:b' || :b || ':' || x.member_id
-UNION ALL
-SELECT t.id, x.merchant_id, 'sharer_available', x.member_id, x.total FROM ({_SUMS}) x JOIN ledger_transfers t ON t.key = 'settle:b' || :b || ':' || x.member_id
+SELECT t.id, x.merchant_id, leg.account, x.member_id, leg.sign * x.total
+FROM ({_SUMS}) x
+JOIN ledger_transfers t ON t.key = 'settle:b' || :b || ':' || x.member_id
+CROSS JOIN (SELECT 'sharer_frozen' AS account, -1 AS sign UNION ALL SELECT 'sharer_available', 1) leg
 """
 _BALANCES = f"""
 UPDATE sharer_balances SET frozen = sharer_balances.frozen - x.total, available = sharer_balances.available + x.total
