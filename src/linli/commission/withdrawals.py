@@ -53,7 +53,7 @@ def _mark_records(s: Session, merchant_id: int, member_id: int, withdrawal_id: i
         s.add(CommissionRecord(
             merchant_id=rec.merchant_id, order_id=rec.order_id, line_id=rec.line_id, member_id=rec.member_id, level=rec.level, kind=rec.kind,
             source=f"w{withdrawal_id}:{rec.id}", rate_bp=rec.rate_bp, base=rec.base, amount=left, state="withdrawn", rule_version=rec.rule_version,
-            created_at=rec.created_at, settled_at=rec.settled_at, withdrawal_id=withdrawal_id,
+            created_at=rec.created_at, settled_at=rec.settled_at, withdrawal_id=withdrawal_id, batch_id=rec.batch_id, due_at=rec.due_at,
         ))
         left = 0
     s.flush()
