@@ -150,6 +150,10 @@ def demo(
         table.add_row(f"leader 团长 {nick} · {cname}", phone, f"http://{host}:{port}/m/")
     for phone in info.member_phones:
         table.add_row("member 邻居", phone, f"http://{host}:{port}/m/")
+    from linli.demo_distribution import CHAIN
+
+    for phone, nick in CHAIN:
+        table.add_row(f"sharer 分享官 {nick} (under 小李)", phone, f"http://{host}:{port}/m/share")
     console.print(table)
     if serve_after:
         serve(host=host, port=port, workers=1)
