@@ -54,6 +54,8 @@ class OutboxEvent(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # An embedded dispatcher's lease: other processes leave the event alone until then.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
@@ -121,7 +123,7 @@ def _record_failure(db: Database, event_id: int, failures: list[str]) -> None:
         s.execute(
             update(OutboxEvent)
             .where(OutboxEvent.id == event_id)
-            .values(attempts=attempts, last_error="\n".join(failures)[:4000], next_attempt_at=utcnow() + backoff)
+            .values(attempts=attempts, last_error="\n".join(failures)[:4000], next_attempt_at=utcnow() + backoff, claimed_until=None)
         )
 
 
@@ -189,10 +191,35 @@ def pending_event_ids(db: Database, *, limit: int = 200, now: datetime | None = 
     return [i for i, _ in pending_events(db, limit=limit, now=now)]
 
 
+CLAIM_LEASE = timedelta(seconds=60)
+
+
+def claim_events(db: Database, *, limit: int = 200, now: datetime | None = None) -> list[tuple[int, str]]:
+    """Due events this dispatcher takes for itself, in id order. Several API processes
+    each run a dispatcher; a lease (``claimed_until``, taken with SKIP LOCKED on
+    PostgreSQL) keeps them from working on the same events, and expires if a process dies."""
+    now = now or utcnow()
+    with db.transaction() as s:
+        due = (
+            select(OutboxEvent.id)
+            .where(OutboxEvent.done_at.is_(None))
+            .where((OutboxEvent.next_attempt_at.is_(None)) | (OutboxEvent.next_attempt_at <= now))
+            .where((OutboxEvent.claimed_until.is_(None)) | (OutboxEvent.claimed_until < now))
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        )
+        if not db.is_sqlite:
+            due = due.with_for_update(skip_locked=True)
+        rows = s.execute(
+            update(OutboxEvent).where(OutboxEvent.id.in_(due.scalar_subquery())).values(claimed_until=now + CLAIM_LEASE).returning(OutboxEvent.id, OutboxEvent.name)
+        ).all()
+    return sorted((i, n) for i, n in rows)
+
+
 def dispatch_pending(db: Database, *, limit: int = 200, now: datetime | None = None) -> int:
-    """Process due outbox events in order; returns how many were completed. Events no
-    handler listens to (yet) are closed together in one statement."""
-    pending = pending_events(db, limit=limit, now=now)
+    """Process the due outbox events this dispatcher claims, in order; returns how many
+    were completed. Events no handler listens to (yet) are closed in one statement."""
+    pending = claim_events(db, limit=limit, now=now)
     idle = [i for i, name in pending if not handlers_for(name)]
     if idle:
         with db.transaction() as s:

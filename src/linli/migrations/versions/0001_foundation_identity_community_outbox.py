@@ -59,6 +59,7 @@ def upgrade() -> None:
     sa.Column('done_at', linli.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', linli.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_until', linli.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_events'))
     )
