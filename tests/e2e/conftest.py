@@ -21,6 +21,9 @@ from tests.services import IN_CI
 
 CHROMIUM = os.environ.get("LINLI_CHROMIUM", "/usr/bin/chromium")
 INSTALL = "apt-get install -y chromium fonts-noto-cjk"
+# Browser contexts: a phone (member H5) and a desktop (console).
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
+DESK = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN"}
 
 
 def _missing(reason: str) -> None:

@@ -26,15 +26,13 @@ from linli.orders import service as orders
 from linli.orders.models import Order, RefundCase
 from linli.payments import service as payments
 from tests.conftest import ADMIN
-from tests.e2e.conftest import watch
+from tests.e2e.conftest import DESK, PHONE, watch
 
 pytestmark = pytest.mark.browser
 
 OWNER = "13800000001"
 LEADER = "13900000001"
 BUYER = "13900002222"
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
-DESK = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN"}
 
 
 @dataclass

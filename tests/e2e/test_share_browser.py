@@ -25,15 +25,13 @@ from linli.money import format_yuan
 from linli.orders.models import Order
 from linli.referral import service as referral
 from tests.conftest import ADMIN
-from tests.e2e.conftest import watch
+from tests.e2e.conftest import DESK, PHONE, watch
 
 pytestmark = pytest.mark.browser
 
 OWNER = "13800000001"
 SHARER = "13700000001"
 FRIEND = "13700000002"
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
-DESK = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN"}
 
 
 @dataclass

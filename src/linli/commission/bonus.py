@@ -8,7 +8,6 @@ ledger transfer, once per sharer and month. Refunds after the close do not reope
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import distinct, select
 
@@ -19,8 +18,7 @@ from linli.commission.service import current
 from linli.db import Database
 from linli.money import apply_bp_floor
 from linli.orders import service as orders
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from linli.timeutil import SHANGHAI
 
 
 def tier_bp(tiers: list[list[int]], gmv: int) -> int:

@@ -12,24 +12,22 @@ what is still frozen: each record moves exactly once.
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from linli.commission.models import CommissionRecord, SettlementBatch
 from linli.db import Database
+from linli.timeutil import local_day_start
 
 # Records per atomic chunk: large enough that a chunk writes one transfer per sharer for
 # many records, small enough to keep each transaction short.
 CHUNK = 200_000
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def cutoff_for(as_of: datetime) -> datetime:
     """T+1: records whose order completed before today (Asia/Shanghai) are due."""
-    local = as_of.astimezone(SHANGHAI)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(as_of.tzinfo)
+    return local_day_start(as_of)
 
 
 def mark_due(s: Session, order_id: int, at: datetime) -> None:

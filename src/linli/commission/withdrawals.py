@@ -4,7 +4,6 @@ review above it, payout through the gateway; a failed payout returns the money."
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -27,13 +26,7 @@ from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import apply_bp_floor
 from linli.referral import service as referral
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def _day_start(now: datetime) -> datetime:
-    local = now.astimezone(SHANGHAI)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
+from linli.timeutil import local_day_start
 
 
 def _mark_records(s: Session, merchant_id: int, member_id: int, withdrawal_id: int, amount: int, now: datetime) -> None:
@@ -67,7 +60,7 @@ def request(s: Session, member_id: int, merchant_id: int, amount: int, now: date
         raise Forbidden("sharer.suspended", "Your sharer account is suspended; withdrawals wait until the case is closed.")
     if amount < rs.withdraw_min:
         raise Invalid("withdrawal.below_minimum", f"The minimum withdrawal is {rs.withdraw_min} fen.", minimum=rs.withdraw_min)
-    today = s.scalar(select(func.count()).select_from(Withdrawal).where(Withdrawal.merchant_id == merchant_id, Withdrawal.member_id == member_id, Withdrawal.created_at >= _day_start(now), Withdrawal.status != "rejected")) or 0
+    today = s.scalar(select(func.count()).select_from(Withdrawal).where(Withdrawal.merchant_id == merchant_id, Withdrawal.member_id == member_id, Withdrawal.created_at >= local_day_start(now), Withdrawal.status != "rejected")) or 0
     if today >= rs.withdraw_daily_count:
         raise Conflict("withdrawal.daily_limit", f"At most {rs.withdraw_daily_count} withdrawals a day.")
     fee = apply_bp_floor(amount, rs.withdraw_fee_bp)

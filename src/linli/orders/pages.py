@@ -42,6 +42,7 @@ from linli.orders.schemas import OrderSettingsIO
 from linli.orders.service import aftersales
 from linli.orders.service import settings as order_settings
 from linli.orders.service.queries import OrderDetail
+from linli.timeutil import SHANGHAI
 from linli.web import templating
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
@@ -59,20 +60,9 @@ from linli.web.pages import (
 
 router = deps_router(include_in_schema=False)
 
-# Times are stored in UTC and shown in Asia/Shanghai (UTC+8 all year: no DST since 1991).
-SHANGHAI = timezone(timedelta(hours=8), "CST")
 
 
-def local_time(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if dt is None:
-        return ""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(SHANGHAI).strftime(fmt)
 
-
-templating.env.filters.setdefault("yuan", format_yuan)
-templating.env.filters.setdefault("local_time", local_time)
 
 error_messages(
     {

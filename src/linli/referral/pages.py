@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from fastapi.responses import Response
@@ -50,19 +50,9 @@ router = deps_router(include_in_schema=False)
 
 INVITE_TTL = 7 * 24 * 3600  # the invite cookie lives a week
 TEAM_SHOWN = 100  # members shown per team level
-SHANGHAI = timezone(timedelta(hours=8), "CST")  # shown times (UTC+8 all year)
 
 
-def local_time(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if dt is None:
-        return ""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(SHANGHAI).strftime(fmt)
 
-
-templating.env.filters.setdefault("yuan", format_yuan)
-templating.env.filters.setdefault("local_time", local_time)
 templating.env.filters.setdefault("percent", lambda bp: f"{bp / 100:g}%")
 
 error_messages(

@@ -15,6 +15,8 @@ from jinja2.runtime import Context
 
 from linli import __version__
 from linli.identity.rules import mask_phone
+from linli.money import format_yuan
+from linli.timeutil import local_time
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -45,6 +47,8 @@ def _build() -> Environment:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["static"] = static_url
     env.filters["mask_phone"] = mask_phone
+    env.filters["yuan"] = format_yuan
+    env.filters["local_time"] = local_time
     return env
 
 
