@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from linli.commission import ledger
 from linli.commission.ledger import COMMISSION_PAYABLE, SHARER_AVAILABLE, Leg
@@ -42,7 +42,7 @@ def close_month(db: Database, as_of: datetime) -> int:
     start, end, label = previous_month(as_of)
     paid = 0
     with db.transaction() as s:
-        merchants = list(s.scalars(select(distinct(RuleSetVersion.merchant_id))))
+        merchants = list(s.scalars(select(RuleSetVersion.merchant_id).distinct()))
     for merchant_id in merchants:
         with db.transaction() as s:
             rs = current(s, merchant_id)
