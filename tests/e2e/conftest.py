@@ -96,3 +96,20 @@ def console_errors() -> list[str]:
 def watch(page, errors: list[str]) -> None:
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+
+def shot(page, path: str) -> None:
+    """The whole page as one tall screen, so fixed bars sit at its bottom as on a phone
+    (a plain full-page capture leaves them where the first screen ended)."""
+    size = page.viewport_size
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+    try:
+        page.screenshot(path=path)
+    finally:
+        page.set_viewport_size(size)
+
+
+def fits_the_phone(page) -> None:
+    """Nothing sticks out sideways on a 390-px phone."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"], page.url

@@ -26,7 +26,7 @@ from linli.orders import service as orders
 from linli.orders.models import Order, RefundCase
 from linli.payments import service as payments
 from tests.conftest import ADMIN
-from tests.e2e.conftest import DESK, PHONE, watch
+from tests.e2e.conftest import DESK, PHONE, fits_the_phone, shot, watch
 
 pytestmark = pytest.mark.browser
 
@@ -82,21 +82,6 @@ def _log_in(page, base: str, path: str, phone: str) -> None:
     page.locator("form[action$='/login'] button[type=submit]").click()
 
 
-def _shot(page, path: str) -> None:
-    """The whole page as one tall screen, so fixed bars sit at its bottom as on a phone
-    (a plain full-page capture leaves them where the first screen ended)."""
-    size = page.viewport_size
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
-    try:
-        page.screenshot(path=path)
-    finally:
-        page.set_viewport_size(size)
-
-
-def _fits_the_phone(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"], page.url
-
 
 def test_member_buys_strawberries_for_pickup_and_pays_in_the_sandbox(browser, live_server, db, clock, backend, console_errors, tmp_path):
     shop = _shop(db, clock)
@@ -111,22 +96,22 @@ def test_member_buys_strawberries_for_pickup_and_pays_in_the_sandbox(browser, li
         page.wait_for_url(f"**/m/shop/{shop.merchant_id}")  # /m/shop: the home community's shop
         card = page.get_by_test_id("product-card").filter(has_text="黄金奶油草莓")
         assert "¥68.00" in card.inner_text()
-        _fits_the_phone(page)
-        _shot(page, f"/tmp/linli-mobile-shop-{backend}.png")
+        fits_the_phone(page)
+        shot(page, f"/tmp/linli-mobile-shop-{backend}.png")
         card.click()
 
         page.wait_for_url("**/m/products/*")
         page.get_by_role("radio", name="1盒").check()
         page.get_by_label("数量").fill("2")
-        _fits_the_phone(page)
-        _shot(page, f"/tmp/linli-mobile-product-{backend}.png")
+        fits_the_phone(page)
+        shot(page, f"/tmp/linli-mobile-product-{backend}.png")
         page.get_by_role("button", name="立即购买").click()
 
         page.wait_for_url("**/m/checkout?*")
         assert page.get_by_test_id("checkout-total").inner_text() == "¥136.00"
         assert page.get_by_role("radio", name="东门驿站").is_checked()
-        _fits_the_phone(page)
-        _shot(page, f"/tmp/linli-mobile-checkout-{backend}.png")
+        fits_the_phone(page)
+        shot(page, f"/tmp/linli-mobile-checkout-{backend}.png")
         page.get_by_role("button", name="提交订单并支付").click()
 
         page.wait_for_url("**/m/pay/*")
@@ -138,7 +123,7 @@ def test_member_buys_strawberries_for_pickup_and_pays_in_the_sandbox(browser, li
         page.wait_for_url("**/m/orders/*?confirming=1")
         page.get_by_test_id("confirming").wait_for()
         assert page.get_by_test_id("order-status").inner_text() == "待付款"
-        _shot(page, f"/tmp/linli-mobile-confirming-{backend}.png")
+        shot(page, f"/tmp/linli-mobile-confirming-{backend}.png")
         events.drain(db)  # the gateway's signed callback arrives; the page is polling
 
         code = page.get_by_test_id("pickup-code")
@@ -154,8 +139,8 @@ def test_member_buys_strawberries_for_pickup_and_pays_in_the_sandbox(browser, li
         assert png.ok and png.headers["content-type"] == "image/png"
         oid = int(page.url.split("/m/orders/")[1].split("?")[0])
         assert _decode_qr(png.body()) == f"linli:pickup:{oid}:{digits}"
-        _fits_the_phone(page)
-        _shot(page, f"/tmp/linli-mobile-order-{backend}.png")
+        fits_the_phone(page)
+        shot(page, f"/tmp/linli-mobile-order-{backend}.png")
 
         # Two berries were bruised: ask for 12.50 back with a photo.
         page.get_by_text("申请退款").click()
@@ -173,12 +158,12 @@ def test_member_buys_strawberries_for_pickup_and_pays_in_the_sandbox(browser, li
         case = page.get_by_test_id("refund-case")
         assert "¥12.50" in case.inner_text() and "审核中" in case.inner_text()
         assert case.locator("img").count() == 1
-        _fits_the_phone(page)
-        _shot(page, f"/tmp/linli-mobile-refund-{backend}.png")
+        fits_the_phone(page)
+        shot(page, f"/tmp/linli-mobile-refund-{backend}.png")
         page.get_by_role("link", name="我的订单").last.click()
         page.wait_for_url("**/m/orders")
         assert "黄金奶油草莓 · 1盒 ×2" in page.get_by_test_id("order-card").inner_text()
-        _shot(page, f"/tmp/linli-mobile-orders-{backend}.png")
+        shot(page, f"/tmp/linli-mobile-orders-{backend}.png")
     finally:
         context.close()
     # The one error is the browser logging the refused refund form's 422 answer.
@@ -219,8 +204,8 @@ def test_leader_marks_arrival_and_verifies_the_code_then_the_member_sees_receive
         card.get_by_role("button", name="到货").click()
         card.get_by_text("1 个订单已可取货。").wait_for()  # HTMX re-rendered the card
         assert card.get_by_test_id("ready").inner_text() == "1"
-        _fits_the_phone(page)
-        _shot(page, f"/tmp/linli-mobile-leader-{backend}.png")
+        fits_the_phone(page)
+        shot(page, f"/tmp/linli-mobile-leader-{backend}.png")
 
         card.get_by_test_id("verify-code").fill("000000" if o.pickup_code != "000000" else "111111")
         card.get_by_role("button", name="核销").click()
@@ -232,8 +217,8 @@ def test_leader_marks_arrival_and_verifies_the_code_then_the_member_sees_receive
         verified.wait_for()
         assert f"核销成功：订单 #{o.id}" in verified.inner_text() and "黄金奶油草莓 · 1盒 × 2" in verified.inner_text()
         assert card.get_by_test_id("ready").inner_text() == "0"
-        _fits_the_phone(page)
-        _shot(page, f"/tmp/linli-mobile-leader-verified-{backend}.png")
+        fits_the_phone(page)
+        shot(page, f"/tmp/linli-mobile-leader-verified-{backend}.png")
     finally:
         leader_ctx.close()
 
@@ -246,7 +231,7 @@ def test_leader_marks_arrival_and_verifies_the_code_then_the_member_sees_receive
         assert page.get_by_test_id("order-status").inner_text() == "已收货"
         assert page.get_by_test_id("pickup-code").count() == 0
         assert "已取货（核销）" in page.locator(".timeline").inner_text()
-        _shot(page, f"/tmp/linli-mobile-received-{backend}.png")
+        shot(page, f"/tmp/linli-mobile-received-{backend}.png")
     finally:
         member_ctx.close()
     # The one error is the browser logging the wrong code's 404 answer (shown in the card).
@@ -286,7 +271,7 @@ def test_owner_runs_the_order_desk_in_the_console(browser, live_server, db, cloc
         rows = page.get_by_test_id("order-row")
         assert rows.count() == 2  # both paid orders, newest first
         assert "黄金奶油草莓 · 1盒 ×2" in rows.nth(0).inner_text() and "黄金奶油草莓 · 1盒 ×1" in rows.nth(1).inner_text()
-        _shot(page, f"/tmp/linli-console-orders-{backend}.png")
+        shot(page, f"/tmp/linli-console-orders-{backend}.png")
         rows.nth(1).get_by_role("link", name=f"#{o.id}").click()
 
         page.wait_for_url(f"**/orders/{o.id}")
@@ -297,14 +282,14 @@ def test_owner_runs_the_order_desk_in_the_console(browser, live_server, db, cloc
         page.wait_for_url(f"**/orders/{o.id}")
         assert page.get_by_test_id("order-status").inner_text() == "待取货"
         assert "商家开始备货" in page.locator(".timeline").inner_text()
-        _shot(page, f"/tmp/linli-console-order-{backend}.png")
+        shot(page, f"/tmp/linli-console-order-{backend}.png")
 
         page.get_by_role("link", name="退款申请").click()
         page.wait_for_url("**/refunds")
         card = page.get_by_test_id(f"case-{case.id}")
         assert "¥12.50" in card.inner_text() and "有两颗压坏了" in card.inner_text()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=card.locator("img").element_handle())
-        _shot(page, f"/tmp/linli-console-refunds-{backend}.png")
+        shot(page, f"/tmp/linli-console-refunds-{backend}.png")
         card.get_by_role("button", name="同意并退款").click()
         page.wait_for_url("**/refunds")
         assert page.get_by_test_id(f"case-{case.id}").count() == 0  # no longer waiting
@@ -328,7 +313,7 @@ def test_owner_runs_the_order_desk_in_the_console(browser, live_server, db, cloc
         page.wait_for_url("**/products#product-*")
         product = page.locator("article.product-row", has=page.get_by_role("heading", name="散养土鸡蛋"))
         assert product.locator("img.thumb").count() == 1
-        _shot(page, f"/tmp/linli-console-products-{backend}.png")
+        shot(page, f"/tmp/linli-console-products-{backend}.png")
     finally:
         context.close()
     assert console_errors == []

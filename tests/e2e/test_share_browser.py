@@ -25,7 +25,7 @@ from linli.money import format_yuan
 from linli.orders.models import Order
 from linli.referral import service as referral
 from tests.conftest import ADMIN
-from tests.e2e.conftest import DESK, PHONE, watch
+from tests.e2e.conftest import DESK, PHONE, fits_the_phone, shot, watch
 
 pytestmark = pytest.mark.browser
 
@@ -68,20 +68,6 @@ def _enter_code(page, phone: str) -> None:
     page.locator("form[action$='/login'] button[type=submit]").click()
 
 
-def _shot(page, path: str) -> None:
-    """The whole page as one tall screen (fixed bars at its bottom, as on a phone)."""
-    size = page.viewport_size
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
-    try:
-        page.screenshot(path=path)
-    finally:
-        page.set_viewport_size(size)
-
-
-def _fits_the_phone(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"], page.url
-
 
 def _console_sets_rules_and_appoints(browser, base: str, shop: Shop, backend: str, console_errors: list[str]) -> None:
     context = browser.new_context(**DESK)
@@ -103,13 +89,13 @@ def _console_sets_rules_and_appoints(browser, base: str, shop: Shop, backend: st
         problem.wait_for()
         assert problem.inner_text() == "各级比例加团长比例超过了上限 5000 bp（50%）。"
         assert page.locator("input[name=rate_1]").get_attribute("aria-invalid") == "true"
-        _shot(page, f"/tmp/linli-console-rules-error-{backend}.png")
+        shot(page, f"/tmp/linli-console-rules-error-{backend}.png")
         page.locator("input[name=rate_1]").fill("2000")
         page.get_by_label("最低提现金额（元）").fill("5")
         page.get_by_role("button", name="保存为新版本").click()
         page.get_by_text("已保存为第 1 版").wait_for()
         assert page.get_by_test_id("rules-version").inner_text().startswith("第 1 版")
-        _shot(page, f"/tmp/linli-console-rules-{backend}.png")
+        shot(page, f"/tmp/linli-console-rules-{backend}.png")
 
         page.locator(".desk-tabs").get_by_role("link", name="分享官").click()
         page.wait_for_url("**/sharers")
@@ -119,7 +105,7 @@ def _console_sets_rules_and_appoints(browser, base: str, shop: Shop, backend: st
         page.wait_for_url("**/sharers#sharer-*")
         row = page.get_by_test_id("sharer-row").filter(has_text="张姐")
         assert row.get_by_test_id("sharer-state").inner_text() == "正常" and "137****0001" in row.inner_text() and "商家任命" in row.inner_text()
-        _shot(page, f"/tmp/linli-console-sharers-{backend}.png")
+        shot(page, f"/tmp/linli-console-sharers-{backend}.png")
     finally:
         context.close()
 
@@ -152,7 +138,7 @@ def test_a_sharers_invite_link_brings_a_friend_whose_order_pays_commission(brows
         sharer.wait_for_url("**product=*#poster")
         poster = sharer.get_by_test_id("poster")
         sharer.wait_for_function("img => img.complete && img.naturalWidth === 750", arg=poster.element_handle())
-        _fits_the_phone(sharer)
+        fits_the_phone(sharer)
 
         # The friend opens the link in a fresh browser, logs in with the code the page shows, and buys.
         friend = friend_ctx.new_page()
@@ -160,8 +146,8 @@ def test_a_sharers_invite_link_brings_a_friend_whose_order_pays_commission(brows
         friend.goto(link)
         assert friend.get_by_test_id("inviter").inner_text() == "张姐"
         assert friend.get_by_test_id("invite-shop").inner_text() == "优邻优选"
-        _fits_the_phone(friend)
-        _shot(friend, f"/tmp/linli-mobile-invite-{backend}.png")
+        fits_the_phone(friend)
+        shot(friend, f"/tmp/linli-mobile-invite-{backend}.png")
         friend.get_by_test_id("invite-login").click()
         friend.wait_for_url("**/m/login**")
         _enter_code(friend, FRIEND)
@@ -195,8 +181,8 @@ def test_a_sharers_invite_link_brings_a_friend_whose_order_pays_commission(brows
         assert f"订单 #{oid}" in record.inner_text() and "冻结中" in record.inner_text() and "¥25.60" in record.inner_text()
         member = sharer.get_by_test_id("team-member")
         assert member.count() == 1 and "邻居0002" in member.inner_text()
-        _fits_the_phone(sharer)
-        _shot(sharer, f"/tmp/linli-mobile-share-{backend}.png")
+        fits_the_phone(sharer)
+        shot(sharer, f"/tmp/linli-mobile-share-{backend}.png")
         sharer.locator("#withdraw").screenshot(path=f"/tmp/linli-mobile-share-withdraw-{backend}.png")
     finally:
         sharer_ctx.close()
@@ -259,7 +245,7 @@ def test_finance_reviews_a_large_withdrawal_and_checks_the_ledger(browser, live_
         page.wait_for_url("**/withdrawals")
         card = page.get_by_test_id(f"pending-{w.id}")
         assert "李团长" in card.inner_text() and "¥15.00" in card.inner_text() and "¥14.85" in card.inner_text()  # 1% fee
-        _shot(page, f"/tmp/linli-console-withdrawals-{backend}.png")
+        shot(page, f"/tmp/linli-console-withdrawals-{backend}.png")
         card.get_by_role("button", name="通过并打款").click()
         page.wait_for_url("**/withdrawals")
         assert page.get_by_test_id("pending-count").inner_text() == "0"
@@ -269,7 +255,7 @@ def test_finance_reviews_a_large_withdrawal_and_checks_the_ledger(browser, live_
         page.locator(".desk-tabs").get_by_role("link", name="结算对账").click()
         page.wait_for_url("**/settlement")
         assert page.get_by_test_id("ledger-status").inner_text().endswith("账目平衡")
-        _shot(page, f"/tmp/linli-console-settlement-{backend}.png")
+        shot(page, f"/tmp/linli-console-settlement-{backend}.png")
     finally:
         context.close()
     assert console_errors == []
