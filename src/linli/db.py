@@ -143,3 +143,46 @@ def insert_ignore(s: Session, model, values: dict, conflict: list[str]):
 
     dialect = s.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+
+
+# --- side effects outside the database, tied to a session's outcome -------------------------
+# A Redis counter taken before the database row (the flash-sale gate) must be given back if
+# the transaction rolls back, and a counter given back must only move once the release
+# commits. Sessions carry their pending callbacks in ``info``; the listeners below run them.
+
+
+def after_commit(s: Session, fn) -> None:
+    """Run ``fn()`` once the session's transaction commits (dropped on rollback)."""
+    s.info.setdefault("linli_after_commit", []).append(fn)
+
+
+def after_rollback(s: Session, fn) -> None:
+    """Run ``fn()`` if the session's transaction rolls back (dropped on commit)."""
+    s.info.setdefault("linli_after_rollback", []).append(fn)
+
+
+def _run(fns: list) -> None:
+    import logging
+
+    for fn in fns:
+        try:
+            fn()
+        except Exception:  # a side effect failing must not undo what the database did
+            logging.getLogger("linli.db").exception("session callback failed")
+
+
+@event.listens_for(Session, "after_commit")
+def _on_commit(s: Session) -> None:
+    if s.in_nested_transaction():  # a savepoint released: the outcome is still open
+        return
+    s.info.pop("linli_after_rollback", None)
+    _run(s.info.pop("linli_after_commit", []))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _on_end(s: Session, transaction) -> None:
+    # The outermost transaction ended without a commit (rolled back, or the session closed).
+    if transaction.parent is not None or transaction.nested:
+        return
+    s.info.pop("linli_after_commit", None)
+    _run(s.info.pop("linli_after_rollback", []))

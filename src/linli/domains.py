@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-DOMAINS = ["identity", "community", "catalog", "orders", "payments", "referral", "commission"]
+DOMAINS = ["identity", "community", "catalog", "orders", "payments", "referral", "commission", "campaigns"]
 _PARTS = ["models", "handlers", "jobs"]
 _loaded: set[str] = set()
 
@@ -17,6 +17,11 @@ def bootstrap(settings) -> None:
     load_all(settings.plugin_modules)
     if settings.sandbox_enabled:
         payments.configure(SandboxGateway(settings.payment_secret))
+    from linli.campaigns import flash
+    from linli.web.context import redis_client
+
+    # The flash-sale gate runs on Redis when one is configured, else the database decides alone.
+    flash.configure(redis_client(settings.redis_url))
 
 
 def load_all(plugins: list[str] | None = None) -> None:

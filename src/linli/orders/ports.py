@@ -8,7 +8,7 @@ with a clear code rather than silently priced without them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -30,8 +30,31 @@ class PricingRequest:
     now: datetime
 
 
+@dataclass
+class CampaignTerms:
+    """What a campaign decided for one order: its unit prices, the campaign and team the
+    order belongs to, the code that attributes it, and what it took (released on cancel)."""
+
+    campaign_id: int | None = None
+    team_id: int | None = None
+    prices: dict[int, int] = field(default_factory=dict)
+    invite_code: str | None = None
+    taken: list[tuple[int, int, bool]] = field(default_factory=list)  # (offer id, qty, through the Redis gate)
+    team_opener: bool = False
+
+
 class CampaignStep(Protocol):
-    def unit_prices(self, s: Session, req: PricingRequest) -> dict[int, int]: ...
+    def apply(self, s: Session, req: PricingRequest) -> CampaignTerms:
+        """Validate the campaign for this order and take its quota, limits and seat."""
+
+    def attach(self, s: Session, order_id: int, member_id: int, terms: CampaignTerms, now: datetime) -> None:
+        """Record what the order took, once the order row exists."""
+
+    def release(self, s: Session, order_id: int) -> None:
+        """The order was cancelled: give back what it took."""
+
+    def holds(self, s: Session, order_id: int, campaign_id: int | None, team_id: int | None) -> bool:
+        """Whether a paid order waits in ``grouping`` (a team, a community threshold)."""
 
 
 class CouponStep(Protocol):
@@ -43,10 +66,19 @@ class PointsStep(Protocol):
 
 
 class NoCampaigns:
-    def unit_prices(self, s: Session, req: PricingRequest) -> dict[int, int]:
+    def apply(self, s: Session, req: PricingRequest) -> CampaignTerms:
         if req.campaign_id is not None or req.team_id is not None:
             raise NotFound("campaign.not_found", "No such campaign.")
-        return {}
+        return CampaignTerms()
+
+    def attach(self, s: Session, order_id: int, member_id: int, terms: CampaignTerms, now: datetime) -> None:
+        return None
+
+    def release(self, s: Session, order_id: int) -> None:
+        return None
+
+    def holds(self, s: Session, order_id: int, campaign_id: int | None, team_id: int | None) -> bool:
+        return False
 
 
 class NoCoupons:

@@ -327,3 +327,10 @@ def campaign_leader(s: Session, merchant_id: int, invite_code: str | None) -> in
     if not code:
         return None
     return s.scalars(select(InviteCode.member_id).where(InviteCode.code == code, InviteCode.merchant_id == merchant_id, InviteCode.kind == "campaign", InviteCode.enabled.is_(True))).first()
+
+
+def code_owners(s: Session, codes: list[str]) -> dict[str, int]:
+    """Who owns each of these codes (for boards that group sales by code)."""
+    if not codes:
+        return {}
+    return dict(s.execute(select(InviteCode.code, InviteCode.member_id).where(InviteCode.code.in_(codes))).all())

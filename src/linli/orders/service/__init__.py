@@ -7,6 +7,7 @@ from linli.orders.service.aftersales import (
     list_cases,
     reject,
     request_refund,
+    system_refund,
 )
 from linli.orders.service.checkout import (
     Address,
@@ -22,6 +23,7 @@ from linli.orders.service.fulfilment import (
     find_by_code,
     mark_ready,
     point_arrived,
+    release_hold,
     start_fulfilment,
     verify_pickup,
 )
@@ -42,4 +44,5 @@ __all__ = [
     "delivery_update", "find_by_code", "lines_for", "list_cases", "mark_paid", "mark_ready", "member_order", "member_orders",
     "merchant_order", "merchant_orders", "point_arrived", "point_orders", "reject", "request_refund", "start_fulfilment",
     "line_amounts", "received_spend", "start_payment", "verify_pickup",
+    "release_hold", "system_refund",
 ]

@@ -12,6 +12,7 @@ from linli.errors import Conflict, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
+from linli.money import allocate_proportionally
 from linli.orders import rules
 from linli.orders.models import Order, OrderLine, RefundCase, RefundCaseLine
 from linli.orders.rules import Status
@@ -155,3 +156,32 @@ def list_cases(s: Session, who: Principal, merchant_id: int, status: str | None 
     if status:
         stmt = stmt.where(RefundCase.status == status)
     return list(s.scalars(stmt))
+
+
+def system_refund(s: Session, order_id: int, amount: int | None, reason: str, now: datetime) -> RefundCase | None:
+    """A refund the system decides (a team that failed, a threshold rebate, a campaign
+    cancelled): ``amount`` fen, or everything still refundable when None, spread over the
+    lines in proportion to what each can still give back, and paid at once. Returns None
+    when nothing is left to refund. Callers make it idempotent (state compare-and-set or a
+    marker row), since two system refunds of one order are two real refunds."""
+    o = s.get(Order, order_id)
+    if o is None or o.status not in rules.REFUNDABLE:
+        return None
+    lines = lines_of(s, o.id)
+    left = [rules.refundable_left(ln.paid, ln.refunded, ln.refund_reserved) for ln in lines]
+    want = sum(left) if amount is None else min(amount, sum(left))
+    if want <= 0:
+        return None
+    parts = allocate_proportionally(want, left)
+    for ln, part in zip(lines, parts):
+        if part and s.execute(
+            update(OrderLine).where(OrderLine.id == ln.id, OrderLine.paid - OrderLine.refunded - OrderLine.refund_reserved >= part).values(refund_reserved=OrderLine.refund_reserved + part)
+        ).rowcount != 1:
+            raise Conflict("refund.exceeds_paid", "The order changed meanwhile; try again.", line_id=ln.id)
+    case = RefundCase(merchant_id=o.merchant_id, order_id=o.id, member_id=o.member_id, status="requested", amount=want, reason=reason[:200], photos=[], auto_approved=True, created_at=now)
+    s.add(case)
+    s.flush()
+    s.add_all([RefundCaseLine(case_id=case.id, line_id=ln.id, amount=part) for ln, part in zip(lines, parts) if part])
+    s.flush()
+    _execute(s, case, None, "system", now, note=reason[:200])
+    return case

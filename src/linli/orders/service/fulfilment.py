@@ -218,3 +218,12 @@ def complete(s: Session, order_id: int, as_of: datetime) -> bool:
 
 def due_completion(s: Session, as_of: datetime, limit: int = 1000) -> list[int]:
     return list(s.scalars(select(Order.id).where(Order.status == Status.received.value, Order.received_at <= as_of - timedelta(days=1)).order_by(Order.id).limit(limit)))
+
+
+def release_hold(s: Session, order_id: int, now: datetime, reason: str) -> bool:
+    """grouping → paid: the team filled or the community threshold closed, so the order
+    goes on to fulfilment. False if it was not waiting (already released or cancelled)."""
+    o = s.get(Order, order_id)
+    if o is None or o.status != Status.grouping.value:
+        return False
+    return move(s, o, Status.paid.value, action="group_formed", actor=None, kind="system", now=now, detail={"reason": reason})

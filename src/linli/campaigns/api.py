@@ -1,0 +1,184 @@
+"""Campaign endpoints: the console's campaigns, offers and live board; a member's view of a
+campaign and their entry into a live room."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from fastapi import Query, Response
+from pydantic import Field
+
+from linli.campaigns import rules, service
+from linli.identity.api import PROBLEMS
+from linli.schema import Id, Input, Output
+from linli.web.deps import DB, MaybeWho, Now, Who
+from linli.web.deps import router as deps_router
+
+router = deps_router(prefix="/api/v1", tags=["campaigns"])
+
+
+class CampaignIn(Input):
+    kind: str = Field(pattern="^(live|team|threshold|flash|presale)$")
+    title: str = Field(max_length=60)
+    description: str = Field(default="", max_length=2000)
+    kit_copy: str = Field(default="", max_length=2000, description="Copy leaders forward to their groups")
+    starts_at: datetime
+    ends_at: datetime = Field(description="The end; a pre-sale's order cut-off")
+    team_size: int | None = Field(default=None, ge=2, le=50)
+    team_hours: int | None = Field(default=None, ge=1, le=168)
+    team_variant: str | None = Field(default=None, pattern="^(standard|leader_free)$")
+    tiers: list[list[int]] | None = Field(default=None, max_length=5, description="[[minimum orders, fen off per order], ...]")
+    miss_policy: str | None = Field(default=None, pattern="^(cancel|proceed)$")
+    promised_date: date | None = None
+    promised_note: str | None = Field(default=None, max_length=100)
+
+
+class OfferIn(Input):
+    sku_id: Id
+    price: int = Field(ge=1, le=100_000_000)
+    quota: int | None = Field(default=None, ge=1, le=10_000_000)
+    limit_per_member: int | None = Field(default=None, ge=1, le=999)
+    community_id: Id | None = None
+    leader_id: Id | None = Field(default=None, description="Only buyers who entered through this leader's code")
+    label: str = Field(default="", max_length=40)
+
+
+class OfferOut(Output):
+    id: int
+    sku_id: int
+    product_name: str
+    sku_name: str
+    label: str
+    list_price: int
+    price: int
+    quota: int | None
+    sold: int
+    left: int | None
+    limit_per_member: int | None
+    community_id: int | None
+    leader_id: int | None
+    eligible: bool
+
+
+class CampaignOut(Output):
+    id: int
+    merchant_id: int
+    kind: str
+    title: str
+    description: str
+    status: str
+    phase: str
+    starts_at: datetime
+    ends_at: datetime
+    seconds_to_start: int
+    seconds_to_end: int
+    team_size: int | None
+    team_hours: int | None
+    team_variant: str | None
+    tiers: list[list[int]] | None
+    miss_policy: str | None
+    promised_date: date | None
+    promised_note: str | None
+    offers: list[OfferOut]
+    entry_code: str | None = None
+    community_id: int | None = None
+    progress: dict | None = None
+
+
+class EnterIn(Input):
+    invite_code: str | None = Field(default=None, max_length=32)
+
+
+class EntryOut(Output):
+    campaign_id: int
+    member_id: int
+    invite_code: str | None
+    visits: int
+
+
+class BoardCode(Output):
+    code: str
+    owner_id: int | None
+    nickname: str
+    orders: int
+    gmv: int
+    entries: int
+
+
+class BoardOut(Output):
+    campaign_id: int
+    phase: str
+    orders: int
+    paid_orders: int
+    gmv: int
+    entries: int
+    offers: list[OfferOut]
+    by_code: list[BoardCode]
+
+
+def _offer_out(o: service.OfferOut) -> OfferOut:
+    of = o.offer
+    return OfferOut(
+        id=of.id, sku_id=of.sku_id, product_name=o.product_name, sku_name=o.sku_name, label=of.label, list_price=o.list_price, price=of.price,
+        quota=of.quota, sold=of.sold, left=o.left, limit_per_member=of.limit_per_member, community_id=of.community_id, leader_id=of.leader_id, eligible=o.eligible,
+    )
+
+
+def campaign_out(v: service.CampaignView) -> CampaignOut:
+    c = v.campaign
+    return CampaignOut(
+        id=c.id, merchant_id=c.merchant_id, kind=c.kind, title=c.title, description=c.description, status=c.status, phase=v.phase,
+        starts_at=c.starts_at, ends_at=c.ends_at, seconds_to_start=v.seconds_to_start, seconds_to_end=v.seconds_to_end,
+        team_size=c.team_size, team_hours=c.team_hours, team_variant=c.team_variant, tiers=c.tiers, miss_policy=c.miss_policy,
+        promised_date=c.promised_date, promised_note=c.promised_note, offers=[_offer_out(o) for o in v.offers],
+        entry_code=v.entry_code, community_id=v.community_id, progress=v.progress,
+    )
+
+
+@router.post("/merchants/{merchant_id}/campaigns", status_code=201, response_model=CampaignOut, responses=PROBLEMS)
+def create_campaign(merchant_id: Id, body: CampaignIn, s: DB, who: Who, now: Now, response: Response) -> CampaignOut:
+    spec = rules.CampaignSpec(
+        kind=body.kind, title=body.title, starts_at=body.starts_at, ends_at=body.ends_at, team_size=body.team_size, team_hours=body.team_hours,
+        team_variant=body.team_variant, tiers=[tuple(t) for t in body.tiers] if body.tiers is not None else None, miss_policy=body.miss_policy,
+        promised_date=body.promised_date,
+    )
+    c = service.create_campaign(s, who, merchant_id, spec, description=body.description, kit_copy=body.kit_copy, promised_note=body.promised_note, now=now)
+    response.headers["Location"] = f"/api/v1/campaigns/{c.id}"
+    return campaign_out(service.member_view(s, c.id, None, now))
+
+
+@router.get("/merchants/{merchant_id}/campaigns", response_model=list[CampaignOut], responses=PROBLEMS)
+def list_campaigns(merchant_id: Id, s: DB, who: Who, now: Now, kind: str | None = Query(default=None, pattern="^(live|team|threshold|flash|presale)$")) -> list[CampaignOut]:
+    return [campaign_out(service.member_view(s, c.id, None, now)) for c in service.list_campaigns(s, who, merchant_id, kind)]
+
+
+@router.post("/merchants/{merchant_id}/campaigns/{campaign_id}/offers", status_code=201, response_model=OfferOut, responses=PROBLEMS)
+def add_offer(merchant_id: Id, campaign_id: Id, body: OfferIn, s: DB, who: Who, now: Now) -> OfferOut:
+    spec = service.OfferSpec(body.sku_id, body.price, body.quota, body.limit_per_member, body.community_id, body.leader_id, body.label)
+    o = service.add_offer(s, who, merchant_id, campaign_id, spec, now)
+    v = service.member_view(s, campaign_id, None, now)
+    return _offer_out(next(x for x in v.offers if x.offer.id == o.id))
+
+
+@router.get("/merchants/{merchant_id}/campaigns/{campaign_id}/board", response_model=BoardOut, responses=PROBLEMS)
+def live_board(merchant_id: Id, campaign_id: Id, s: DB, who: Who, now: Now) -> BoardOut:
+    b = service.board(s, who, merchant_id, campaign_id, now)
+    return BoardOut(
+        campaign_id=b.campaign.id, phase=b.phase, orders=b.orders, paid_orders=b.paid_orders, gmv=b.gmv, entries=b.entries,
+        offers=[_offer_out(o) for o in b.offers], by_code=[BoardCode(**r) for r in b.by_code],
+    )
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignOut, responses=PROBLEMS)
+def get_campaign(campaign_id: Id, s: DB, who: MaybeWho, now: Now) -> CampaignOut:
+    """The campaign as a member sees it: prices, quota left, countdown, and for a
+    threshold their community's progress and next tier."""
+    return campaign_out(service.member_view(s, campaign_id, who.member_id if who else None, now))
+
+
+@router.post("/campaigns/{campaign_id}/enter", response_model=EntryOut, responses=PROBLEMS)
+def enter(campaign_id: Id, body: EnterIn, s: DB, who: Who, now: Now) -> EntryOut:
+    """Record the member's entry into a live room and the code they came through (that
+    code then attributes their orders there)."""
+    e = service.enter(s, who.member_id, campaign_id, body.invite_code, now)
+    return EntryOut(campaign_id=e.campaign_id, member_id=e.member_id, invite_code=e.invite_code, visits=e.visits)

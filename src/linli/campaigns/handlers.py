@@ -1,0 +1,23 @@
+"""Campaigns plug into checkout through the orders' pricing port, and react to orders."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from linli.campaigns.checkout import CampaignPricing
+from linli.events import Event, emit, on
+from linli.orders import ports
+
+ports.campaign = CampaignPricing()
+
+
+@on("order.paid")
+def purchased(s: Session, event: Event) -> None:
+    """A campaign order was paid: tell the community features (``campaign.purchased``)."""
+    p = event.payload
+    if p.get("campaign_id") is None:
+        return
+    emit(s, "campaign.purchased", {
+        "campaign_id": p["campaign_id"], "order_id": p["order_id"], "member_id": p["member_id"], "community_id": p.get("community_id"),
+        "team_id": p.get("team_id"), "invite_code": p.get("invite_code"), "total_paid": p["total_paid"],
+    }, merchant_id=p["merchant_id"], at=event.created_at)

@@ -1,0 +1,276 @@
+"""Campaign use cases: the console's campaigns and offers, the member's view of a
+campaign, entering a live room through a code, the live board."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from linli.campaigns import rules
+from linli.campaigns.models import Campaign, CampaignEntry, CampaignOrderLine, Offer
+from linli.catalog import service as catalog
+from linli.community import service as community
+from linli.db import insert_ignore
+from linli.errors import Conflict, Invalid, NotFound
+from linli.identity import service as identity
+from linli.identity.rules import Permission
+from linli.identity.service import Principal
+from linli.referral import service as referral
+
+MAX_OFFERS = 50
+
+
+def _campaign_of(s: Session, merchant_id: int, campaign_id: int) -> Campaign:
+    c = s.get(Campaign, campaign_id)
+    if c is None or c.merchant_id != merchant_id:
+        raise NotFound("campaign.not_found", "No such campaign.")
+    return c
+
+
+def public_campaign(s: Session, campaign_id: int) -> Campaign:
+    c = s.get(Campaign, campaign_id)
+    if c is None or c.status == "cancelled":
+        raise NotFound("campaign.not_found", "No such campaign.")
+    identity.public_merchant(s, c.merchant_id)
+    return c
+
+
+# --- console ---------------------------------------------------------------------------------
+
+
+def create_campaign(s: Session, who: Principal, merchant_id: int, spec: rules.CampaignSpec, *, description: str = "", kit_copy: str = "", promised_note: str | None = None, now: datetime) -> Campaign:
+    identity.require_permission(s, who, merchant_id, Permission.manage_campaigns)
+    spec = rules.check_spec(spec)
+    if len(description) > 2000 or len(kit_copy) > 2000:
+        raise Invalid("campaign.text_too_long", "Description and copy are at most 2,000 characters each.")
+    c = Campaign(
+        merchant_id=merchant_id, kind=spec.kind, title=spec.title, description=description.strip(), kit_copy=kit_copy.strip(),
+        starts_at=spec.starts_at, ends_at=spec.ends_at, team_size=spec.team_size, team_hours=spec.team_hours,
+        team_variant=spec.team_variant, tiers=[list(t) for t in spec.tiers] if spec.tiers else None, miss_policy=spec.miss_policy,
+        promised_date=spec.promised_date, promised_note=(promised_note or "").strip()[:100] or None,
+        created_by=who.member_id, created_at=now, status="active",
+    )
+    s.add(c)
+    s.flush()
+    return c
+
+
+@dataclass(frozen=True)
+class OfferSpec:
+    sku_id: int
+    price: int
+    quota: int | None = None
+    limit_per_member: int | None = None
+    community_id: int | None = None
+    leader_id: int | None = None
+    label: str = ""
+
+
+def add_offer(s: Session, who: Principal, merchant_id: int, campaign_id: int, spec: OfferSpec, now: datetime) -> Offer:
+    identity.require_permission(s, who, merchant_id, Permission.manage_campaigns)
+    c = _campaign_of(s, merchant_id, campaign_id)
+    if c.status != "active" or now >= c.ends_at:
+        raise Conflict("campaign.closed", "This campaign has ended; offers can no longer change.")
+    if s.scalar(select(func.count()).select_from(Offer).where(Offer.campaign_id == c.id)) >= MAX_OFFERS:
+        raise Invalid("campaign.too_many_offers", f"A campaign has at most {MAX_OFFERS} offers.")
+    views = catalog.sku_views(s, [spec.sku_id])
+    v = views.get(spec.sku_id)
+    if v is None or v.merchant_id != merchant_id:
+        raise Invalid("campaign.sku_unknown", "That item is not sold by this shop.", sku_id=spec.sku_id)
+    if spec.price <= 0 or spec.price > v.price:
+        raise Invalid("campaign.price_invalid", "A campaign price is positive and not above the list price.", list_price=v.price)
+    if spec.quota is not None and spec.quota <= 0:
+        raise Invalid("campaign.quota_invalid", "A quota is at least 1.")
+    if c.kind == rules.Kind.flash and spec.quota is None:
+        raise Invalid("campaign.quota_required", "A flash sale sells a fixed number of units: set the quota.")
+    if spec.limit_per_member is not None and spec.limit_per_member <= 0:
+        raise Invalid("campaign.limit_invalid", "A per-member limit is at least 1.")
+    if spec.community_id is not None:
+        cm = community.public_community(s, spec.community_id)
+        if cm.merchant_id != merchant_id:
+            raise Invalid("campaign.community_unknown", "That community is not one of this shop's.")
+    if spec.leader_id is not None and not any(c2.merchant_id == merchant_id for c2 in community.communities_led_by(s, spec.leader_id)):
+        raise Invalid("campaign.leader_unknown", "Only a leader of one of this shop's communities can be named.")
+    if c.kind == rules.Kind.team and s.scalar(select(func.count()).select_from(Offer).where(Offer.campaign_id == c.id)):
+        raise Invalid("campaign.team_one_offer", "A group-buy campaign sells one item at its team price.")
+    label = " ".join(spec.label.split())[:40]
+    o = Offer(
+        campaign_id=c.id, merchant_id=merchant_id, sku_id=v.sku_id, product_id=v.product_id, label=label, price=spec.price,
+        quota=spec.quota, limit_per_member=spec.limit_per_member, community_id=spec.community_id, leader_id=spec.leader_id, created_at=now,
+    )
+    s.add(o)
+    s.flush()
+    return o
+
+
+def list_campaigns(s: Session, who: Principal, merchant_id: int, kind: str | None = None, limit: int = 100) -> list[Campaign]:
+    identity.require_permission(s, who, merchant_id, Permission.view)
+    q = select(Campaign).where(Campaign.merchant_id == merchant_id)
+    if kind:
+        q = q.where(Campaign.kind == kind)
+    return list(s.scalars(q.order_by(Campaign.starts_at.desc(), Campaign.id.desc()).limit(limit)))
+
+
+def get_campaign(s: Session, who: Principal, merchant_id: int, campaign_id: int) -> Campaign:
+    identity.require_permission(s, who, merchant_id, Permission.view)
+    return _campaign_of(s, merchant_id, campaign_id)
+
+
+def offers_of(s: Session, campaign_id: int) -> list[Offer]:
+    return list(s.scalars(select(Offer).where(Offer.campaign_id == campaign_id).order_by(Offer.id)))
+
+
+def public_campaigns(s: Session, merchant_id: int, now: datetime, limit: int = 50) -> list[Campaign]:
+    """Campaigns a member can see in the shop: running or about to start."""
+    return list(s.scalars(
+        select(Campaign).where(Campaign.merchant_id == merchant_id, Campaign.status == "active", Campaign.ends_at > now)
+        .order_by(Campaign.starts_at, Campaign.id).limit(limit)
+    ))
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+def enter(s: Session, member_id: int, campaign_id: int, invite_code: str | None, now: datetime) -> CampaignEntry:
+    """Record an entry into a live room. The first code a member came through stays theirs
+    for this campaign (a later leader's link does not take the neighbour over)."""
+    c = public_campaign(s, campaign_id)
+    owner = None
+    code = None
+    if invite_code:
+        ic = referral.resolve_code(s, invite_code)
+        if ic.merchant_id != c.merchant_id:
+            raise NotFound("invite.code_unknown", "This invite code does not exist or is no longer valid.")
+        code, owner = ic.code, ic.member_id
+    s.execute(insert_ignore(s, CampaignEntry, {"campaign_id": c.id, "member_id": member_id, "invite_code": code, "code_owner_id": owner, "visits": 0, "first_at": now, "last_at": now}, ["campaign_id", "member_id"]))
+    e = s.scalars(select(CampaignEntry).where(CampaignEntry.campaign_id == c.id, CampaignEntry.member_id == member_id).with_for_update()).one()
+    e.visits += 1
+    e.last_at = now
+    if e.invite_code is None and code is not None:
+        e.invite_code, e.code_owner_id = code, owner
+    s.flush()
+    return e
+
+
+def entry_of(s: Session, campaign_id: int, member_id: int) -> CampaignEntry | None:
+    return s.scalars(select(CampaignEntry).where(CampaignEntry.campaign_id == campaign_id, CampaignEntry.member_id == member_id)).first()
+
+
+def buyer_community(s: Session, merchant_id: int, member_id: int | None) -> int | None:
+    """The community a buyer belongs to for offers: their home community at this shop."""
+    if member_id is None:
+        return None
+    home = community.home_community(s, member_id, merchant_id)
+    return home.id if home else None
+
+
+@dataclass
+class OfferOut:
+    offer: Offer
+    product_name: str
+    sku_name: str
+    list_price: int
+    left: int | None
+    eligible: bool
+
+
+@dataclass
+class CampaignView:
+    campaign: Campaign
+    phase: str
+    seconds_to_start: int
+    seconds_to_end: int
+    offers: list[OfferOut]
+    entry_code: str | None = None
+    community_id: int | None = None
+    progress: dict | None = None  # a threshold's progress in the member's community
+    extra: dict = field(default_factory=dict)
+
+
+def member_view(s: Session, campaign_id: int, member_id: int | None, now: datetime) -> CampaignView:
+    """A campaign as a member sees it: prices, quota left, countdown, and for a threshold
+    their community's progress towards the next tier."""
+    c = public_campaign(s, campaign_id)
+    entry = entry_of(s, c.id, member_id) if member_id else None
+    cid = buyer_community(s, c.merchant_id, member_id)
+    owner = entry.code_owner_id if entry else None
+    offers = offers_of(s, c.id)
+    views = catalog.sku_views(s, [o.sku_id for o in offers])
+    out = []
+    for o in offers:
+        v = views.get(o.sku_id)
+        ok = member_id is not None and rules.eligible(_view(o), cid, owner)
+        out.append(OfferOut(o, v.product_name if v else "", v.sku_name if v else "", v.price if v else o.price, None if o.quota is None else max(o.quota - o.sold, 0), ok))
+    ph = rules.phase(c.starts_at, c.ends_at, c.status, now)
+    view = CampaignView(
+        c, ph.value, max(int((c.starts_at - now).total_seconds()), 0), max(int((c.ends_at - now).total_seconds()), 0), out,
+        entry.invite_code if entry else None, cid,
+    )
+    if c.kind == rules.Kind.threshold:
+        from linli.campaigns import thresholds
+
+        view.progress = thresholds.progress(s, c, cid)
+    return view
+
+
+def _view(o: Offer) -> rules.OfferView:
+    return rules.OfferView(o.id, o.sku_id, o.price, o.quota, o.sold, o.limit_per_member, o.community_id, o.leader_id)
+
+
+# --- live board ------------------------------------------------------------------------------
+
+
+LIVE_STATUSES = ("paid", "grouping", "fulfilling", "ready_for_pickup", "delivering", "received", "completed")
+
+
+@dataclass
+class Board:
+    campaign: Campaign
+    phase: str
+    orders: int
+    paid_orders: int
+    gmv: int
+    entries: int
+    offers: list[OfferOut]
+    by_code: list[dict]  # [{code, owner_id, nickname, orders, gmv, entries}]
+
+
+def board(s: Session, who: Principal, merchant_id: int, campaign_id: int, now: datetime) -> Board:
+    """The operator's live board: orders, quota left per offer, sales per leader code."""
+    from linli.orders.models import Order
+
+    c = get_campaign(s, who, merchant_id, campaign_id)
+    view = member_view(s, c.id, None, now)
+    orders = s.scalar(select(func.count()).select_from(Order).where(Order.campaign_id == c.id)) or 0
+    paid_orders, gmv = s.execute(
+        select(func.count(), func.coalesce(func.sum(Order.total_paid - Order.refunded), 0)).where(Order.campaign_id == c.id, Order.status.in_(LIVE_STATUSES))
+    ).one()
+    entries = s.scalar(select(func.count()).select_from(CampaignEntry).where(CampaignEntry.campaign_id == c.id)) or 0
+    rows = s.execute(
+        select(Order.invite_code, func.count(), func.coalesce(func.sum(Order.total_paid - Order.refunded), 0))
+        .where(Order.campaign_id == c.id, Order.status.in_(LIVE_STATUSES), Order.invite_code.is_not(None))
+        .group_by(Order.invite_code)
+    ).all()
+    entry_counts = dict(s.execute(
+        select(CampaignEntry.invite_code, func.count()).where(CampaignEntry.campaign_id == c.id, CampaignEntry.invite_code.is_not(None)).group_by(CampaignEntry.invite_code)
+    ).all())
+    codes = {code for code, _, _ in rows} | set(entry_counts)
+    owners = referral.code_owners(s, list(codes))
+    members = identity.members_by_ids(s, list(set(owners.values())))
+    names = {mid: m.nickname or "" for mid, m in members.items()}
+    by_code = sorted(
+        (
+            {"code": code, "owner_id": owners.get(code), "nickname": names.get(owners.get(code), ""), "orders": next((n for k, n, _ in rows if k == code), 0),
+             "gmv": int(next((g for k, _, g in rows if k == code), 0)), "entries": entry_counts.get(code, 0)}
+            for code in codes
+        ),
+        key=lambda r: (-r["gmv"], -r["orders"], r["code"]),
+    )
+    return Board(c, view.phase, orders, int(paid_orders), int(gmv), entries, view.offers, by_code)
+
+
+def sold_units(s: Session, campaign_id: int) -> int:
+    return int(s.scalar(select(func.coalesce(func.sum(CampaignOrderLine.qty), 0)).where(CampaignOrderLine.campaign_id == campaign_id, CampaignOrderLine.released.is_(False))) or 0)
