@@ -1,6 +1,7 @@
 """UI languages: gettext catalogues read from the ``.po`` files at start-up.
 
-The catalogues live in ``locale/<locale>/LC_MESSAGES/messages.po`` (msgids in English).
+The catalogues live in ``locale/<locale>/LC_MESSAGES/*.po`` (msgids in English): ``messages.po``
+and one file per domain that keeps its own.
 They are compiled in memory, so no ``.mo`` binaries are kept in the repository. The
 language of a request is the ``lang`` cookie, else the best match in Accept-Language,
 else zh-CN. To refresh the catalogues after changing UI text, see ``locale/README.md``.
@@ -29,8 +30,17 @@ def translations(locale: str) -> Translations:
     """The catalogue of ``locale`` (one of ``LOCALES``), compiled once per process."""
     if locale not in LOCALES:
         raise ValueError(f"unknown locale {locale!r}")
-    with open(LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po", "rb") as f:
-        catalog = read_po(f, locale=locale)
+    # messages.po, plus one catalogue per domain that keeps its own (e.g. campaigns.po).
+    catalog = None
+    for path in sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po")):
+        with open(path, "rb") as f:
+            part = read_po(f, locale=locale)
+        if catalog is None:
+            catalog = part
+        else:
+            for message in part:
+                if message.id:
+                    catalog[message.id] = message
     buf = io.BytesIO()
     write_mo(buf, catalog)
     buf.seek(0)

@@ -21,3 +21,6 @@ def purchased(s: Session, event: Event) -> None:
         "campaign_id": p["campaign_id"], "order_id": p["order_id"], "member_id": p["member_id"], "community_id": p.get("community_id"),
         "team_id": p.get("team_id"), "invite_code": p.get("invite_code"), "total_paid": p["total_paid"],
     }, merchant_id=p["merchant_id"], at=event.created_at)
+
+# Team seats follow their orders' payments (registered in ``teams``).
+from linli.campaigns import teams  # noqa: E402,F401

@@ -274,3 +274,24 @@ def board(s: Session, who: Principal, merchant_id: int, campaign_id: int, now: d
 
 def sold_units(s: Session, campaign_id: int) -> int:
     return int(s.scalar(select(func.coalesce(func.sum(CampaignOrderLine.qty), 0)).where(CampaignOrderLine.campaign_id == campaign_id, CampaignOrderLine.released.is_(False))) or 0)
+
+
+def quoted_price(s: Session, campaign_id: int | None, team_id: int | None, member_id: int, sku_id: int) -> int | None:
+    """The unit price this member would get for ``sku_id`` in a campaign (or the campaign
+    of ``team_id``), for showing at checkout; the order itself is priced by the campaign
+    step. None when no open offer applies."""
+    if team_id is not None:
+        from linli.campaigns.models import Team
+
+        team = s.get(Team, team_id)
+        campaign_id = team.campaign_id if team else None
+    if campaign_id is None:
+        return None
+    c = s.get(Campaign, campaign_id)
+    if c is None:
+        return None
+    entry = entry_of(s, c.id, member_id)
+    cid = buyer_community(s, c.merchant_id, member_id)
+    owner = entry.code_owner_id if entry else None
+    open_offers = [o for o in offers_of(s, c.id) if o.sku_id == sku_id and rules.eligible(_view(o), cid, owner) and (o.quota is None or o.sold < o.quota)]
+    return min((o.price for o in open_offers), default=None)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from linli import idempotency, media
+from linli.campaigns import service as campaign_service
 from linli.catalog import service as catalog
 from linli.catalog.pages import yuan_field
 from linli.community import service as community
@@ -213,6 +214,10 @@ def _checkout(page: Page, s: Session, who: Principal, sku_id: int, qty: int, *, 
     v = catalog.sku_views(s, [sku_id]).get(sku_id)
     if v is None or not v.active:
         raise NotFound("product.not_found", "No such product.")
+    # A campaign order (a live offer, a team to open or join) shows the campaign price.
+    campaign_id = _query_int(page, "campaign") if values is None else _int_or_none(values.get("campaign", ""))
+    team_id = _query_int(page, "team") if values is None else _int_or_none(values.get("team", ""))
+    unit = campaign_service.quoted_price(s, campaign_id, team_id, who.member_id, sku_id) if (campaign_id or team_id) else None
     merchant = identity.public_merchant(s, v.merchant_id)
     member = identity.get_member(s, who.member_id)
     home = community.home_community(s, who.member_id, v.merchant_id)
@@ -227,10 +232,10 @@ def _checkout(page: Page, s: Session, who: Principal, sku_id: int, qty: int, *, 
             "mode": "pickup", "pickup_point_id": str(home_points[0].id) if home_points else "",
             "name": member.nickname, "phone": member.phone, "text": "",
             "lat": f"{near.lat:.6f}" if near else "", "lng": f"{near.lng:.6f}" if near else "",
-            "idem": idempotency_key(),
+            "idem": idempotency_key(), "campaign": str(campaign_id or ""), "team": str(team_id or ""),
         }
     return page.render(
-        "orders/checkout.html", status=status, error=error, merchant=merchant, sku=v, qty=qty, subtotal=v.price * qty,
+        "orders/checkout.html", status=status, error=error, merchant=merchant, sku=v, qty=qty, subtotal=(unit if unit is not None else v.price) * qty,
         home=home, home_points=home_points, others=others, values=values,
     )
 
@@ -256,7 +261,11 @@ def _address(values: dict[str, str]) -> service.Address:
     return service.Address(values["name"], values["phone"], values["text"], lat, lng)
 
 
-CHECKOUT_FIELDS = ("sku", "qty", "mode", "pickup_point_id", "name", "phone", "text", "lat", "lng", "idem")
+CHECKOUT_FIELDS = ("sku", "qty", "mode", "pickup_point_id", "name", "phone", "text", "lat", "lng", "idem", "campaign", "team")
+
+
+def _int_or_none(raw: str) -> int | None:
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 18 else None
 
 
 @router.post("/m/checkout")
@@ -275,11 +284,12 @@ def place_order(page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> R
                 v = catalog.sku_views(s, [sku_id]).get(sku_id)
                 if v is None:
                     raise Invalid("order.sku_unknown", "An item is not sold by this shop.")
+                in_campaign = {"campaign_id": _int_or_none(values["campaign"]), "team_id": _int_or_none(values["team"])}
                 if values["mode"] == "delivery":
-                    req = service.NewOrder(v.merchant_id, [(sku_id, qty)], address=_address(values))
+                    req = service.NewOrder(v.merchant_id, [(sku_id, qty)], address=_address(values), **in_campaign)
                 else:
                     point = values["pickup_point_id"]
-                    req = service.NewOrder(v.merchant_id, [(sku_id, qty)], pickup_point_id=int(point) if point.isascii() and point.isdigit() else None)
+                    req = service.NewOrder(v.merchant_id, [(sku_id, qty)], pickup_point_id=int(point) if point.isascii() and point.isdigit() else None, **in_campaign)
                 o = service.create_order(s, who.member_id, req, now)
                 p = service.start_payment(s, who.member_id, o.id, now)
                 target = f"/m/pay/{p.id}" if p is not None else f"/m/orders/{o.id}"

@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     problems.install(app)
 
     from linli.campaigns.api import router as campaigns_router
+    from linli.campaigns.team_api import router as teams_router
     from linli.catalog.api import router as catalog_router
     from linli.commission.api import router as commission_router
     from linli.community.api import router as community_router
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     from linli.payments.api import router as payments_router
     from linli.referral.api import router as referral_router
 
-    for router in (identity_router, community_router, catalog_router, orders_router, payments_router, referral_router, commission_router, campaigns_router):
+    for router in (identity_router, community_router, catalog_router, orders_router, payments_router, referral_router, commission_router, campaigns_router, teams_router):
         app.include_router(router)
     _install_ops(app, ctx)
     _install_pages(app)

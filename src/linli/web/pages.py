@@ -299,6 +299,8 @@ def switch_language(tag: str, request: Request) -> Response:
 
 def install(app: FastAPI) -> None:
     """Mount the pages: the shell's own routes and every domain's page router."""
+    from linli.campaigns.pages import router as campaign_pages
+    from linli.campaigns.team_pages import router as team_pages
     from linli.catalog.pages import router as catalog_pages
     from linli.commission.pages import router as commission_pages
     from linli.community.pages import router as community_pages
@@ -315,4 +317,6 @@ def install(app: FastAPI) -> None:
     app.include_router(payments_pages)
     app.include_router(referral_pages)
     app.include_router(commission_pages)
+    app.include_router(campaign_pages)
+    app.include_router(team_pages)
     _install_errors(app)
