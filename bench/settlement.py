@@ -30,7 +30,8 @@ def rss_mb() -> float:
 
 def seed(db: Database, records: int) -> None:
     """Members, one merchant, a few orders and lines, and ``records`` frozen records due
-    yesterday, with the balances and accrual ledger that made them — all in SQL."""
+    yesterday (queued for the batch as completed orders queue them), with the balances and
+    accrual ledger that made them — all in SQL."""
     now = utcnow()
     due = now - timedelta(days=2)
     with db.engine.begin() as c:
@@ -48,6 +49,7 @@ def seed(db: Database, records: int) -> None:
             "INSERT INTO commission_records (merchant_id, order_id, line_id, member_id, level, kind, source, rate_bp, base, amount, state, rule_version, created_at, due_at) "
             "SELECT 1, 1 + g % :l, 1 + g % :l, 1 + (g::bigint * 7919) % :m, 1 + g % 2, 'accrual', 'accrual:' || g, 2000, 6800, 100 + g % 900, 'frozen', 1, :now, :due "
             "FROM generate_series(1, :n) g"), {"l": LINES, "m": SHARERS, "n": records, "now": now, "due": due})
+        c.execute(text("INSERT INTO commission_due (record_id, merchant_id, member_id, due_at) SELECT id, merchant_id, member_id, due_at FROM commission_records"))
         c.execute(text("INSERT INTO ledger_transfers (merchant_id, kind, key, created_at) VALUES (1, 'accrual', 'bench:seed', now())"))
         c.execute(text(
             "INSERT INTO ledger_entries (transfer_id, merchant_id, account, member_id, amount) "

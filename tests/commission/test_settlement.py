@@ -45,10 +45,10 @@ def test_a_run_killed_halfway_moves_each_record_exactly_once(client, db, merchan
     as_of = clock.advance(days=1)
     cutoff = settlement.cutoff_for(as_of)
     with db.transaction() as s:  # the first chunk commits
-        assert settlement.run_chunk(s, cutoff, as_of, chunk=2) == 2
+        assert settlement.run_chunk(s, cutoff, as_of, chunk=2) == (2, 2)
     with pytest.raises(RuntimeError):  # the process dies inside the second chunk
         with db.transaction() as s:
-            assert settlement.run_chunk(s, cutoff, as_of, chunk=2) == 2
+            assert settlement.run_chunk(s, cutoff, as_of, chunk=2) == (2, 2)
             raise RuntimeError("killed")
     assert _states(db) == {"available": 2, "frozen": 3}
     assert settlement.settle_due(db, as_of, chunk=2) == 3

@@ -45,6 +45,11 @@ class RuleSetVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# Commission records are written once and updated a few times (settled, withdrawn); half
+# of each page is left free so those updates stay on the page.
+FILLFACTOR = 50
+
+
 class CommissionRecord(Base):
     """One beneficiary's commission on one order line. ``amount`` is what they are owed
     now (after refunds); the state says where that money sits."""
@@ -52,11 +57,13 @@ class CommissionRecord(Base):
     __tablename__ = "commission_records"
     __table_args__ = (
         UniqueConstraint("line_id", "member_id", "level", "source"),
-        Index("ix_commission_records_member_state", "merchant_id", "member_id", "state"),
-        # Partial indexes: a record leaving 'frozen' (settlement) or not being withdrawn adds
-        # no entry to them, which keeps the settlement batch's updates cheap.
-        Index("ix_commission_records_due", "due_at", postgresql_where=text("state = 'frozen'"), sqlite_where=text("state = 'frozen'")),
+        # No index covers a column the settlement batch changes (state, settled_at,
+        # batch_id), and pages keep free space (fillfactor, migration 0006): on PostgreSQL
+        # the batch's updates are heap-only (HOT) and touch no index at all. The batch finds
+        # its records through ``commission_due`` instead.
+        Index("ix_commission_records_member", "merchant_id", "member_id"),
         Index("ix_commission_records_withdrawal", "withdrawal_id", postgresql_where=text("withdrawal_id IS NOT NULL"), sqlite_where=text("withdrawal_id IS NOT NULL")),
+        {"postgresql_with": {"fillfactor": FILLFACTOR}},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -70,7 +77,7 @@ class CommissionRecord(Base):
     rate_bp: Mapped[int] = mapped_column(Integer)
     base: Mapped[int] = mapped_column(Integer)  # the line's paid amount at accrual
     amount: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))  # frozen | available | withdrawn | cancelled (indexed with due_at)
+    state: Mapped[str] = mapped_column(String(16))  # frozen | available | withdrawn | cancelled
     rule_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -79,7 +86,45 @@ class CommissionRecord(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The settlement batch that moved it (no foreign key: a per-row check would double the
     # batch's cost; batches are never deleted).
-    batch_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
+    batch_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+
+
+class OrderRuleVersion(Base):
+    """The commission rule-set version in force when an order was paid (recorded for every
+    paid order, with or without commission, so a later dispute can say which rules applied)."""
+
+    __tablename__ = "commission_order_versions"
+
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"), primary_key=True, autoincrement=False)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommissionDue(Base):
+    """The T+1 queue: frozen records whose order completed, waiting for the daily batch.
+    The batch deletes what it moves (a delete touches no index), so the queue only ever
+    holds what is still to settle."""
+
+    __tablename__ = "commission_due"
+
+    record_id: Mapped[int] = mapped_column(BigId, ForeignKey("commission_records.id"), primary_key=True, autoincrement=False)
+    merchant_id: Mapped[int] = mapped_column(BigId)
+    member_id: Mapped[int] = mapped_column(BigId)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SettlementTotal(Base):
+    """What one settlement batch moved for one sharer: the source of the batch's ledger
+    transfers and balance moves, and of the console's settlement history."""
+
+    __tablename__ = "settlement_totals"
+
+    batch_id: Mapped[int] = mapped_column(BigId, ForeignKey("settlement_batches.id"), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    records: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
 
 
 class SharerBalance(Base):

@@ -11,14 +11,14 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from linli.commission import ledger, rules
+from linli.commission import ledger, rules, settlement
 from linli.commission.ledger import (
     COMMISSION_PAYABLE,
     SHARER_AVAILABLE,
     SHARER_FROZEN,
     Leg,
 )
-from linli.commission.models import CommissionHold, CommissionRecord, RuleSetVersion
+from linli.commission.models import CommissionHold, CommissionRecord, OrderRuleVersion, RuleSetVersion
 from linli.community import service as community
 from linli.db import insert_ignore
 from linli.errors import Invalid
@@ -102,6 +102,7 @@ def accrue(s: Session, order: dict[str, Any], now: datetime) -> list[CommissionR
     Idempotent: a record is unique per (line, beneficiary, level)."""
     merchant_id, buyer = order["merchant_id"], order["member_id"]
     version = current(s, merchant_id)
+    s.execute(insert_ignore(s, OrderRuleVersion, {"order_id": order["order_id"], "merchant_id": merchant_id, "rule_version": version.version, "recorded_at": now}, ["order_id"]))
     rs = to_rules(version)
     chain = referral.attribution_chain(s, merchant_id, buyer, order.get("invite_code"), rs.levels, rs.self_purchase)
     beneficiaries = [(m, lvl) for m, lvl in rules.chain_beneficiaries(chain, rs.levels) if m != buyer or rs.self_purchase]
@@ -201,7 +202,7 @@ def settle_order(s: Session, order_id: int, now: datetime) -> int:
     on_hold = held(s, recs[0].merchant_id) if recs else set()
     for rec in recs:
         if rec.member_id in on_hold:
-            rec.due_at = rec.due_at or now
+            settlement.queue_record(s, rec.id, now)
             continue
         if s.execute(update(CommissionRecord).where(CommissionRecord.id == rec.id, CommissionRecord.state == "frozen").values(state="available", settled_at=now)).rowcount != 1:
             continue
@@ -226,3 +227,8 @@ def earnings(s: Session, member_id: int, merchant_id: int, limit: int = 200) -> 
     recs = list(s.scalars(select(CommissionRecord).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id).order_by(CommissionRecord.id.desc()).limit(limit)))
     withdrawn = s.scalar(select(func.coalesce(func.sum(CommissionRecord.amount), 0)).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id, CommissionRecord.state == "withdrawn"))
     return Earnings(b.frozen if b else 0, b.available if b else 0, int(withdrawn or 0), recs)
+
+
+def rule_version_of(s: Session, order_id: int) -> int | None:
+    """The rule-set version recorded when the order was paid (None if it was never paid)."""
+    return s.scalar(select(OrderRuleVersion.rule_version).where(OrderRuleVersion.order_id == order_id))

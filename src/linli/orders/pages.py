@@ -28,6 +28,7 @@ from linli import idempotency, media
 from linli.campaigns import service as campaign_service
 from linli.catalog import service as catalog
 from linli.catalog.pages import yuan_field
+from linli.commission import service as commission
 from linli.community import service as community
 from linli.errors import DomainError, Invalid, NotFound
 from linli.i18n import N_
@@ -566,6 +567,7 @@ def _console_order(page: Page, s: Session, who: Principal, mid: int, oid: int, *
     return page.render(
         "orders/console_order.html", status=status, error=error, state=state or {}, buyer=actors.get(d.order.member_id), actors=actors,
         community_name=community_name, actions=_staff_actions(d.order) if view.can(Permission.after_sales) else [], **context, **_desk(view, "orders"),
+        rule_version=commission.rule_version_of(s, d.order.id),
     )
 
 
