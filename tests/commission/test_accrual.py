@@ -175,3 +175,19 @@ def test_leader_campaign_code_pays_the_leader_share(client, db, merchant, admin)
     assert _earn(client, wang, merchant.id)["frozen"] == 6800 * 1500 // 10000
     assert _earn(client, shop.leader, merchant.id)["frozen"] == 0
     _ledger_ok(db, merchant.id)
+
+
+def test_every_paid_order_records_the_rule_version_in_force(client, db, merchant):
+    """Also an order with no commission at all: a dispute can always say which rules applied."""
+    shop = make_shop(client, merchant)
+    _no_leader(client, merchant, shop)
+    url = f"/api/v1/merchants/{merchant.id}/commission-rules"
+    first = buy(client, db, login(client, "13700000011"), shop, [(shop.skus["apple"], 1)])
+    assert client.put(url, json={"rates_bp": [1800, 400]}, headers=merchant.owner).json()["version"] == 1
+    second = buy(client, db, login(client, "13700000012"), shop, [(shop.skus["apple"], 1)])
+    with db.engine.connect() as conn:
+        versions = dict(conn.execute(text("SELECT order_id, rule_version FROM commission_order_versions")).all())
+        assert conn.execute(text("SELECT count(*) FROM commission_records")).scalar() == 0
+    assert versions == {first["id"]: 0, second["id"]: 1}
+    page = client.get(f"/console/merchants/{merchant.id}/orders/{second['id']}", headers=merchant.owner)
+    assert page.status_code == 200 and "第 1 版（付款时生效）" in page.text
