@@ -132,7 +132,9 @@ class SharerBalance(Base):
     against the ledger by ``linli ledger check``); the row compare-and-set guards payouts."""
 
     __tablename__ = "sharer_balances"
-    __table_args__ = (UniqueConstraint("merchant_id", "member_id"),)
+    # Balances change on every accrual, settlement and withdrawal; free space keeps those
+    # updates heap-only.
+    __table_args__ = (UniqueConstraint("merchant_id", "member_id"), {"postgresql_with": {"fillfactor": 70}})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
