@@ -78,11 +78,13 @@ def seed(db: Database, now: datetime) -> DemoInfo:
             community.set_home_community(s, m.id, communities[i % len(communities)].id, now)
         info = DemoInfo(merchant_id=merchant.id, created=True)
         _describe(s, info)
+    from linli.demo_campaigns import seed_campaigns
     from linli.demo_distribution import seed_distribution
     from linli.demo_orders import seed_orders
 
     seed_orders(db, info.merchant_id, OWNER_PHONE, now)
     seed_distribution(db, info.merchant_id, OWNER_PHONE, now)
+    seed_campaigns(db, info.merchant_id, OWNER_PHONE, now)
     return info
 
 

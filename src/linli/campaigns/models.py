@@ -26,7 +26,7 @@ class Campaign(Base):
     kind: Mapped[str] = mapped_column(String(16))  # live | team | threshold | flash | presale
     title: Mapped[str] = mapped_column(String(60))
     description: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | closed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | closing (threshold/pre-sale settling, see closing) | closed | cancelled
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)  # a pre-sale's cut-off
     # group-buy team

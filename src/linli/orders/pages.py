@@ -121,7 +121,7 @@ error_messages(
 STATUS_NAMES = {
     "pending_payment": N_("Awaiting payment"),
     "paid": N_("Paid"),
-    "grouping": N_("Waiting for the team"),
+    "grouping": N_("Waiting for the group to form"),
     "fulfilling": N_("Preparing"),
     "ready_for_pickup": N_("Ready for pickup"),
     "delivering": N_("Out for delivery"),
@@ -147,11 +147,13 @@ ACTION_NAMES = {
     "refunded": N_("Refunded"),
     "refund_rejected": N_("Refund request rejected"),
     "late_payment_refunded": N_("A late payment was refunded"),
+    "grouping": N_("Waiting for the group to form"),
+    "group_formed": N_("The group formed; the order goes on"),
     "pickup_code_wrong": N_("A wrong pickup code was entered"),
 }
 ACTOR_NAMES = {"member": N_("Buyer"), "staff": N_("Shop staff"), "leader": N_("Leader"), "system": N_("System"), "gateway": N_("Payment")}
 CASE_NAMES = {"requested": N_("Under review"), "approved": N_("Approved"), "rejected": N_("Rejected"), "refunded": N_("Refunded")}
-CANCEL_REASONS = {"buyer_cancelled": N_("cancelled by the buyer"), "payment_timeout": N_("not paid in time"), "refunded": N_("fully refunded")}
+CANCEL_REASONS = {"buyer_cancelled": N_("cancelled by the buyer"), "payment_timeout": N_("not paid in time"), "refunded": N_("fully refunded"), "team_failed": N_("the team did not fill in time")}
 SETTING_NAMES = {
     "unpaid_minutes": N_("Minutes to pay before an order is cancelled"),
     "auto_confirm_days": N_("Days until receipt is confirmed automatically"),

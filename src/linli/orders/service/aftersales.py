@@ -82,8 +82,9 @@ def _case_lines(s: Session, case_id: int) -> list[RefundCaseLine]:
     return list(s.scalars(select(RefundCaseLine).where(RefundCaseLine.case_id == case_id).order_by(RefundCaseLine.line_id)))
 
 
-def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: datetime, note: str | None = None) -> None:
-    """Approve and pay back: gateway refund, line amounts, order totals, events."""
+def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: datetime, note: str | None = None, *, keep_order: bool = False) -> None:
+    """Approve and pay back: gateway refund, line amounts, order totals, events. With
+    ``keep_order`` a full refund leaves the order going on (a free order: 团长免单)."""
     if s.execute(update(RefundCase).where(RefundCase.id == case.id, RefundCase.status == "requested").values(status="approved", decided_by=actor, decided_at=now, decision_note=note)).rowcount != 1:
         raise Conflict("refund.already_decided", "This refund request was already decided.")
     o = s.get(Order, case.order_id)
@@ -98,7 +99,7 @@ def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: da
     s.refresh(case)
     full = o.refunded >= o.total_paid
     audit(s, o, "refunded", actor=actor, kind=kind, detail={"case_id": case.id, "amount": case.amount, "full": full}, now=now)
-    if full and o.status in rules.OPEN_FOR_PICKUP | {Status.grouping, Status.delivering}:
+    if full and not keep_order and o.status in rules.OPEN_FOR_PICKUP | {Status.grouping, Status.delivering}:
         # Fully refunded before receipt: the order ends; goods not yet handed over go back
         # on sale.
         restock = o.status in (Status.paid.value, Status.grouping.value, Status.fulfilling.value)
@@ -158,12 +159,13 @@ def list_cases(s: Session, who: Principal, merchant_id: int, status: str | None 
     return list(s.scalars(stmt))
 
 
-def system_refund(s: Session, order_id: int, amount: int | None, reason: str, now: datetime) -> RefundCase | None:
+def system_refund(s: Session, order_id: int, amount: int | None, reason: str, now: datetime, *, keep_order: bool = False) -> RefundCase | None:
     """A refund the system decides (a team that failed, a threshold rebate, a campaign
     cancelled): ``amount`` fen, or everything still refundable when None, spread over the
     lines in proportion to what each can still give back, and paid at once. Returns None
     when nothing is left to refund. Callers make it idempotent (state compare-and-set or a
-    marker row), since two system refunds of one order are two real refunds."""
+    marker row), since two system refunds of one order are two real refunds. ``keep_order``:
+    the goods still go out after a full refund (a team leader's free order)."""
     o = s.get(Order, order_id)
     if o is None or o.status not in rules.REFUNDABLE:
         return None
@@ -183,5 +185,5 @@ def system_refund(s: Session, order_id: int, amount: int | None, reason: str, no
     s.flush()
     s.add_all([RefundCaseLine(case_id=case.id, line_id=ln.id, amount=part) for ln, part in zip(lines, parts) if part])
     s.flush()
-    _execute(s, case, None, "system", now, note=reason[:200])
+    _execute(s, case, None, "system", now, note=reason[:200], keep_order=keep_order)
     return case
