@@ -84,7 +84,7 @@ KIND_NAMES = {
     "presale": N_("Pre-sale"),
 }
 PHASE_NAMES = {"upcoming": N_("Starting soon"), "live": N_("On now"), "ended": N_("Ended")}
-STATUS_NAMES = {"active": N_("Active"), "closed": N_("Closed"), "cancelled": N_("Cancelled")}
+STATUS_NAMES = {"active": N_("Active"), "closing": N_("Settling"), "closed": N_("Closed"), "cancelled": N_("Cancelled")}
 VARIANT_NAMES = {"standard": N_("Standard"), "leader_free": N_("Opener free (the opener's order is refunded when the team succeeds)")}
 MISS_NAMES = {"proceed": N_("Proceed at the campaign price"), "cancel": N_("Cancel and refund every order")}
 NAMES = {"kind_names": KIND_NAMES, "phase_names": PHASE_NAMES, "status_names": STATUS_NAMES, "variant_names": VARIANT_NAMES, "miss_names": MISS_NAMES}
