@@ -15,7 +15,7 @@ def test_demo_seeds_the_strawberry_session_a_team_and_a_threshold_part_way(clien
     owner = login(client, demo.OWNER_PHONE)
     mid = info.merchant_id
     listed = {c["kind"]: c for c in client.get(f"/api/v1/merchants/{mid}/campaigns", headers=owner).json()}
-    assert set(listed) == {"live", "team", "threshold", "flash", "presale"}
+    assert set(listed) == {"live", "group_buy", "threshold", "flash_sale", "presale"}
     live = listed["live"]
     board = client.get(f"/api/v1/merchants/{mid}/campaigns/{live['id']}/board", headers=owner).json()
     xiaoli = [r for r in board["by_code"] if r["nickname"] == "小李"]
@@ -28,7 +28,7 @@ def test_demo_seeds_the_strawberry_session_a_team_and_a_threshold_part_way(clien
     progress = client.get(f"/api/v1/campaigns/{listed['threshold']['id']}", headers=neighbour).json()["progress"]
     assert progress["orders"] == 12 and progress["tier"] == [10, 500] and progress["next_tier"] == [25, 1500] and progress["orders_to_next"] == 13
     with db.transaction() as s:
-        teams = s.scalars(select(Team).where(Team.campaign_id == listed["team"]["id"]).order_by(Team.id)).all()
+        teams = s.scalars(select(Team).where(Team.campaign_id == listed["group_buy"]["id"]).order_by(Team.id)).all()
         assert [(t.status, t.paid_count, t.size) for t in teams] == [("succeeded", 3, 3), ("forming", 2, 3)]
     team = client.get(f"/api/v1/teams/{teams[1].id}").json()
     assert team["status"] == "forming" and len(team["members"]) == 2

@@ -101,7 +101,7 @@ def test_member_limit_window_and_bad_campaigns(client, db, merchant, clock):
     assert r.status_code == 404 and problem_code(r) == "campaign.not_found"
     bad = client.post(f"/api/v1/merchants/{shop.merchant_id}/campaigns/{c['id']}/offers", json={"sku_id": shop.skus["berry"], "price": 9999}, headers=shop.owner)
     assert bad.status_code == 409 and problem_code(bad) == "campaign.closed"
-    r = client.post(f"/api/v1/merchants/{shop.merchant_id}/campaigns", json={"kind": "team", "title": "拼团", "starts_at": clock.current.isoformat(), "ends_at": (clock.current + timedelta(hours=1)).isoformat(), "team_size": 1}, headers=shop.owner)
+    r = client.post(f"/api/v1/merchants/{shop.merchant_id}/campaigns", json={"kind": "group_buy", "title": "拼团", "starts_at": clock.current.isoformat(), "ends_at": (clock.current + timedelta(hours=1)).isoformat(), "team_size": 1}, headers=shop.owner)
     assert r.status_code == 422
     r = client.post(f"/api/v1/merchants/{shop.merchant_id}/campaigns", json={"kind": "threshold", "title": "社区成团", "starts_at": clock.current.isoformat(), "ends_at": (clock.current + timedelta(hours=1)).isoformat(), "tiers": [[25, 1500], [10, 500]]}, headers=shop.owner)
     assert r.status_code == 422 and problem_code(r) == "campaign.tiers_not_ascending"

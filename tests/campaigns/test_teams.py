@@ -27,7 +27,7 @@ TEAM_PRICE = 4990  # the 1盒 SKU lists at 6800
 def _team_campaign(client, merchant, clock, *, size=3, variant=None, hours=48, team_hours=24, shop=None):
     shop = shop or campaign_shop(client, merchant).shop
     extra = {"team_variant": variant} if variant else {}
-    c = create_campaign(client, shop, "team", clock.current, hours=hours, team_size=size, team_hours=team_hours, **extra)
+    c = create_campaign(client, shop, "group_buy", clock.current, hours=hours, team_size=size, team_hours=team_hours, **extra)
     add_offer(client, shop, c["id"], sku_id=shop.skus["berry"], price=TEAM_PRICE)
     return shop, c
 

@@ -49,7 +49,7 @@ def _shop(db, clock) -> Shop:
         home = community.create_community(s, admin, merchant.id, "云顶华府", "杭州", 30.274085, 120.155070, now)
         community.add_pickup_point(s, admin, merchant.id, home.id, "东门驿站", "云顶华府东门 3 号", 30.2748, 120.1556, now)
         _, berries = catalog.create_product(s, admin, merchant.id, "黄金奶油草莓", "水果", [catalog.SkuInput("1盒", 6800, 100)], now)
-        spec = campaign_rules.CampaignSpec(kind="team", title="草莓两人拼", starts_at=now, ends_at=now + timedelta(days=2), team_size=2, team_hours=24)
+        spec = campaign_rules.CampaignSpec(kind="group_buy", title="草莓两人拼", starts_at=now, ends_at=now + timedelta(days=2), team_size=2, team_hours=24)
         staff = Principal(owner.id, OWNER, False)  # the owner sets the campaign up in the console
         c = campaigns.create_campaign(s, staff, merchant.id, spec, now=now)
         campaigns.add_offer(s, staff, merchant.id, c.id, campaigns.OfferSpec(berries[0].id, 4990), now)

@@ -65,9 +65,9 @@ def test_console_creates_every_kind_and_explains_problems_in_chinese(client, db,
     common = {"starts_at": start, "ends_at": end, "description": "本地农场直供", "kit_copy": "今晚8点，草莓直播！"}
     kinds = {
         "live": {},
-        "team": {"team_size": "3", "team_hours": "12", "team_variant": "leader_free"},
+        "group_buy": {"team_size": "3", "team_hours": "12", "team_variant": "leader_free"},
         "threshold": {"tier_orders_0": "10", "tier_off_0": "5", "tier_orders_1": "25", "tier_off_1": "15.5", "miss_policy": "cancel"},
-        "flash": {},
+        "flash_sale": {},
         "presale": {"promised_date": (clock.current + timedelta(days=1)).date().isoformat(), "promised_note": "明早9点前送达"},
     }
     for kind, extra in kinds.items():
@@ -80,7 +80,7 @@ def test_console_creates_every_kind_and_explains_problems_in_chinese(client, db,
     # Typed in Beijing time and 元; stored in UTC and fen.
     assert rows["live"].starts_at.replace(tzinfo=timezone.utc) == clock.current.replace(second=0, microsecond=0)
     assert rows["threshold"].tiers == [[10, 500], [25, 1550]] and rows["threshold"].miss_policy == "cancel"
-    assert (rows["team"].team_size, rows["team"].team_hours, rows["team"].team_variant) == (3, 12, "leader_free")
+    assert (rows["group_buy"].team_size, rows["group_buy"].team_hours, rows["group_buy"].team_variant) == (3, 12, "leader_free")
     assert rows["presale"].promised_note == "明早9点前送达" and rows["live"].kit_copy == "今晚8点，草莓直播！"
 
     html = c.get(f"/console/merchants/{mid}/campaigns", headers=HTML).text
@@ -94,7 +94,7 @@ def test_console_creates_every_kind_and_explains_problems_in_chinese(client, db,
     problems = [
         ({"kind": "threshold", "tier_orders_0": "25", "tier_off_0": "15", "tier_orders_1": "10", "tier_off_1": "20"}, "每一档的单数和优惠都必须高于上一档。"),
         ({"kind": "threshold", "tier_orders_0": "25", "tier_off_0": "15块"}, "请以元为单位填写优惠金额，最多两位小数，例如 15 或 2.50。"),
-        ({"kind": "team", "team_size": "1"}, "成团人数为 2 到 50 人。"),
+        ({"kind": "group_buy", "team_size": "1"}, "成团人数为 2 到 50 人。"),
         ({"kind": "presale"}, "预售需承诺送达或自提日期。"),
         ({"kind": "live", "ends_at": start}, "结束时间必须晚于开始时间。"),
         ({"kind": "live", "title": "  "}, "活动标题为 1 到 60 个字符。"),
@@ -236,7 +236,7 @@ def test_threshold_progress_team_and_presale_pages(client, db, merchant, clock):
     assert _testid(r.text, "threshold-next") == "再有1单每人再减5.00元"
     assert "小区满 2 单：每单减 ¥5.00" in r.text
 
-    team = create_campaign(client, shop, "team", clock.current, team_size=3, team_hours=24, team_variant="leader_free")
+    team = create_campaign(client, shop, "group_buy", clock.current, team_size=3, team_hours=24, team_variant="leader_free")
     add_offer(client, shop, team["id"], sku_id=shop.skus["berry"], price=4990)
     r = second.get(f"/m/campaigns/{team['id']}", headers=HTML)
     assert "3 人团" in r.text and "团长免单" in r.text
@@ -251,7 +251,7 @@ def test_threshold_progress_team_and_presale_pages(client, db, merchant, clock):
     assert "距截单" in r.text and _testid(r.text, "countdown") == "11:00:00"
 
     # Not started yet: the button waits.
-    later = create_campaign(client, shop, "flash", clock.current, starts_in=timedelta(days=1, hours=2), hours=1)
+    later = create_campaign(client, shop, "flash_sale", clock.current, starts_in=timedelta(days=1, hours=2), hours=1)
     add_offer(client, shop, later["id"], sku_id=shop.skus["apple"], price=990, quota=10)
     r = second.get(f"/m/campaigns/{later['id']}", headers=HTML)
     assert _testid(r.text, "phase") == "即将开始" and _testid(r.text, "countdown") == "1 天 02:00:00"

@@ -4,31 +4,72 @@ campaign and their entry into a live room."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from fastapi import Query, Response
-from pydantic import Field
+from pydantic import AliasChoices, AwareDatetime, Field
 
 from linli.campaigns import rules, service
+from linli.errors import Invalid
 from linli.identity.api import PROBLEMS
 from linli.schema import Id, Input, Output
+from linli.timeutil import SHANGHAI
 from linli.web.deps import DB, MaybeWho, Now, Who
 from linli.web.deps import router as deps_router
 
 router = deps_router(prefix="/api/v1", tags=["campaigns"])
 
 
+class ItemIn(Input):
+    """A product in the campaign at its campaign price, open to everyone in it."""
+
+    sku_id: Id
+    price: int = Field(ge=1, le=100_000_000)
+    stock: int | None = Field(default=None, ge=1, le=10_000_000, description="Units at this price (a flash sale's stock); none for no cap")
+    limit_per_member: int | None = Field(default=None, ge=1, le=999)
+    label: str = Field(default="", max_length=40)
+
+
+class LiveOfferIn(Input):
+    """A live session's community offer: price and quota for one community and/or the
+    neighbours who entered through a named leader's code."""
+
+    sku_id: Id
+    price: int = Field(ge=1, le=100_000_000)
+    quota: int | None = Field(default=None, ge=1, le=10_000_000)
+    limit_per_member: int | None = Field(default=None, ge=1, le=999)
+    community_id: Id | None = None
+    leader_code: str | None = Field(default=None, max_length=32, description="Any invite code of the leader (their personal code)")
+    label: str = Field(default="", max_length=40)
+
+
+class TierIn(Input):
+    min_orders: int = Field(ge=2, le=100_000)
+    discount: int = Field(ge=1, le=100_000_000, description="Fen off each order of a community that reaches the tier")
+
+
 class CampaignIn(Input):
-    kind: str = Field(pattern="^(live|team|threshold|flash|presale)$")
-    title: str = Field(max_length=60)
+    """API.md's shape (``name``, ``items``, ``offers``, ``time_limit_hours``, ``leader_free``,
+    ``tiers: [{min_orders, discount}]``, ``on_miss``, ``cutoff_at``, ``promised_at``); the
+    console's own names (``title``, ``team_hours``, ``team_variant``, ``miss_policy``,
+    ``promised_date``, tiers as ``[min, off]`` pairs) are accepted too."""
+
+    kind: str = Field(pattern="^(live|group_buy|threshold|flash_sale|presale)$")
+    name: str = Field(max_length=60, validation_alias=AliasChoices("name", "title"))
     description: str = Field(default="", max_length=2000)
     kit_copy: str = Field(default="", max_length=2000, description="Copy leaders forward to their groups")
-    starts_at: datetime
-    ends_at: datetime = Field(description="The end; a pre-sale's order cut-off")
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = Field(default=None, description="The end; for a pre-sale, cutoff_at if given")
+    items: list[ItemIn] = Field(default_factory=list, max_length=50)
+    offers: list[LiveOfferIn] = Field(default_factory=list, max_length=50)
     team_size: int | None = Field(default=None, ge=2, le=50)
-    team_hours: int | None = Field(default=None, ge=1, le=168)
+    time_limit_hours: int | None = Field(default=None, ge=1, le=168, validation_alias=AliasChoices("time_limit_hours", "team_hours"))
+    leader_free: bool | None = None
     team_variant: str | None = Field(default=None, pattern="^(standard|leader_free)$")
-    tiers: list[list[int]] | None = Field(default=None, max_length=5, description="[[minimum orders, fen off per order], ...]")
-    miss_policy: str | None = Field(default=None, pattern="^(cancel|proceed)$")
+    tiers: list[TierIn | Annotated[list[int], Field(min_length=2, max_length=2)]] | None = Field(default=None, max_length=5)
+    on_miss: str | None = Field(default=None, pattern="^(cancel|proceed)$", validation_alias=AliasChoices("on_miss", "miss_policy"))
+    cutoff_at: AwareDatetime | None = None
+    promised_at: AwareDatetime | None = None
     promised_date: date | None = None
     promised_note: str | None = Field(default=None, max_length=100)
 
@@ -64,6 +105,7 @@ class CampaignOut(Output):
     id: int
     merchant_id: int
     kind: str
+    name: str
     title: str
     description: str
     status: str
@@ -77,6 +119,7 @@ class CampaignOut(Output):
     team_variant: str | None
     tiers: list[list[int]] | None
     miss_policy: str | None
+    cutoff_at: datetime | None
     promised_date: date | None
     promised_note: str | None
     offers: list[OfferOut]
@@ -127,28 +170,42 @@ def _offer_out(o: service.OfferOut) -> OfferOut:
 def campaign_out(v: service.CampaignView) -> CampaignOut:
     c = v.campaign
     return CampaignOut(
-        id=c.id, merchant_id=c.merchant_id, kind=c.kind, title=c.title, description=c.description, status=c.status, phase=v.phase,
+        id=c.id, merchant_id=c.merchant_id, kind=c.kind, name=c.title, title=c.title, description=c.description, status=c.status, phase=v.phase,
         starts_at=c.starts_at, ends_at=c.ends_at, seconds_to_start=v.seconds_to_start, seconds_to_end=v.seconds_to_end,
         team_size=c.team_size, team_hours=c.team_hours, team_variant=c.team_variant, tiers=c.tiers, miss_policy=c.miss_policy,
-        promised_date=c.promised_date, promised_note=c.promised_note, offers=[_offer_out(o) for o in v.offers],
+        cutoff_at=c.ends_at if c.kind == rules.Kind.presale else None, promised_date=c.promised_date, promised_note=c.promised_note, offers=[_offer_out(o) for o in v.offers],
         entry_code=v.entry_code, community_id=v.community_id, progress=v.progress,
     )
 
 
 @router.post("/merchants/{merchant_id}/campaigns", status_code=201, response_model=CampaignOut, responses=PROBLEMS)
 def create_campaign(merchant_id: Id, body: CampaignIn, s: DB, who: Who, now: Now, response: Response) -> CampaignOut:
+    """Create a campaign with its items and (a live session's) community offers, all or
+    nothing."""
+    ends_at = body.cutoff_at or body.ends_at
+    if ends_at is None:
+        raise Invalid("campaign.window_invalid", "Say when the campaign ends (a pre-sale: its cut-off).")
+    if body.cutoff_at and body.ends_at and body.cutoff_at > body.ends_at:
+        raise Invalid("campaign.window_invalid", "The cut-off cannot be after the end.")
+    variant = body.team_variant or ({True: "leader_free", False: "standard"}.get(body.leader_free) if body.leader_free is not None else None)
+    tiers = [(t.min_orders, t.discount) if isinstance(t, TierIn) else (t[0], t[1]) for t in body.tiers] if body.tiers is not None else None
+    promised = body.promised_date or (body.promised_at.astimezone(SHANGHAI).date() if body.promised_at else None)
     spec = rules.CampaignSpec(
-        kind=body.kind, title=body.title, starts_at=body.starts_at, ends_at=body.ends_at, team_size=body.team_size, team_hours=body.team_hours,
-        team_variant=body.team_variant, tiers=[tuple(t) for t in body.tiers] if body.tiers is not None else None, miss_policy=body.miss_policy,
-        promised_date=body.promised_date,
+        kind=body.kind, title=body.name, starts_at=body.starts_at, ends_at=ends_at, team_size=body.team_size, team_hours=body.time_limit_hours,
+        team_variant=variant, tiers=tiers, miss_policy=body.on_miss, promised_date=promised,
     )
     c = service.create_campaign(s, who, merchant_id, spec, description=body.description, kit_copy=body.kit_copy, promised_note=body.promised_note, now=now)
+    for it in body.items:
+        service.add_offer(s, who, merchant_id, c.id, service.OfferSpec(it.sku_id, it.price, it.stock, it.limit_per_member, label=it.label), now)
+    for of in body.offers:
+        leader_id = service.leader_of_code(s, merchant_id, of.leader_code) if of.leader_code else None
+        service.add_offer(s, who, merchant_id, c.id, service.OfferSpec(of.sku_id, of.price, of.quota, of.limit_per_member, of.community_id, leader_id, of.label), now)
     response.headers["Location"] = f"/api/v1/campaigns/{c.id}"
     return campaign_out(service.member_view(s, c.id, None, now))
 
 
 @router.get("/merchants/{merchant_id}/campaigns", response_model=list[CampaignOut], responses=PROBLEMS)
-def list_campaigns(merchant_id: Id, s: DB, who: Who, now: Now, kind: str | None = Query(default=None, pattern="^(live|team|threshold|flash|presale)$")) -> list[CampaignOut]:
+def list_campaigns(merchant_id: Id, s: DB, who: Who, now: Now, kind: str | None = Query(default=None, pattern="^(live|group_buy|threshold|flash_sale|presale)$")) -> list[CampaignOut]:
     return [campaign_out(service.member_view(s, c.id, None, now)) for c in service.list_campaigns(s, who, merchant_id, kind)]
 
 

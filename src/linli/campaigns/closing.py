@@ -122,12 +122,20 @@ def settle(db: Database, campaign_id: int, as_of: datetime) -> int:
         with db.transaction() as s:
             done += 1 if settle_order(s, campaign_id, order_id, community_id, counts.get(community_id, 0), as_of) else 0
     with db.transaction() as s:
+        if kind == rules.Kind.threshold and unsettled(s, campaign_id):
+            return done  # an order waits for a refund decision: stay closing, retry next run
         if s.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "closing").values(status="closed", closed_at=as_of)).rowcount == 1:
             c = s.get(Campaign, campaign_id)
             s.refresh(c)
             emit(s, "campaign.closed", _summary(s, c), merchant_id=c.merchant_id, at=as_of)
             done += 1
     return done
+
+
+def unsettled(s: Session, campaign_id: int) -> int:
+    Order = _orders()
+    return s.scalar(select(func.count()).select_from(Order).where(
+        Order.campaign_id == campaign_id, Order.status.in_(thresholds.COUNTED), ~exists().where(ThresholdRebate.order_id == Order.id))) or 0
 
 
 def settle_order(s: Session, campaign_id: int, order_id: int, community_id: int | None, counted: int, now: datetime) -> bool:
@@ -142,13 +150,18 @@ def settle_order(s: Session, campaign_id: int, order_id: int, community_id: int 
     if o is None or o.campaign_id != campaign_id or o.status not in thresholds.COUNTED:
         return False
     result = thresholds.outcome([tuple(t) for t in c.tiers or []], c.miss_policy, counted, community_id is not None)
+    if result.kind == "rebate" and orders.open_requests(s, o.id):
+        # The buyer asked for money back and staff have not decided: the rebate waits for
+        # that decision (the next run retries), so it is neither lost nor paid on top.
+        return False
     marker = {"order_id": o.id, "campaign_id": campaign_id, "community_id": community_id, "kind": result.kind, "amount": 0, "at": now}
     if s.execute(insert_ignore(s, ThresholdRebate, marker, ["order_id"]).returning(ThresholdRebate.order_id)).first() is None:
         return False  # another run settled it
     amount = 0
     if result.kind != "none":
         reason = "threshold_rebate" if result.kind == "rebate" else "threshold_missed"
-        case = orders.system_refund(s, o.id, result.off, reason, now)
+        # A rebate keeps the order going even when it covers the whole price.
+        case = orders.system_refund(s, o.id, result.off, reason, now, keep_order=result.kind == "rebate")
         amount = case.amount if case is not None else 0
         s.execute(update(ThresholdRebate).where(ThresholdRebate.order_id == o.id).values(amount=amount))
     orders.release_hold(s, o.id, now, reason=f"threshold_{result.kind}")

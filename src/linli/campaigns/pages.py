@@ -78,9 +78,9 @@ error_messages(
 
 KIND_NAMES = {
     "live": N_("Live session"),
-    "team": N_("Group buy"),
+    "group_buy": N_("Group buy"),
     "threshold": N_("Community threshold"),
-    "flash": N_("Flash sale"),
+    "flash_sale": N_("Flash sale"),
     "presale": N_("Pre-sale"),
 }
 PHASE_NAMES = {"upcoming": N_("Starting soon"), "live": N_("On now"), "ended": N_("Ended")}

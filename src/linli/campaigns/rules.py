@@ -12,9 +12,9 @@ from linli.errors import Conflict, Forbidden, Invalid
 
 class Kind(StrEnum):
     live = "live"  # 直播场次
-    team = "team"  # 拼团
+    team = "group_buy"  # 拼团
     threshold = "threshold"  # 社区成团
-    flash = "flash"  # 秒杀
+    flash = "flash_sale"  # 秒杀
     presale = "presale"  # 预售
 
 
@@ -45,10 +45,12 @@ def check_spec(spec: CampaignSpec) -> CampaignSpec:
     try:
         kind = Kind(spec.kind)
     except ValueError:
-        raise Invalid("campaign.kind_invalid", "Kind is one of live, team, threshold, flash, presale.") from None
+        raise Invalid("campaign.kind_invalid", "Kind is one of live, group_buy, threshold, flash_sale, presale.") from None
     title = " ".join((spec.title or "").split())
     if not 1 <= len(title) <= 60:
         raise Invalid("campaign.title_invalid", "A title of 1 to 60 characters.")
+    if spec.starts_at.year < 2000 or spec.ends_at.year > 2200:
+        raise Invalid("campaign.window_invalid", "Choose dates between 2000 and 2200.")
     if spec.ends_at <= spec.starts_at:
         raise Invalid("campaign.window_invalid", "The end must come after the start.")
     if spec.ends_at - spec.starts_at > MAX_DURATION:

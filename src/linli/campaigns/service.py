@@ -106,6 +106,14 @@ def add_offer(s: Session, who: Principal, merchant_id: int, campaign_id: int, sp
     return o
 
 
+def leader_of_code(s: Session, merchant_id: int, code: str) -> int:
+    """The leader an offer's ``leader_code`` names (any of their codes at this shop)."""
+    ic = referral.resolve_code(s, code)
+    if ic.merchant_id != merchant_id or not any(c.merchant_id == merchant_id for c in community.communities_led_by(s, ic.member_id)):
+        raise Invalid("campaign.leader_unknown", "That code is not a leader's code of this shop.")
+    return ic.member_id
+
+
 def list_campaigns(s: Session, who: Principal, merchant_id: int, kind: str | None = None, limit: int = 100) -> list[Campaign]:
     identity.require_permission(s, who, merchant_id, Permission.view)
     q = select(Campaign).where(Campaign.merchant_id == merchant_id)

@@ -6,6 +6,7 @@ from linli.orders.service.aftersales import (
     cases_of_order,
     list_cases,
     reject,
+    open_requests,
     request_refund,
     system_refund,
 )
@@ -44,5 +45,5 @@ __all__ = [
     "delivery_update", "find_by_code", "lines_for", "list_cases", "mark_paid", "mark_ready", "member_order", "member_orders",
     "merchant_order", "merchant_orders", "point_arrived", "point_orders", "reject", "request_refund", "start_fulfilment",
     "line_amounts", "received_spend", "start_payment", "verify_pickup",
-    "release_hold", "system_refund",
+    "release_hold", "system_refund", "open_requests",
 ]

@@ -169,6 +169,8 @@ def system_refund(s: Session, order_id: int, amount: int | None, reason: str, no
     o = s.get(Order, order_id)
     if o is None or o.status not in rules.REFUNDABLE:
         return None
+    if amount is None:
+        _supersede_requests(s, o, reason, now)
     lines = lines_of(s, o.id)
     left = [rules.refundable_left(ln.paid, ln.refunded, ln.refund_reserved) for ln in lines]
     want = sum(left) if amount is None else min(amount, sum(left))
@@ -187,3 +189,20 @@ def system_refund(s: Session, order_id: int, amount: int | None, reason: str, no
     s.flush()
     _execute(s, case, None, "system", now, note=reason[:200], keep_order=keep_order)
     return case
+
+
+def open_requests(s: Session, order_id: int) -> int:
+    """Refund requests of an order still waiting for a decision."""
+    return len(s.scalars(select(RefundCase.id).where(RefundCase.order_id == order_id, RefundCase.status == "requested")).all())
+
+
+def _supersede_requests(s: Session, o: Order, reason: str, now: datetime) -> None:
+    """A full system refund pays back everything, so requests still under review are
+    closed (their reserved amounts freed) rather than left to be approved on top."""
+    for case in s.scalars(select(RefundCase).where(RefundCase.order_id == o.id, RefundCase.status == "requested").with_for_update()).all():
+        if s.execute(update(RefundCase).where(RefundCase.id == case.id, RefundCase.status == "requested").values(status="rejected", decided_at=now, decision_note=f"superseded by a full refund ({reason})"[:200])).rowcount != 1:
+            continue
+        for cl in _case_lines(s, case.id):
+            s.execute(update(OrderLine).where(OrderLine.id == cl.line_id).values(refund_reserved=OrderLine.refund_reserved - cl.amount))
+        audit(s, o, "refund_rejected", actor=None, kind="system", detail={"case_id": case.id, "reason": "superseded"}, now=now)
+    s.flush()
