@@ -66,14 +66,18 @@ def _take_quota(s: Session, offer: rules.OfferView, qty: int) -> bool:
 
 
 def _take_offer(s: Session, c: Campaign, offer: rules.OfferView, member_id: int, qty: int) -> bool:
-    """Member limit, then (a flash sale with Redis) the gate, then the quota row: the
-    database compare-and-set is always the final guard. True when the gate was used."""
-    _take_member_limit(s, offer, member_id, qty)
+    """(A flash sale with Redis) the gate first, so refused buyers never write to the
+    database; then the member limit and the quota rows: the database compare-and-set is
+    always the final guard. True when the gate was used."""
     gated = c.kind == rules.Kind.flash and flash.gate_take(s, offer, member_id, qty)
-    if not _take_quota(s, offer, qty):
+    try:
+        _take_member_limit(s, offer, member_id, qty)
+        if not _take_quota(s, offer, qty):
+            raise Conflict("campaign.sold_out", "This offer is sold out.", offer_id=offer.id)
+    except Conflict:
         if gated:
             flash.gate_undo(s, offer.id, member_id, qty)
-        raise Conflict("campaign.sold_out", "This offer is sold out.", offer_id=offer.id)
+        raise
     return gated
 
 
@@ -149,9 +153,15 @@ class CampaignPricing:
             return
         for offer_id, qty, gated in terms.taken:
             s.add(CampaignOrderLine(order_id=order_id, offer_id=offer_id, campaign_id=terms.campaign_id, member_id=member_id, qty=qty, gated=gated))
-        if terms.team_id is not None:
-            s.add(TeamMember(team_id=terms.team_id, order_id=order_id, member_id=member_id, is_opener=terms.team_opener, paid=False, joined_at=now))
         s.flush()
+        if terms.team_id is not None:
+            try:
+                with s.begin_nested():
+                    s.add(TeamMember(team_id=terms.team_id, order_id=order_id, member_id=member_id, is_opener=terms.team_opener, paid=False, joined_at=now))
+            except IntegrityError as exc:  # the same member joining twice at once
+                if not is_unique_violation(exc):
+                    raise
+                raise Conflict("team.already_member", "You are already in this team.") from None
 
     def release(self, s: Session, order_id: int) -> None:
         lines = list(s.scalars(select(CampaignOrderLine).where(CampaignOrderLine.order_id == order_id, CampaignOrderLine.released.is_(False))))
@@ -162,7 +172,9 @@ class CampaignPricing:
             s.execute(update(OfferCounter).where(OfferCounter.offer_id == ln.offer_id, OfferCounter.member_id == ln.member_id, OfferCounter.qty >= ln.qty).values(qty=OfferCounter.qty - ln.qty))
             if ln.gated:
                 flash.gate_give_back(s, ln.offer_id, ln.member_id, ln.qty)
-        tm = s.scalars(select(TeamMember).where(TeamMember.order_id == order_id)).first()
+        # The seat row first, locked (the payment handler also takes the seat before the
+        # team): whether it was paid cannot change between reading it and freeing it.
+        tm = s.scalars(select(TeamMember).where(TeamMember.order_id == order_id).with_for_update().execution_options(populate_existing=True)).first()
         if tm is not None:
             # A seat in a team still forming frees up for someone else; a team that ended
             # keeps its history.

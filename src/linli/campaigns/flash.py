@@ -4,36 +4,284 @@ Without ``LINLI_REDIS_URL`` the database alone decides (the offer's ``sold`` com
 set). With it, a Lua script checks the member's limit and takes a unit atomically before
 the database is touched, so thousands of buyers contend on Redis rather than on one row;
 the database compare-and-set stays the final guard.
+
+Keys per offer (``{id}`` is a Redis Cluster hash tag, so both keys live on one node):
+
+- ``<prefix>{id}`` — a hash: ``left`` units, ``quota``, ``ver`` (bumped by every move) and
+  ``at`` (unix time of the last move). Created on the first take from the database
+  (``left = quota − sold``) and kept until a day after the campaign ends.
+- ``<prefix>{id}:m`` — a hash member id → units held (only for offers with a per-member limit).
+
+Redis may drift from the database only towards *more* units left (a process killed between
+the gate and its rollback compensation is the exception: ``reconcile`` repairs that), and
+then the database refuses what the gate let through. ``reconcile`` resets an offer's keys
+from the database when it has been quiet.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis import RedisError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from linli import db as dbmod
 from linli.campaigns import rules
+from linli.campaigns.models import Campaign, Offer, OfferCounter
+from linli.db import Database, utcnow
+from linli.errors import Conflict
+from linli.jobs import job
 
-_redis = None
+log = logging.getLogger("linli.campaigns.flash")
+
+PREFIX = "linli:flash:"
+KEEP_AFTER_END = timedelta(days=1)  # unpaid orders expire after the end: their units come back here
+QUIET_SECONDS = 30.0  # the reconcile job leaves an offer alone while it moved this recently
+PAUSE_SECONDS = 10.0  # after Redis fails to answer, the database decides alone this long
+
+# KEYS: state, members. ARGV: member, qty, limit (0 = none), left if new, quota, ttl, now.
+# Returns units left after the take, -1 over the member's limit, -2 sold out.
+_TAKE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'left', ARGV[4], 'quota', ARGV[5], 'ver', 0, 'at', ARGV[7])
+  redis.call('EXPIRE', KEYS[1], ARGV[6])
+end
+local qty = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+if limit > 0 and tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') + qty > limit then
+  return -1
+end
+local left = tonumber(redis.call('HGET', KEYS[1], 'left'))
+if left < qty then
+  return -2
+end
+redis.call('HINCRBY', KEYS[1], 'left', -qty)
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
+redis.call('HSET', KEYS[1], 'at', ARGV[7])
+if limit > 0 then
+  redis.call('HINCRBY', KEYS[2], ARGV[1], qty)
+  if redis.call('TTL', KEYS[2]) < 0 then
+    redis.call('EXPIRE', KEYS[2], ARGV[6])
+  end
+end
+return left - qty
+"""
+
+# KEYS: state, members. ARGV: member, qty, now. Nothing happens to keys that are gone.
+_GIVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return -1
+end
+local qty = tonumber(ARGV[2])
+local quota = tonumber(redis.call('HGET', KEYS[1], 'quota'))
+local left = math.min(tonumber(redis.call('HGET', KEYS[1], 'left')) + qty, quota)
+redis.call('HSET', KEYS[1], 'left', left, 'at', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
+local had = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if had > qty then
+  redis.call('HINCRBY', KEYS[2], ARGV[1], -qty)
+elseif had > 0 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+return left
+"""
+
+# KEYS: state, members. ARGV: expected ver, left, quota, ttl, now, member, qty, member, qty…
+# Replaces both keys only if no take or give-back happened since ``ver`` was read.
+_RESET = """
+if redis.call('HGET', KEYS[1], 'ver') ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], 'left', ARGV[2], 'quota', ARGV[3], 'ver', tonumber(ARGV[1]) + 1, 'at', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+for i = 6, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+if #ARGV > 5 then
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+return 1
+"""
 
 
-def configure(redis_client) -> None:
-    """Use ``redis_client`` as the gate (None turns the gate off)."""
-    global _redis
-    _redis = redis_client
+@dataclass
+class _Gate:
+    redis: object
+    prefix: str
+    take: object
+    give: object
+    reset: object
+
+
+_gate: _Gate | None = None
+_paused_until = 0.0  # a gate that just failed is not asked again (each failure costs its retries)
+
+
+def configure(redis_client, prefix: str = PREFIX) -> None:
+    """Use ``redis_client`` as the gate, its keys under ``prefix`` (None turns the gate off)."""
+    global _gate, _paused_until
+    _paused_until = 0.0
+    if redis_client is None:
+        _gate = None
+        return
+    _gate = _Gate(redis_client, prefix, redis_client.register_script(_TAKE), redis_client.register_script(_GIVE), redis_client.register_script(_RESET))
+
+
+def configuration() -> tuple[object | None, str]:
+    """(the Redis client, the key prefix) in use, to restore after a test."""
+    return (_gate.redis, _gate.prefix) if _gate else (None, PREFIX)
 
 
 def enabled() -> bool:
-    return _redis is not None
+    return _gate is not None
+
+
+def _keys(offer_id: int) -> list[str]:
+    base = f"{_gate.prefix}{{{offer_id}}}"
+    return [base, base + ":m"]
+
+
+def _ttl(ends_at: datetime) -> int:
+    return max(int((ends_at + KEEP_AFTER_END - utcnow()).total_seconds()), int(KEEP_AFTER_END.total_seconds()))
+
+
+def _give(offer_id: int, member_id: int, qty: int) -> None:
+    # Units not given back leave the gate holding too few: reconcile puts them back.
+    global _paused_until
+    if _gate is None:
+        return
+    if time.monotonic() < _paused_until:
+        log.warning("flash gate paused: %s of offer %s not given back", qty, offer_id)
+        return
+    try:
+        _gate.give(keys=_keys(offer_id), args=[member_id, qty, time.time()])
+    except RedisError:
+        _paused_until = time.monotonic() + PAUSE_SECONDS
+        log.exception("flash gate: giving back %s of offer %s failed", qty, offer_id)
 
 
 def gate_take(s: Session, offer: rules.OfferView, member_id: int, qty: int) -> bool:
-    """Take ``qty`` units for ``member_id`` at the gate. False when there is no gate; a
-    refusal raises ``campaign.sold_out`` or ``campaign.member_limit``."""
-    return False
+    """Take ``qty`` units for ``member_id`` at the gate. False when there is no gate (or it
+    does not answer: the database then decides alone for ``PAUSE_SECONDS``); a refusal raises
+    ``campaign.sold_out`` or ``campaign.member_limit``. The units go back by themselves if
+    the transaction rolls back."""
+    global _paused_until
+    if _gate is None or offer.quota is None or time.monotonic() < _paused_until:
+        return False
+    row = s.get(Offer, offer.id)  # already in the session: no query
+    c = s.get(Campaign, row.campaign_id)
+    args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, _ttl(c.ends_at), time.time()]
+    try:
+        got = _gate.take(keys=_keys(offer.id), args=args)
+    except RedisError:
+        _paused_until = time.monotonic() + PAUSE_SECONDS
+        log.exception("flash gate: Redis did not answer; the database decides alone for %s s", PAUSE_SECONDS)
+        return False
+    if got == -1:
+        raise Conflict("campaign.member_limit", f"You may buy at most {offer.limit_per_member} at this price.", limit=offer.limit_per_member, offer_id=offer.id)
+    if got == -2:
+        raise Conflict("campaign.sold_out", "This offer is sold out.", offer_id=offer.id)
+    taken = [offer.id, member_id, qty]  # compared by identity: a take of its own
+    pending = _pending(s)
+    pending.append(taken)
+    dbmod.after_rollback(s, lambda: _give(*taken) if any(t is taken for t in pending) else None)
+    return True
+
+
+def _pending(s: Session) -> list[list[int]]:
+    """Takes of this transaction still owed back if it rolls back (``gate_undo`` removes
+    the ones it gave back already)."""
+    if "linli_flash_pending" not in s.info:
+        s.info["linli_flash_pending"] = []
+        dbmod.after_commit(s, lambda: s.info.pop("linli_flash_pending", None))
+        dbmod.after_rollback(s, lambda: s.info.pop("linli_flash_pending", None))
+    return s.info["linli_flash_pending"]
 
 
 def gate_undo(s: Session, offer_id: int, member_id: int, qty: int) -> None:
     """Give back at once what ``gate_take`` took in this still-open transaction."""
+    pending = s.info.get("linli_flash_pending", [])
+    for i in range(len(pending) - 1, -1, -1):
+        if pending[i] == [offer_id, member_id, qty]:
+            del pending[i]
+            _give(offer_id, member_id, qty)
+            return
 
 
 def gate_give_back(s: Session, offer_id: int, member_id: int, qty: int) -> None:
     """An order holding gated units was cancelled: give them back once that commits."""
+    dbmod.after_commit(s, lambda: _give(offer_id, member_id, qty))
+
+
+# --- what the gate holds, and putting it right -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class GateState:
+    left: int
+    quota: int
+    members: dict[int, int]
+
+    @property
+    def sold(self) -> int:
+        return self.quota - self.left
+
+
+def gate_state(offer_id: int) -> GateState | None:
+    """What the gate holds for an offer (None without a gate or before its first take)."""
+    if _gate is None:
+        return None
+    state, members = _keys(offer_id)
+    h = _gate.redis.hgetall(state)
+    if not h:
+        return None
+    m = _gate.redis.hgetall(members)
+    return GateState(int(h[b"left"]), int(h[b"quota"]), {int(k): int(v) for k, v in m.items()})
+
+
+def reconcile(db: Database, offer_ids: list[int], *, quiet_seconds: float | None = None) -> int:
+    """Reset the gate's counters of ``offer_ids`` from the database (left = quota − sold,
+    members from their counters). Safe to run while the sale is quiet: an offer that moved
+    in the last ``quiet_seconds`` is skipped, and one that moves while the database is read
+    is left as it is (the reset applies only if nothing moved meanwhile). Returns how many
+    offers were reset (``QUIET_SECONDS`` when ``quiet_seconds`` is not given)."""
+    if _gate is None:
+        return 0
+    quiet = QUIET_SECONDS if quiet_seconds is None else quiet_seconds
+    done = 0
+    for offer_id in offer_ids:
+        keys = _keys(offer_id)
+        ver, at = _gate.redis.hmget(keys[0], ["ver", "at"])
+        if ver is None or time.time() - float(at) < quiet:
+            continue  # never taken (the first take initialises it) or busy
+        with db.transaction() as s:
+            o = s.get(Offer, offer_id)
+            c = s.get(Campaign, o.campaign_id)
+            members = [] if o.limit_per_member is None else list(s.execute(
+                select(OfferCounter.member_id, OfferCounter.qty).where(OfferCounter.offer_id == offer_id, OfferCounter.qty > 0)
+            ))
+            left, quota, ttl = o.quota - o.sold, o.quota, _ttl(c.ends_at)
+        flat = [v for mid, q in members for v in (mid, q)]
+        done += int(_gate.reset(keys=keys, args=[ver, left, quota, ttl, time.time(), *flat]))
+    return done
+
+
+@job("campaigns.flash_reconcile", order=90)
+def flash_reconcile(db: Database, as_of: datetime) -> int:
+    """Put the gate of running flash sales right from the database, offer by offer, when
+    each has been quiet for ``QUIET_SECONDS`` (after a Redis restart, or a process that died
+    between the gate and its database transaction). Nothing to do without Redis."""
+    if _gate is None:
+        return 0
+    with db.transaction() as s:
+        ids = list(s.scalars(
+            select(Offer.id).join(Campaign, Campaign.id == Offer.campaign_id)
+            .where(Campaign.kind == rules.Kind.flash.value, Campaign.status == "active", Campaign.ends_at > as_of - KEEP_AFTER_END, Offer.quota.is_not(None))
+            .order_by(Offer.id)
+        ))
+    return reconcile(db, ids)
