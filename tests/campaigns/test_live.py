@@ -28,6 +28,8 @@ def test_member_enters_through_leaders_code_buys_at_community_price_and_order_is
     r = client.post(f"/api/v1/campaigns/{c['id']}/enter", json={"invite_code": code}, headers=buyer)
     assert r.status_code == 200, r.text
     assert r.json()["invite_code"] == code
+    # Entering through the leader's link binds the neighbour to the leader (repeat orders count for them).
+    assert client.get("/api/v1/me/binding", params={"merchant_id": shop.merchant_id}, headers=buyer).json()["inviter_id"] == shop.leader_id
     view = client.get(f"/api/v1/campaigns/{c['id']}", headers=buyer).json()
     assert view["phase"] == "live" and view["entry_code"] == code
     assert view["offers"][0]["eligible"] is True and view["offers"][0]["left"] == 3 and view["offers"][0]["price"] == 5800
@@ -41,9 +43,10 @@ def test_member_enters_through_leaders_code_buys_at_community_price_and_order_is
     board = client.get(f"/api/v1/merchants/{shop.merchant_id}/campaigns/{c['id']}/board", headers=shop.owner).json()
     assert board["paid_orders"] == 1 and board["gmv"] == 11600 and board["entries"] == 1
     assert board["by_code"] == [{"code": code, "owner_id": shop.leader_id, "nickname": board["by_code"][0]["nickname"], "orders": 1, "gmv": 11600, "entries": 1}]
-    # The leader earns the leader's commission on it (15% by default) through the code.
+    # The leader earns the leader's share (15%) through the campaign code and, since the entry
+    # bound the neighbour to them and leaders are sharers, level 1 (20%): 35%, within the 50% cap.
     earnings = client.get("/api/v1/me/earnings", params={"merchant_id": shop.merchant_id}, headers=shop.leader).json()
-    assert [r["amount"] for r in earnings["records"]] == [11600 * 1500 // 10000]
+    assert sorted((r["level"], r["amount"]) for r in earnings["records"]) == [(0, 11600 * 1500 // 10000), (1, 11600 * 2000 // 10000)]
 
 
 def test_other_community_and_missing_code_are_refused_and_nothing_is_taken(client, db, merchant, clock):

@@ -160,6 +160,15 @@ def enter(s: Session, member_id: int, campaign_id: int, invite_code: str | None,
     if e.invite_code is None and code is not None:
         e.invite_code, e.code_owner_id = code, owner
     s.flush()
+    if code is not None:
+        # Coming in through a leader's link also binds the neighbour to them by the shop's
+        # bind mode (seed 002: later orders, repeat purchases included, count for the
+        # leader); a refused binding (self, cycle, protected) leaves the entry as it is.
+        try:
+            with s.begin_nested():
+                referral.bind(s, member_id, code, now, merchant_id=c.merchant_id)
+        except Conflict:
+            pass
     return e
 
 
