@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -186,3 +186,14 @@ def _on_end(s: Session, transaction) -> None:
         return
     s.info.pop("linli_after_commit", None)
     _run(s.info.pop("linli_after_rollback", []))
+
+
+def take_counter(s: Session, model, keys: dict, qty: int, limit: int) -> bool:
+    """Add ``qty`` to the ``qty`` column of the ``model`` row named by ``keys`` (created at
+    0 if missing, under a unique constraint on those keys) unless that would pass
+    ``limit``: one compare-and-set, so concurrent takers can never pass it together.
+    Used for per-member purchase limits."""
+    where = [getattr(model, k) == v for k, v in keys.items()]
+    if s.scalars(select(model.id).where(*where)).first() is None:
+        s.execute(insert_ignore(s, model, {**keys, "qty": 0}, list(keys)))
+    return s.execute(update(model).where(*where, model.qty + qty <= limit).values(qty=model.qty + qty)).rowcount == 1

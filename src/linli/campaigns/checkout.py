@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from linli.campaigns import flash, rules
 from linli.campaigns.models import Campaign, CampaignOrderLine, Offer, OfferCounter, Team, TeamMember
-from linli.campaigns.service import buyer_community, entry_of, offers_of
-from linli.db import is_unique_violation
+from linli.campaigns.service import buyer_community, entry_of, offer_view, offers_of
+from linli.db import is_unique_violation, take_counter
 from linli.errors import Conflict, Invalid, NotFound
 from linli.orders.ports import CampaignTerms, PricingRequest
 from linli.referral import service as referral
@@ -40,21 +40,7 @@ def _campaign(s: Session, req: PricingRequest) -> tuple[Campaign, Team | None]:
 def _take_member_limit(s: Session, offer: rules.OfferView, member_id: int, qty: int) -> None:
     if offer.limit_per_member is None:
         return
-    if qty > offer.limit_per_member:
-        raise Conflict("campaign.member_limit", f"You may buy at most {offer.limit_per_member} at this price.", limit=offer.limit_per_member, offer_id=offer.id)
-    exists = s.scalars(select(OfferCounter.id).where(OfferCounter.offer_id == offer.id, OfferCounter.member_id == member_id)).first()
-    if exists is None:
-        try:
-            with s.begin_nested():
-                s.add(OfferCounter(offer_id=offer.id, member_id=member_id, qty=0))
-        except IntegrityError as exc:
-            if not is_unique_violation(exc):
-                raise
-    moved = s.execute(
-        update(OfferCounter).where(OfferCounter.offer_id == offer.id, OfferCounter.member_id == member_id, OfferCounter.qty + qty <= offer.limit_per_member)
-        .values(qty=OfferCounter.qty + qty)
-    ).rowcount
-    if moved != 1:
+    if not take_counter(s, OfferCounter, {"offer_id": offer.id, "member_id": member_id}, qty, offer.limit_per_member):
         raise Conflict("campaign.member_limit", f"You may buy at most {offer.limit_per_member} at this price.", limit=offer.limit_per_member, offer_id=offer.id)
 
 
@@ -114,13 +100,10 @@ class CampaignPricing:
             raise Conflict("campaign.ended", "Orders for this campaign are closed.")
         entry = entry_of(s, c.id, req.member_id)
         code = req.invite_code or (entry.invite_code if entry else None)
-        owner = None
-        if req.invite_code:
-            owner = referral.code_owners(s, [referral.rules.normalise_code(req.invite_code) or ""]).get(referral.rules.normalise_code(req.invite_code) or "")
-        elif entry is not None:
-            owner = entry.code_owner_id
+        # The code that decides eligibility: the one named with the order, else the entry's.
+        owner = referral.code_owner(s, req.invite_code) if req.invite_code else (entry.code_owner_id if entry else None)
         community_id = buyer_community(s, c.merchant_id, req.member_id)
-        offers = [rules.OfferView(o.id, o.sku_id, o.price, o.quota, o.sold, o.limit_per_member, o.community_id, o.leader_id) for o in offers_of(s, c.id)]
+        offers = [offer_view(o) for o in offers_of(s, c.id)]
         terms = CampaignTerms(campaign_id=c.id, invite_code=code)
         if c.kind == rules.Kind.team and len(req.sku_qty) != 1:
             raise Invalid("team.one_item", "A team order is for the team's item only.")

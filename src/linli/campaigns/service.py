@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from linli.campaigns import rules
-from linli.campaigns.models import Campaign, CampaignEntry, CampaignOrderLine, Offer
+from linli.campaigns import rules, thresholds
+from linli.campaigns.models import Campaign, CampaignEntry, Offer
 from linli.catalog import service as catalog
 from linli.community import service as community
 from linli.db import insert_ignore
@@ -219,7 +219,7 @@ def member_view(s: Session, campaign_id: int, member_id: int | None, now: dateti
     out = []
     for o in offers:
         v = views.get(o.sku_id)
-        ok = member_id is not None and rules.eligible(_view(o), cid, owner)
+        ok = member_id is not None and rules.eligible(offer_view(o), cid, owner)
         out.append(OfferOut(o, v.product_name if v else "", v.sku_name if v else "", v.price if v else o.price, None if o.quota is None else max(o.quota - o.sold, 0), ok))
     ph = rules.phase(c.starts_at, c.ends_at, c.status, now)
     view = CampaignView(
@@ -227,20 +227,15 @@ def member_view(s: Session, campaign_id: int, member_id: int | None, now: dateti
         entry.invite_code if entry else None, cid,
     )
     if c.kind == rules.Kind.threshold:
-        from linli.campaigns import thresholds
-
         view.progress = thresholds.progress(s, c, cid)
     return view
 
 
-def _view(o: Offer) -> rules.OfferView:
+def offer_view(o: Offer) -> rules.OfferView:
     return rules.OfferView(o.id, o.sku_id, o.price, o.quota, o.sold, o.limit_per_member, o.community_id, o.leader_id)
 
 
 # --- live board ------------------------------------------------------------------------------
-
-
-LIVE_STATUSES = ("paid", "grouping", "fulfilling", "ready_for_pickup", "delivering", "received", "completed")
 
 
 @dataclass
@@ -263,12 +258,12 @@ def board(s: Session, who: Principal, merchant_id: int, campaign_id: int, now: d
     view = member_view(s, c.id, None, now)
     orders = s.scalar(select(func.count()).select_from(Order).where(Order.campaign_id == c.id)) or 0
     paid_orders, gmv = s.execute(
-        select(func.count(), func.coalesce(func.sum(Order.total_paid - Order.refunded), 0)).where(Order.campaign_id == c.id, Order.status.in_(LIVE_STATUSES))
+        select(func.count(), func.coalesce(func.sum(Order.total_paid - Order.refunded), 0)).where(Order.campaign_id == c.id, Order.status.in_(thresholds.COUNTED))
     ).one()
     entries = s.scalar(select(func.count()).select_from(CampaignEntry).where(CampaignEntry.campaign_id == c.id)) or 0
     rows = s.execute(
         select(Order.invite_code, func.count(), func.coalesce(func.sum(Order.total_paid - Order.refunded), 0))
-        .where(Order.campaign_id == c.id, Order.status.in_(LIVE_STATUSES), Order.invite_code.is_not(None))
+        .where(Order.campaign_id == c.id, Order.status.in_(thresholds.COUNTED), Order.invite_code.is_not(None))
         .group_by(Order.invite_code)
     ).all()
     entry_counts = dict(s.execute(
@@ -289,10 +284,6 @@ def board(s: Session, who: Principal, merchant_id: int, campaign_id: int, now: d
     return Board(c, view.phase, orders, int(paid_orders), int(gmv), entries, view.offers, by_code)
 
 
-def sold_units(s: Session, campaign_id: int) -> int:
-    return int(s.scalar(select(func.coalesce(func.sum(CampaignOrderLine.qty), 0)).where(CampaignOrderLine.campaign_id == campaign_id, CampaignOrderLine.released.is_(False))) or 0)
-
-
 def quoted_price(s: Session, campaign_id: int | None, team_id: int | None, member_id: int, sku_id: int) -> int | None:
     """The unit price this member would get for ``sku_id`` in a campaign (or the campaign
     of ``team_id``), for showing at checkout; the order itself is priced by the campaign
@@ -310,5 +301,5 @@ def quoted_price(s: Session, campaign_id: int | None, team_id: int | None, membe
     entry = entry_of(s, c.id, member_id)
     cid = buyer_community(s, c.merchant_id, member_id)
     owner = entry.code_owner_id if entry else None
-    open_offers = [o for o in offers_of(s, c.id) if o.sku_id == sku_id and rules.eligible(_view(o), cid, owner) and (o.quota is None or o.sold < o.quota)]
+    open_offers = [o for o in offers_of(s, c.id) if o.sku_id == sku_id and rules.eligible(offer_view(o), cid, owner) and (o.quota is None or o.sold < o.quota)]
     return min((o.price for o in open_offers), default=None)

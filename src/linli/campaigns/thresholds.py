@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from linli.campaigns import rules
 from linli.campaigns.models import Campaign, ThresholdRebate
+from linli.orders.rules import REFUNDABLE
 
 # Orders that count towards a community's progress: paid and not cancelled.
-COUNTED = ("paid", "grouping", "fulfilling", "ready_for_pickup", "delivering", "received", "completed")
+COUNTED = tuple(sorted(REFUNDABLE))
 
 
 def counted():

@@ -329,6 +329,12 @@ def campaign_leader(s: Session, merchant_id: int, invite_code: str | None) -> in
     return s.scalars(select(InviteCode.member_id).where(InviteCode.code == code, InviteCode.merchant_id == merchant_id, InviteCode.kind == "campaign", InviteCode.enabled.is_(True))).first()
 
 
+def code_owner(s: Session, raw: str | None) -> int | None:
+    """Who owns a code as typed (None if it is unknown)."""
+    code = rules.normalise_code(raw)
+    return code_owners(s, [code]).get(code) if code else None
+
+
 def code_owners(s: Session, codes: list[str]) -> dict[str, int]:
     """Who owns each of these codes (for boards that group sales by code)."""
     if not codes:

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from linli.catalog import service as catalog
 from linli.community import rules as geo
 from linli.community import service as community
-from linli.db import is_unique_violation
+from linli.db import take_counter
 from linli.errors import Conflict, DomainError, Invalid
 from linli.identity import service as identity
 from linli.orders import ports, pricing
@@ -104,20 +103,7 @@ def _take_limits(s: Session, member_id: int, per_product: dict[int, tuple[int, i
     """Per-member limits: compare-and-set on the member's counter for each product."""
     for product_id in sorted(per_product):
         qty, limit = per_product[product_id]
-        row = s.scalars(select(PurchaseCounter.id).where(PurchaseCounter.member_id == member_id, PurchaseCounter.product_id == product_id)).first()
-        if row is None:
-            try:
-                with s.begin_nested():
-                    s.add(PurchaseCounter(member_id=member_id, product_id=product_id, qty=0))
-            except IntegrityError as exc:
-                if not is_unique_violation(exc):
-                    raise
-        moved = s.execute(
-            update(PurchaseCounter)
-            .where(PurchaseCounter.member_id == member_id, PurchaseCounter.product_id == product_id, PurchaseCounter.qty + qty <= limit)
-            .values(qty=PurchaseCounter.qty + qty)
-        ).rowcount
-        if moved != 1:
+        if not take_counter(s, PurchaseCounter, {"member_id": member_id, "product_id": product_id}, qty, limit):
             raise Conflict("order.member_limit", f"You may buy at most {limit} of this product.", product_id=product_id, limit=limit)
 
 
