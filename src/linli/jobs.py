@@ -43,6 +43,42 @@ def job(name: str, *, order: int = 100) -> Callable[[JobFn], JobFn]:
     return register
 
 
+class Loop:
+    """A background loop a domain runs next to the due jobs (``start`` / ``stop``)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+_loops: dict[str, Callable[[Database], Loop]] = {}
+
+
+def loop(name: str) -> Callable[[Callable[[Database], Loop]], Callable[[Database], Loop]]:
+    """Register a factory of a background loop (e.g. the flash-sale queue's drainer), started
+    by the embedded server and by ``linli worker``."""
+
+    def register(factory: Callable[[Database], Loop]) -> Callable[[Database], Loop]:
+        _loops[name] = factory
+        return factory
+
+    return register
+
+
+def start_loops(db: Database) -> list[Loop]:
+    started = []
+    for name in sorted(_loops):
+        lp = _loops[name](db)
+        lp.start()
+        started.append(lp)
+    return started
+
+
+def stop_loops(loops: list[Loop]) -> None:
+    for lp in loops:
+        lp.stop()
+
+
 def registered() -> list[Job]:
     return sorted(_jobs.values(), key=lambda j: (j.order, j.name))
 

@@ -58,12 +58,14 @@ def run(
     logging.getLogger("pika").setLevel(logging.WARNING)  # one INFO line per connection step
     stop = threading.Event()
     previous = _install_signal_handlers(stop)
+    loops = jobs.start_loops(db)  # e.g. the flash-sale queue's drainer
     try:
         if settings.broker_url:
             _run_broker(settings, db, stop, threads=threads, interval=interval, shutdown_timeout=shutdown_timeout)
         else:
             _run_embedded(db, stop, interval=interval)
     finally:
+        jobs.stop_loops(loops)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -1,9 +1,10 @@
 """Flash sales (秒杀): a fixed number of units from a start time, a limit per member, never
 oversold; unpaid orders give their unit back after 15 minutes.
 
-With Redis the Lua gate refuses buyers before the database is touched and the database's
-compare-and-set stays the final guard; without Redis (and on SQLite) the database decides
-alone. The rushes are real concurrent HTTP requests against a live server.
+With Redis the Lua gate refuses buyers before the database is touched, and a plain flash
+order is queued (202 with a ticket) and placed by the drainer, the database's compare-and-
+set still the final guard (tests/campaigns/test_flash_queue.py); without Redis the database
+decides alone. The rushes are real concurrent HTTP requests against a live server.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from linli import events, jobs
-from linli.campaigns import flash
+from linli.campaigns import flash, flash_queue
 from linli.campaigns.models import CampaignOrderLine, Offer
 from linli.identity.models import Member
 from linli.orders.models import Order
@@ -26,35 +27,8 @@ from tests.campaigns.helpers import add_offer, create_campaign
 from tests.conftest import login, problem_code
 from tests.e2e.conftest import LiveServer
 from tests.orders.helpers import make_shop, order, pay
-from tests.services import service_url
 
 PG = pytest.mark.parametrize("backend", ["postgresql"])  # the rushes prove the guards on PostgreSQL
-
-
-@pytest.fixture
-def gate(db):
-    """The Redis gate switched on, under a key prefix of this test's own (removed after)."""
-    import redis
-
-    url = service_url("redis", 6379)
-    r = redis.Redis.from_url(url)
-    before = flash.configuration()
-    prefix = f"linli:test:flash:{uuid.uuid4().hex}:"
-    flash.configure(r, prefix=prefix)
-    yield r
-    flash.configure(*before)
-    keys = list(r.scan_iter(match=prefix + "*"))
-    if keys:
-        r.delete(*keys)
-    r.close()
-
-
-@pytest.fixture
-def no_gate(db):
-    before = flash.configuration()
-    flash.configure(None)
-    yield
-    flash.configure(*before)
 
 
 def flash_sale(client, merchant, clock, *, quota: int, limit: int | None = None, stock: int = 100_000, starts_in=timedelta(0)):
@@ -111,12 +85,26 @@ def left(client, c) -> int:
     return client.get(f"/api/v1/campaigns/{c['id']}").json()["offers"][0]["left"]
 
 
+def queued(client, db, buyer, shop, c, qty: int = 1, **extra) -> dict:
+    """Order through the queue: 202 and a ticket, placed by the drainer; the ticket's answer."""
+    r = order(client, buyer, shop, [(shop.skus["berry"], qty)], campaign_id=c["id"], **extra)
+    assert r.status_code == 202, r.text
+    flash_queue.drain(db)
+    events.drain(db)
+    return client.get(r.headers["location"], headers=buyer).json()
+
+
 def assert_exactly_100_of_2000(app, client, db, settings, merchant, clock, *, gated: bool) -> None:
     shop, c, offer = flash_sale(client, merchant, clock, quota=100, limit=1)
     buyers = members(db, settings, clock, 2000)
     got = rush(app, buyers, body_for(shop, c))
-    assert sum(1 for st, _ in got if st == 201) == 100
-    assert sorted({(st, code) for st, code in got if st != 201}) == [(409, "campaign.sold_out")]
+    accepted = 202 if gated else 201  # through the queue with Redis, placed at once without
+    assert sum(1 for st, _ in got if st == accepted) == 100
+    assert sorted({(st, code) for st, code in got if st != accepted}) == [(409, "campaign.sold_out")]
+    if gated:
+        assert db_state(db, offer["id"]) == (0, 0)  # nothing written yet: all of it waits in the queue
+        assert flash_queue.waiting(offer["id"]) == 100
+        assert flash_queue.drain(db) == 100 and flash_queue.waiting(offer["id"]) == 0
     events.drain(db)
     assert db_state(db, offer["id"]) == (100, 100)
     assert left(client, c) == 0
@@ -162,10 +150,11 @@ def test_one_member_racing_themselves_gets_only_their_limit(app, client, db, set
     shop, c, offer = flash_sale(client, merchant, clock, quota=50, limit=2)
     me = members(db, settings, clock, 1)[0]
     got = rush(app, [me] * 40, body_for(shop, c), workers=40)
-    assert [st for st, _ in got].count(201) == 2
-    assert {code for st, code in got if st != 201} == {"campaign.member_limit"}
+    assert [st for st, _ in got].count(202) == 2
+    assert {code for st, code in got if st != 202} == {"campaign.member_limit"}
     state = flash.gate_state(offer["id"])
     assert state.left == 48 and list(state.members.values()) == [2]
+    assert flash_queue.drain(db) == 2
     assert db_state(db, offer["id"]) == (2, 2)
 
 
@@ -174,8 +163,8 @@ def test_one_member_racing_themselves_gets_only_their_limit(app, client, db, set
 def test_unpaid_order_expires_and_its_unit_returns_to_the_gate_and_the_database(client, db, merchant, clock, gate):
     shop, c, offer = flash_sale(client, merchant, clock, quota=2, limit=1)
     a, b, late = (login(client, f"1370000000{i}") for i in (1, 2, 3))
-    oa = order(client, a, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).json()
-    ob = order(client, b, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).json()
+    oa = {"id": queued(client, db, a, shop, c)["order_id"]}
+    ob = {"id": queued(client, db, b, shop, c)["order_id"]}
     r = order(client, late, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"])
     assert r.status_code == 409 and problem_code(r) == "campaign.sold_out"
     assert flash.gate_state(offer["id"]).left == 0
@@ -188,7 +177,7 @@ def test_unpaid_order_expires_and_its_unit_returns_to_the_gate_and_the_database(
     assert (state.left, state.sold, state.members.get(_member_id(client, b))) == (1, 1, None)
     assert db_state(db, offer["id"]) == (1, 1) and left(client, c) == 1
     # The late buyer gets it; B, whose order lapsed, may try again but it is gone now.
-    assert order(client, late, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).status_code == 201
+    assert queued(client, db, late, shop, c)["status"] == "created"
     r = order(client, b, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"])
     assert r.status_code == 409 and problem_code(r) == "campaign.sold_out"
     events.drain(db)
@@ -206,26 +195,26 @@ def test_member_limit_is_refused_at_the_gate_and_a_cancel_frees_it(client, db, m
     me = login(client, "13700000001")
     r = order(client, me, shop, [(shop.skus["berry"], 3)], campaign_id=c["id"])
     assert r.status_code == 409 and problem_code(r) == "campaign.member_limit"
-    first = order(client, me, shop, [(shop.skus["berry"], 2)], campaign_id=c["id"]).json()
+    first = {"id": queued(client, db, me, shop, c, qty=2)["order_id"]}
     r = order(client, me, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"])
     assert r.status_code == 409 and problem_code(r) == "campaign.member_limit"
     assert flash.gate_state(offer["id"]).members == {_member_id(client, me): 2}
     assert client.post(f"/api/v1/orders/{first['id']}/cancel", headers=me).status_code == 200
     assert flash.gate_state(offer["id"]).left == 10
-    assert order(client, me, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).status_code == 201
+    assert queued(client, db, me, shop, c)["status"] == "created"
     assert flash.gate_state(offer["id"]).members == {_member_id(client, me): 1}
 
 
 @PG
 @pytest.mark.redis
 def test_an_order_refused_after_the_gate_gives_its_unit_back(client, db, merchant, clock, gate):
-    """The gate lets a buyer through but the shop's own stock runs out first: the order's
-    transaction rolls back and so does the gate, so the units remain for later."""
+    """The gate lets a buyer through but the shop's own stock runs out first: placing the
+    order fails, the ticket says why, and the unit goes back to the gate for later."""
     shop, c, offer = flash_sale(client, merchant, clock, quota=5, stock=2)
     for i in range(2):
-        assert order(client, login(client, f"1370000000{i}"), shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).status_code == 201
-    r = order(client, login(client, "13700000009"), shop, [(shop.skus["berry"], 1)], campaign_id=c["id"])
-    assert r.status_code == 409 and problem_code(r) == "stock.sold_out"
+        assert queued(client, db, login(client, f"1370000000{i}"), shop, c)["status"] == "created"
+    t = queued(client, db, login(client, "13700000009"), shop, c)
+    assert (t["status"], t["code"], t["order_id"]) == ("refused", "stock.sold_out", None)
     assert flash.gate_state(offer["id"]).left == 3 and db_state(db, offer["id"]) == (2, 2)
 
 
@@ -235,14 +224,16 @@ def test_redis_losing_its_keys_never_oversells_and_reconcile_puts_them_right(cli
     shop, c, offer = flash_sale(client, merchant, clock, quota=3, limit=1)
     buyers = [login(client, f"1370000000{i}") for i in range(5)]
     for h in buyers[:2]:
-        assert order(client, h, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).status_code == 201
-    # Redis restarts empty: the gate starts again from the database (3 − 2 = 1 left) and
-    # the database's own member limit still refuses a second unit to a buyer.
+        assert queued(client, db, h, shop, c)["status"] == "created"
+    # Redis restarts empty: the gate starts again from the database (3 − 2 = 1 left, once
+    # intake's copy of the offer is renewed) and the database's own member limit still
+    # refuses a second unit to a buyer when the order is placed.
     gate.delete(*gate.scan_iter(match=flash.configuration()[1] + "*"))
-    r = order(client, buyers[0], shop, [(shop.skus["berry"], 1)], campaign_id=c["id"])
-    assert r.status_code == 409 and problem_code(r) == "campaign.member_limit"
+    flash_queue._profiles.clear()
+    t = queued(client, db, buyers[0], shop, c)
+    assert (t["status"], t["code"]) == ("refused", "campaign.member_limit")
     assert flash.gate_state(offer["id"]).left == 1  # the refused order gave its unit back
-    assert order(client, buyers[2], shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).status_code == 201
+    assert queued(client, db, buyers[2], shop, c)["status"] == "created"
     r = order(client, buyers[3], shop, [(shop.skus["berry"], 1)], campaign_id=c["id"])
     assert r.status_code == 409 and problem_code(r) == "campaign.sold_out"
     assert db_state(db, offer["id"]) == (3, 3)

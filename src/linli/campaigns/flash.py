@@ -150,19 +150,44 @@ def _ttl(ends_at: datetime) -> int:
     return max(int((ends_at + KEEP_AFTER_END - utcnow()).total_seconds()), int(KEEP_AFTER_END.total_seconds()))
 
 
-def _give(offer_id: int, member_id: int, qty: int) -> None:
-    # Units not given back leave the gate holding too few: reconcile puts them back.
+def paused() -> bool:
+    """Redis failed to answer a moment ago: the database decides alone for now."""
+    return time.monotonic() < _paused_until
+
+
+def pause() -> None:
     global _paused_until
+    _paused_until = time.monotonic() + PAUSE_SECONDS
+
+
+def give(offer_id: int, member_id: int, qty: int) -> None:
+    """Give ``qty`` units of an offer back to the gate, with the member's share of the limit."""
+    # Units not given back leave the gate holding too few: reconcile puts them back.
     if _gate is None:
         return
-    if time.monotonic() < _paused_until:
+    if paused():
         log.warning("flash gate paused: %s of offer %s not given back", qty, offer_id)
         return
     try:
         _gate.give(keys=_keys(offer_id), args=[member_id, qty, time.time()])
     except RedisError:
-        _paused_until = time.monotonic() + PAUSE_SECONDS
+        pause()
         log.exception("flash gate: giving back %s of offer %s failed", qty, offer_id)
+
+
+@dataclass
+class Pregated:
+    """Units the queue's gate already took for the order being placed (``flash_queue``)."""
+
+    offer_id: int
+    member_id: int
+    qty: int
+    used: bool = False
+
+
+def pregate(s: Session, pre: Pregated) -> None:
+    """The order placed in this transaction holds ``pre``: ``gate_take`` takes it from here."""
+    s.info["linli_flash_pregated"] = pre
 
 
 def gate_take(s: Session, offer: rules.OfferView, member_id: int, qty: int) -> bool:
@@ -170,26 +195,29 @@ def gate_take(s: Session, offer: rules.OfferView, member_id: int, qty: int) -> b
     does not answer: the database then decides alone for ``PAUSE_SECONDS``); a refusal raises
     ``campaign.sold_out`` or ``campaign.member_limit``. The units go back by themselves if
     the transaction rolls back."""
-    global _paused_until
-    if _gate is None or offer.quota is None or time.monotonic() < _paused_until:
-        return False
-    row = s.get(Offer, offer.id)  # already in the session: no query
-    c = s.get(Campaign, row.campaign_id)
-    args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, _ttl(c.ends_at), time.time()]
-    try:
-        got = _gate.take(keys=_keys(offer.id), args=args)
-    except RedisError:
-        _paused_until = time.monotonic() + PAUSE_SECONDS
-        log.exception("flash gate: Redis did not answer; the database decides alone for %s s", PAUSE_SECONDS)
-        return False
-    if got == -1:
-        raise Conflict("campaign.member_limit", f"You may buy at most {offer.limit_per_member} at this price.", limit=offer.limit_per_member, offer_id=offer.id)
-    if got == -2:
-        raise Conflict("campaign.sold_out", "This offer is sold out.", offer_id=offer.id)
+    pre = s.info.get("linli_flash_pregated")
+    if pre is not None and not pre.used and (pre.offer_id, pre.member_id, pre.qty) == (offer.id, member_id, qty):
+        pre.used = True  # taken when the order was queued
+    else:
+        if _gate is None or offer.quota is None or paused():
+            return False
+        row = s.get(Offer, offer.id)  # already in the session: no query
+        c = s.get(Campaign, row.campaign_id)
+        args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, _ttl(c.ends_at), time.time()]
+        try:
+            got = _gate.take(keys=_keys(offer.id), args=args)
+        except RedisError:
+            pause()
+            log.exception("flash gate: Redis did not answer; the database decides alone for %s s", PAUSE_SECONDS)
+            return False
+        if got == -1:
+            raise Conflict("campaign.member_limit", f"You may buy at most {offer.limit_per_member} at this price.", limit=offer.limit_per_member, offer_id=offer.id)
+        if got == -2:
+            raise Conflict("campaign.sold_out", "This offer is sold out.", offer_id=offer.id)
     taken = [offer.id, member_id, qty]  # compared by identity: a take of its own
     pending = _pending(s)
     pending.append(taken)
-    dbmod.after_rollback(s, lambda: _give(*taken) if any(t is taken for t in pending) else None)
+    dbmod.after_rollback(s, lambda: give(*taken) if any(t is taken for t in pending) else None)
     return True
 
 
@@ -209,13 +237,13 @@ def gate_undo(s: Session, offer_id: int, member_id: int, qty: int) -> None:
     for i in range(len(pending) - 1, -1, -1):
         if pending[i] == [offer_id, member_id, qty]:
             del pending[i]
-            _give(offer_id, member_id, qty)
+            give(offer_id, member_id, qty)
             return
 
 
 def gate_give_back(s: Session, offer_id: int, member_id: int, qty: int) -> None:
     """An order holding gated units was cancelled: give them back once that commits."""
-    dbmod.after_commit(s, lambda: _give(offer_id, member_id, qty))
+    dbmod.after_commit(s, lambda: give(offer_id, member_id, qty))
 
 
 # --- what the gate holds, and putting it right -----------------------------------------------
@@ -257,8 +285,8 @@ def reconcile(db: Database, offer_ids: list[int], *, quiet_seconds: float | None
     for offer_id in offer_ids:
         keys = _keys(offer_id)
         ver, at = _gate.redis.hmget(keys[0], ["ver", "at"])
-        if ver is None or time.time() - float(at) < quiet:
-            continue  # never taken (the first take initialises it) or busy
+        if ver is None or time.time() - float(at) < quiet or _gate.redis.xlen(keys[0] + ":q"):
+            continue  # never taken (the first take initialises it), busy, or queued orders not yet placed
         with db.transaction() as s:
             o = s.get(Offer, offer_id)
             c = s.get(Campaign, o.campaign_id)

@@ -3,15 +3,17 @@ merchant's order desk."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Header, Query, Response, UploadFile
+from fastapi import Header, Path, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
 
 from linli import idempotency, media, qr
-from linli.errors import Conflict
+from linli.errors import Conflict, NotFound
 from linli.identity.api import PROBLEMS
-from linli.orders import service
+from linli.orders import ports, service
 from linli.orders.schemas import (
     ApproveIn,
     ArrivedOut,
@@ -22,6 +24,7 @@ from linli.orders.schemas import (
     OrderOut,
     OrderSettingsIO,
     PayOut,
+    QueuedOut,
     RefundCaseOut,
     RefundCreate,
     RefundLineOut,
@@ -76,21 +79,39 @@ def _replayed(claim, response: Response):
     return claim.replay
 
 
-@router.post("/orders", status_code=201, response_model=OrderOut, responses=PROBLEMS)
-def create_order(body: OrderCreate, response: Response, s: DB, who: Who, now: Now, key: IdemKey = None):
-    claim = idempotency.claim(s, f"member:{who.member_id}", "orders.create", key, body.model_dump(mode="json"), now)
-    if claim.replay is not None:
-        return _replayed(claim, response)
+QUEUED = {202: {"model": QueuedOut, "description": "A flash-sale order accepted into the queue (with Redis): poll its ticket"}}
+
+
+@router.post("/orders", status_code=201, response_model=OrderOut, responses={**PROBLEMS, **QUEUED})
+def create_order(body: OrderCreate, response: Response, s: DB, who: Who, ctx: Ctx, now: Now, key: IdemKey = None):
     a = body.address
     req = service.NewOrder(
         merchant_id=body.merchant_id, items=[(i.sku_id, i.qty) for i in body.items], pickup_point_id=body.pickup_point_id,
         address=service.Address(a.name, a.phone, a.text, a.lat, a.lng) if a else None, campaign_id=body.campaign_id,
         team_id=body.team_id, invite_code=body.invite_code, coupon_id=body.coupon_id, points=body.points,
     )
+    # A flash-sale rush is answered from the queue's gate without touching the database.
+    ticket = ports.queue.try_queue(ctx.db, who.member_id, req, key, now)
+    if ticket is not None:
+        path = f"/api/v1/orders/tickets/{ticket}"
+        return JSONResponse(QueuedOut(ticket=ticket, status="queued").model_dump(mode="json"), status_code=202, headers={"Location": path})
+    claim = idempotency.claim(s, f"member:{who.member_id}", "orders.create", key, body.model_dump(mode="json"), now)
+    if claim.replay is not None:
+        return _replayed(claim, response)
     o = service.create_order(s, who.member_id, req, now)
     out = order_out(s, service.member_order(s, who.member_id, o.id), show_code=True)
     claim.store(s, out.model_dump(mode="json"), 201)
     return out
+
+
+@router.get("/orders/tickets/{ticket}", response_model=QueuedOut, responses=PROBLEMS)
+def queued_order(who: Who, ticket: str = Path(max_length=60, pattern=r"^[0-9.-]+$")) -> QueuedOut:
+    """Where an order accepted into a flash-sale queue stands: ``queued``, ``created`` (with
+    ``order_id``: pay it within the usual time) or ``refused`` (with the reason)."""
+    t = ports.queue.ticket(who.member_id, ticket)
+    if t is None:
+        raise NotFound("order.ticket_not_found", "No such queued order.")
+    return QueuedOut(**asdict(t))
 
 
 @router.post("/orders/{oid}/pay", response_model=PayOut, responses=PROBLEMS)

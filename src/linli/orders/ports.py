@@ -1,4 +1,5 @@
-"""Pricing steps that other domains fill in (campaigns, coupons, points).
+"""Pricing steps that other domains fill in (campaigns, coupons, points), and the queue
+that a flash-sale rush goes through (campaigns).
 
 The orders domain calls these ports while pricing; it does not know who implements them.
 Until a domain registers a real step, the defaults pass through: no campaign price, no
@@ -10,11 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
 from linli.errors import Invalid, NotFound
+
+if TYPE_CHECKING:
+    from linli.db import Database
+    from linli.orders.service import NewOrder
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,26 @@ class CampaignStep(Protocol):
         """Whether a paid order waits in ``grouping`` (a team, a community threshold)."""
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """The answer to an order accepted into a queue (a flash-sale rush)."""
+
+    ticket: str
+    status: str  # queued | created | refused
+    order_id: int | None = None
+    code: str | None = None
+    detail: str | None = None
+
+
+class OrderQueue(Protocol):
+    def try_queue(self, db: Database, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
+        """Accept ``req`` into a queue and return its ticket, raise the refusal, or return
+        None when the order is placed at once as usual."""
+
+    def ticket(self, member_id: int, raw: str) -> Ticket | None:
+        """A queued order's answer, for the member who placed it."""
+
+
 class CouponStep(Protocol):
     def discount(self, s: Session, req: PricingRequest, subtotal: int) -> int: ...
 
@@ -81,6 +106,14 @@ class NoCampaigns:
         return False
 
 
+class NoQueue:
+    def try_queue(self, db: Database, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
+        return None
+
+    def ticket(self, member_id: int, raw: str) -> Ticket | None:
+        return None
+
+
 class NoCoupons:
     def discount(self, s: Session, req: PricingRequest, subtotal: int) -> int:
         if req.coupon_id is not None:
@@ -96,5 +129,6 @@ class NoPoints:
 
 
 campaign: CampaignStep = NoCampaigns()
+queue: OrderQueue = NoQueue()
 coupons: CouponStep = NoCoupons()
 points: PointsStep = NoPoints()

@@ -78,6 +78,16 @@ class RefundCaseOut(Output):
     lines: list[RefundLineOut] = []
 
 
+class QueuedOut(Output):
+    """An order accepted into a flash-sale queue: poll ``GET /orders/tickets/{ticket}``."""
+
+    ticket: str
+    status: str = Field(description="queued | created | refused")
+    order_id: int | None = Field(default=None, description="Once created")
+    code: str | None = Field(default=None, description="Why it was refused (a problem code)")
+    detail: str | None = None
+
+
 class OrderOut(Output):
     id: int
     merchant_id: int

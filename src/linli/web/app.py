@@ -34,7 +34,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         disp = scheduler = None
+        loops = []
         if run_dispatcher:
+            loops = jobs.start_loops(ctx.db)
             scheduler = jobs.Scheduler(ctx.db, interval=30.0)
             scheduler.start()
             disp = Dispatcher(ctx.db)
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         try:
             yield
         finally:
+            jobs.stop_loops(loops)
             if disp is not None:
                 event.remove(ctx.db.sessions, "after_commit", listener)
                 disp.stop()

@@ -1,0 +1,327 @@
+"""Flash-sale intake through a queue (秒杀排队下单), when the Redis gate is on.
+
+In a rush the database cannot write an order per request as fast as buyers arrive, and
+every request that waits for it holds a server thread. So with Redis, ``POST /orders``
+for a plain flash-sale order (one item of an offer open to everyone, no coupon, points or
+team) never touches the database: one Lua script checks the member's limit, takes the
+unit *and* appends the order request to the offer's stream, atomically, and the buyer is
+answered at once — ``202`` with a ticket, or ``409`` sold out / over the limit. A drainer
+(a thread of ``linli serve`` in embedded mode, and of ``linli worker``) reads the streams
+and places each order through the normal checkout, in its own transaction, with the
+database compare-and-set still the final guard. The buyer polls
+``GET /orders/tickets/{ticket}``: ``queued`` → ``created`` (with the order id) or
+``refused`` (with the reason; the unit went back to the gate).
+
+Nothing is lost between the gate and the queue (one script). A ticket is placed at most
+once: its key is claimed in ``idempotency_keys`` inside the order's transaction, so a
+drainer that dies after the commit and before the acknowledgement is replayed harmlessly
+by the next one, which takes over entries left pending for ``CLAIM_IDLE_MS``. Entries are
+deleted once answered, so a non-empty stream means work in flight: the reconcile job leaves
+such an offer alone. The order's clock (campaign window, payment deadline) starts when the
+buyer was accepted, not when the drainer got to it.
+
+Keys per offer, all under the offer's hash tag (see ``flash``): ``<prefix>{id}:q`` the
+stream, ``<prefix>{id}:t`` ticket → answer (JSON), ``<prefix>{id}:k:<member>:<key>`` an
+``Idempotency-Key`` → ticket. ``<prefix>queues`` lists the streams to drain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis import RedisError
+from redis.exceptions import ResponseError
+from sqlalchemy import select
+
+from linli import idempotency, jobs
+from linli.campaigns import flash, rules
+from linli.campaigns.models import Campaign, Offer
+from linli.campaigns.service import offer_view
+from linli.db import Database
+from linli.errors import Conflict, DomainError
+from linli.orders import service as orders
+from linli.orders.ports import Ticket
+
+log = logging.getLogger("linli.campaigns.flash_queue")
+
+GROUP = "linli-flash"
+PROFILE_SECONDS = 2.0  # how long a server process trusts its copy of a campaign's offers
+CLAIM_IDLE_MS = 60_000  # a pending entry this old belongs to a drainer that died
+TICKET_RE = re.compile(r"^(\d{1,18})\.(\d{1,20}-\d{1,20})$")
+
+# KEYS: state, members, stream, tickets, idem ('' for none).
+# ARGV: member, qty, limit (0 = none), left if new, quota, ttl, now, request JSON, at (ISO).
+# Returns {0, entry id} queued, {1, entry id} replay of the key, {-1} over the limit, {-2} sold out.
+_ENQUEUE = """
+if KEYS[5] ~= '' then
+  local had = redis.call('GET', KEYS[5])
+  if had then return {1, had} end
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'left', ARGV[4], 'quota', ARGV[5], 'ver', 0, 'at', ARGV[7])
+  redis.call('EXPIRE', KEYS[1], ARGV[6])
+end
+local qty = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+if limit > 0 and tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') + qty > limit then
+  return {-1}
+end
+if tonumber(redis.call('HGET', KEYS[1], 'left')) < qty then
+  return {-2}
+end
+redis.call('HINCRBY', KEYS[1], 'left', -qty)
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
+redis.call('HSET', KEYS[1], 'at', ARGV[7])
+if limit > 0 then
+  redis.call('HINCRBY', KEYS[2], ARGV[1], qty)
+  if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[6]) end
+end
+local id = redis.call('XADD', KEYS[3], '*', 'm', ARGV[1], 'q', ARGV[2], 'r', ARGV[8], 'at', ARGV[9])
+redis.call('HSET', KEYS[4], id, cjson.encode({s = 'queued', m = tonumber(ARGV[1])}))
+if redis.call('TTL', KEYS[4]) < 0 then redis.call('EXPIRE', KEYS[4], ARGV[6]) end
+if KEYS[5] ~= '' then redis.call('SET', KEYS[5], id, 'EX', ARGV[6]) end
+return {0, id}
+"""
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """What intake needs of a campaign, cached per process for ``PROFILE_SECONDS``."""
+
+    merchant_id: int
+    kind: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    offers: dict[int, rules.OfferView]  # sku → its one open offer (SKUs with several are left to checkout)
+
+
+_profiles: dict[tuple[int, int], tuple[float, _Profile | None]] = {}  # (gate, campaign) → (until, profile)
+_script = None
+_script_for = None
+
+
+def _keys(offer_id: int) -> tuple[str, str, str, str]:
+    state, members = flash._keys(offer_id)
+    return state, members, state + ":q", state + ":t"
+
+
+def _queues_key() -> str:
+    return flash._gate.prefix + "queues"
+
+
+def _enqueue_script():
+    global _script, _script_for
+    if _script_for is not flash._gate:
+        _script, _script_for = flash._gate.redis.register_script(_ENQUEUE), flash._gate
+    return _script
+
+
+def _profile(db: Database, campaign_id: int) -> _Profile | None:
+    key = (id(flash._gate), campaign_id)  # a new gate (another deployment, a test) starts afresh
+    hit = _profiles.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    with db.transaction() as s:
+        c = s.get(Campaign, campaign_id)
+        prof = None
+        if c is not None:
+            by_sku: dict[int, list[Offer]] = {}
+            for o in s.scalars(select(Offer).where(Offer.campaign_id == c.id)):
+                by_sku.setdefault(o.sku_id, []).append(o)
+            open_ = {}
+            for sku, group in by_sku.items():
+                o = group[0]
+                if len(group) == 1 and o.community_id is None and o.leader_id is None and o.quota is not None:
+                    open_[sku] = offer_view(o)
+            prof = _Profile(c.merchant_id, c.kind, c.status, c.starts_at, c.ends_at, open_)
+    if len(_profiles) > 1000:
+        _profiles.clear()
+    _profiles[key] = (time.monotonic() + PROFILE_SECONDS, prof)
+    return prof
+
+
+def try_queue(db: Database, member_id: int, req: orders.NewOrder, key: str | None, now: datetime) -> str | None:
+    """Queue ``req`` if it is a plain flash-sale order and the gate is on; returns its
+    ticket, raises the gate's refusal, or returns None for checkout to handle as usual."""
+    if not flash.enabled() or flash.paused() or req.campaign_id is None or req.team_id is not None or req.coupon_id is not None or req.points:
+        return None
+    if len(req.items) != 1 or (req.pickup_point_id is None) == (req.address is None):
+        return None
+    prof = _profile(db, req.campaign_id)
+    if prof is None or prof.kind != rules.Kind.flash or prof.merchant_id != req.merchant_id or prof.status == "cancelled":
+        return None
+    sku_id, qty = req.items[0]
+    offer = prof.offers.get(sku_id)
+    if offer is None:
+        return None
+    rules.require_open(prof.starts_at, prof.ends_at, prof.status, now, prof.kind)
+    if key is not None and not 1 <= len(key.strip()) <= 120:
+        return None  # checkout answers the bad key
+    a = req.address
+    request = {"merchant_id": req.merchant_id, "sku_id": sku_id, "qty": qty, "pickup_point_id": req.pickup_point_id, "invite_code": req.invite_code,
+               "address": [a.name, a.phone, a.text, a.lat, a.lng] if a else None, "campaign_id": req.campaign_id}
+    state, members, stream, tickets = _keys(offer.id)
+    idem = f"{state}:k:{member_id}:{key.strip()}" if key else ""
+    c_ttl = flash._ttl(prof.ends_at)
+    args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, c_ttl, time.time(), json.dumps(request), now.isoformat()]
+    try:
+        got = _enqueue_script()(keys=[state, members, stream, tickets, idem], args=args)
+        flash._gate.redis.sadd(_queues_key(), stream)
+    except RedisError:
+        flash.pause()
+        log.exception("flash queue: Redis did not answer; checkout decides alone")
+        return None
+    if got[0] == -1:
+        raise Conflict("campaign.member_limit", f"You may buy at most {offer.limit_per_member} at this price.", limit=offer.limit_per_member, offer_id=offer.id)
+    if got[0] == -2:
+        raise Conflict("campaign.sold_out", "This offer is sold out.", offer_id=offer.id)
+    return f"{offer.id}.{got[1].decode()}"
+
+
+def ticket(member_id: int, raw: str) -> Ticket | None:
+    """The answer to a queued order, for the member who placed it (None if unknown)."""
+    m = TICKET_RE.match(raw)
+    if m is None or not flash.enabled():
+        return None
+    offer_id, entry = int(m.group(1)), m.group(2)
+    got = flash._gate.redis.hget(_keys(offer_id)[3], entry)
+    if got is None:
+        return None
+    d = json.loads(got)
+    if d.get("m") != member_id:
+        return None
+    return Ticket(raw, d["s"], d.get("o"), d.get("c"), d.get("d"))
+
+
+# --- the drainer -------------------------------------------------------------------------------
+
+
+def _place(db: Database, stream: str, entry: str, fields: dict[bytes, bytes]) -> None:
+    """Place one queued order and record its answer; a refusal gives the unit back."""
+    offer_id = int(stream.rsplit("{", 1)[1].split("}", 1)[0])
+    member_id, qty = int(fields[b"m"]), int(fields[b"q"])
+    r = json.loads(fields[b"r"])
+    at = datetime.fromisoformat(fields[b"at"].decode())
+    ticket_id = f"{offer_id}.{entry}"
+    a = r["address"]
+    req = orders.NewOrder(
+        merchant_id=r["merchant_id"], items=[(r["sku_id"], r["qty"])], pickup_point_id=r["pickup_point_id"],
+        address=orders.Address(*a) if a else None, campaign_id=r["campaign_id"], invite_code=r["invite_code"],
+    )
+    pre = flash.Pregated(offer_id, member_id, qty)
+    try:
+        with db.transaction() as s:
+            flash.pregate(s, pre)
+            claim = idempotency.claim(s, f"member:{member_id}", "orders.flash", ticket_id, r, at)
+            if claim.replay is not None:
+                pre.used = True  # the first run's order holds the unit
+                order_id = claim.replay["id"]
+            else:
+                order_id = orders.create_order(s, member_id, req, at).id
+                claim.store(s, {"id": order_id}, 201)
+        answer = {"s": "created", "m": member_id, "o": order_id}
+    except DomainError as exc:
+        answer = {"s": "refused", "m": member_id, "c": exc.code, "d": exc.detail or exc.title}
+    if not pre.used:  # the order never took this gated unit (refused first, or took another offer)
+        flash.give(offer_id, member_id, qty)
+    g = flash._gate.redis
+    g.hset(stream[: -len(":q")] + ":t", entry, json.dumps(answer))
+    g.xack(stream, GROUP, entry)
+    g.xdel(stream, entry)
+
+
+def _ensure_group(stream: str) -> None:
+    try:
+        flash._gate.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def drain_once(db: Database, consumer: str, *, count: int = 200, block_ms: int | None = None, claim_idle_ms: int = CLAIM_IDLE_MS) -> int:
+    """Place what is waiting (and what a dead drainer left pending) once; returns how many
+    entries were answered."""
+    if not flash.enabled():
+        return 0
+    g = flash._gate.redis
+    streams = sorted(s.decode() for s in g.smembers(_queues_key()))
+    done = 0
+    for stream in streams:
+        _ensure_group(stream)
+        _, stale, _ = g.xautoclaim(stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)
+        for entry, fields in stale:
+            if fields:  # deleted meanwhile: nothing to place
+                _place(db, stream, entry.decode(), fields)
+                done += 1
+    if not streams:
+        return done
+    got = g.xreadgroup(GROUP, consumer, {s: ">" for s in streams}, count=count, block=block_ms)
+    for stream, entries in got or []:
+        for entry, fields in entries:
+            _place(db, stream.decode(), entry.decode(), fields)
+            done += 1
+    for stream in streams:  # a sale that ended and drained leaves the list
+        if g.xlen(stream) == 0 and not g.exists(stream[: -len(":q")]):
+            g.srem(_queues_key(), stream)
+    return done
+
+
+def drain(db: Database, consumer: str = "drain", *, claim_idle_ms: int = CLAIM_IDLE_MS) -> int:
+    """Drain until nothing is waiting (for jobs, the CLI and tests)."""
+    total = 0
+    while n := drain_once(db, consumer, claim_idle_ms=claim_idle_ms):
+        total += n
+    return total
+
+
+@jobs.job("campaigns.flash_queue", order=5)
+def place_queued(db: Database, as_of: datetime) -> int:
+    """Place what waits in the flash-sale queues (the drainer loop normally has; this covers
+    ``jobs run-due`` and ``worker --once``), before unpaid orders expire."""
+    return drain(db, "jobs")
+
+
+def waiting(offer_id: int) -> int:
+    """Queued orders of an offer not yet answered."""
+    return int(flash._gate.redis.xlen(_keys(offer_id)[2])) if flash.enabled() else 0
+
+
+@jobs.loop("campaigns.flash_drainer")
+class Drainer:
+    """A daemon thread that places queued flash-sale orders as they arrive."""
+
+    def __init__(self, db: Database, block_ms: int = 1000) -> None:
+        self.db = db
+        self.block_ms = block_ms
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None and flash.enabled():
+            self._thread = threading.Thread(target=self._run, name="linli-flash-drainer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not drain_once(self.db, self.consumer, block_ms=self.block_ms):
+                    self._stop.wait(0.05 if flash._gate.redis.scard(_queues_key()) else 1.0)
+            except Exception:  # Redis or the database briefly away: entries stay pending
+                log.exception("flash queue: draining failed")
+                self._stop.wait(1.0)
