@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from linli import domains, migrate
+from linli.campaigns import flash
 from linli.commission import ledger
 from linli.config import Settings
 from linli.db import Base, Database
@@ -171,3 +173,32 @@ def problem_code(response) -> str:
 
 
 os.environ.setdefault("LINLI_ENV", "test")
+
+
+# --- the flash-sale gate on a real Redis, or off (campaign and browser tests) ---
+
+
+@pytest.fixture
+def gate(db):
+    """The Redis gate switched on, under a key prefix of this test's own (removed after)."""
+    import redis
+
+    url = service_url("redis", 6379)
+    r = redis.Redis.from_url(url)
+    before = flash.configuration()
+    prefix = f"linli:test:flash:{uuid.uuid4().hex}:"
+    flash.configure(r, prefix=prefix)
+    yield r
+    flash.configure(*before)
+    keys = list(r.scan_iter(match=prefix + "*"))
+    if keys:
+        r.delete(*keys)
+    r.close()
+
+
+@pytest.fixture
+def no_gate(db):
+    before = flash.configuration()
+    flash.configure(None)
+    yield
+    flash.configure(*before)

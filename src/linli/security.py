@@ -8,6 +8,7 @@ otherwise (embedded, one process).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -41,15 +42,23 @@ def read_token_claims(secret: str, token: str, now: datetime | None = None) -> t
 
     Expiry is checked against the injected clock, not the machine's."""
     now = now or datetime.now(timezone.utc)
-    try:
-        claims = jwt.decode(token, secret, algorithms=[TOKEN_ALG], options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False})
-    except jwt.PyJWTError:
-        raise Unauthorized("auth.token_invalid", "The access token is not valid.") from None
+    claims = _verified(secret, token)
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= now.timestamp():
         raise Unauthorized("auth.token_expired", "The access token has expired; log in again.")
     if claims.get("typ") != "access" or not str(claims.get("sub", "")).isdigit():
         raise Unauthorized("auth.token_invalid", "The access token is not valid.")
     return int(claims["sub"]), str(claims.get("phn") or "")
+
+
+@functools.lru_cache(maxsize=8192)
+def _verified(secret: str, token: str) -> dict:
+    """The claims of a token whose signature checks out. Remembered (the same token comes
+    with every request of a session, and PyJWT's checks cost more than the rest of a cheap
+    request); expiry and type are checked on every call by the caller."""
+    try:
+        return jwt.decode(token, secret, algorithms=[TOKEN_ALG], options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False})
+    except jwt.PyJWTError:
+        raise Unauthorized("auth.token_invalid", "The access token is not valid.") from None
 
 
 def new_otp_code() -> str:

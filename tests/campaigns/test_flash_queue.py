@@ -88,18 +88,16 @@ def test_a_drainer_that_dies_is_replaced_and_no_order_is_placed_twice(client, db
     flash_queue._ensure_group(stream)
     assert len(gate.xreadgroup(flash_queue.GROUP, "dead", {stream: ">"}, count=10)[0][1]) == 3
     assert flash_queue.drain(db) == 0  # another one leaves entries that are still fresh alone
-    # …another dies after committing the first order, before acknowledging it.
-    real_xack = gate.xack
-
-    def dies(*a, **k):
+    # …another dies after committing the orders, before answering their tickets.
+    def dies(batch, answers):
         raise RedisError("connection lost")
 
-    monkeypatch.setattr(gate, "xack", dies)
+    monkeypatch.setattr(flash_queue, "_answer", dies)
     with pytest.raises(RedisError):
         flash_queue.drain(db, "dies", claim_idle_ms=0)
-    assert orders_of(db, c["id"]) == 1
-    monkeypatch.setattr(gate, "xack", real_xack)
-    # The next drainer takes over what was left pending: three orders, not four.
+    assert orders_of(db, c["id"]) == 3
+    monkeypatch.undo()
+    # The next drainer takes over what was left pending: three orders, not six.
     assert flash_queue.drain(db, "heir", claim_idle_ms=0) == 3
     assert orders_of(db, c["id"]) == 3 and flash_queue.waiting(offer["id"]) == 0
     answers = [client.get(loc, headers=h).json() for loc, h in zip(locs, buyers, strict=True)]
@@ -157,3 +155,16 @@ def test_reconcile_leaves_an_offer_with_orders_still_queued_alone(client, db, me
     assert results["campaigns.flash_queue"] == 1
     events.drain(db)
     assert db_state(db, offer["id"]) == (1, 1) and flash.gate_state(offer["id"]).left == 4
+
+
+def test_in_one_batch_a_refused_order_rolls_back_alone(client, db, merchant, clock, gate):
+    """The shop's own stock (2) runs out inside a batch of three: two orders are placed, the
+    third is refused and its unit goes back to the gate; the others are untouched."""
+    shop, c, offer = flash_sale(client, merchant, clock, quota=5, stock=2)
+    buyers = [login(client, f"1370000000{i}") for i in range(3)]
+    locs = [order(client, h, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).headers["location"] for h in buyers]
+    assert flash_queue.drain_once(db, "one") == 3
+    answers = [client.get(loc, headers=h).json() for loc, h in zip(locs, buyers, strict=True)]
+    assert [(t["status"], t["code"]) for t in answers] == [("created", None), ("created", None), ("refused", "stock.sold_out")]
+    assert orders_of(db, c["id"]) == 2 and db_state(db, offer["id"]) == (2, 2)
+    assert flash.gate_state(offer["id"]).left == 3

@@ -94,6 +94,15 @@ def _leaders_link(browser, base: str, live: Live, backend: str, errors: list[str
         ctx.close()
 
 
+def buy_for_pickup(page, total: str) -> None:
+    """From the campaign page: buy one, check the total, pick it up at 东门驿站, submit."""
+    page.get_by_test_id("buy").click()
+    page.wait_for_url("**/m/checkout?*")
+    assert page.get_by_test_id("checkout-total").inner_text() == total
+    page.get_by_role("radio", name="东门驿站").check()
+    page.get_by_role("button", name="提交订单并支付").click()
+
+
 def test_a_neighbour_buys_through_the_leaders_link_and_the_board_counts_it_for_the_leader(browser, live_server, db, clock, backend, console_errors):
     live = _live(db, clock)
     base = live_server.url
@@ -130,12 +139,7 @@ def test_a_neighbour_buys_through_the_leaders_link_and_the_board_counts_it_for_t
         assert page.get_by_test_id("countdown").inner_text().count(":") == 2
         fits_the_phone(page)
         shot(page, f"/tmp/linli-mobile-campaign-{backend}.png")
-        page.get_by_test_id("buy").click()
-
-        page.wait_for_url("**/m/checkout?*")
-        assert page.get_by_test_id("checkout-total").inner_text() == "¥58.00"
-        page.get_by_role("radio", name="东门驿站").check()
-        page.get_by_role("button", name="提交订单并支付").click()
+        buy_for_pickup(page, "¥58.00")
         page.wait_for_url("**/m/pay/*")
         assert page.get_by_test_id("pay-amount").inner_text().replace(" ", "") == "¥58.00"
         page.get_by_role("button", name="确认支付").click()

@@ -3,7 +3,9 @@
 Without ``LINLI_REDIS_URL`` the database alone decides (the offer's ``sold`` compare-and-
 set). With it, a Lua script checks the member's limit and takes a unit atomically before
 the database is touched, so thousands of buyers contend on Redis rather than on one row;
-the database compare-and-set stays the final guard.
+the database compare-and-set stays the final guard. A plain flash order goes further: the
+gate also queues it and the buyer is answered at once (``flash_queue``); this module's
+``gate_take`` then finds the unit already taken (``pregate``) when the order is placed.
 
 Keys per offer (``{id}`` is a Redis Cluster hash tag, so both keys live on one node):
 
@@ -194,26 +196,27 @@ def gate_take(s: Session, offer: rules.OfferView, member_id: int, qty: int) -> b
     """Take ``qty`` units for ``member_id`` at the gate. False when there is no gate (or it
     does not answer: the database then decides alone for ``PAUSE_SECONDS``); a refusal raises
     ``campaign.sold_out`` or ``campaign.member_limit``. The units go back by themselves if
-    the transaction rolls back."""
+    the transaction rolls back. A unit the queue took already (``pregate``) is not taken
+    again: the queue gives it back if the order is refused."""
     pre = s.info.get("linli_flash_pregated")
     if pre is not None and not pre.used and (pre.offer_id, pre.member_id, pre.qty) == (offer.id, member_id, qty):
-        pre.used = True  # taken when the order was queued
-    else:
-        if _gate is None or offer.quota is None or paused():
-            return False
-        row = s.get(Offer, offer.id)  # already in the session: no query
-        c = s.get(Campaign, row.campaign_id)
-        args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, _ttl(c.ends_at), time.time()]
-        try:
-            got = _gate.take(keys=_keys(offer.id), args=args)
-        except RedisError:
-            pause()
-            log.exception("flash gate: Redis did not answer; the database decides alone for %s s", PAUSE_SECONDS)
-            return False
-        if got == -1:
-            raise Conflict("campaign.member_limit", f"You may buy at most {offer.limit_per_member} at this price.", limit=offer.limit_per_member, offer_id=offer.id)
-        if got == -2:
-            raise Conflict("campaign.sold_out", "This offer is sold out.", offer_id=offer.id)
+        pre.used = True  # taken when the order was queued; the queue gives it back if the order fails
+        return True
+    if _gate is None or offer.quota is None or paused():
+        return False
+    row = s.get(Offer, offer.id)  # already in the session: no query
+    c = s.get(Campaign, row.campaign_id)
+    args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, _ttl(c.ends_at), time.time()]
+    try:
+        got = _gate.take(keys=_keys(offer.id), args=args)
+    except RedisError:
+        pause()
+        log.exception("flash gate: Redis did not answer; the database decides alone for %s s", PAUSE_SECONDS)
+        return False
+    if got == -1:
+        raise Conflict("campaign.member_limit", f"You may buy at most {offer.limit_per_member} at this price.", limit=offer.limit_per_member, offer_id=offer.id)
+    if got == -2:
+        raise Conflict("campaign.sold_out", "This offer is sold out.", offer_id=offer.id)
     taken = [offer.id, member_id, qty]  # compared by identity: a take of its own
     pending = _pending(s)
     pending.append(taken)

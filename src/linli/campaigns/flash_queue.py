@@ -7,8 +7,8 @@ team) never touches the database: one Lua script checks the member's limit, take
 unit *and* appends the order request to the offer's stream, atomically, and the buyer is
 answered at once — ``202`` with a ticket, or ``409`` sold out / over the limit. A drainer
 (a thread of ``linli serve`` in embedded mode, and of ``linli worker``) reads the streams
-and places each order through the normal checkout, in its own transaction, with the
-database compare-and-set still the final guard. The buyer polls
+and places the orders through the normal checkout, up to ``BATCH`` in one transaction with
+a savepoint each, the database compare-and-set still the final guard. The buyer polls
 ``GET /orders/tickets/{ticket}``: ``queued`` → ``created`` (with the order id) or
 ``refused`` (with the reason; the unit went back to the gate).
 
@@ -40,6 +40,7 @@ from datetime import datetime
 from redis import RedisError
 from redis.exceptions import ResponseError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from linli import idempotency, jobs
 from linli.campaigns import flash, rules
@@ -59,7 +60,8 @@ TICKET_RE = re.compile(r"^(\d{1,18})\.(\d{1,20}-\d{1,20})$")
 
 # KEYS: state, members, stream, tickets, idem ('' for none).
 # ARGV: member, qty, limit (0 = none), left if new, quota, ttl, now, request JSON, at (ISO).
-# Returns {0, entry id} queued, {1, entry id} replay of the key, {-1} over the limit, {-2} sold out.
+# Returns {0, entry id, stream length} queued, {1, entry id} replay of the key, {-1} over the
+# limit, {-2} sold out.
 _ENQUEUE = """
 if KEYS[5] ~= '' then
   local had = redis.call('GET', KEYS[5])
@@ -88,7 +90,7 @@ local id = redis.call('XADD', KEYS[3], '*', 'm', ARGV[1], 'q', ARGV[2], 'r', ARG
 redis.call('HSET', KEYS[4], id, cjson.encode({s = 'queued', m = tonumber(ARGV[1])}))
 if redis.call('TTL', KEYS[4]) < 0 then redis.call('EXPIRE', KEYS[4], ARGV[6]) end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], id, 'EX', ARGV[6]) end
-return {0, id}
+return {0, id, redis.call('XLEN', KEYS[3])}
 """
 
 
@@ -105,6 +107,7 @@ class _Profile:
 
 
 _profiles: dict[tuple[int, int], tuple[float, _Profile | None]] = {}  # (gate, campaign) → (until, profile)
+_loading: dict[tuple[int, int], threading.Lock] = {}
 _script = None
 _script_for = None
 
@@ -125,38 +128,49 @@ def _enqueue_script():
     return _script
 
 
-def _profile(db: Database, campaign_id: int) -> _Profile | None:
+def _profile(s: Session, campaign_id: int) -> _Profile | None:
     key = (id(flash._gate), campaign_id)  # a new gate (another deployment, a test) starts afresh
     hit = _profiles.get(key)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
-    with db.transaction() as s:
-        c = s.get(Campaign, campaign_id)
-        prof = None
-        if c is not None:
-            by_sku: dict[int, list[Offer]] = {}
-            for o in s.scalars(select(Offer).where(Offer.campaign_id == c.id)):
-                by_sku.setdefault(o.sku_id, []).append(o)
-            open_ = {}
-            for sku, group in by_sku.items():
-                o = group[0]
-                if len(group) == 1 and o.community_id is None and o.leader_id is None and o.quota is not None:
-                    open_[sku] = offer_view(o)
-            prof = _Profile(c.merchant_id, c.kind, c.status, c.starts_at, c.ends_at, open_)
-    if len(_profiles) > 1000:
-        _profiles.clear()
-    _profiles[key] = (time.monotonic() + PROFILE_SECONDS, prof)
+    # At the start of a sale every request misses at once: one of them reads, the rest wait.
+    with _loading.setdefault(key, threading.Lock()):
+        hit = _profiles.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        prof = _load_profile(s, campaign_id)
+        if len(_profiles) > 1000:
+            _profiles.clear()
+            _loading.clear()
+        _profiles[key] = (time.monotonic() + PROFILE_SECONDS, prof)
     return prof
 
 
-def try_queue(db: Database, member_id: int, req: orders.NewOrder, key: str | None, now: datetime) -> str | None:
+def _load_profile(s: Session, campaign_id: int) -> _Profile | None:
+    c = s.get(Campaign, campaign_id)
+    if c is None:
+        return None
+    by_sku: dict[int, list[Offer]] = {}
+    for o in s.scalars(select(Offer).where(Offer.campaign_id == c.id)):
+        by_sku.setdefault(o.sku_id, []).append(o)
+    open_ = {}
+    for sku, group in by_sku.items():
+        o = group[0]
+        if len(group) == 1 and o.community_id is None and o.leader_id is None and o.quota is not None:
+            open_[sku] = offer_view(o)
+    return _Profile(c.merchant_id, c.kind, c.status, c.starts_at, c.ends_at, open_)
+
+
+def try_queue(s: Session, member_id: int, req: orders.NewOrder, key: str | None, now: datetime) -> str | None:
     """Queue ``req`` if it is a plain flash-sale order and the gate is on; returns its
-    ticket, raises the gate's refusal, or returns None for checkout to handle as usual."""
+    ticket, raises the gate's refusal, or returns None for checkout to handle as usual.
+    ``s`` (the request's session) is read only when this process's copy of the campaign
+    is missing or older than ``PROFILE_SECONDS``; a queued order writes nothing to it."""
     if not flash.enabled() or flash.paused() or req.campaign_id is None or req.team_id is not None or req.coupon_id is not None or req.points:
         return None
     if len(req.items) != 1 or (req.pickup_point_id is None) == (req.address is None):
         return None
-    prof = _profile(db, req.campaign_id)
+    prof = _profile(s, req.campaign_id)
     if prof is None or prof.kind != rules.Kind.flash or prof.merchant_id != req.merchant_id or prof.status == "cancelled":
         return None
     sku_id, qty = req.items[0]
@@ -175,7 +189,8 @@ def try_queue(db: Database, member_id: int, req: orders.NewOrder, key: str | Non
     args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, c_ttl, time.time(), json.dumps(request), now.isoformat()]
     try:
         got = _enqueue_script()(keys=[state, members, stream, tickets, idem], args=args)
-        flash._gate.redis.sadd(_queues_key(), stream)
+        if got[0] == 0 and got[2] == 1:  # the stream was empty: make sure the drainers list it
+            flash._gate.redis.sadd(_queues_key(), stream)
     except RedisError:
         flash.pause()
         log.exception("flash queue: Redis did not answer; checkout decides alone")
@@ -205,38 +220,87 @@ def ticket(member_id: int, raw: str) -> Ticket | None:
 # --- the drainer -------------------------------------------------------------------------------
 
 
-def _place(db: Database, stream: str, entry: str, fields: dict[bytes, bytes]) -> None:
-    """Place one queued order and record its answer; a refusal gives the unit back."""
-    offer_id = int(stream.rsplit("{", 1)[1].split("}", 1)[0])
-    member_id, qty = int(fields[b"m"]), int(fields[b"q"])
-    r = json.loads(fields[b"r"])
-    at = datetime.fromisoformat(fields[b"at"].decode())
-    ticket_id = f"{offer_id}.{entry}"
-    a = r["address"]
-    req = orders.NewOrder(
-        merchant_id=r["merchant_id"], items=[(r["sku_id"], r["qty"])], pickup_point_id=r["pickup_point_id"],
-        address=orders.Address(*a) if a else None, campaign_id=r["campaign_id"], invite_code=r["invite_code"],
-    )
-    pre = flash.Pregated(offer_id, member_id, qty)
+BATCH = 50  # queued orders placed per transaction (one savepoint each)
+
+
+@dataclass
+class _Queued:
+    stream: str
+    entry: str
+    offer_id: int
+    member_id: int
+    qty: int
+    request: dict
+    at: datetime
+
+    @classmethod
+    def of(cls, stream: str, entry: str, fields: dict[bytes, bytes]) -> _Queued:
+        offer_id = int(stream.rsplit("{", 1)[1].split("}", 1)[0])
+        return cls(stream, entry, offer_id, int(fields[b"m"]), int(fields[b"q"]), json.loads(fields[b"r"]), datetime.fromisoformat(fields[b"at"].decode()))
+
+    def new_order(self) -> orders.NewOrder:
+        r, a = self.request, self.request["address"]
+        return orders.NewOrder(
+            merchant_id=r["merchant_id"], items=[(r["sku_id"], r["qty"])], pickup_point_id=r["pickup_point_id"],
+            address=orders.Address(*a) if a else None, campaign_id=r["campaign_id"], invite_code=r["invite_code"],
+        )
+
+
+def _place_one(s: Session, q: _Queued, pre: flash.Pregated) -> dict:
+    """Place one queued order in its own savepoint; its answer for the ticket."""
+    flash.pregate(s, pre)
     try:
-        with db.transaction() as s:
-            flash.pregate(s, pre)
-            claim = idempotency.claim(s, f"member:{member_id}", "orders.flash", ticket_id, r, at)
-            if claim.replay is not None:
-                pre.used = True  # the first run's order holds the unit
+        with s.begin_nested():
+            claim = idempotency.claim(s, f"member:{q.member_id}", "orders.flash", f"{q.offer_id}.{q.entry}", q.request, q.at)
+            if claim.replay is not None:  # placed by a drainer that died before answering
+                pre.used = True
                 order_id = claim.replay["id"]
             else:
-                order_id = orders.create_order(s, member_id, req, at).id
+                order_id = orders.create_order(s, q.member_id, q.new_order(), q.at).id
                 claim.store(s, {"id": order_id}, 201)
-        answer = {"s": "created", "m": member_id, "o": order_id}
+        return {"s": "created", "m": q.member_id, "o": order_id}
     except DomainError as exc:
-        answer = {"s": "refused", "m": member_id, "c": exc.code, "d": exc.detail or exc.title}
-    if not pre.used:  # the order never took this gated unit (refused first, or took another offer)
-        flash.give(offer_id, member_id, qty)
-    g = flash._gate.redis
-    g.hset(stream[: -len(":q")] + ":t", entry, json.dumps(answer))
-    g.xack(stream, GROUP, entry)
-    g.xdel(stream, entry)
+        return {"s": "refused", "m": q.member_id, "c": exc.code, "d": exc.detail or exc.title}
+
+
+def _place(db: Database, batch: list[_Queued]) -> None:
+    """Place a batch of queued orders in one transaction, then answer their tickets; a
+    refused order's unit goes back to the gate. If the transaction itself fails (not a
+    refusal: the database went away, a bug), nothing is answered and the entries stay
+    pending for a retry; the batch is first retried one by one so that one bad entry
+    cannot hold the others back."""
+    pres = [flash.Pregated(q.offer_id, q.member_id, q.qty) for q in batch]
+    try:
+        with db.transaction() as s:
+            answers = [_place_one(s, q, pre) for q, pre in zip(batch, pres, strict=True)]
+    except Exception:
+        if len(batch) == 1:
+            raise
+        log.exception("flash queue: a batch of %s failed; placing them one by one", len(batch))
+        for q in batch:
+            _place(db, [q])
+        return
+    for q, pre, answer in zip(batch, pres, answers, strict=True):
+        if answer["s"] != "created" or not pre.used:  # refused, or it took another offer's unit
+            flash.give(q.offer_id, q.member_id, q.qty)
+    _answer(batch, answers)
+
+
+def _answer(batch: list[_Queued], answers: list[dict]) -> None:
+    """Record the tickets' answers and take the entries off their streams."""
+    with flash._gate.redis.pipeline(transaction=False) as p:
+        for q, answer in zip(batch, answers, strict=True):
+            p.hset(q.stream[: -len(":q")] + ":t", q.entry, json.dumps(answer))
+            p.xack(q.stream, GROUP, q.entry)
+            p.xdel(q.stream, q.entry)
+        p.execute()
+
+
+def _place_all(db: Database, stream: str, entries) -> int:
+    queued = [_Queued.of(stream, e.decode(), fields) for e, fields in entries if fields]  # no fields: deleted meanwhile
+    for i in range(0, len(queued), BATCH):
+        _place(db, queued[i : i + BATCH])
+    return len(queued)
 
 
 def _ensure_group(stream: str) -> None:
@@ -258,17 +322,12 @@ def drain_once(db: Database, consumer: str, *, count: int = 200, block_ms: int |
     for stream in streams:
         _ensure_group(stream)
         _, stale, _ = g.xautoclaim(stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)
-        for entry, fields in stale:
-            if fields:  # deleted meanwhile: nothing to place
-                _place(db, stream, entry.decode(), fields)
-                done += 1
+        done += _place_all(db, stream, stale)
     if not streams:
         return done
     got = g.xreadgroup(GROUP, consumer, {s: ">" for s in streams}, count=count, block=block_ms)
     for stream, entries in got or []:
-        for entry, fields in entries:
-            _place(db, stream.decode(), entry.decode(), fields)
-            done += 1
+        done += _place_all(db, stream.decode(), entries)
     for stream in streams:  # a sale that ended and drained leaves the list
         if g.xlen(stream) == 0 and not g.exists(stream[: -len(":q")]):
             g.srem(_queues_key(), stream)

@@ -83,7 +83,7 @@ QUEUED = {202: {"model": QueuedOut, "description": "A flash-sale order accepted 
 
 
 @router.post("/orders", status_code=201, response_model=OrderOut, responses={**PROBLEMS, **QUEUED})
-def create_order(body: OrderCreate, response: Response, s: DB, who: Who, ctx: Ctx, now: Now, key: IdemKey = None):
+def create_order(body: OrderCreate, response: Response, s: DB, who: Who, now: Now, key: IdemKey = None):
     a = body.address
     req = service.NewOrder(
         merchant_id=body.merchant_id, items=[(i.sku_id, i.qty) for i in body.items], pickup_point_id=body.pickup_point_id,
@@ -91,7 +91,7 @@ def create_order(body: OrderCreate, response: Response, s: DB, who: Who, ctx: Ct
         team_id=body.team_id, invite_code=body.invite_code, coupon_id=body.coupon_id, points=body.points,
     )
     # A flash-sale rush is answered from the queue's gate without touching the database.
-    ticket = ports.queue.try_queue(ctx.db, who.member_id, req, key, now)
+    ticket = ports.queue.try_queue(s, who.member_id, req, key, now)
     if ticket is not None:
         path = f"/api/v1/orders/tickets/{ticket}"
         return JSONResponse(QueuedOut(ticket=ticket, status="queued").model_dump(mode="json"), status_code=202, headers={"Location": path})

@@ -37,7 +37,7 @@ from linli.identity.pages import MerchantView, merchant_section, merchant_view
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import format_yuan
-from linli.orders import rules, service
+from linli.orders import ports, rules, service
 from linli.orders.models import Order
 from linli.orders.rules import Status
 from linli.orders.schemas import OrderSettingsIO
@@ -293,9 +293,13 @@ def place_order(page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> R
                 else:
                     point = values["pickup_point_id"]
                     req = service.NewOrder(v.merchant_id, [(sku_id, qty)], pickup_point_id=int(point) if point.isascii() and point.isdigit() else None, **in_campaign)
-                o = service.create_order(s, who.member_id, req, now)
-                p = service.start_payment(s, who.member_id, o.id, now)
-                target = f"/m/pay/{p.id}" if p is not None else f"/m/orders/{o.id}"
+                ticket = ports.queue.try_queue(s, who.member_id, req, values["idem"] or None, now)
+                if ticket is not None:  # a flash-sale rush: the order waits its turn (orders/queue_pages.py)
+                    target = f"/m/orders/queued/{ticket}"
+                else:
+                    o = service.create_order(s, who.member_id, req, now)
+                    p = service.start_payment(s, who.member_id, o.id, now)
+                    target = f"/m/pay/{p.id}" if p is not None else f"/m/orders/{o.id}"
                 claim.store(s, {"next": target}, 303)
     except DomainError as exc:
         raw_qty = values["qty"]

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from linli.errors import Invalid, NotFound
 
 if TYPE_CHECKING:
-    from linli.db import Database
     from linli.orders.service import NewOrder
 
 
@@ -74,7 +73,7 @@ class Ticket:
 
 
 class OrderQueue(Protocol):
-    def try_queue(self, db: Database, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
+    def try_queue(self, s: Session, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
         """Accept ``req`` into a queue and return its ticket, raise the refusal, or return
         None when the order is placed at once as usual."""
 
@@ -107,7 +106,7 @@ class NoCampaigns:
 
 
 class NoQueue:
-    def try_queue(self, db: Database, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
+    def try_queue(self, s: Session, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
         return None
 
     def ticket(self, member_id: int, raw: str) -> Ticket | None:

@@ -306,6 +306,7 @@ def install(app: FastAPI) -> None:
     from linli.community.pages import router as community_pages
     from linli.identity.pages import router as identity_pages
     from linli.orders.pages import router as orders_pages
+    from linli.orders.queue_pages import router as queue_pages
     from linli.payments.pages import router as payments_pages
     from linli.referral.pages import router as referral_pages
 
@@ -314,6 +315,7 @@ def install(app: FastAPI) -> None:
     app.include_router(community_pages)
     app.include_router(catalog_pages)
     app.include_router(orders_pages)
+    app.include_router(queue_pages)
     app.include_router(payments_pages)
     app.include_router(referral_pages)
     app.include_router(commission_pages)
