@@ -55,12 +55,13 @@ class Server:
     the rest (outbox, due jobs, the flash-sale queue's drainer), as a deployment that keeps
     the rush's CPU for the buyers would run it."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2, background_nice: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], workers: int = 2, background_nice: int | None = None, drain: bool = True) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.worker = None
         if background_nice is not None:
             env = {**env, "LINLI_INLINE_DISPATCH": "false"}
+        if background_nice is not None and drain:
             self.worker = subprocess.Popen(
                 ["nice", "-n", str(background_nice), sys.executable, "-m", "linli.cli", "worker", "--interval", "5"],
                 env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,

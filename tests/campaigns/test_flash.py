@@ -89,7 +89,7 @@ def queued(client, db, buyer, shop, c, qty: int = 1, **extra) -> dict:
     """Order through the queue: 202 and a ticket, placed by the drainer; the ticket's answer."""
     r = order(client, buyer, shop, [(shop.skus["berry"], qty)], campaign_id=c["id"], **extra)
     assert r.status_code == 202, r.text
-    flash_queue.drain(db)
+    flash_queue.drain(db, now=client.app.state.ctx.now())
     events.drain(db)
     return client.get(r.headers["location"], headers=buyer).json()
 
@@ -104,7 +104,7 @@ def assert_exactly_100_of_2000(app, client, db, settings, merchant, clock, *, ga
     if gated:
         assert db_state(db, offer["id"]) == (0, 0)  # nothing written yet: all of it waits in the queue
         assert flash_queue.waiting(offer["id"]) == 100
-        assert flash_queue.drain(db) == 100 and flash_queue.waiting(offer["id"]) == 0
+        assert flash_queue.drain(db, now=clock.current) == 100 and flash_queue.waiting(offer["id"]) == 0
     events.drain(db)
     assert db_state(db, offer["id"]) == (100, 100)
     assert left(client, c) == 0
@@ -154,7 +154,7 @@ def test_one_member_racing_themselves_gets_only_their_limit(app, client, db, set
     assert {code for st, code in got if st != 202} == {"campaign.member_limit"}
     state = flash.gate_state(offer["id"])
     assert state.left == 48 and list(state.members.values()) == [2]
-    assert flash_queue.drain(db) == 2
+    assert flash_queue.drain(db, now=clock.current) == 2
     assert db_state(db, offer["id"]) == (2, 2)
 
 

@@ -43,13 +43,14 @@ def test_a_queued_order_is_placed_and_its_ticket_tells_the_buyer(client, db, mer
     again = order(client, a, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"])
     assert again.status_code == 409 and problem_code(again) == "campaign.member_limit"
 
-    clock.advance(seconds=3)  # the queue takes a moment: the order still counts from acceptance
-    assert flash_queue.drain(db) == 1
+    clock.advance(seconds=40)  # a long queue: the order is dated when accepted, the time to pay runs from now
+    assert flash_queue.drain(db, now=clock.current) == 1
     t = client.get(r.headers["location"], headers=a).json()
     assert t["status"] == "created" and t["code"] is None
     o = client.get(f"/api/v1/orders/{t['order_id']}", headers=a).json()
     assert (o["status"], o["payable"], o["campaign_id"]) == ("pending_payment", 990, c["id"])
     assert o["created_at"].startswith(accepted_at.isoformat()[:19])
+    assert o["expires_at"].startswith((clock.current + timedelta(minutes=15)).isoformat()[:19])
     assert pay(client, db, a, o["id"])["status"] == "paid"
     assert db_state(db, offer["id"]) == (1, 1)
     with db.transaction() as s:
@@ -75,7 +76,7 @@ def test_the_same_idempotency_key_gets_the_same_ticket_and_one_order(client, db,
     second = order(client, key, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"])
     assert first.status_code == second.status_code == 202 and first.json()["ticket"] == second.json()["ticket"]
     assert flash.gate_state(offer["id"]).left == 4
-    flash_queue.drain(db)
+    flash_queue.drain(db, now=clock.current)
     assert orders_of(db, c["id"]) == 1
 
 
@@ -87,18 +88,18 @@ def test_a_drainer_that_dies_is_replaced_and_no_order_is_placed_twice(client, db
     stream = flash_queue._keys(offer["id"])[2]
     flash_queue._ensure_group(stream)
     assert len(gate.xreadgroup(flash_queue.GROUP, "dead", {stream: ">"}, count=10)[0][1]) == 3
-    assert flash_queue.drain(db) == 0  # another one leaves entries that are still fresh alone
+    assert flash_queue.drain(db, now=clock.current) == 0  # another one leaves entries that are still fresh alone
     # …another dies after committing the orders, before answering their tickets.
     def dies(batch, answers):
         raise RedisError("connection lost")
 
     monkeypatch.setattr(flash_queue, "_answer", dies)
     with pytest.raises(RedisError):
-        flash_queue.drain(db, "dies", claim_idle_ms=0)
+        flash_queue.drain(db, "dies", claim_idle_ms=0, now=clock.current)
     assert orders_of(db, c["id"]) == 3
     monkeypatch.undo()
     # The next drainer takes over what was left pending: three orders, not six.
-    assert flash_queue.drain(db, "heir", claim_idle_ms=0) == 3
+    assert flash_queue.drain(db, "heir", claim_idle_ms=0, now=clock.current) == 3
     assert orders_of(db, c["id"]) == 3 and flash_queue.waiting(offer["id"]) == 0
     answers = [client.get(loc, headers=h).json() for loc, h in zip(locs, buyers, strict=True)]
     assert [t["status"] for t in answers] == ["created"] * 3 and len({t["order_id"] for t in answers}) == 3
@@ -163,7 +164,7 @@ def test_in_one_batch_a_refused_order_rolls_back_alone(client, db, merchant, clo
     shop, c, offer = flash_sale(client, merchant, clock, quota=5, stock=2)
     buyers = [login(client, f"1370000000{i}") for i in range(3)]
     locs = [order(client, h, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).headers["location"] for h in buyers]
-    assert flash_queue.drain_once(db, "one") == 3
+    assert flash_queue.drain_once(db, "one", now=clock.current) == 3
     answers = [client.get(loc, headers=h).json() for loc, h in zip(locs, buyers, strict=True)]
     assert [(t["status"], t["code"]) for t in answers] == [("created", None), ("created", None), ("refused", "stock.sold_out")]
     assert orders_of(db, c["id"]) == 2 and db_state(db, offer["id"]) == (2, 2)

@@ -17,8 +17,8 @@ once: its key is claimed in ``idempotency_keys`` inside the order's transaction,
 drainer that dies after the commit and before the acknowledgement is replayed harmlessly
 by the next one, which takes over entries left pending for ``CLAIM_IDLE_MS``. Entries are
 deleted once answered, so a non-empty stream means work in flight: the reconcile job leaves
-such an offer alone. The order's clock (campaign window, payment deadline) starts when the
-buyer was accepted, not when the drainer got to it.
+such an offer alone. The campaign is judged, and the order dated, when the buyer was
+accepted; the time to pay starts when the order is placed, so a long queue does not eat it.
 
 Keys per offer, all under the offer's hash tag (see ``flash``): ``<prefix>{id}:q`` the
 stream, ``<prefix>{id}:t`` ticket → answer (JSON), ``<prefix>{id}:k:<member>:<key>`` an
@@ -27,6 +27,7 @@ stream, ``<prefix>{id}:t`` ticket → answer (JSON), ``<prefix>{id}:k:<member>:<
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -34,9 +35,12 @@ import re
 import socket
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
+import redis
+import redis.asyncio
 from redis import RedisError
 from redis.exceptions import ResponseError
 from sqlalchemy import select
@@ -46,7 +50,7 @@ from linli import idempotency, jobs
 from linli.campaigns import flash, rules
 from linli.campaigns.models import Campaign, Offer
 from linli.campaigns.service import offer_view
-from linli.db import Database
+from linli.db import Database, utcnow
 from linli.errors import Conflict, DomainError
 from linli.orders import service as orders
 from linli.orders.ports import Ticket
@@ -128,11 +132,13 @@ def _enqueue_script():
     return _script
 
 
-def _profile(s: Session, campaign_id: int) -> _Profile | None:
+def _profile(s: Session | None, campaign_id: int) -> _Profile | None:
     key = (id(flash._gate), campaign_id)  # a new gate (another deployment, a test) starts afresh
     hit = _profiles.get(key)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
+    if s is None:
+        return None
     # At the start of a sale every request misses at once: one of them reads, the rest wait.
     with _loading.setdefault(key, threading.Lock()):
         hit = _profiles.get(key)
@@ -161,15 +167,36 @@ def _load_profile(s: Session, campaign_id: int) -> _Profile | None:
     return _Profile(c.merchant_id, c.kind, c.status, c.starts_at, c.ends_at, open_)
 
 
-def try_queue(s: Session, member_id: int, req: orders.NewOrder, key: str | None, now: datetime) -> str | None:
-    """Queue ``req`` if it is a plain flash-sale order and the gate is on; returns its
-    ticket, raises the gate's refusal, or returns None for checkout to handle as usual.
-    ``s`` (the request's session) is read only when this process's copy of the campaign
-    is missing or older than ``PROFILE_SECONDS``; a queued order writes nothing to it."""
+@dataclass(frozen=True)
+class _Plan:
+    """One script call that queues an order (or refuses it)."""
+
+    offer: rules.OfferView
+    keys: list[str]
+    args: list
+
+    def answer(self, got: list) -> str:
+        """The ticket, or the gate's refusal raised."""
+        if got[0] == -1:
+            raise Conflict("campaign.member_limit", f"You may buy at most {self.offer.limit_per_member} at this price.", limit=self.offer.limit_per_member, offer_id=self.offer.id)
+        if got[0] == -2:
+            raise Conflict("campaign.sold_out", "This offer is sold out.", offer_id=self.offer.id)
+        return f"{self.offer.id}.{got[1].decode()}"
+
+    @property
+    def stream(self) -> str:
+        return self.keys[2]
+
+
+def _plan(s: Session | None, member_id: int, req: orders.NewOrder, key: str | None, now: datetime) -> _Plan | None:
+    """How to queue ``req``, if it is a plain flash-sale order and the gate is on (else None;
+    also None without ``s`` when this process does not know the campaign yet)."""
     if not flash.enabled() or flash.paused() or req.campaign_id is None or req.team_id is not None or req.coupon_id is not None or req.points:
         return None
     if len(req.items) != 1 or (req.pickup_point_id is None) == (req.address is None):
         return None
+    if key is not None and not 1 <= len(key.strip()) <= 120:
+        return None  # checkout answers the bad key
     prof = _profile(s, req.campaign_id)
     if prof is None or prof.kind != rules.Kind.flash or prof.merchant_id != req.merchant_id or prof.status == "cancelled":
         return None
@@ -178,28 +205,77 @@ def try_queue(s: Session, member_id: int, req: orders.NewOrder, key: str | None,
     if offer is None:
         return None
     rules.require_open(prof.starts_at, prof.ends_at, prof.status, now, prof.kind)
-    if key is not None and not 1 <= len(key.strip()) <= 120:
-        return None  # checkout answers the bad key
     a = req.address
     request = {"merchant_id": req.merchant_id, "sku_id": sku_id, "qty": qty, "pickup_point_id": req.pickup_point_id, "invite_code": req.invite_code,
                "address": [a.name, a.phone, a.text, a.lat, a.lng] if a else None, "campaign_id": req.campaign_id}
     state, members, stream, tickets = _keys(offer.id)
     idem = f"{state}:k:{member_id}:{key.strip()}" if key else ""
-    c_ttl = flash._ttl(prof.ends_at)
-    args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, c_ttl, time.time(), json.dumps(request), now.isoformat()]
-    try:
-        got = _enqueue_script()(keys=[state, members, stream, tickets, idem], args=args)
-        if got[0] == 0 and got[2] == 1:  # the stream was empty: make sure the drainers list it
-            flash._gate.redis.sadd(_queues_key(), stream)
-    except RedisError:
-        flash.pause()
-        log.exception("flash queue: Redis did not answer; checkout decides alone")
+    args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, flash._ttl(prof.ends_at), time.time(), json.dumps(request), now.isoformat()]
+    return _Plan(offer, [state, members, stream, tickets, idem], args)
+
+
+def _failed() -> None:
+    flash.pause()
+    log.exception("flash queue: Redis did not answer; checkout decides alone")
+
+
+def try_queue(s: Session, member_id: int, req: orders.NewOrder, key: str | None, now: datetime) -> str | None:
+    """Queue ``req`` if it is a plain flash-sale order and the gate is on; returns its
+    ticket, raises the gate's refusal, or returns None for checkout to handle as usual.
+    ``s`` (the request's session) is read only when this process's copy of the campaign
+    is missing or older than ``PROFILE_SECONDS``; a queued order writes nothing to it."""
+    plan = _plan(s, member_id, req, key, now)
+    if plan is None:
         return None
-    if got[0] == -1:
-        raise Conflict("campaign.member_limit", f"You may buy at most {offer.limit_per_member} at this price.", limit=offer.limit_per_member, offer_id=offer.id)
-    if got[0] == -2:
-        raise Conflict("campaign.sold_out", "This offer is sold out.", offer_id=offer.id)
-    return f"{offer.id}.{got[1].decode()}"
+    try:
+        got = _enqueue_script()(keys=plan.keys, args=plan.args)
+        if got[0] == 0 and got[2] == 1:  # the stream was empty: make sure the drainers list it
+            flash._gate.redis.sadd(_queues_key(), plan.stream)
+    except RedisError:
+        _failed()
+        return None
+    return plan.answer(got)
+
+
+async def try_queue_now(member_id: int, req: orders.NewOrder, key: str | None, now: datetime) -> str | None:
+    """``try_queue`` on the event loop, from what this process already knows (no database,
+    no thread): None when it cannot decide so, and the order goes to ``try_queue`` and
+    checkout in a thread. In a rush this is nearly every request, and skipping the thread
+    pool doubles what a process answers (bench/flash_sale.py)."""
+    plan = _plan(None, member_id, req, key, now)
+    if plan is None:
+        return None
+    client = _async_gate()
+    if client is None:
+        return None
+    r, script = client
+    try:
+        got = await script(keys=plan.keys, args=plan.args)
+        if got[0] == 0 and got[2] == 1:
+            await r.sadd(_queues_key(), plan.stream)
+    except RedisError:
+        _failed()
+        return None
+    return plan.answer(got)
+
+
+_ASYNC_KWARGS = ("host", "port", "db", "username", "password", "socket_timeout", "socket_connect_timeout")
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop → {gate id: (client, script)}
+
+
+def _async_gate():
+    """An asyncio client (and the script) for the gate's Redis, one per event loop; None
+    when the gate's connection is not plain TCP (then the thread path serves)."""
+    pool = flash._gate.redis.connection_pool
+    kwargs = pool.connection_kwargs
+    if "host" not in kwargs or pool.connection_class is not redis.Connection:
+        return None
+    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    got = per_loop.get(id(flash._gate))
+    if got is None:
+        r = redis.asyncio.Redis(**{k: kwargs[k] for k in _ASYNC_KWARGS if k in kwargs})
+        got = per_loop[id(flash._gate)] = (r, r.register_script(_ENQUEUE))
+    return got
 
 
 def ticket(member_id: int, raw: str) -> Ticket | None:
@@ -246,7 +322,7 @@ class _Queued:
         )
 
 
-def _place_one(s: Session, q: _Queued, pre: flash.Pregated) -> dict:
+def _place_one(s: Session, q: _Queued, pre: flash.Pregated, now: datetime) -> dict:
     """Place one queued order in its own savepoint; its answer for the ticket."""
     flash.pregate(s, pre)
     try:
@@ -256,14 +332,14 @@ def _place_one(s: Session, q: _Queued, pre: flash.Pregated) -> dict:
                 pre.used = True
                 order_id = claim.replay["id"]
             else:
-                order_id = orders.create_order(s, q.member_id, q.new_order(), q.at).id
+                order_id = orders.create_order(s, q.member_id, q.new_order(), now, accepted_at=q.at).id
                 claim.store(s, {"id": order_id}, 201)
         return {"s": "created", "m": q.member_id, "o": order_id}
     except DomainError as exc:
         return {"s": "refused", "m": q.member_id, "c": exc.code, "d": exc.detail or exc.title}
 
 
-def _place(db: Database, batch: list[_Queued]) -> None:
+def _place(db: Database, batch: list[_Queued], now: datetime) -> None:
     """Place a batch of queued orders in one transaction, then answer their tickets; a
     refused order's unit goes back to the gate. If the transaction itself fails (not a
     refusal: the database went away, a bug), nothing is answered and the entries stay
@@ -272,13 +348,13 @@ def _place(db: Database, batch: list[_Queued]) -> None:
     pres = [flash.Pregated(q.offer_id, q.member_id, q.qty) for q in batch]
     try:
         with db.transaction() as s:
-            answers = [_place_one(s, q, pre) for q, pre in zip(batch, pres, strict=True)]
+            answers = [_place_one(s, q, pre, now) for q, pre in zip(batch, pres, strict=True)]
     except Exception:
         if len(batch) == 1:
             raise
         log.exception("flash queue: a batch of %s failed; placing them one by one", len(batch))
         for q in batch:
-            _place(db, [q])
+            _place(db, [q], now)
         return
     for q, pre, answer in zip(batch, pres, answers, strict=True):
         if answer["s"] != "created" or not pre.used:  # refused, or it took another offer's unit
@@ -296,10 +372,10 @@ def _answer(batch: list[_Queued], answers: list[dict]) -> None:
         p.execute()
 
 
-def _place_all(db: Database, stream: str, entries) -> int:
+def _place_all(db: Database, stream: str, entries, now: datetime | None) -> int:
     queued = [_Queued.of(stream, e.decode(), fields) for e, fields in entries if fields]  # no fields: deleted meanwhile
     for i in range(0, len(queued), BATCH):
-        _place(db, queued[i : i + BATCH])
+        _place(db, queued[i : i + BATCH], now or utcnow())
     return len(queued)
 
 
@@ -311,9 +387,9 @@ def _ensure_group(stream: str) -> None:
             raise
 
 
-def drain_once(db: Database, consumer: str, *, count: int = 200, block_ms: int | None = None, claim_idle_ms: int = CLAIM_IDLE_MS) -> int:
-    """Place what is waiting (and what a dead drainer left pending) once; returns how many
-    entries were answered."""
+def drain_once(db: Database, consumer: str, *, count: int = 200, block_ms: int | None = None, claim_idle_ms: int = CLAIM_IDLE_MS, now: datetime | None = None) -> int:
+    """Place what is waiting (and what a dead drainer left pending) once, at ``now`` (the
+    clock by default); returns how many entries were answered."""
     if not flash.enabled():
         return 0
     g = flash._gate.redis
@@ -322,22 +398,22 @@ def drain_once(db: Database, consumer: str, *, count: int = 200, block_ms: int |
     for stream in streams:
         _ensure_group(stream)
         _, stale, _ = g.xautoclaim(stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)
-        done += _place_all(db, stream, stale)
+        done += _place_all(db, stream, stale, now)
     if not streams:
         return done
     got = g.xreadgroup(GROUP, consumer, {s: ">" for s in streams}, count=count, block=block_ms)
     for stream, entries in got or []:
-        done += _place_all(db, stream.decode(), entries)
+        done += _place_all(db, stream.decode(), entries, now)
     for stream in streams:  # a sale that ended and drained leaves the list
         if g.xlen(stream) == 0 and not g.exists(stream[: -len(":q")]):
             g.srem(_queues_key(), stream)
     return done
 
 
-def drain(db: Database, consumer: str = "drain", *, claim_idle_ms: int = CLAIM_IDLE_MS) -> int:
+def drain(db: Database, consumer: str = "drain", *, claim_idle_ms: int = CLAIM_IDLE_MS, now: datetime | None = None) -> int:
     """Drain until nothing is waiting (for jobs, the CLI and tests)."""
     total = 0
-    while n := drain_once(db, consumer, claim_idle_ms=claim_idle_ms):
+    while n := drain_once(db, consumer, claim_idle_ms=claim_idle_ms, now=now):
         total += n
     return total
 
@@ -346,7 +422,7 @@ def drain(db: Database, consumer: str = "drain", *, claim_idle_ms: int = CLAIM_I
 def place_queued(db: Database, as_of: datetime) -> int:
     """Place what waits in the flash-sale queues (the drainer loop normally has; this covers
     ``jobs run-due`` and ``worker --once``), before unpaid orders expire."""
-    return drain(db, "jobs")
+    return drain(db, "jobs", now=as_of)
 
 
 def waiting(offer_id: int) -> int:

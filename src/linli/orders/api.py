@@ -9,10 +9,13 @@ from typing import Annotated
 
 from fastapi import Header, Path, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from linli import idempotency, media, qr
+from linli.db import Database
 from linli.errors import Conflict, NotFound
 from linli.identity.api import PROBLEMS
+from linli.identity.service import Principal
 from linli.orders import ports, service
 from linli.orders.schemas import (
     ApproveIn,
@@ -82,26 +85,44 @@ def _replayed(claim, response: Response):
 QUEUED = {202: {"model": QueuedOut, "description": "A flash-sale order accepted into the queue (with Redis): poll its ticket"}}
 
 
-@router.post("/orders", status_code=201, response_model=OrderOut, responses={**PROBLEMS, **QUEUED})
-def create_order(body: OrderCreate, response: Response, s: DB, who: Who, now: Now, key: IdemKey = None):
+def _new_order(body: OrderCreate) -> service.NewOrder:
     a = body.address
-    req = service.NewOrder(
+    return service.NewOrder(
         merchant_id=body.merchant_id, items=[(i.sku_id, i.qty) for i in body.items], pickup_point_id=body.pickup_point_id,
         address=service.Address(a.name, a.phone, a.text, a.lat, a.lng) if a else None, campaign_id=body.campaign_id,
         team_id=body.team_id, invite_code=body.invite_code, coupon_id=body.coupon_id, points=body.points,
     )
-    # A flash-sale rush is answered from the queue's gate without touching the database.
-    ticket = ports.queue.try_queue(s, who.member_id, req, key, now)
+
+
+def _queued(ticket: str) -> JSONResponse:
+    path = f"/api/v1/orders/tickets/{ticket}"
+    return JSONResponse(QueuedOut(ticket=ticket, status="queued").model_dump(mode="json"), status_code=202, headers={"Location": path})
+
+
+@router.post("/orders", status_code=201, response_model=OrderOut, responses={**PROBLEMS, **QUEUED})
+async def create_order(body: OrderCreate, response: Response, who: Who, ctx: Ctx, now: Now, key: IdemKey = None):
+    """A flash-sale rush (with Redis) is answered on the event loop by the queue's gate:
+    no thread, no database. Every other order is placed in a pooled thread, in one
+    transaction that commits there (see ``web.deps``)."""
+    req = _new_order(body)
+    ticket = await ports.queue.try_queue_now(who.member_id, req, key, now)
     if ticket is not None:
-        path = f"/api/v1/orders/tickets/{ticket}"
-        return JSONResponse(QueuedOut(ticket=ticket, status="queued").model_dump(mode="json"), status_code=202, headers={"Location": path})
-    claim = idempotency.claim(s, f"member:{who.member_id}", "orders.create", key, body.model_dump(mode="json"), now)
-    if claim.replay is not None:
-        return _replayed(claim, response)
-    o = service.create_order(s, who.member_id, req, now)
-    out = order_out(s, service.member_order(s, who.member_id, o.id), show_code=True)
-    claim.store(s, out.model_dump(mode="json"), 201)
-    return out
+        return _queued(ticket)
+    return await run_in_threadpool(_place, ctx.db, body, req, response, who, now, key)
+
+
+def _place(db: Database, body: OrderCreate, req: service.NewOrder, response: Response, who: Principal, now: datetime, key: str | None):
+    with db.transaction() as s:
+        ticket = ports.queue.try_queue(s, who.member_id, req, key, now)  # e.g. the first order of a sale in this process
+        if ticket is not None:
+            return _queued(ticket)
+        claim = idempotency.claim(s, f"member:{who.member_id}", "orders.create", key, body.model_dump(mode="json"), now)
+        if claim.replay is not None:
+            return _replayed(claim, response)
+        o = service.create_order(s, who.member_id, req, now)
+        out = order_out(s, service.member_order(s, who.member_id, o.id), show_code=True)
+        claim.store(s, out.model_dump(mode="json"), 201)
+        return out
 
 
 @router.get("/orders/tickets/{ticket}", response_model=QueuedOut, responses=PROBLEMS)

@@ -77,6 +77,9 @@ class OrderQueue(Protocol):
         """Accept ``req`` into a queue and return its ticket, raise the refusal, or return
         None when the order is placed at once as usual."""
 
+    async def try_queue_now(self, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
+        """``try_queue`` on the event loop without the database, when it can decide so."""
+
     def ticket(self, member_id: int, raw: str) -> Ticket | None:
         """A queued order's answer, for the member who placed it."""
 
@@ -107,6 +110,9 @@ class NoCampaigns:
 
 class NoQueue:
     def try_queue(self, s: Session, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
+        return None
+
+    async def try_queue_now(self, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
         return None
 
     def ticket(self, member_id: int, raw: str) -> Ticket | None:

@@ -107,7 +107,11 @@ def _take_limits(s: Session, member_id: int, per_product: dict[int, tuple[int, i
             raise Conflict("order.member_limit", f"You may buy at most {limit} of this product.", product_id=product_id, limit=limit)
 
 
-def create_order(s: Session, member_id: int, req: NewOrder, now: datetime) -> Order:
+def create_order(s: Session, member_id: int, req: NewOrder, now: datetime, *, accepted_at: datetime | None = None) -> Order:
+    """Place an order. ``accepted_at``: when a queue accepted it (a flash-sale rush), if
+    earlier than ``now``: the campaign is judged, and the order dated, at that moment,
+    while the time to pay starts ``now``, when the buyer can pay."""
+    placed_at, now = now, accepted_at or now
     identity.public_merchant(s, req.merchant_id)
     cfg = settings_for(s, req.merchant_id)
     qty_by_sku = _merge_items(req.items, cfg.max_qty_per_line)
@@ -143,7 +147,7 @@ def create_order(s: Session, member_id: int, req: NewOrder, now: datetime) -> Or
         subtotal=quote.subtotal, coupon=quote.coupon, points_fen=quote.points_fen, stored_value=quote.stored_value,
         total_paid=quote.total_paid, payable=quote.payable, community_id=community_id, pickup_point_id=point_id,
         address=address, delivery_distance_m=distance, campaign_id=terms.campaign_id, team_id=terms.team_id,
-        invite_code=req.invite_code or terms.invite_code, created_at=now, expires_at=now + timedelta(minutes=cfg.unpaid_minutes),
+        invite_code=req.invite_code or terms.invite_code, created_at=now, expires_at=placed_at + timedelta(minutes=cfg.unpaid_minutes),
     )
     s.add(o)
     s.flush()
