@@ -55,17 +55,16 @@ class Server:
     the rest (outbox, due jobs, the flash-sale queue's drainer), as a deployment that keeps
     the rush's CPU for the buyers would run it."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2, background_nice: int | None = None, drain: bool = True) -> None:
+    def __init__(self, env: dict[str, str], workers: int = 2, background_nice: int | None = None, defer_background: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.worker = None
+        self.background_nice = background_nice
         if background_nice is not None:
             env = {**env, "LINLI_INLINE_DISPATCH": "false"}
-        if background_nice is not None and drain:
-            self.worker = subprocess.Popen(
-                ["nice", "-n", str(background_nice), sys.executable, "-m", "linli.cli", "worker", "--interval", "5"],
-                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            )
+        self.env = env
+        if background_nice is not None and not defer_background:
+            self.start_background()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "linli.cli", "serve", "--port", str(self.port), "--workers", str(workers)],
             env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -79,6 +78,13 @@ class Server:
                 time.sleep(0.2)
         self.stop()
         sys.exit("the server did not start within 60 s")
+
+    def start_background(self) -> None:
+        """The ``linli worker`` (as on a worker machine of its own, when started after a rush)."""
+        self.worker = subprocess.Popen(
+            ["nice", "-n", str(self.background_nice), sys.executable, "-m", "linli.cli", "worker", "--interval", "5"],
+            env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
 
     def stop(self) -> None:
         for proc in (self.proc, self.worker):

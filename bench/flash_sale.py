@@ -5,9 +5,11 @@ as a ratio to the raw hot-SKU limit.
 100 units (one each), then one of 10,000 units (five each); each buyer keeps ordering until
 refused, so the 10,000 sell out exactly when every buyer has had their five.
 Every case runs against a real ``linli serve`` subprocess, once with ``LINLI_REDIS_URL`` and
-once without. ``../shared/limit/run.sh`` runs in the same session; the ratios are printed last.
+once without, and with the worker that places the queue on this machine during the rush or,
+as on a worker machine of its own, started once the rush is over (``SHAPES``).
+``../shared/limit/run.sh`` runs in the same session; the ratios are printed last.
 
-    python -m bench.flash_sale [--buyers 2000] [--in-flight 64] [--workers 2] [--units 100,10000]
+    python -m bench.flash_sale [--buyers 2000] [--in-flight 64] [--workers 2] [--units 100,10000] [--shapes database,redis,redis-apart]
 """
 
 from __future__ import annotations
@@ -104,9 +106,9 @@ def request_head(host: str, token: str, body: bytes) -> bytes:
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
 
 
-def run_case(url: str, db: Database, tokens: list[str], in_flight: int, body: dict, offer_id: int, units: int, gate: str) -> dict:
+def run_case(url: str, db: Database, tokens: list[str], in_flight: int, body: dict, offer_id: int, units: int, *, queued: bool, after_intake=None) -> dict:
     """Every buyer orders one unit at a time until refused, ``in_flight`` connections at once.
-    Then waits for the queue (with Redis) to be placed in the database."""
+    Then (``after_intake`` called) waits for the queue, if any, to be placed in the database."""
     tally = {"requests": 0, "accepted": 0, "errors": 0, "last_accept": 0.0}
     host, port = url.removeprefix("http://").split(":")
     payload = json.dumps(body).encode()
@@ -143,12 +145,14 @@ def run_case(url: str, db: Database, tokens: list[str], in_flight: int, body: di
 
     t0 = uvloop.run(main())
     intake_s = time.monotonic() - t0
+    if after_intake is not None:
+        after_intake()
     while True:  # the queue placed in the database (without Redis there is no queue)
         with db.transaction() as s:
             live = s.scalar(select(func.count()).select_from(Order).where(Order.campaign_id == body["campaign_id"], Order.status != "cancelled"))
             expired = s.scalar(select(func.count()).select_from(Order).where(Order.campaign_id == body["campaign_id"], Order.status == "cancelled"))
             sold = s.scalar(select(Offer.sold).where(Offer.id == offer_id))
-        if live + expired >= tally["accepted"] or gate == "database":
+        if live + expired >= tally["accepted"] or not queued:
             break
         time.sleep(0.1)
     placed_s = time.monotonic() - t0
@@ -169,14 +173,21 @@ def clear_gate_keys() -> None:
     r.close()
 
 
+SHAPES = {
+    # name: (Redis gate and queue, the worker started only after the rush)
+    "database": (False, False),  # no Redis: every order placed at once; the worker (nice 10) relays events
+    "redis": (True, False),  # the gate and queue; the worker (nice 10) places the queue on this machine during the rush
+    "redis-apart": (True, True),  # the same, with the worker on a machine of its own: here it starts once the rush is over
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--buyers", type=int, default=2000)
     ap.add_argument("--in-flight", type=int, default=64)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--units", default="100,10000", help="comma-separated flash stock sizes")
-    ap.add_argument("--gates", default="database,redis", help="database (no Redis: every order placed at once) and/or redis (the gate and its queue)")
-    ap.add_argument("--inline", action="store_true", help="drain the queue and the outbox inside the API processes (embedded) instead of a worker at nice 10")
+    ap.add_argument("--shapes", default=",".join(SHAPES), help=f"deployments to measure, of {', '.join(SHAPES)}")
     ap.add_argument("--limit-seconds", type=int, default=10)
     args = ap.parse_args()
 
@@ -188,30 +199,32 @@ def main() -> None:
     owner, merchant_id, point_id, sku_id, tokens = seed(db, args.buyers)
     clear_gate_keys()
     results = {}
-    for gate in args.gates.split(","):
+    for shape in args.shapes.split(","):
+        gated, apart = SHAPES[shape]
         env = {"LINLI_DATABASE_URL": url, "LINLI_SECRET_KEY": SECRET, "LINLI_LOG_JSON": "true", "LINLI_RATE_LIMITS": ""}
-        if gate == "redis":
+        if gated:
             env["LINLI_REDIS_URL"] = REDIS_URL
-        server = Server(env, workers=args.workers, background_nice=None if args.inline else 10)
-        try:
-            for units in [int(u) for u in args.units.split(",")]:
+        for units in [int(u) for u in args.units.split(",")]:
+            server = Server(env, workers=args.workers, background_nice=10, defer_background=apart)
+            try:
                 campaign_id, offer_id = new_sale(db, owner, merchant_id, sku_id, units, LIMITS.get(units, max(1, units // len(tokens))))
                 body = {"merchant_id": merchant_id, "items": [{"sku_id": sku_id, "qty": 1}], "pickup_point_id": point_id, "campaign_id": campaign_id}
-                print(f"{units} units, {gate}…", flush=True)
-                results[(units, gate)] = run_case(server.url, db, tokens, args.in_flight, body, offer_id, units, gate)
-        finally:
-            server.stop()
+                print(f"{units} units, {shape}…", flush=True)
+                after = server.start_background if apart else None
+                results[(units, shape)] = run_case(server.url, db, tokens, args.in_flight, body, offer_id, units, queued=gated, after_intake=after)
+            finally:
+                server.stop()
     clear_gate_keys()
     print("running the raw-SQL limit (../shared/limit/run.sh)…", flush=True)
     limit = raw_limit(args.limit_seconds, 16)
     hot = limit["order_txn_hot_sku_tps"]
-    for (units, gate), r in results.items():
-        print(f"{units:>6} units, {gate:<8}: sold out in {r['sell_out_s']:.2f} s → {r['accepted_per_s']:.0f} accepted orders/s; "
+    for (units, shape), r in results.items():
+        print(f"{units:>6} units, {shape:<11}: sold out in {r['sell_out_s']:.2f} s → {r['accepted_per_s']:.0f} accepted orders/s; "
               f"{r['requests']} requests in {r['intake_s']:.2f} s → {r['requests_per_s']:.0f} requests/s; all placed in the database after "
               f"{r['placed_s']:.2f} s → {r['placed_per_s']:.0f} orders/s ({r['errors']} errors, {r['expired']} expired unpaid)")
     print(f"raw-SQL limit: hot SKU {hot:.0f} tps")
-    for (units, gate), r in results.items():
-        print(f"ratio {units} units {gate}: intake (accepted/s) / hot {r['accepted_per_s'] / hot:.3f}, placed (orders/s) / hot {r['placed_per_s'] / hot:.3f}, requests/hot {r['requests_per_s'] / hot:.3f}")
+    for (units, shape), r in results.items():
+        print(f"ratio {units} units {shape}: intake (accepted/s) / hot {r['accepted_per_s'] / hot:.3f}, placed (orders/s) / hot {r['placed_per_s'] / hot:.3f}, requests/hot {r['requests_per_s'] / hot:.3f}")
 
 
 if __name__ == "__main__":

@@ -169,3 +169,26 @@ def test_in_one_batch_a_refused_order_rolls_back_alone(client, db, merchant, clo
     assert [(t["status"], t["code"]) for t in answers] == [("created", None), ("created", None), ("refused", "stock.sold_out")]
     assert orders_of(db, c["id"]) == 2 and db_state(db, offer["id"]) == (2, 2)
     assert flash.gate_state(offer["id"]).left == 3
+
+
+def test_an_entry_that_cannot_be_placed_does_not_hold_back_its_batch(client, db, merchant, clock, gate, monkeypatch):
+    """Not a refusal but a failure (a bug, a lost connection) while placing one order: the
+    batch is placed again one by one, the others go through, and that one stays queued."""
+    shop, c, offer = flash_sale(client, merchant, clock, quota=5, limit=1)
+    buyers = [login(client, f"1370000000{i}") for i in range(3)]
+    locs = [order(client, h, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).headers["location"] for h in buyers]
+    poison = _member_id(client, buyers[1])
+    real = flash_queue.orders.create_order
+
+    def fails_for_one(s, member_id, *a, **k):
+        if member_id == poison:
+            raise RuntimeError("boom")
+        return real(s, member_id, *a, **k)
+
+    monkeypatch.setattr(flash_queue.orders, "create_order", fails_for_one)
+    assert flash_queue.drain_once(db, "one", now=clock.current) == 3
+    assert [client.get(loc, headers=h).json()["status"] for loc, h in zip(locs, buyers, strict=True)] == ["created", "queued", "created"]
+    assert orders_of(db, c["id"]) == 2 and flash_queue.waiting(offer["id"]) == 1
+    monkeypatch.undo()
+    assert flash_queue.drain(db, "heir", claim_idle_ms=0, now=clock.current) == 1
+    assert orders_of(db, c["id"]) == 3 and flash.gate_state(offer["id"]).left == 2

@@ -45,6 +45,7 @@ from redis import RedisError
 from redis.exceptions import ResponseError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from linli import idempotency, jobs
 from linli.campaigns import flash, rules
@@ -152,6 +153,11 @@ def _profile(s: Session | None, campaign_id: int) -> _Profile | None:
     return prof
 
 
+def _load_cached(db: Database, campaign_id: int) -> None:
+    with db.transaction() as s:
+        _profile(s, campaign_id)
+
+
 def _load_profile(s: Session, campaign_id: int) -> _Profile | None:
     c = s.get(Campaign, campaign_id)
     if c is None:
@@ -237,11 +243,14 @@ def try_queue(s: Session, member_id: int, req: orders.NewOrder, key: str | None,
     return plan.answer(got)
 
 
-async def try_queue_now(member_id: int, req: orders.NewOrder, key: str | None, now: datetime) -> str | None:
-    """``try_queue`` on the event loop, from what this process already knows (no database,
-    no thread): None when it cannot decide so, and the order goes to ``try_queue`` and
-    checkout in a thread. In a rush this is nearly every request, and skipping the thread
-    pool doubles what a process answers (bench/flash_sale.py)."""
+async def try_queue_now(db: Database, member_id: int, req: orders.NewOrder, key: str | None, now: datetime) -> str | None:
+    """``try_queue`` on the event loop, without a thread: None when it cannot decide, and
+    the order goes to ``try_queue`` and checkout in a thread. In a rush this is nearly every
+    request, and skipping the thread pool doubles what a process answers
+    (bench/flash_sale.py). The campaign is read (in a thread, once per process every
+    ``PROFILE_SECONDS``, however many buyers tap at that moment) when it is not known yet."""
+    if req.campaign_id is not None and flash.enabled() and _profile(None, req.campaign_id) is None:
+        await run_in_threadpool(_load_cached, db, req.campaign_id)
     plan = _plan(None, member_id, req, key, now)
     if plan is None:
         return None
@@ -354,7 +363,10 @@ def _place(db: Database, batch: list[_Queued], now: datetime) -> None:
             raise
         log.exception("flash queue: a batch of %s failed; placing them one by one", len(batch))
         for q in batch:
-            _place(db, [q], now)
+            try:
+                _place(db, [q], now)
+            except Exception:  # left pending: a later drain takes it over after CLAIM_IDLE_MS
+                log.exception("flash queue: ticket %s.%s could not be placed", q.offer_id, q.entry)
         return
     for q, pre, answer in zip(batch, pres, answers, strict=True):
         if answer["s"] != "created" or not pre.used:  # refused, or it took another offer's unit

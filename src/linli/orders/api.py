@@ -105,7 +105,7 @@ async def create_order(body: OrderCreate, response: Response, who: Who, ctx: Ctx
     no thread, no database. Every other order is placed in a pooled thread, in one
     transaction that commits there (see ``web.deps``)."""
     req = _new_order(body)
-    ticket = await ports.queue.try_queue_now(who.member_id, req, key, now)
+    ticket = await ports.queue.try_queue_now(ctx.db, who.member_id, req, key, now)
     if ticket is not None:
         return _queued(ticket)
     return await run_in_threadpool(_place, ctx.db, body, req, response, who, now, key)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from linli.errors import Invalid, NotFound
 
 if TYPE_CHECKING:
+    from linli.db import Database
     from linli.orders.service import NewOrder
 
 
@@ -77,8 +78,8 @@ class OrderQueue(Protocol):
         """Accept ``req`` into a queue and return its ticket, raise the refusal, or return
         None when the order is placed at once as usual."""
 
-    async def try_queue_now(self, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
-        """``try_queue`` on the event loop without the database, when it can decide so."""
+    async def try_queue_now(self, db: Database, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
+        """``try_queue`` on the event loop, without a thread, when it can decide so."""
 
     def ticket(self, member_id: int, raw: str) -> Ticket | None:
         """A queued order's answer, for the member who placed it."""
@@ -112,7 +113,7 @@ class NoQueue:
     def try_queue(self, s: Session, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
         return None
 
-    async def try_queue_now(self, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
+    async def try_queue_now(self, db: Database, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
         return None
 
     def ticket(self, member_id: int, raw: str) -> Ticket | None:
