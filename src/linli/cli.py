@@ -37,6 +37,17 @@ def _db(settings: Settings):
     return get_database(settings.database_url, settings.database_replica_url)
 
 
+def _require_schema(settings: Settings) -> None:
+    """Refuse to serve or work on a database whose schema is not this code's."""
+    from linli import migrate
+
+    try:
+        migrate.require_current(_db(settings))
+    except migrate.SchemaMismatch as exc:
+        console.print(f"[red]Schema check failed:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
 def _parse_instant(value: str | None) -> datetime:
     if not value:
         return utcnow()
@@ -117,7 +128,7 @@ def serve(
     """Serve the API and pages."""
     import uvicorn
 
-    _settings()
+    _require_schema(_settings())
     uvicorn.run("linli.web.app:main_app", factory=True, host=host, port=port, workers=workers, proxy_headers=True, log_config=None)
 
 
@@ -169,6 +180,7 @@ def worker(
     from linli import worker as worker_mod
 
     settings = _settings()
+    _require_schema(settings)
     worker_mod.run(settings, _db(settings), threads=threads, interval=interval, once=once)
 
 

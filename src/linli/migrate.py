@@ -1,11 +1,22 @@
-"""Schema migrations with Alembic (``linli db upgrade``)."""
+"""Schema migrations with Alembic (``linli db upgrade``) and the start-up schema check.
+
+A server or worker started on a database whose schema is behind the code would answer
+with errors on every request and log missing tables on every tick, so ``require_current``
+refuses to start instead, naming the command that fixes it. A database *ahead* of the
+code (a newer release migrated it) is refused too: this code does not know that schema.
+"""
 
 from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from linli.db import Database
+
+
+class SchemaMismatch(RuntimeError):
+    """The database's schema revision is not the one this code was written for."""
 
 
 def alembic_config(db: Database) -> Config:
@@ -27,3 +38,24 @@ def current(db: Database) -> str | None:
 
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def head(db: Database) -> str:
+    """The newest revision this code ships."""
+    return ScriptDirectory.from_config(alembic_config(db)).get_current_head()
+
+
+def require_current(db: Database) -> None:
+    """Raise ``SchemaMismatch`` unless the database is at this code's head revision."""
+    scripts = ScriptDirectory.from_config(alembic_config(db))
+    want, have = scripts.get_current_head(), current(db)
+    if have == want:
+        return
+    where = db.engine.url.render_as_string(hide_password=True)
+    if have is None:
+        raise SchemaMismatch(f"The database {where} has no Linli schema (this code needs revision {want}). Run: linli db upgrade")
+    known = {rev.revision for rev in scripts.walk_revisions()}
+    if have not in known:
+        raise SchemaMismatch(f"The database {where} is at revision {have}, which this code does not know (it ships up to {want}): "
+                             "a newer Linli migrated it. Run the matching release.")
+    raise SchemaMismatch(f"The database {where} is at revision {have}, behind this code's {want}. Run: linli db upgrade")

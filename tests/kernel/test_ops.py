@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
@@ -252,9 +253,40 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+@pytest.mark.parametrize("revision", [None, "0005"])
+def test_serve_and_worker_refuse_a_schema_behind_the_code(tmp_path, revision):
+    env = cli_env(tmp_path, LINLI_DATABASE_URL=f"sqlite:///{tmp_path}/behind.db")
+    if revision:
+        assert linli("db", "upgrade", revision, env=env, cwd=tmp_path).returncode == 0
+    for args in (("serve", "--port", str(free_port())), ("worker", "--once")):
+        r = linli(*args, env=env, cwd=tmp_path, timeout=60)
+        out = " ".join((r.stdout + r.stderr).split())
+        assert r.returncode == 2, out
+        assert "Schema check failed" in out and "Run: linli db upgrade" in out, out
+        assert ("behind" in out) if revision else ("no Linli schema" in out), out
+    if revision is None:  # nothing was created behind the operator's back
+        assert "outbox_events" not in _counts(f"sqlite:///{tmp_path}/behind.db")
+
+
+def test_app_refuses_to_start_on_a_schema_behind_the_code(tmp_path):
+    from linli import migrate
+    from linli.db import Database
+    from linli.web.app import create_app
+
+    settings = Settings(env="test", database_url=f"sqlite:///{tmp_path}/behind.db")
+    db = Database(settings.database_url)
+    migrate.upgrade(db, "0005")
+    app = create_app(settings, dispatcher=False)
+    with pytest.raises(migrate.SchemaMismatch, match="behind"):
+        with TestClient(app):
+            pass
+    db.dispose()
+
+
 def test_serve_with_two_workers_answers_healthz(tmp_path):
     port = free_port()
     env = cli_env(tmp_path, LINLI_DATABASE_URL=f"sqlite:///{tmp_path}/serve.db")
+    assert linli("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
     proc = subprocess.Popen(
         [sys.executable, "-m", "linli.cli", "serve", "--port", str(port), "--workers", "2"],
         env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

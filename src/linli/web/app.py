@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import event, text
 
-from linli import __version__, domains, jobs
+from linli import __version__, domains, jobs, migrate
 from linli import logging as linli_logging
 from linli.config import Settings, get_settings
 from linli.events import Dispatcher
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        migrate.require_current(ctx.db)  # refuse to answer on a schema behind the code
         disp = scheduler = None
         loops = []
         if run_dispatcher:
