@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -73,16 +74,35 @@ def _sqlite_begin_immediate(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def _sqlite_query_only(dbapi_conn, _record) -> None:
+    dbapi_conn.execute("PRAGMA query_only=ON")
+
+
+def _sqlite_begin_deferred(conn) -> None:
+    # A read transaction: one snapshot for the whole request, no write lock. WAL lets it
+    # run beside a writer instead of queueing behind the lock.
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> Engine:
+    """An engine; on SQLite, ``read_only`` gives connections that begin deferred (no write
+    lock) and refuse every write (``PRAGMA query_only``), for requests that only read."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 60, "isolation_level": None},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        if read_only:
+            event.listen(engine, "connect", _sqlite_query_only)
+        event.listen(engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+
+
+def is_write_refused(exc: BaseException) -> bool:
+    """True when a read-only (SQLite ``query_only``) session was asked to write."""
+    return isinstance(exc, OperationalError) and "readonly database" in str(getattr(exc, "orig", exc))
 
 
 class Database:
@@ -94,6 +114,21 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self.replica_engine = make_engine(replica_url) if replica_url else self.engine
         self.read_sessions = sessionmaker(self.replica_engine, expire_on_commit=False)
+        # Sessions for requests expected to only read (GET, HEAD). On SQLite every write
+        # transaction takes the database's one write lock at BEGIN; a read needs none, so
+        # these sessions begin deferred on query-only connections and run beside writers.
+        # A request that turns out to write is refused at its first write and run again on
+        # a write session (``promote``; web.deps does it). PostgreSQL needs no such split.
+        self.reader_engine = make_engine(url, read_only=True) if self.engine.dialect.name == "sqlite" else self.engine
+        self.reader_sessions = sessionmaker(self.reader_engine, expire_on_commit=False, autoflush=True)
+
+    def promote(self, session: Session) -> bool:
+        """Point a (closed or rolled back) reader session at the write engine. False if it
+        already writes, so a caller retries at most once."""
+        if session.bind is self.engine:
+            return False
+        session.bind = self.engine
+        return True
 
     @property
     def is_sqlite(self) -> bool:
@@ -114,6 +149,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.reader_engine is not self.engine:
+            self.reader_engine.dispose()
         if self.replica_engine is not self.engine:
             self.replica_engine.dispose()
 

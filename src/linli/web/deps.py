@@ -20,9 +20,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from linli.db import is_write_refused
 from linli.errors import DomainError, Unauthorized
 from linli.identity import service as identity
 from linli.identity.service import Principal
@@ -52,7 +54,11 @@ def _finish(session: Session, commit: bool) -> None:
 
 def _committing(endpoint: Callable) -> Callable:
     """Wrap a sync endpoint so its sessions commit in the endpoint's thread when it
-    returns, roll back when it raises (errors that keep their changes commit them)."""
+    returns, roll back when it raises (errors that keep their changes commit them).
+
+    A read request (GET, HEAD) starts on a reader session; if it turns out to write, its
+    first write is refused (on SQLite: a query-only connection), everything it did is
+    rolled back, and the endpoint runs once more on a write session."""
     if inspect.iscoroutinefunction(endpoint):
         return endpoint
 
@@ -60,20 +66,34 @@ def _committing(endpoint: Callable) -> Callable:
     def run(*args, **kwargs):
         sessions = [v for v in kwargs.values() if isinstance(v, Session)]
         try:
-            result = endpoint(*args, **kwargs)
-        except DomainError as exc:
-            for s in sessions:
-                _finish(s, exc.keep_changes)
-            raise
-        except BaseException:
-            for s in sessions:
-                _finish(s, False)
-            raise
-        for s in sessions:
-            _finish(s, True)
-        return result
+            return _run_once(endpoint, args, kwargs, sessions)
+        except OperationalError as exc:
+            if not (is_write_refused(exc) and _promote(sessions)):
+                raise
+        return _run_once(endpoint, args, kwargs, sessions)
 
     return run
+
+
+def _run_once(endpoint: Callable, args, kwargs, sessions: list[Session]):
+    try:
+        result = endpoint(*args, **kwargs)
+    except DomainError as exc:
+        for s in sessions:
+            _finish(s, exc.keep_changes)
+        raise
+    except BaseException:
+        for s in sessions:
+            _finish(s, False)
+        raise
+    for s in sessions:
+        _finish(s, True)
+    return result
+
+
+def _promote(sessions: list[Session]) -> bool:
+    """Move reader sessions to the write engine; False if none was a reader."""
+    return any([s.info["linli_db"].promote(s) for s in sessions if "linli_db" in s.info])
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -86,11 +106,16 @@ def router(**kwargs) -> APIRouter:
     return APIRouter(route_class=UnitOfWorkRoute, **kwargs)
 
 
+_READS = frozenset({"GET", "HEAD"})
+
+
 async def _unit_of_work(request: Request) -> AsyncIterator[Session]:
     """One session per request. ``UnitOfWorkRoute`` commits (or rolls back) it in the
     endpoint's thread as the endpoint returns, which also hands its connection back; so
     closing it here does no I/O and can run on the event loop."""
-    session = request.app.state.ctx.db.sessions()
+    db = request.app.state.ctx.db
+    session = (db.reader_sessions if request.method in _READS else db.sessions)()
+    session.info["linli_db"] = db
     try:
         yield session
     finally:
