@@ -59,10 +59,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+BUSY_TIMEOUT_S = 60  # how long a SQLite writer waits for the write lock before giving up
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=60000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -84,13 +86,14 @@ def _sqlite_begin_deferred(conn) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
     """An engine; on SQLite, ``read_only`` gives connections that begin deferred (no write
-    lock) and refuse every write (``PRAGMA query_only``), for requests that only read."""
+    lock) and refuse every write (``PRAGMA query_only``), for requests that only read, and
+    ``busy_timeout_s`` bounds the wait for the write lock (then: ``database is locked``)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 60, "isolation_level": None},
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_s, "isolation_level": None},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         if read_only:
@@ -108,9 +111,9 @@ def is_write_refused(exc: BaseException) -> bool:
 class Database:
     """An engine and its session factory (plus an optional read-only replica)."""
 
-    def __init__(self, url: str, replica_url: str | None = None) -> None:
+    def __init__(self, url: str, replica_url: str | None = None, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, busy_timeout_s=busy_timeout_s)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self.replica_engine = make_engine(replica_url) if replica_url else self.engine
         self.read_sessions = sessionmaker(self.replica_engine, expire_on_commit=False)

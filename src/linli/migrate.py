@@ -36,7 +36,7 @@ def upgrade(db: Database, revision: str = "head") -> None:
 def current(db: Database) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with db.engine.connect() as conn:
+    with db.reader_engine.connect() as conn:  # a read: no write lock on SQLite
         return MigrationContext.configure(conn).get_current_revision()
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from linli import i18n
+from linli import i18n, outages
 from linli.errors import DomainError, Unauthorized
 from linli.i18n import N_
 from linli.identity.service import Principal
@@ -229,12 +229,18 @@ def _wants_html(request: Request) -> bool:
     return request.headers.get("hx-request") == "true" or "text/html" in request.headers.get("accept", "")
 
 
-def _error_response(request: Request, status: int, message: str) -> Response:
+def _error_response(request: Request, status: int, message: str, *, retry_after: int | None = None) -> Response:
+    """The error page (or, for HTMX, the page's message area). With ``retry_after`` a GET
+    page reloads itself after that many seconds and offers a retry button."""
     page = bare_page(request)
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
     if page.is_htmx:  # show it in the page's message area, leave the rest as it is
         html = templating.render("partials/flash.html", {"page": page, "translations": page.translations, "error": message})
-        return page.finish(HTMLResponse(html, status_code=status, headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}))
-    return page.render("error.html", status=status, error=message, error_status=status)
+        return page.finish(HTMLResponse(html, status_code=status, headers={**headers, "HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}))
+    retry_url = str(request.url) if retry_after and request.method == "GET" else None
+    response = page.render("error.html", status=status, error=message, error_status=status, retry_url=retry_url, retry_after=retry_after)
+    response.headers.update(headers)
+    return response
 
 
 def _install_errors(app: FastAPI) -> None:
@@ -258,9 +264,13 @@ def _install_errors(app: FastAPI) -> None:
         return _error_response(request, 404, bare_page(request)._(N_("Page not found.")))
 
     async def on_unexpected(request: Request, exc: Exception):
-        response = await api[Exception](request, exc)  # logs it
+        response = await api[Exception](request, exc)  # logs it; 503 when a dependency is down
         if not _wants_html(request):
             return response
+        if response.status_code == 503:
+            page = bare_page(request)
+            message = page._(N_("The service is busy for a moment. Nothing was changed; this page tries again by itself."))
+            return _error_response(request, 503, message, retry_after=int(response.headers["Retry-After"]))
         return _error_response(request, 500, bare_page(request)._(N_("Something went wrong on our side; please try again later.")))
 
     async def on_csrf(request: Request, exc: CsrfRejected):
@@ -275,7 +285,8 @@ def _install_errors(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(Exception, on_unexpected)
+    for cls in (Exception, *outages.DEPENDENCY_ERRORS):
+        app.add_exception_handler(cls, on_unexpected)
     app.add_exception_handler(CsrfRejected, on_csrf)
     app.add_exception_handler(LoginRequired, on_login)
 

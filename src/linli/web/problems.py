@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from linli import outages
 from linli.errors import DomainError, TooManyRequests
 
 log = logging.getLogger("linli.web")
@@ -72,7 +73,24 @@ def install(app: FastAPI) -> None:
             resp.headers[k] = v
         return resp
 
-    @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
+        down = outages.dependency_down(exc)
+        if down:
+            log.warning("%s unavailable on %s %s: %s", down, request.method, request.url.path, exc.__class__.__name__)
+            return unavailable(down, request.url.path)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(500, "internal", "Internal error", "Something went wrong on our side; it has been logged.", instance=request.url.path)
+
+    # The dependencies' own error classes are handled inside the middleware stack (so the
+    # access log and metrics see the 503); anything else falls through to the outermost
+    # handler.
+    for cls in (Exception, *outages.DEPENDENCY_ERRORS):
+        app.add_exception_handler(cls, _unexpected)
+
+
+def unavailable(dependency: str, instance: str | None = None) -> JSONResponse:
+    """503 ``<dependency>.unavailable`` with ``Retry-After``: nothing was done, try again."""
+    resp = problem(503, f"{dependency}.unavailable", "Temporarily unavailable",
+                   f"The {dependency} is not answering; nothing was changed. Try again in a few seconds.", instance=instance)
+    resp.headers["Retry-After"] = str(outages.RETRY_AFTER_SECONDS)
+    return resp
