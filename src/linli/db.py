@@ -9,6 +9,8 @@ cost is the database round trip, not the Python driver.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -70,10 +72,58 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def _sqlite_begin_immediate(conn) -> None:
-    # SQLite ignores FOR UPDATE; taking the write lock at BEGIN serialises writers so a
-    # compare-and-set never races with a read that a transaction already made.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+class _WriterTurns:
+    """This process's SQLite writers take turns on a mutex, then ``BEGIN IMMEDIATE``.
+
+    SQLite ignores FOR UPDATE; taking the write lock at BEGIN serialises writers so a
+    compare-and-set never races with a read that a transaction already made. But a writer
+    that finds the lock taken waits in SQLite's busy handler, which polls with sleeps of up
+    to 100 ms: writers of one process waiting for each other sleep far longer than the
+    lock is held. The mutex hands the turn to the next writer the moment a transaction
+    commits or rolls back. Writers of other processes (the CLI, a worker) still meet at
+    SQLite's own lock and its busy timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self._mutex = threading.Lock()
+        self.timeout = timeout
+
+    def install(self, engine: Engine) -> None:
+        event.listen(engine, "begin", self.begin)
+        event.listen(engine, "commit", self.commit)
+        event.listen(engine, "rollback", self.rollback)
+        for name in ("checkin", "invalidate", "close"):  # a connection lost mid-turn
+            event.listen(engine, name, self._lost)
+
+    def begin(self, conn) -> None:
+        if not self._mutex.acquire(timeout=self.timeout):
+            raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+        conn.info["linli_turn"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._end(conn.info)
+            raise
+
+    def commit(self, conn) -> None:
+        if conn.info.get("linli_turn"):
+            try:
+                conn.connection.dbapi_connection.commit()  # commit now, then pass the turn on
+            finally:
+                self._end(conn.info)
+
+    def rollback(self, conn) -> None:
+        if conn.info.get("linli_turn"):
+            try:
+                conn.connection.dbapi_connection.rollback()
+            finally:
+                self._end(conn.info)
+
+    def _lost(self, _dbapi_conn, record, *_args) -> None:
+        self._end(record.info)
+
+    def _end(self, info: dict) -> None:
+        if info.pop("linli_turn", False):
+            self._mutex.release()
 
 
 def _sqlite_query_only(dbapi_conn, _record) -> None:
@@ -98,7 +148,10 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, busy_
         event.listen(engine, "connect", _sqlite_pragmas)
         if read_only:
             event.listen(engine, "connect", _sqlite_query_only)
-        event.listen(engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate)
+        if read_only:
+            event.listen(engine, "begin", _sqlite_begin_deferred)
+        else:
+            _WriterTurns(busy_timeout_s).install(engine)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
 
