@@ -105,14 +105,14 @@ class _WriterTurns:
             raise
 
     def commit(self, conn) -> None:
-        if conn.info.get("linli_turn"):
+        if not conn.invalidated and conn.info.get("linli_turn"):
             try:
                 conn.connection.dbapi_connection.commit()  # commit now, then pass the turn on
             finally:
                 self._end(conn.info)
 
     def rollback(self, conn) -> None:
-        if conn.info.get("linli_turn"):
+        if not conn.invalidated and conn.info.get("linli_turn"):
             try:
                 conn.connection.dbapi_connection.rollback()
             finally:

@@ -79,3 +79,18 @@ def test_reader_sessions_refuse_writes_on_sqlite(db, backend):
                 raise AssertionError("a reader session wrote on SQLite")
         else:  # PostgreSQL needs no split: readers are ordinary sessions
             assert db.reader_engine is db.engine
+
+
+def test_a_writer_whose_connection_is_lost_mid_transaction_does_not_hold_up_the_next(client, db):
+    me = login(client, "13700000001")
+    lost = db.engine.connect()
+    lost.begin()
+    lost.execute(text("UPDATE members SET nickname = '断线了' WHERE phone = '13700000001'"))
+    lost.invalidate()  # the connection is gone without a commit or rollback
+    lost.rollback()
+    lost.close()
+    t, box = _in_thread(lambda: client.patch("/api/v1/me", json={"nickname": "接着写"}, headers=me))
+    t.join(timeout=30)  # a turn never handed back would keep this writer waiting 60 s
+    assert not t.is_alive(), "the next writer waited for a lost connection's turn"
+    assert box["r"].status_code == 200, box["r"].text
+    assert client.get("/api/v1/me", headers=me).json()["nickname"] == "接着写"
