@@ -25,8 +25,8 @@ def bootstrap(settings) -> None:
 
 
 def load_all(plugins: list[str] | None = None) -> None:
-    import linli.events  # noqa: F401  (outbox tables)
     import linli.channels.outbox  # noqa: F401  (the SMS outbox)
+    import linli.events  # noqa: F401  (outbox tables)
     import linli.idempotency  # noqa: F401  (idempotency keys)
 
     for domain in DOMAINS:

@@ -36,9 +36,9 @@ import signal
 import threading
 
 from linli import events, jobs
+from linli import logging as linli_logging
 from linli.channels import outbox as sms_outbox
 from linli.channels.sms import build_sms_channel
-from linli import logging as linli_logging
 from linli.config import Settings
 from linli.db import Database, utcnow
 

@@ -192,3 +192,14 @@ def test_retry_backoff_is_bounded_and_respects_expiry(clock):
     assert outbox.retry_at(3, now, None) == now + timedelta(seconds=8)
     assert outbox.retry_at(outbox.MAX_ATTEMPTS, now, None) is None
     assert outbox.retry_at(1, now, now + timedelta(seconds=1)) is None
+
+
+def test_linli_worker_once_sends_what_is_queued(db, clock, fake_provider, sms_app):
+    from linli import worker
+
+    fake = fake_provider("webhook")
+    c = sms_app(fake, env="test")
+    clock.current = outbox.utcnow()  # the worker runs on the real clock
+    c.post("/api/v1/auth/otp", json={"phone": PHONE})
+    worker.run(c.app.state.ctx.settings, db, once=True)
+    assert len(fake.delivered) == 1 and messages(db)[0].status == "sent"

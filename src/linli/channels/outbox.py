@@ -25,7 +25,6 @@ provider call; and the channel is built from ``Settings``, which the sender hold
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from linli.channels.sms import InDoubt, Refused, SmsChannel, SmsMessage
 from linli.db import Base, BigId, Database, UTCDateTime, utcnow
+from linli.events import Dispatcher
 
 log = logging.getLogger("linli.channels.sms")
 
@@ -190,38 +190,20 @@ def send_due(db: Database, channel: SmsChannel, *, now: datetime | None = None, 
     return sum(1 for mid in due if send_one(db, channel, mid, now) == "sent")
 
 
-class SmsSender:
+class SmsSender(Dispatcher):
     """The sender loop: a daemon thread that sends due messages when woken (a message was
     committed in this process) or every ``interval`` seconds (retries, other processes)."""
 
+    thread_name = "linli-sms"
+
     def __init__(self, db: Database, channel: SmsChannel, *, interval: float = 1.0, clock: Callable[[], datetime] = utcnow) -> None:
-        self.db, self.channel, self.interval, self.clock = db, channel, interval, clock
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(db, interval)
+        self.channel, self.clock = channel, clock
 
     def on_commit(self, session: Session) -> None:
         """An ``after_commit`` listener: wake up when the transaction queued a message."""
         if session.info.pop("linli_sms_queued", False):
-            self._wake.set()
+            self.wake()
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="linli-sms", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            try:
-                send_due(self.db, self.channel, now=self.clock())
-            except Exception:  # the database may be briefly unavailable; try again later
-                log.exception("sms sending failed")
+    def step(self) -> None:
+        send_due(self.db, self.channel, now=self.clock())

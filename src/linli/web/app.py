@@ -13,8 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import event, text
 
 from linli import __version__, domains, jobs
-from linli.channels.outbox import SmsSender
 from linli import logging as linli_logging
+from linli.channels.outbox import SmsSender
 from linli.config import Settings, get_settings
 from linli.events import Dispatcher
 from linli.web import problems
