@@ -1,7 +1,8 @@
 """Settings read from the environment (``LINLI_*``).
 
 One immutable object, built once per process (``get_settings``) or explicitly by tests
-(``Settings(database_url=...)``). Production refuses to start with the default secret.
+(``Settings(database_url=...)``). Production refuses to start with the default secret, or
+without an SMS provider and its credentials (one-time codes would reach nobody).
 """
 
 from __future__ import annotations
@@ -14,6 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-insecure-secret-change-me-before-production"
 DEFAULT_PAYMENT_SECRET = "dev-insecure-payment-secret"
+
+# What each SMS provider needs (``LINLI_SMS_*``); production refuses to start without it.
+SMS_PROVIDERS = ("aliyun", "tencent", "webhook")
+SMS_REQUIRED: dict[str, tuple[str, ...]] = {
+    "aliyun": ("sms_access_key_id", "sms_access_key_secret", "sms_sign_name", "sms_template_otp"),
+    "tencent": ("sms_access_key_id", "sms_access_key_secret", "sms_sdk_app_id", "sms_sign_name", "sms_template_otp"),
+    "webhook": ("sms_webhook_url", "sms_webhook_secret"),
+}
 
 
 class ConfigError(RuntimeError):
@@ -46,6 +55,20 @@ class Settings(BaseSettings):
     # on when no broker is configured.
     inline_dispatch: bool | None = None
     log_json: bool = True
+    # How one-time codes (and later other messages) leave: ``log`` (the default outside
+    # production) records them; production needs ``aliyun``, ``tencent`` or ``webhook``.
+    sms_provider: Literal["log", "aliyun", "tencent", "webhook"] | None = None
+    sms_access_key_id: str = ""  # Aliyun AccessKey ID / Tencent SecretId
+    sms_access_key_secret: str = ""  # Aliyun AccessKey secret / Tencent SecretKey
+    sms_sign_name: str = ""  # the approved signature (签名), e.g. 优邻优选
+    sms_template_otp: str = ""  # the provider's template for one-time codes (SMS_… / a Tencent id)
+    sms_templates: str = ""  # more templates by name: ``marketing=SMS_123;pickup=SMS_456``
+    sms_sdk_app_id: str = ""  # Tencent SmsSdkAppId (1400…)
+    sms_region: str = ""  # Aliyun cn-hangzhou / Tencent ap-guangzhou when unset
+    sms_endpoint: str = ""  # base URL override (a proxy, or a local fake in tests)
+    sms_webhook_url: str = ""
+    sms_webhook_secret: str = ""
+    sms_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     @field_validator("database_url", "database_replica_url")
     @classmethod
@@ -66,7 +89,35 @@ class Settings(BaseSettings):
                 )
             if self.payment_secret == DEFAULT_PAYMENT_SECRET:
                 raise ConfigError("LINLI_PAYMENT_SECRET must be set in production")
+            self._sms_guard()
         return self
+
+    def _sms_guard(self) -> None:
+        if self.sms_provider not in SMS_PROVIDERS:
+            raise ConfigError(
+                f"LINLI_SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)} in production "
+                f"(got {self.sms_provider or 'nothing'}): without it nobody receives a login code"
+            )
+        missing = [f"LINLI_{name.upper()}" for name in SMS_REQUIRED[self.sms_provider] if not str(getattr(self, name)).strip()]
+        if missing:
+            raise ConfigError(f"LINLI_SMS_PROVIDER={self.sms_provider} needs {', '.join(missing)} in production")
+        if self.sms_provider == "webhook" and len(self.sms_webhook_secret) < 32:
+            raise ConfigError("LINLI_SMS_WEBHOOK_SECRET must be a random value of 32+ characters in production")
+
+    @property
+    def sms_channel(self) -> str:
+        """The SMS provider in use: the configured one, else ``log`` (never in production)."""
+        return self.sms_provider or "log"
+
+    @property
+    def sms_template_codes(self) -> dict[str, str]:
+        """Template names the code uses (``otp``, …) mapped to the provider's templates."""
+        codes = {"otp": self.sms_template_otp} if self.sms_template_otp else {}
+        for part in self.sms_templates.split(";"):
+            name, _, code = part.partition("=")
+            if name.strip() and code.strip():
+                codes[name.strip()] = code.strip()
+        return codes
 
     @property
     def is_production(self) -> bool:

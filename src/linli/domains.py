@@ -25,6 +25,7 @@ def bootstrap(settings) -> None:
 
 
 def load_all(plugins: list[str] | None = None) -> None:
+    import linli.channels.outbox  # noqa: F401  (the SMS outbox)
     import linli.events  # noqa: F401  (outbox tables)
     import linli.idempotency  # noqa: F401  (idempotency keys)
 

@@ -249,7 +249,9 @@ def drain(db: Database, *, rounds: int = 20) -> int:
 
 class Dispatcher:
     """The embedded delivery: a daemon thread that drains the outbox when woken or every
-    ``interval`` seconds."""
+    ``interval`` seconds. Other wake-or-poll loops (the SMS sender) override ``step``."""
+
+    thread_name = "linli-dispatcher"
 
     def __init__(self, db: Database, interval: float = 1.0) -> None:
         self.db = db
@@ -263,7 +265,7 @@ class Dispatcher:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="linli-dispatcher", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
@@ -273,11 +275,14 @@ class Dispatcher:
             self._thread.join(timeout=5)
             self._thread = None
 
+    def step(self) -> None:
+        drain(self.db)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
             try:
-                drain(self.db)
+                self.step()
             except Exception:  # the database may be briefly unavailable; try again later
-                log.exception("outbox dispatch failed")
+                log.exception("%s failed", self.thread_name)

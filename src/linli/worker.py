@@ -4,6 +4,8 @@ Two modes, picked by ``LINLI_BROKER_URL``:
 
 * **Embedded** (no broker): an in-process ``events.Dispatcher`` thread drains the outbox,
   and the main thread runs the due jobs every ``interval`` seconds.
+* Either way, an ``SmsSender`` thread sends the queued SMS (one-time codes) through the
+  channel ``LINLI_SMS_*`` configures; several workers share the messages by compare-and-set.
 * **Broker** (``LINLI_BROKER_URL`` set): three parts in one process —
 
   1. the outbox relay thread (``linli.broker.Relay``), publishing events to RabbitMQ;
@@ -35,6 +37,8 @@ import threading
 
 from linli import events, jobs
 from linli import logging as linli_logging
+from linli.channels import outbox as sms_outbox
+from linli.channels.sms import build_sms_channel
 from linli.config import Settings
 from linli.db import Database, utcnow
 
@@ -50,15 +54,19 @@ def run(
     once: bool = False,
     shutdown_timeout: float = 30.0,
 ) -> None:
+    channel = build_sms_channel(settings)
     if once:
         events.drain(db)
         jobs.run_due(db, utcnow(), dispatch=True)
+        sms_outbox.send_due(db, channel)
         return
     linli_logging.configure(settings.log_json)
     logging.getLogger("pika").setLevel(logging.WARNING)  # one INFO line per connection step
     stop = threading.Event()
     previous = _install_signal_handlers(stop)
     loops = jobs.start_loops(db)  # e.g. the flash-sale queue's drainer
+    sender = sms_outbox.SmsSender(db, channel)
+    sender.start()
     try:
         if settings.broker_url:
             _run_broker(settings, db, stop, threads=threads, interval=interval, shutdown_timeout=shutdown_timeout)
@@ -66,6 +74,7 @@ def run(
             _run_embedded(db, stop, interval=interval)
     finally:
         jobs.stop_loops(loops)
+        sender.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

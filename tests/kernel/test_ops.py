@@ -58,6 +58,10 @@ def test_metrics_count_requests_by_route_template(client):
 # ---- production guard -----------------------------------------------------------------
 
 
+# A complete SMS configuration (production refuses to start without one).
+PROD_SMS = {"sms_provider": "webhook", "sms_webhook_url": "http://127.0.0.1:9/sms", "sms_webhook_secret": "w" * 40}
+
+
 @pytest.fixture
 def clean_env(monkeypatch):
     for key in list(os.environ):
@@ -72,7 +76,7 @@ def test_production_refuses_default_secrets(clean_env):
         Settings(env="production", secret_key="short", payment_secret="p" * 40)
     with pytest.raises(ConfigError, match="LINLI_PAYMENT_SECRET"):
         Settings(env="production", secret_key="s" * 40)
-    ok = Settings(env="production", secret_key="s" * 40, payment_secret="p" * 40)
+    ok = Settings(env="production", secret_key="s" * 40, payment_secret="p" * 40, **PROD_SMS)
     assert ok.is_production and not ok.sandbox_enabled
     dev = Settings()
     assert dev.secret_key == DEFAULT_SECRET and dev.sandbox_enabled
@@ -85,7 +89,7 @@ def test_production_otp_has_no_debug_code(db, clock):
     from linli.web.app import create_app
     from linli.web.context import AppContext
 
-    settings = Settings(env="production", database_url=db.url, secret_key="s" * 40, payment_secret="p" * 40)
+    settings = Settings(env="production", database_url=db.url, secret_key="s" * 40, payment_secret="p" * 40, **PROD_SMS)
     ctx = AppContext(settings=settings, db=db, limiter=RateLimiter(parse_limits("")), clock=clock)
     with TestClient(create_app(settings, ctx=ctx, dispatcher=False)) as c:
         r = c.post("/api/v1/auth/otp", json={"phone": "13900001111"})

@@ -33,7 +33,7 @@ PROBLEMS = {400: {"description": "Problem"}, 401: {"description": "Problem"}, 40
 @router.post("/auth/otp", status_code=status.HTTP_202_ACCEPTED, response_model=OtpSent, responses=PROBLEMS)
 def request_otp(body: OtpRequest, request: Request, s: DB, ctx: Ctx, now: Now) -> OtpSent:
     phone, code, expires = service.request_otp(s, ctx.settings, ctx.limiter, body.phone, client_ip(request), now)
-    # Production: the SMS channel (automation domain) sends it; the code never leaves here.
+    # The code was queued for the SMS channel; only outside production is it also answered.
     return OtpSent(phone=phone, expires_at=expires, debug_code=None if ctx.settings.is_production else code)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from linli import events
+from linli.channels import outbox as sms
 from linli.config import Settings
 from linli.errors import Conflict, DomainError, Forbidden, Invalid, Locked, NotFound
 from linli.identity import rules
@@ -54,8 +55,9 @@ def _refuse_if_locked(s: Session, phone: str, now: datetime) -> None:
 
 
 def request_otp(s: Session, settings: Settings, limiter: RateLimiter, raw_phone: str, ip: str, now: datetime) -> tuple[str, str, datetime]:
-    """Create a one-time code for a phone. Returns (phone, code, expires_at); the caller
-    sends the code by SMS (and shows it outside production)."""
+    """Create a one-time code for a phone and queue its SMS in the same transaction (the
+    sender delivers it once committed). Returns (phone, code, expires_at); outside
+    production the caller also shows the code."""
     phone = require_phone(raw_phone)
     _refuse_if_locked(s, phone, now)
     limiter.hit("otp_ip", ip, code="auth.otp_rate_limited")
@@ -66,7 +68,7 @@ def request_otp(s: Session, settings: Settings, limiter: RateLimiter, raw_phone:
     # A new code replaces the older ones.
     s.execute(update(OtpCode).where(OtpCode.phone == phone, OtpCode.consumed_at.is_(None)).values(consumed_at=now))
     s.add(OtpCode(phone=phone, code_hash=hash_otp(settings.secret_key, phone, code), created_at=now, expires_at=expires))
-    s.flush()
+    sms.enqueue(s, phone, "otp", {"code": code}, now=now, expires_at=expires, secret=True, supersede=True)
     return phone, code, expires
 
 

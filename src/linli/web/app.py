@@ -14,6 +14,7 @@ from sqlalchemy import event, text
 
 from linli import __version__, domains, jobs, migrate
 from linli import logging as linli_logging
+from linli.channels.outbox import SmsSender
 from linli.config import Settings, get_settings
 from linli.events import Dispatcher
 from linli.web import problems
@@ -24,8 +25,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None, dispatcher: bool | None = None) -> FastAPI:
-    """Build the app. ``dispatcher`` (default: embedded mode, no broker) runs the outbox
-    and the due jobs in-process, so ``linli serve`` alone is a complete system."""
+    """Build the app. ``dispatcher`` (default: embedded mode, no broker) runs the outbox,
+    the SMS sender and the due jobs in-process, so ``linli serve`` alone is a complete system."""
     settings = settings or (ctx.settings if ctx else get_settings())
     domains.bootstrap(settings)
     ctx = ctx or build_context(settings)
@@ -34,10 +35,13 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         migrate.require_current(ctx.db)  # refuse to answer on a schema behind the code
-        disp = scheduler = None
+        disp = scheduler = sender = None
         loops = []
         if run_dispatcher:
             loops = jobs.start_loops(ctx.db)
+            sender = SmsSender(ctx.db, ctx.sms, clock=ctx.clock)
+            event.listen(ctx.db.sessions, "after_commit", sender.on_commit)
+            sender.start()
             scheduler = jobs.Scheduler(ctx.db, interval=30.0)
             scheduler.start()
             disp = Dispatcher(ctx.db)
@@ -49,6 +53,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             yield
         finally:
             jobs.stop_loops(loops)
+            if sender is not None:
+                event.remove(ctx.db.sessions, "after_commit", sender.on_commit)
+                sender.stop()
             if disp is not None:
                 event.remove(ctx.db.sessions, "after_commit", listener)
                 disp.stop()

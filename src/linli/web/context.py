@@ -1,4 +1,4 @@
-"""What one running Linli process holds: settings, database, rate limiter, clock."""
+"""What one running Linli process holds: settings, database, rate limiter, SMS channel, clock."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from linli.channels.sms import SmsChannel, build_sms_channel
 from linli.config import Settings
 from linli.db import Database, get_database, utcnow
 from linli.security import RateLimiter, parse_limits
@@ -17,7 +18,12 @@ class AppContext:
     db: Database
     limiter: RateLimiter
     redis: object | None = None
+    sms: SmsChannel | None = None  # built from the settings when not given
     clock: Callable[[], datetime] = field(default=utcnow)
+
+    def __post_init__(self) -> None:
+        if self.sms is None:
+            self.sms = build_sms_channel(self.settings)
 
     def now(self) -> datetime:
         return self.clock()
