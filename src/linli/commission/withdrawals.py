@@ -6,6 +6,7 @@ failed payout returns the money."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -33,6 +34,8 @@ from linli.identity.service import Principal
 from linli.money import apply_bp_floor
 from linli.referral import service as referral
 from linli.timeutil import local_day_start
+
+log = logging.getLogger("linli.commission.withdrawals")
 
 
 def _mark_records(s: Session, merchant_id: int, member_id: int, withdrawal_id: int, amount: int, now: datetime) -> None:
@@ -192,16 +195,26 @@ def reconcile(db: Database, as_of: datetime) -> int:
     """Finish payouts left ``paying`` longer than ``PAYOUT_GRACE`` (a crash between the
     gateway and our commit, or a transfer the provider was still processing): ask the
     gateway, pay again with the same transfer number if it never got there, record what
-    it says. Returns how many were finished."""
+    it says. One that cannot be settled now (the gateway down) waits for the next run
+    without holding the others back. Returns how many were finished."""
     cutoff = as_of - PAYOUT_GRACE
-    with db.transaction() as s:
-        stale = list(s.scalars(
-            select(Withdrawal.id).where(Withdrawal.status == "paying", (Withdrawal.paying_at < cutoff) | Withdrawal.paying_at.is_(None)).order_by(Withdrawal.id).limit(RECONCILE_BATCH)
-        ))
-    if not stale:
-        return 0
-    gateway = payout.gateway.connect(db.engine)
-    return sum(_send(db.engine, gateway, wid, as_of, ask_first=True) in ("paid", "failed") for wid in stale)
+    gateway = None
+    finished, after = 0, 0
+    while True:
+        with db.transaction() as s:
+            stale = list(s.scalars(
+                select(Withdrawal.id).where(Withdrawal.status == "paying", (Withdrawal.paying_at < cutoff) | Withdrawal.paying_at.is_(None), Withdrawal.id > after)
+                .order_by(Withdrawal.id).limit(RECONCILE_BATCH)
+            ))
+        if not stale:
+            return finished
+        gateway = gateway or payout.gateway.connect(db.engine)
+        for wid in stale:
+            try:
+                finished += _send(db.engine, gateway, wid, as_of, ask_first=True) in ("paid", "failed")
+            except Exception:  # asked again at the next run
+                log.exception("reconciling the payout of withdrawal %s failed", wid)
+        after = stale[-1]
 
 
 def mine(s: Session, member_id: int, merchant_id: int, limit: int = 50) -> list[Withdrawal]:
