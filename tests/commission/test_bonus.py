@@ -1,10 +1,14 @@
-from datetime import datetime, timezone
+"""Monthly tiered bonuses: closed once per merchant and month, in bounded chunks."""
+
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import event, text
 
 from linli import events, jobs
-from linli.commission import ledger
+from linli.commission import bonus, ledger
 from linli.commission.bonus import previous_month, tier_bp
+from linli.commission.ledger import COMMISSION_PAYABLE, SHARER_AVAILABLE, Leg
 from linli.commission.rules import check_tiers
 from linli.errors import Invalid
 from tests.conftest import login, problem_code
@@ -41,5 +45,112 @@ def test_month_close_pays_a_tiered_bonus_once(client, db, merchant, clock):
     e = client.get("/api/v1/me/earnings", params={"merchant_id": merchant.id}, headers=sharer).json()
     assert e["available"] - before == 13_600 * 200 // 10_000
     assert any(r["kind"] == "bonus" for r in e["records"])
+    with db.transaction() as s:
+        assert ledger.check(s, merchant.id) == []
+
+
+def _november_sale(client, db, merchant, clock, tiers):
+    """A sharer whose code brought a 13,600 fen order, settled in November (Shanghai)."""
+    assert client.put(f"/api/v1/merchants/{merchant.id}/commission-rules", json={"bonus_tiers": tiers}, headers=merchant.owner).status_code == 200
+    shop = make_shop(client, merchant)
+    sharer = login(client, "13700000001")
+    client.post(f"/api/v1/merchants/{merchant.id}/sharers", json={"phone": "13700000001"}, headers=merchant.owner)
+    code = client.get("/api/v1/me/invite", params={"merchant_id": merchant.id}, headers=sharer).json()["code"]
+    buyer = login(client, "13700000002", invite_code=code)
+    events.drain(db)
+    o = buy(client, db, buyer, shop, [(shop.skus["berry"], 2)])
+    client.post(f"/api/v1/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.leader)
+    events.drain(db)
+    jobs.run_due(db, clock.advance(days=7, minutes=1))
+    return sharer, o
+
+
+class _Statements:
+    """The SQL a block of code sends to the database."""
+
+    def __init__(self, db):
+        self.engine, self.sql = db.engine, []
+
+    def _record(self, conn, cursor, statement, *args):
+        self.sql.append(statement)
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+def test_a_tick_after_the_month_close_writes_and_scans_nothing(client, db, merchant, clock):
+    _november_sale(client, db, merchant, clock, [[10_000, 200]])
+    december = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+    assert bonus.close_month(db, december) == 1
+    with db.transaction() as s:
+        closes = s.execute(text("SELECT month, bonuses, amount FROM commission_month_closes WHERE merchant_id = :m ORDER BY month"), {"m": merchant.id}).all()
+    assert [tuple(c) for c in closes] == [("2026-10", 0, 0), ("2026-11", 1, 13_600 * 200 // 10_000)]  # October closed by November's ticks
+    for tick in range(3):  # the scheduler's next ticks, 30 seconds apart
+        with _Statements(db) as seen:
+            assert bonus.close_month(db, december + timedelta(seconds=30 * (tick + 1))) == 0
+        assert not any("commission_records" in q or "order_lines" in q for q in seen.sql), seen.sql
+        assert not any(q.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) for q in seen.sql), seen.sql
+        assert len(seen.sql) <= 2, seen.sql
+
+
+def test_a_merchant_without_tiers_is_closed_once_too(client, db, merchant, clock):
+    _november_sale(client, db, merchant, clock, [])
+    december = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+    assert bonus.close_month(db, december) == 0
+    with _Statements(db) as seen:
+        assert bonus.close_month(db, december + timedelta(seconds=30)) == 0
+    assert not any("commission_records" in q for q in seen.sql), seen.sql
+
+
+LINES = 70_000  # more than either backend takes as parameters of one statement
+SQLITE_DEFAULT_MAX_VARIABLES = 32_766  # SQLite's compiled default since 3.32 (some builds allow more)
+
+
+@pytest.fixture
+def default_sqlite_limits(db):
+    """SQLite connections limited to the default build's parameter count, as on most
+    installations (this machine's build allows 250,000)."""
+    if not db.is_sqlite:
+        yield
+        return
+    import sqlite3
+
+    def limit(dbapi_conn, *_):
+        dbapi_conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_MAX_VARIABLES)
+
+    event.listen(db.engine, "checkout", limit)
+    yield
+    event.remove(db.engine, "checkout", limit)
+
+
+def test_a_month_with_more_lines_than_one_statement_takes_gets_the_right_bonus(client, db, merchant, clock, default_sqlite_limits):
+    sharer, o = _november_sale(client, db, merchant, clock, [[10_000, 200], [1_000_000, 400]])
+    line_id = o["lines"][0]["id"]
+    series = f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {LINES})"
+    cols = "order_id, merchant_id, sku_id, product_id, product_name, sku_name, category, qty, base_price, unit_price, amount, coupon, points_fen"
+    rec = "merchant_id, order_id, member_id, level, kind, rate_bp, base, state, rule_version, created_at, settled_at"
+    with db.transaction() as s:  # set-based: 70,000 more lines of the order, each with a settled level-1 record
+        s.execute(text(
+            f"INSERT INTO order_lines ({cols}, paid, refunded, refund_reserved) {series} "
+            f"SELECT {cols}, 100 + n.i % 7, CASE WHEN n.i % 5 = 0 THEN 50 ELSE 0 END, 0 FROM order_lines, n WHERE order_lines.id = :l"), {"l": line_id})
+        first = s.execute(text(f"SELECT {rec} FROM commission_records WHERE line_id = :l AND level = 1"), {"l": line_id}).one()
+        for source, every in (("accrual", 1), ("w0:split", 10)):  # every tenth line also has the withdrawn part of a split record
+            s.execute(text(
+                f"INSERT INTO commission_records ({rec}, line_id, source, amount) "
+                f"SELECT {', '.join(':' + c.strip() for c in rec.split(','))}, id, :source, 1 FROM order_lines WHERE order_id = :o AND id <> :l AND id % :every = 0"),
+                {**first._asdict(), "o": o["id"], "l": line_id, "source": source, "every": every})
+        added = s.scalar(text("SELECT SUM(amount) FROM commission_records WHERE line_id <> :l"), {"l": line_id})
+        ledger.transfer(s, merchant.id, "accrual", "test:bulk", [Leg(COMMISSION_PAYABLE, None, -added), Leg(SHARER_AVAILABLE, first.member_id, added)], clock())
+        gmv = s.scalar(text("SELECT SUM(paid - refunded) FROM order_lines WHERE order_id = :o"), {"o": o["id"]})
+        assert s.scalar(text("SELECT COUNT(DISTINCT line_id) FROM commission_records WHERE level = 1")) == LINES + 1
+    before = client.get("/api/v1/me/earnings", params={"merchant_id": merchant.id}, headers=sharer).json()["available"]
+    assert jobs.run_due(db, datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc))["commission.monthly_bonus"] == 1
+    e = client.get("/api/v1/me/earnings", params={"merchant_id": merchant.id}, headers=sharer).json()
+    assert gmv > 1_000_000 and e["available"] - before == gmv * 400 // 10_000
+    assert [(r["amount"], r["state"]) for r in e["records"] if r["kind"] == "bonus"] == [(gmv * 400 // 10_000, "available")]
     with db.transaction() as s:
         assert ledger.check(s, merchant.id) == []

@@ -3,19 +3,28 @@
 A sharer's month GMV is what buyers paid and were not refunded on the lines where the
 sharer was level 1, counted for records settled that month (Asia/Shanghai). The highest
 tier reached gives ``floor(GMV × bonus_bp / 10000)`` as an available bonus record with its
-ledger transfer, once per sharer and month. Refunds after the close do not reopen it."""
+ledger transfer, once per sharer and month. Refunds after the close do not reopen it.
+
+Each merchant-month is closed once: a ``commission_month_closes`` row is written in the
+same transaction as that merchant's bonuses (a rival closer waits on its unique key, then
+finds it taken), so the job's later ticks find nothing to close with one query and scan
+nothing. The month's lines are read in chunks of ``CHUNK`` line ids, walked in id order,
+and their amounts come from the orders service a chunk at a time: no statement carries
+more than ``CHUNK`` parameters, however many lines the month had.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
 
 from linli.commission import ledger
 from linli.commission.ledger import COMMISSION_PAYABLE, SHARER_AVAILABLE, Leg
-from linli.commission.models import CommissionRecord, RuleSetVersion
+from linli.commission.models import CommissionRecord, MonthClose, RuleSetVersion
 from linli.commission.service import current
-from linli.db import Database
+from linli.db import Database, insert_ignore
 from linli.money import apply_bp_floor
 from linli.orders import service as orders
 from linli.timeutil import SHANGHAI
@@ -37,38 +46,66 @@ def previous_month(as_of: datetime) -> tuple[datetime, datetime, str]:
     return start.astimezone(as_of.tzinfo), end.astimezone(as_of.tzinfo), f"{start.year:04d}-{start.month:02d}"
 
 
+# Line ids per lookup in orders: far below SQLite's 32,766 and PostgreSQL's 65,535
+# parameters per statement.
+CHUNK = 5_000
+
+
+def _month_gmv(s: Session, merchant_id: int, start: datetime, end: datetime) -> dict[int, int]:
+    """Level-1 sharer → paid minus refunded on the lines of their records settled in
+    [start, end), chunk by chunk. A line counts once per sharer (a record split by a
+    withdrawal is two records of one line)."""
+    month = (CommissionRecord.merchant_id == merchant_id, CommissionRecord.level == 1, CommissionRecord.kind == "accrual",
+             CommissionRecord.settled_at >= start, CommissionRecord.settled_at < end)
+    gmv: dict[int, int] = {}
+    after = 0
+    while True:
+        ids = list(s.scalars(select(CommissionRecord.line_id).where(*month, CommissionRecord.line_id > after).distinct().order_by(CommissionRecord.line_id).limit(CHUNK)))
+        if not ids:
+            return gmv
+        amounts = orders.line_amounts(s, ids)
+        pairs = s.execute(select(CommissionRecord.member_id, CommissionRecord.line_id).where(*month, CommissionRecord.line_id.between(ids[0], ids[-1])).distinct())
+        for member_id, line_id in pairs:
+            paid, refunded = amounts[line_id]
+            gmv[member_id] = gmv.get(member_id, 0) + paid - refunded
+        if len(ids) < CHUNK:
+            return gmv
+        after = ids[-1]
+
+
+def _close(s: Session, merchant_id: int, start: datetime, end: datetime, label: str, as_of: datetime) -> int:
+    """Close one merchant-month (its bonuses and its closing row, in the caller's
+    transaction); 0 if it was already closed."""
+    claim = insert_ignore(s, MonthClose, {"merchant_id": merchant_id, "month": label, "bonuses": 0, "amount": 0, "closed_at": as_of}, ["merchant_id", "month"])
+    close_id = s.execute(claim.returning(MonthClose.id)).scalar()
+    if close_id is None:
+        return 0
+    rs = current(s, merchant_id)
+    paid = total = 0
+    for member_id, gmv in sorted(_month_gmv(s, merchant_id, start, end).items() if rs.bonus_tiers else ()):
+        bp = tier_bp(rs.bonus_tiers, gmv)
+        amount = apply_bp_floor(gmv, bp) if bp else 0
+        if amount <= 0:
+            continue
+        key = f"bonus:{merchant_id}:{member_id}:{label}"
+        if ledger.transfer(s, merchant_id, "bonus", key, [Leg(COMMISSION_PAYABLE, None, -amount), Leg(SHARER_AVAILABLE, member_id, amount)], as_of):
+            s.add(CommissionRecord(merchant_id=merchant_id, order_id=None, line_id=None, member_id=member_id, level=1, kind="bonus", source=key, rate_bp=bp, base=gmv,
+                                   amount=amount, state="available", rule_version=rs.version, created_at=as_of, settled_at=as_of))
+            paid, total = paid + 1, total + amount
+    s.execute(update(MonthClose).where(MonthClose.id == close_id).values(bonuses=paid, amount=total))
+    s.flush()
+    return paid
+
+
 def close_month(db: Database, as_of: datetime) -> int:
-    """Bonuses for the month before ``as_of``; idempotent (one transfer per sharer-month)."""
+    """Bonuses for the month before ``as_of``, each merchant-month once (one transaction
+    per merchant); returns how many bonuses were paid."""
     start, end, label = previous_month(as_of)
+    closed = exists().where(MonthClose.merchant_id == RuleSetVersion.merchant_id, MonthClose.month == label)
+    with db.transaction() as s:  # the cheap check: once the month is closed, this is all a tick does
+        merchants = list(s.scalars(select(RuleSetVersion.merchant_id).where(~closed).distinct().order_by(RuleSetVersion.merchant_id)))
     paid = 0
-    with db.transaction() as s:
-        merchants = list(s.scalars(select(RuleSetVersion.merchant_id).distinct()))
     for merchant_id in merchants:
         with db.transaction() as s:
-            rs = current(s, merchant_id)
-            if not rs.bonus_tiers:
-                continue
-            lines = (
-                select(CommissionRecord.member_id, CommissionRecord.line_id)
-                .where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.level == 1, CommissionRecord.kind == "accrual",
-                       CommissionRecord.settled_at >= start, CommissionRecord.settled_at < end)
-                .distinct()
-                .subquery()
-            )
-            pairs = s.execute(select(lines.c.member_id, lines.c.line_id)).all()
-            amounts = orders.line_amounts(s, [line_id for _, line_id in pairs])
-            gmv_by_member: dict[int, int] = {}
-            for member_id, line_id in pairs:
-                paid_, refunded = amounts[line_id]
-                gmv_by_member[member_id] = gmv_by_member.get(member_id, 0) + paid_ - refunded
-            for member_id, gmv in sorted(gmv_by_member.items()):
-                bp = tier_bp(rs.bonus_tiers, int(gmv or 0))
-                amount = apply_bp_floor(int(gmv), bp) if bp else 0
-                if amount <= 0:
-                    continue
-                key = f"bonus:{merchant_id}:{member_id}:{label}"
-                if ledger.transfer(s, merchant_id, "bonus", key, [Leg(COMMISSION_PAYABLE, None, -amount), Leg(SHARER_AVAILABLE, member_id, amount)], as_of):
-                    s.add(CommissionRecord(merchant_id=merchant_id, order_id=None, line_id=None, member_id=member_id, level=1, kind="bonus", source=key, rate_bp=bp, base=int(gmv),
-                                           amount=amount, state="available", rule_version=rs.version, created_at=as_of, settled_at=as_of))
-                    paid += 1
+            paid += _close(s, merchant_id, start, end, label, as_of)
     return paid

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from linli.commission import bonus, settlement
+from linli.commission import bonus, settlement, withdrawals
 from linli.db import Database
 from linli.jobs import job
 
@@ -19,3 +19,9 @@ def settle_t_plus_1(db: Database, as_of: datetime) -> int:
 def monthly_bonus(db: Database, as_of: datetime) -> int:
     """At month close: tiered bonuses on last month's settled, non-refunded GMV."""
     return bonus.close_month(db, as_of)
+
+
+@job("commission.reconcile_payouts", order=45)
+def reconcile_payouts(db: Database, as_of: datetime) -> int:
+    """Payouts left `paying` past the grace period: ask the gateway and finish them."""
+    return withdrawals.reconcile(db, as_of)

@@ -1,4 +1,5 @@
-"""Rule-set versions, commission records, the ledger (append-only) and sharer balances."""
+"""Rule-set versions, commission records, the ledger (append-only), sharer balances,
+withdrawals, settlement batches, month closes and the sandbox payout wallet."""
 
 from __future__ import annotations
 
@@ -174,7 +175,9 @@ class Withdrawal(Base):
     amount: Mapped[int] = mapped_column(Integer)
     fee: Mapped[int] = mapped_column(Integer)
     net: Mapped[int] = mapped_column(Integer)
-    # pending_review → approved → paid | failed; pending_review → rejected
+    # pending_review → approved → paying → paid | failed; pending_review → rejected.
+    # ``paying`` is committed before the gateway is called; the reconcile job finishes a
+    # withdrawal left there (withdrawals.reconcile).
     status: Mapped[str] = mapped_column(String(16), index=True)
     payout_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     failure: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -182,6 +185,7 @@ class Withdrawal(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    paying_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # when it went to the gateway
 
 
 class SettlementBatch(Base):
@@ -207,4 +211,36 @@ class CommissionHold(Base):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     reason: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MonthClose(Base):
+    """A merchant's month closed for monthly bonuses: written in the same transaction as
+    that month's bonuses, so a month is closed once and a later tick only reads this row."""
+
+    __tablename__ = "commission_month_closes"
+    __table_args__ = (UniqueConstraint("merchant_id", "month"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM (Asia/Shanghai)
+    bonuses: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SandboxTransfer(Base):
+    """The sandbox payout provider's own book (what a remote wallet keeps on its side): one
+    row per transfer number, written in a transaction of its own, so a transfer it accepted
+    survives our crash and a retry with the same number finds it. No foreign key: the
+    provider knows nothing of our tables."""
+
+    __tablename__ = "sandbox_payouts"
+
+    transfer_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId)
+    amount: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # paid | failed | processing
+    ref: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

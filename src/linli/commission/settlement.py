@@ -5,7 +5,8 @@ The batch is set-based SQL, chunk by chunk. A completed order's frozen records a
 in ``commission_due``; each chunk is one transaction that takes up to ``CHUNK`` due rows
 off the queue, moves their records from frozen to available by compare-and-set on their
 state, sums what moved per sharer into ``settlement_totals``, and from those sums writes
-one balanced transfer per sharer (frozen −Σ, available +Σ) and moves the balance rows.
+one balanced transfer per merchant and sharer (frozen −Σ, available +Σ; key
+``settle:b<batch>:<merchant>:<member>``) and moves the balance rows.
 Python never holds the records, so memory stays flat; a run killed halfway leaves every
 chunk either fully done or untouched, and running it again moves only what is still
 queued: each record moves exactly once.
@@ -95,15 +96,17 @@ _LITE_DEQUEUE = """
 DELETE FROM commission_due WHERE due_at < :cutoff
   AND record_id IN (SELECT id FROM commission_records WHERE id = commission_due.record_id AND state <> 'frozen')
 """
+# A batch spans every T+1 merchant and one member may share for several of them: the
+# transfer key, like the totals' key, is (batch, merchant, member).
 _TRANSFERS = """
 INSERT INTO ledger_transfers (merchant_id, kind, key, created_at)
-SELECT merchant_id, 'settle', 'settle:b' || :b || ':' || member_id, :now FROM settlement_totals WHERE batch_id = :b
+SELECT merchant_id, 'settle', 'settle:b' || :b || ':' || merchant_id || ':' || member_id, :now FROM settlement_totals WHERE batch_id = :b
 """
 _ENTRIES = """
 INSERT INTO ledger_entries (transfer_id, merchant_id, account, member_id, amount)
 SELECT t.id, x.merchant_id, leg.account, x.member_id, leg.sign * x.amount
 FROM settlement_totals x
-JOIN ledger_transfers t ON t.key = 'settle:b' || :b || ':' || x.member_id
+JOIN ledger_transfers t ON t.key = 'settle:b' || :b || ':' || x.merchant_id || ':' || x.member_id AND t.merchant_id = x.merchant_id
 CROSS JOIN (SELECT 'sharer_frozen' AS account, -1 AS sign UNION ALL SELECT 'sharer_available', 1) leg
 WHERE x.batch_id = :b
 """

@@ -1,11 +1,17 @@
 """Withdrawals: minimum, fee, three a day, automatic approval up to a threshold, staff
-review above it, payout through the gateway; a failed payout returns the money."""
+review above it, payout through the gateway exactly once (``paying`` committed first, a
+transfer number per withdrawal, a reconcile job for the ones a crash left behind); a
+failed payout returns the money."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from linli import events
@@ -20,6 +26,7 @@ from linli.commission.ledger import (
 )
 from linli.commission.models import CommissionRecord, Withdrawal
 from linli.commission.service import current
+from linli.db import Database, after_commit
 from linli.errors import Conflict, Forbidden, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.rules import Permission
@@ -27,6 +34,8 @@ from linli.identity.service import Principal
 from linli.money import apply_bp_floor
 from linli.referral import service as referral
 from linli.timeutil import local_day_start
+
+log = logging.getLogger("linli.commission.withdrawals")
 
 
 def _mark_records(s: Session, merchant_id: int, member_id: int, withdrawal_id: int, amount: int, now: datetime) -> None:
@@ -112,20 +121,100 @@ def reject(s: Session, who: Principal, merchant_id: int, wid: int, reason: str, 
     return w
 
 
-def pay_out(s: Session, wid: int, now: datetime) -> str:
-    """The payout of an approved withdrawal (event handler). Idempotent by state."""
-    if s.execute(update(Withdrawal).where(Withdrawal.id == wid, Withdrawal.status == "approved").values(status="paying")).rowcount != 1:
-        return "skipped"
-    w = s.get(Withdrawal, wid)
-    result = payout.gateway.pay(w.id, w.member_id, w.net)
-    if result.ok:
+# --- payout: ``paying`` is committed before the gateway is called -----------------------------
+# The gateway is never called inside one of our transactions: the handler commits
+# ``approved → paying``, then (after that commit) ``send`` calls the gateway with the
+# withdrawal's transfer number and records its answer in a transaction of its own. If the
+# process dies in between, the withdrawal stays ``paying`` and ``reconcile`` asks the
+# gateway what became of it; a repeat ``pay`` with the same number never moves money twice.
+
+# How long a payout may stay ``paying`` before the reconcile job asks the gateway about it
+# (longer than a send normally takes, so it rarely races one in flight; a race is harmless).
+PAYOUT_GRACE = timedelta(minutes=5)
+RECONCILE_BATCH = 200
+
+
+@contextlib.contextmanager
+def _unit(bind: Engine | Connection) -> Iterator[Session]:
+    """A transaction of its own on ``bind`` (commit on success, roll back on error)."""
+    with Session(bind, expire_on_commit=False) as s, s.begin():
+        yield s
+
+
+def record(s: Session, wid: int, result: payout.PayoutResult, now: datetime) -> str:
+    """Finish a ``paying`` withdrawal from the gateway's answer: paid → the payout transfer;
+    failed → the money back to available; processing / not_found → left paying. Idempotent
+    by compare-and-set on the status (and by the ``payout:<id>`` key)."""
+    if result.state == payout.PAID:
+        if s.execute(update(Withdrawal).where(Withdrawal.id == wid, Withdrawal.status == "paying").values(status="paid", payout_ref=result.ref, paid_at=now)).rowcount != 1:
+            return "skipped"
+        w = s.get(Withdrawal, wid)
         ledger.transfer(s, w.merchant_id, "payout", f"payout:{w.id}", [Leg(PAYOUT_CLEARING, w.member_id, -w.net), Leg(PAID_OUT, w.member_id, w.net)], now)
-        w.status, w.payout_ref, w.paid_at = "paid", result.ref, now
         s.flush()
         return "paid"
-    _give_back(s, w, "failed", result.error or "payout failed", now)
-    s.flush()
-    return "failed"
+    if result.state == payout.FAILED:
+        if s.execute(update(Withdrawal).where(Withdrawal.id == wid, Withdrawal.status == "paying").values(status="failed", payout_ref=result.ref)).rowcount != 1:
+            return "skipped"
+        _give_back(s, s.get(Withdrawal, wid), "failed", result.error or "payout failed", now)
+        s.flush()
+        return "failed"
+    return "paying"
+
+
+def _send(bind: Engine | Connection, gateway: payout.PayoutGateway, wid: int, now: datetime, *, ask_first: bool = False) -> str:
+    with _unit(bind) as s:
+        w = s.get(Withdrawal, wid)
+        if w is None or w.status != "paying":
+            return "skipped"
+        member_id, net = w.member_id, w.net
+    number = payout.transfer_no(wid)
+    result = gateway.query(number) if ask_first else payout.PayoutResult(payout.NOT_FOUND)
+    if result.state == payout.NOT_FOUND:
+        result = gateway.pay(number, member_id, net)
+    with _unit(bind) as s:
+        return record(s, wid, result, now)
+
+
+def send(bind: Engine | Connection, wid: int, now: datetime) -> str:
+    """Send a ``paying`` withdrawal to the gateway (no transaction of ours open) and record
+    the answer in a transaction of its own."""
+    return _send(bind, payout.gateway.connect(bind), wid, now)
+
+
+def pay_out(s: Session, wid: int, now: datetime) -> str:
+    """The payout of an approved withdrawal (event handler): ``approved → paying`` in the
+    handler's transaction; once that commits, ``send``. Idempotent by state."""
+    if s.execute(update(Withdrawal).where(Withdrawal.id == wid, Withdrawal.status == "approved").values(status="paying", paying_at=now)).rowcount != 1:
+        return "skipped"
+    bind = s.get_bind()
+    after_commit(s, lambda: send(bind, wid, now))
+    return "paying"
+
+
+def reconcile(db: Database, as_of: datetime) -> int:
+    """Finish payouts left ``paying`` longer than ``PAYOUT_GRACE`` (a crash between the
+    gateway and our commit, or a transfer the provider was still processing): ask the
+    gateway, pay again with the same transfer number if it never got there, record what
+    it says. One that cannot be settled now (the gateway down) waits for the next run
+    without holding the others back. Returns how many were finished."""
+    cutoff = as_of - PAYOUT_GRACE
+    gateway = None
+    finished, after = 0, 0
+    while True:
+        with db.transaction() as s:
+            stale = list(s.scalars(
+                select(Withdrawal.id).where(Withdrawal.status == "paying", (Withdrawal.paying_at < cutoff) | Withdrawal.paying_at.is_(None), Withdrawal.id > after)
+                .order_by(Withdrawal.id).limit(RECONCILE_BATCH)
+            ))
+        if not stale:
+            return finished
+        gateway = gateway or payout.gateway.connect(db.engine)
+        for wid in stale:
+            try:
+                finished += _send(db.engine, gateway, wid, as_of, ask_first=True) in ("paid", "failed")
+            except Exception:  # asked again at the next run
+                log.exception("reconciling the payout of withdrawal %s failed", wid)
+        after = stale[-1]
 
 
 def mine(s: Session, member_id: int, merchant_id: int, limit: int = 50) -> list[Withdrawal]:
