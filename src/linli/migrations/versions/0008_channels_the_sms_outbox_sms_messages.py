@@ -1,7 +1,7 @@
 """channels: the SMS outbox (sms_messages)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 08:56:41.103775
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import linli.db
 
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
