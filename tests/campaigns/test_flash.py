@@ -254,7 +254,6 @@ def test_when_redis_does_not_answer_the_database_decides_alone(client, db, merch
     its connection retries): orders go through the database's compare-and-set, which
     still refuses the member's second unit and the unit after the last."""
     import socket
-    import time
 
     import redis
 
@@ -267,13 +266,12 @@ def test_when_redis_does_not_answer_the_database_decides_alone(client, db, merch
         shop, c, offer = flash_sale(client, merchant, clock, quota=2, limit=1)
         a, b, late = (login(client, f"1370000000{i}") for i in (1, 2, 3))
         assert order(client, a, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).status_code == 201
-        t0 = time.monotonic()
+        assert flash.paused()  # the gate that failed is not asked again for the next orders
         r = order(client, a, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"])
         assert r.status_code == 409 and problem_code(r) == "campaign.member_limit"
         assert order(client, b, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"]).status_code == 201
         r = order(client, late, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"])
         assert r.status_code == 409 and problem_code(r) == "campaign.sold_out"
-        assert time.monotonic() - t0 < 3  # the paused gate was not asked again
     finally:
         flash.configure(*before)
     assert db_state(db, offer["id"]) == (2, 2)

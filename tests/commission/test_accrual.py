@@ -131,6 +131,21 @@ def test_rule_sets_validated_and_versioned(client, db, merchant, admin):
     assert client.put(url, json={}, headers=login(client, "13700000001")).status_code == 404
 
 
+@pytest.mark.parametrize("key", ["x", "0", "-1", "9223372036854775808", "1.5", "١"])
+@pytest.mark.parametrize("kind", ["campaign", "product"])
+def test_overrides_keyed_by_something_other_than_an_id_are_refused(client, db, merchant, kind, key):
+    """Found by the fuzzer: a campaign override keyed "x" was a 500 (int("x") in the service)."""
+    url = f"/api/v1/merchants/{merchant.id}/commission-rules"
+    r = client.put(url, json={"rates_bp": [], "overrides": {kind: {key: [1000, 100]}}}, headers=merchant.owner)
+    assert r.status_code == 422 and problem_code(r) == "commission.override_key_invalid"
+    r = client.put(url, json={"overrides": {kind: {key: [1000, 100]}}, "sharer_mode": "approval"}, headers=merchant.owner)
+    assert r.status_code == 422 and problem_code(r) == "commission.override_key_invalid"
+    current = client.get(url, headers=merchant.owner).json()
+    assert current["version"] == 0 and current["sharer_mode"] != "approval"
+    r = client.put(url, json={"overrides": {kind: {"7": [1000, 100]}}}, headers=merchant.owner)
+    assert r.status_code == 200 and r.json()["overrides"][kind] == {"7": [1000, 100]}
+
+
 @pytest.mark.parametrize("statement", ["UPDATE ledger_entries SET amount = amount + 1", "DELETE FROM ledger_entries", "DELETE FROM ledger_transfers"])
 def test_ledger_rows_are_append_only(client, db, merchant, statement):
     shop = make_shop(client, merchant)

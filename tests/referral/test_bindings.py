@@ -1,3 +1,5 @@
+import pytest
+
 from linli import events
 from linli.referral import service as referral
 from tests.conftest import login, problem_code
@@ -19,6 +21,14 @@ def _configure(db, mid, **kw):
     args.update(kw)
     with db.transaction() as s:
         referral.configure(s, mid, **args)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me/poster", "/api/v1/me/invite", "/api/v1/me/binding", "/api/v1/me/sharer", "/api/v1/me/team"])
+@pytest.mark.parametrize("merchant_id", [2**63, 0, -1])
+def test_member_views_refuse_merchant_ids_out_of_range(client, merchant, path, merchant_id):
+    """Found by the fuzzer: /me/poster?merchant_id=2^63 was a 500 (the driver overflowed)."""
+    r = client.get(path, params={"merchant_id": merchant_id}, headers=login(client, "13700000001"))
+    assert r.status_code == 422 and problem_code(r) == "validation.invalid"
 
 
 def test_invite_code_and_link_are_stable(client, merchant):

@@ -26,6 +26,7 @@ from linli.identity.service import Principal
 from linli.money import format_yuan
 from linli.referral import poster
 from linli.referral import service as referral
+from linli.schema import Id
 from linli.timeutil import SHANGHAI, local_time
 from linli.web import templating
 from linli.web.deps import DB, Ctx, Now
@@ -197,12 +198,12 @@ def _list(page: Page, s: Session, who: Principal, mid: int, now: datetime, *, st
 
 
 @router.get("/console/merchants/{mid}/campaigns")
-def console_campaigns(mid: int, page: PageDep, s: DB, who: ConsoleWho, now: Now) -> Response:
+def console_campaigns(mid: Id, page: PageDep, s: DB, who: ConsoleWho, now: Now) -> Response:
     return _list(page, s, who, mid, now)
 
 
 @router.post("/console/merchants/{mid}/campaigns")
-def create_campaign(mid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def create_campaign(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     try:
         with attempt(s):
             c = service.create_campaign(
@@ -244,12 +245,12 @@ def _detail(page: Page, s: Session, who: Principal, mid: int, cid: int, now: dat
 
 
 @router.get("/console/merchants/{mid}/campaigns/{cid}")
-def console_campaign(mid: int, cid: int, page: PageDep, s: DB, who: ConsoleWho, now: Now) -> Response:
+def console_campaign(mid: Id, cid: Id, page: PageDep, s: DB, who: ConsoleWho, now: Now) -> Response:
     return _detail(page, s, who, mid, cid, now)
 
 
 @router.get("/console/merchants/{mid}/campaigns/{cid}/board")
-def console_board(mid: int, cid: int, page: PageDep, s: DB, who: ConsoleWho, now: Now) -> Response:
+def console_board(mid: Id, cid: Id, page: PageDep, s: DB, who: ConsoleWho, now: Now) -> Response:
     """The live board alone, polled by the campaign page every few seconds."""
     view = merchant_view(s, who, mid)
     b = service.board(s, who, mid, cid, now)
@@ -257,7 +258,7 @@ def console_board(mid: int, cid: int, page: PageDep, s: DB, who: ConsoleWho, now
 
 
 @router.post("/console/merchants/{mid}/campaigns/{cid}/offers")
-def add_offer(mid: int, cid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def add_offer(mid: Id, cid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     try:
         with attempt(s):
             o = service.add_offer(s, who, mid, cid, _offer_spec(form), now)
@@ -363,14 +364,14 @@ def _member_page(page: Page, s: Session, cid: int, now: datetime) -> Response:
 
 
 @router.get("/m/campaigns/{cid}")
-def campaign_page(cid: int, page: PageDep, s: DB, now: Now) -> Response:
+def campaign_page(cid: Id, page: PageDep, s: DB, now: Now) -> Response:
     """The campaign as a member sees it; ``?code=`` records the entry through a leader's
     code once the member is logged in (a visitor logs in and comes back here)."""
     return _member_page(page, s, cid, now)
 
 
 @router.get("/m/shop/{mid}/campaigns")
-def shop_campaigns(mid: int, page: PageDep, s: DB, now: Now) -> Response:
+def shop_campaigns(mid: Id, page: PageDep, s: DB, now: Now) -> Response:
     """The shop page's strip of running and upcoming campaigns (loaded by htmx)."""
     identity.public_merchant(s, mid)
     campaigns = service.public_campaigns(s, mid, now, limit=10)
@@ -399,7 +400,7 @@ def _kit_copy(page: Page, c: Campaign, link: str) -> str:
 
 
 @router.get("/m/campaigns/{cid}/kit")
-def kit(cid: int, page: PageDep, s: DB, who: MemberWho, now: Now) -> Response:
+def kit(cid: Id, page: PageDep, s: DB, who: MemberWho, now: Now) -> Response:
     c = service.public_campaign(s, cid)
     merchant = identity.public_merchant(s, c.merchant_id)
     try:
@@ -415,7 +416,7 @@ def kit(cid: int, page: PageDep, s: DB, who: MemberWho, now: Now) -> Response:
 
 
 @router.get("/m/campaigns/{cid}/kit/poster.png")
-def kit_poster(cid: int, page: PageDep, s: DB, who: MemberWho, ctx: Ctx, now: Now) -> Response:
+def kit_poster(cid: Id, page: PageDep, s: DB, who: MemberWho, ctx: Ctx, now: Now) -> Response:
     """The preheat poster: the product picture, the campaign title and price, and a QR code
     of the leader's campaign link."""
     c = service.public_campaign(s, cid)

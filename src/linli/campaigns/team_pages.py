@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from linli.campaigns import teams
 from linli.i18n import N_
+from linli.schema import Id
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router
 from linli.web.pages import Page, PageDep, error_messages
@@ -54,11 +55,11 @@ def _context(page: Page, v: teams.TeamView) -> dict:
 
 
 @router.get("/m/teams/{team_id}")
-def team_page(team_id: int, page: PageDep, s: DB, now: Now) -> Response:
+def team_page(team_id: Id, page: PageDep, s: DB, now: Now) -> Response:
     return page.render("campaigns/team.html", **_context(page, teams.team_view(s, team_id, now)))
 
 
 @router.get("/m/teams/{team_id}/live")
-def team_live(team_id: int, page: PageDep, s: DB, now: Now) -> Response:
+def team_live(team_id: Id, page: PageDep, s: DB, now: Now) -> Response:
     """The team card alone, polled while the team is forming."""
     return page.render("campaigns/_team.html", **_context(page, teams.team_view(s, team_id, now)))

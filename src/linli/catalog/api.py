@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import Query, UploadFile
 
 from linli import media
@@ -68,7 +70,7 @@ def upload_image(mid: Id, pid: Id, file: UploadFile, s: DB, who: Who, ctx: Ctx) 
 
 
 @router.get("/products", response_model=list[ProductOut], responses=PROBLEMS)
-def browse(s: DB, merchant_id: Id = Query(), category: str | None = Query(default=None, max_length=40, pattern=NO_NUL)) -> list[ProductOut]:
+def browse(s: DB, merchant_id: Annotated[Id, Query()], category: str | None = Query(default=None, max_length=40, pattern=NO_NUL)) -> list[ProductOut]:
     return _many(s, service.public_products(s, merchant_id, category))
 
 

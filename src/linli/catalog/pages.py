@@ -18,6 +18,7 @@ from linli.identity import service as identity
 from linli.identity.pages import MerchantView, merchant_section, merchant_view
 from linli.identity.rules import Permission
 from linli.money import format_yuan, parse_yuan
+from linli.schema import Id
 from linli.web import templating
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
@@ -119,7 +120,7 @@ def shops(page: PageDep, s: DB) -> Response:
 
 
 @router.get("/m/shop/{mid}")
-def shop(mid: int, page: PageDep, s: DB) -> Response:
+def shop(mid: Id, page: PageDep, s: DB) -> Response:
     merchant = identity.public_merchant(s, mid)
     category = page.request.query_params.get("category") or None
     products = service.public_products(s, mid, category[:40] if category else None)
@@ -128,7 +129,7 @@ def shop(mid: int, page: PageDep, s: DB) -> Response:
 
 
 @router.get("/m/products/{pid}")
-def product(pid: int, page: PageDep, s: DB) -> Response:
+def product(pid: Id, page: PageDep, s: DB) -> Response:
     p = service.public_product(s, pid)
     merchant = identity.public_merchant(s, p.merchant_id)
     card = _cards(s, [p])[0]
@@ -158,7 +159,7 @@ def products_section(page: Page, s: Session, view: MerchantView, state: dict) ->
 
 
 @router.get("/console/merchants/{mid}/products")
-def console_products(mid: int, page: PageDep, s: DB, who: ConsoleWho) -> Response:
+def console_products(mid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response:
     return _console(page, s, merchant_view(s, who, mid))
 
 
@@ -173,7 +174,7 @@ def _sku_inputs(form: FormData) -> list[service.SkuInput]:
 
 
 @router.post("/console/merchants/{mid}/products")
-def create_product(mid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def create_product(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     view = merchant_view(s, who, mid)
     try:
         with attempt(s):
@@ -192,7 +193,7 @@ def _product_error(page: Page, s: Session, view: MerchantView, pid: int, exc: Do
 
 
 @router.post("/console/merchants/{mid}/products/{pid}/image")
-def upload_image(mid: int, pid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, ctx: Ctx) -> Response:
+def upload_image(mid: Id, pid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, ctx: Ctx) -> Response:
     """A product picture (multipart; the path ends in /image so the body limit allows it)."""
     view = merchant_view(s, who, mid)
     file = form.get("picture")
@@ -206,7 +207,7 @@ def upload_image(mid: int, pid: int, page: PageDep, form: Form, s: DB, who: Cons
 
 
 @router.post("/console/merchants/{mid}/products/{pid}/status")
-def set_status(mid: int, pid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho) -> Response:
+def set_status(mid: Id, pid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho) -> Response:
     view = merchant_view(s, who, mid)
     try:
         with attempt(s):
@@ -217,7 +218,7 @@ def set_status(mid: int, pid: int, page: PageDep, form: Form, s: DB, who: Consol
 
 
 @router.post("/console/merchants/{mid}/skus/{sku_id}/stock")
-def add_stock(mid: int, sku_id: int, page: PageDep, form: Form, s: DB, who: ConsoleWho) -> Response:
+def add_stock(mid: Id, sku_id: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho) -> Response:
     view = merchant_view(s, who, mid)
     raw_pid = text(form, "product_id")
     pid = int(raw_pid) if raw_pid.isascii() and raw_pid.isdigit() else 0

@@ -117,7 +117,7 @@ def get_rules(mid: Id, s: DB, who: Who) -> RulesOut:
 
 
 @router.get("/me/earnings", response_model=EarningsOut, responses=PROBLEMS)
-def my_earnings(s: DB, who: Who, merchant_id: Id = Query()) -> EarningsOut:
+def my_earnings(s: DB, who: Who, merchant_id: Annotated[Id, Query()]) -> EarningsOut:
     e = service.earnings(s, who.member_id, merchant_id)
     return EarningsOut(merchant_id=merchant_id, frozen=e.frozen, available=e.available, withdrawn=e.withdrawn, records=[RecordOut.model_validate(r) for r in e.records])
 
@@ -156,7 +156,7 @@ def withdraw(body: WithdrawIn, response: Response, s: DB, who: Who, now: Now, ke
 
 
 @router.get("/me/withdrawals", response_model=list[WithdrawalOut], responses=PROBLEMS)
-def my_withdrawals(s: DB, who: Who, merchant_id: Id = Query()) -> list[WithdrawalOut]:
+def my_withdrawals(s: DB, who: Who, merchant_id: Annotated[Id, Query()]) -> list[WithdrawalOut]:
     return [WithdrawalOut.model_validate(w) for w in withdrawals.mine(s, who.member_id, merchant_id)]
 
 

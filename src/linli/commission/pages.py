@@ -27,6 +27,7 @@ from linli.orders.schemas import OrderSettingsIO
 from linli.orders.service import settings as order_settings
 from linli.referral import pages as referral_pages
 from linli.referral import service as referral
+from linli.schema import Id
 from linli.web import templating
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
@@ -272,12 +273,12 @@ def _rules_page(page: Page, s: Session, who: Principal, mid: int, *, values: dic
 
 
 @router.get("/console/merchants/{mid}/commission-rules")
-def rules_page(mid: int, page: PageDep, s: DB, who: ConsoleWho) -> Response:
+def rules_page(mid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response:
     return _rules_page(page, s, who, mid)
 
 
 @router.post("/console/merchants/{mid}/commission-rules")
-def save_rules(mid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, ctx: Ctx, now: Now) -> Response:
+def save_rules(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, ctx: Ctx, now: Now) -> Response:
     """A new version of the rule set (and the order settings it shows), or the form again
     with the first problem next to its field."""
     values = form_values(form)
@@ -308,7 +309,7 @@ def _withdrawals_page(page: Page, s: Session, who: Principal, mid: int, *, state
 
 
 @router.get("/console/merchants/{mid}/withdrawals")
-def withdrawals_page(mid: int, page: PageDep, s: DB, who: ConsoleWho) -> Response:
+def withdrawals_page(mid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response:
     return _withdrawals_page(page, s, who, mid)
 
 
@@ -324,12 +325,12 @@ def _decide(page: Page, s: Session, who: Principal, mid: int, wid: int, form: Fo
 
 
 @router.post("/console/merchants/{mid}/withdrawals/{wid}/approve")
-def approve(mid: int, wid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def approve(mid: Id, wid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     return _decide(page, s, who, mid, wid, form, lambda: withdrawals.approve(s, who, mid, wid, now))
 
 
 @router.post("/console/merchants/{mid}/withdrawals/{wid}/reject")
-def reject(mid: int, wid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def reject(mid: Id, wid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     return _decide(page, s, who, mid, wid, form, lambda: withdrawals.reject(s, who, mid, wid, text(form, "reason")[:200], now))
 
 
@@ -337,7 +338,7 @@ def reject(mid: int, wid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho
 
 
 @router.get("/console/merchants/{mid}/settlement")
-def settlement_page(mid: int, page: PageDep, s: DB, who: ConsoleWho) -> Response:
+def settlement_page(mid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response:
     view = merchant_view(s, who, mid)
     identity.require_permission(s, who, mid, Permission.finance)
     problems = ledger.check(s, mid)

@@ -16,6 +16,7 @@ from linli.errors import Invalid
 from linli.money import BP_WHOLE, apply_bp_floor
 from linli.referral.rules import ChainLink
 
+MAX_ID = 2**63 - 1  # the largest row id (BIGINT)
 ABSOLUTE_MAX_LEVELS = 3  # 《禁止传销条例》: three levels is the criminal line; never more
 
 
@@ -36,6 +37,18 @@ class RuleSet:
     category_rates: dict[str, tuple[int, ...]] = field(default_factory=dict)
     product_rates: dict[int, tuple[int, ...]] = field(default_factory=dict)
     campaign_rates: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+
+def id_keyed(kind: str, table: dict) -> dict[int, tuple[int, ...]]:
+    """A product or campaign override table, keyed by id (JSON object keys are text): a key
+    that is not an id (1 .. 2^63-1) is refused, never a crash."""
+    out = {}
+    for key, rates in table.items():
+        text = str(key)
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:
+            raise Invalid("commission.override_key_invalid", f"{kind} overrides are keyed by {kind} id; {text[:40]!r} is not one.", field=f"{kind}:{text[:40]}")
+        out[int(text)] = tuple(rates)
+    return out
 
 
 def validate(rs: RuleSet, platform_max_levels: int) -> RuleSet:

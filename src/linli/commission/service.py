@@ -59,8 +59,8 @@ def to_rules(v: RuleSetVersion) -> rules.RuleSet:
     return rules.RuleSet(
         levels=v.levels, rates_bp=tuple(v.rates_bp), leader_rate_bp=v.leader_rate_bp, cap_bp=v.cap_bp, self_purchase=v.self_purchase,
         category_rates={k: tuple(r) for k, r in o.get("category", {}).items()},
-        product_rates={int(k): tuple(r) for k, r in o.get("product", {}).items()},
-        campaign_rates={int(k): tuple(r) for k, r in o.get("campaign", {}).items()},
+        product_rates=rules.id_keyed("product", o.get("product", {})),
+        campaign_rates=rules.id_keyed("campaign", o.get("campaign", {})),
     )
 
 

@@ -20,6 +20,7 @@ from linli.identity.pages import (
 )
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
+from linli.schema import Id
 from linli.web import templating
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router
@@ -81,7 +82,7 @@ def _card(page: Page, s: Session, who: Principal, mid: int, cid: int, state: dic
 
 
 @router.post("/console/merchants/{mid}/communities")
-def create_community(mid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def create_community(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     values = {k: text(form, k) for k in ("name", "city", "lat", "lng")}
     try:
         with attempt(s):
@@ -93,7 +94,7 @@ def create_community(mid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho
 
 
 @router.post("/console/merchants/{mid}/communities/{cid}/pickup-points")
-def add_pickup_point(mid: int, cid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def add_pickup_point(mid: Id, cid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     values = {k: text(form, k) for k in ("name", "address", "lat", "lng")}
     try:
         with attempt(s):
@@ -105,7 +106,7 @@ def add_pickup_point(mid: int, cid: int, page: PageDep, form: Form, s: DB, who: 
 
 
 @router.post("/console/merchants/{mid}/communities/{cid}/leader")
-def set_leader(mid: int, cid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def set_leader(mid: Id, cid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     phone = text(form, "phone")
     try:
         with attempt(s):

@@ -20,6 +20,7 @@ from linli.identity import rules, service
 from linli.identity.models import Merchant
 from linli.identity.rules import Permission, Role
 from linli.identity.service import Principal
+from linli.schema import Id
 from linli.web.deps import DB, Now, client_ip
 from linli.web.deps import router as deps_router
 from linli.web.pages import (
@@ -251,12 +252,12 @@ def create_merchant(page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now)
 
 
 @router.get("/console/merchants/{mid}")
-def merchant_page(mid: int, page: PageDep, s: DB, who: ConsoleWho) -> Response:
+def merchant_page(mid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response:
     return render_merchant(page, s, who, mid)
 
 
 @router.post("/console/merchants/{mid}/staff")
-def add_staff(mid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def add_staff(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     try:
         with attempt(s):
             service.add_staff(s, who, mid, text(form, "phone"), text(form, "role"), now)

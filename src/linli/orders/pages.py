@@ -44,6 +44,7 @@ from linli.orders.schemas import OrderSettingsIO
 from linli.orders.service import aftersales
 from linli.orders.service import settings as order_settings
 from linli.orders.service.queries import OrderDetail
+from linli.schema import Id
 from linli.timeutil import SHANGHAI
 from linli.web import templating
 from linli.web.deps import DB, Ctx, Now
@@ -331,19 +332,19 @@ def _order_page(page: Page, s: Session, who: Principal, oid: int, *, state: dict
 
 
 @router.get("/m/orders/{oid}")
-def order_page(oid: int, page: PageDep, s: DB, who: MemberWho) -> Response:
+def order_page(oid: Id, page: PageDep, s: DB, who: MemberWho) -> Response:
     return _order_page(page, s, who, oid)
 
 
 @router.get("/m/orders/{oid}/live")
-def order_live(oid: int, page: PageDep, s: DB, who: MemberWho) -> Response:
+def order_live(oid: Id, page: PageDep, s: DB, who: MemberWho) -> Response:
     """The order part of the order page, polled (hx-trigger every 1s) while the payment
     callback is on its way."""
     return _order_page(page, s, who, oid, fragment=True)
 
 
 @router.post("/m/orders/{oid}/pay")
-def pay(oid: int, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+def pay(oid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
     try:
         with attempt(s):
             p = service.start_payment(s, who.member_id, oid, now)
@@ -353,7 +354,7 @@ def pay(oid: int, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) ->
 
 
 @router.post("/m/orders/{oid}/cancel")
-def cancel(oid: int, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+def cancel(oid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
     try:
         with attempt(s):
             service.cancel_by_member(s, who.member_id, oid, now)
@@ -363,7 +364,7 @@ def cancel(oid: int, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now)
 
 
 @router.post("/m/orders/{oid}/confirm-receipt")
-def confirm_receipt(oid: int, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+def confirm_receipt(oid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
     try:
         with attempt(s):
             service.confirm_receipt(s, who.member_id, oid, now)
@@ -378,7 +379,7 @@ def _photos(form: FormData) -> list[UploadFile]:
 
 
 @router.post("/m/orders/{oid}/refunds/uploads")
-def request_refund(oid: int, page: PageDep, form: Form, s: DB, who: MemberWho, ctx: Ctx, now: Now) -> Response:
+def request_refund(oid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, ctx: Ctx, now: Now) -> Response:
     """A refund request for one line: amount in 元 (converted to fen exactly), reason and
     optional photos. Multipart; the path ends in /uploads so the body limit allows photos."""
     values = {k: text(form, k) for k in ("line_id", "amount", "reason")}
@@ -449,7 +450,7 @@ def leader(page: PageDep, s: DB, who: MemberWho) -> Response:
 
 
 @router.post("/m/leader/points/{pid}/arrived")
-def arrived(pid: int, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+def arrived(pid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
     try:
         with attempt(s):
             moved = service.point_arrived(s, who, pid, now)
@@ -463,7 +464,7 @@ def arrived(pid: int, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now
 
 
 @router.post("/m/leader/points/{pid}/verify")
-def verify(pid: int, page: PageDep, form: Form, s: DB, who: MemberWho, ctx: Ctx, now: Now) -> Response:
+def verify(pid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, ctx: Ctx, now: Now) -> Response:
     """核销: a typed 6-digit code or the scanned QR text, at this pickup point."""
     code = text(form, "code")[:64]
     try:
@@ -525,7 +526,7 @@ def _filters(page: Page) -> tuple[dict[str, str], service.OrderFilter]:
 
 
 @router.get("/console/merchants/{mid}/orders")
-def console_orders(mid: int, page: PageDep, s: DB, who: ConsoleWho) -> Response:
+def console_orders(mid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response:
     view = merchant_view(s, who, mid)
     error = None
     try:
@@ -578,7 +579,7 @@ def _console_order(page: Page, s: Session, who: Principal, mid: int, oid: int, *
 
 
 @router.get("/console/merchants/{mid}/orders/{oid}")
-def console_order(mid: int, oid: int, page: PageDep, s: DB, who: ConsoleWho) -> Response:
+def console_order(mid: Id, oid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response:
     return _console_order(page, s, who, mid, oid)
 
 
@@ -592,17 +593,17 @@ def _staff_step(page: Page, s: Session, who: Principal, mid: int, oid: int, form
 
 
 @router.post("/console/merchants/{mid}/orders/{oid}/fulfil")
-def start_fulfilment(mid: int, oid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def start_fulfilment(mid: Id, oid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     return _staff_step(page, s, who, mid, oid, form, lambda: service.start_fulfilment(s, who, mid, oid, now))
 
 
 @router.post("/console/merchants/{mid}/orders/{oid}/ready")
-def mark_ready(mid: int, oid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def mark_ready(mid: Id, oid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     return _staff_step(page, s, who, mid, oid, form, lambda: service.mark_ready(s, who, mid, oid, now))
 
 
 @router.post("/console/merchants/{mid}/orders/{oid}/delivery")
-def delivery(mid: int, oid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def delivery(mid: Id, oid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     """A delivery step: dispatched, update (with a note) or delivered."""
     return _staff_step(page, s, who, mid, oid, form, lambda: service.delivery_update(s, who, mid, oid, text(form, "action"), text(form, "note"), now))
 
@@ -622,7 +623,7 @@ def _refunds(page: Page, s: Session, who: Principal, mid: int, status_filter: st
 
 
 @router.get("/console/merchants/{mid}/refunds")
-def console_refunds(mid: int, page: PageDep, s: DB, who: ConsoleWho) -> Response:
+def console_refunds(mid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response:
     q = page.request.query_params.get("status", "requested")
     return _refunds(page, s, who, mid, q if q in CASE_NAMES else None)
 
@@ -639,12 +640,12 @@ def _decide(page: Page, s: Session, who: Principal, mid: int, rid: int, form: Fo
 
 
 @router.post("/console/merchants/{mid}/refunds/{rid}/approve")
-def approve_refund(mid: int, rid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def approve_refund(mid: Id, rid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     return _decide(page, s, who, mid, rid, form, lambda: service.approve(s, who, mid, rid, now, text(form, "note") or None))
 
 
 @router.post("/console/merchants/{mid}/refunds/{rid}/reject")
-def reject_refund(mid: int, rid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def reject_refund(mid: Id, rid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     return _decide(page, s, who, mid, rid, form, lambda: service.reject(s, who, mid, rid, text(form, "reason"), now))
 
 
@@ -674,12 +675,12 @@ def _settings_page(page: Page, s: Session, who: Principal, mid: int, *, values: 
 
 
 @router.get("/console/merchants/{mid}/order-settings")
-def console_settings(mid: int, page: PageDep, s: DB, who: ConsoleWho) -> Response:
+def console_settings(mid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response:
     return _settings_page(page, s, who, mid, saved=page.request.query_params.get("saved") == "1")
 
 
 @router.post("/console/merchants/{mid}/order-settings")
-def save_settings(mid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho) -> Response:
+def save_settings(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho) -> Response:
     values = {f: text(form, f) for f in order_settings.FIELDS}
     parsed: dict[str, int] = {}
     for f in order_settings.FIELDS:

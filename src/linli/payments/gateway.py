@@ -78,7 +78,9 @@ class SandboxGateway:
     def parse_callback(self, raw: bytes, signature: str | None, now: datetime) -> Callback:
         parts = dict(p.split("=", 1) for p in (signature or "").split(",") if "=" in p)
         ts, mac = parts.get("t", ""), parts.get("v1", "")
-        if not ts.isdigit() or not mac:
+        # ASCII digits of a plausible length: "²".isdigit() is true but int() refuses it, and
+        # an int of thousands of digits cannot be compared with the clock (both were 500s).
+        if not (ts.isascii() and ts.isdigit() and len(ts) <= 12) or not mac:
             raise CallbackRefused("payment.signature_invalid", "The callback is not signed.")
         expected = sign(self.secret, raw, int(ts)).split("v1=")[1]
         if not hmac.compare_digest(expected, mac):
@@ -87,7 +89,10 @@ class SandboxGateway:
             raise CallbackRefused("payment.callback_stale", "The callback is too old or from the future.")
         try:
             data = json.loads(raw)
-            cb = Callback(str(data["gateway_ref"]), int(data["amount"]), str(data["txn"]), str(data["status"]))
+            amount = data["amount"]
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise TypeError("the amount is whole fen")  # 1.5, "6800", true, Infinity: not an amount
+            cb = Callback(str(data["gateway_ref"]), amount, str(data["txn"]), str(data["status"]))
         except (ValueError, KeyError, TypeError):
             raise CallbackRefused("payment.callback_malformed", "The callback body is malformed.") from None
         return cb

@@ -12,6 +12,7 @@ from linli.identity import service as identity
 from linli.money import format_yuan
 from linli.payments import service
 from linli.payments.models import Payment
+from linli.schema import Id
 from linli.web import templating
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router
@@ -43,7 +44,7 @@ def _order_url(p: Payment, confirming: bool = False) -> str:
 
 
 @router.get("/m/pay/{pid}")
-def sheet(pid: int, page: PageDep, s: DB, who: MemberWho) -> Response:
+def sheet(pid: Id, page: PageDep, s: DB, who: MemberWho) -> Response:
     p = _own(s, who.member_id, pid)
     if p.status != "pending":  # paid, or closed with its order: the order page says which
         return page.redirect(_order_url(p))
@@ -51,7 +52,7 @@ def sheet(pid: int, page: PageDep, s: DB, who: MemberWho) -> Response:
 
 
 @router.post("/m/pay/{pid}")
-def confirm(pid: int, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+def confirm(pid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
     p = _own(s, who.member_id, pid)
     try:
         with attempt(s):

@@ -4,6 +4,7 @@ the merchant's sharer desk."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import Query, Request, Response
 
@@ -67,7 +68,7 @@ def invite_link(request: Request, code: str) -> str:
 
 
 @router.get("/me/invite", response_model=InviteOut, responses=PROBLEMS)
-def my_invite(request: Request, s: DB, who: Who, now: Now, merchant_id: Id = Query(), campaign_id: Id | None = Query(default=None)) -> InviteOut:
+def my_invite(request: Request, s: DB, who: Who, now: Now, merchant_id: Annotated[Id, Query()], campaign_id: Id | None = Query(default=None)) -> InviteOut:
     """The member's personal code, or with ``campaign_id`` a leader's code for that
     campaign (orders through it earn the leader's commission)."""
     c = service.campaign_code(s, who.member_id, merchant_id, campaign_id, now) if campaign_id else service.my_code(s, who.member_id, merchant_id, now)
@@ -75,7 +76,7 @@ def my_invite(request: Request, s: DB, who: Who, now: Now, merchant_id: Id = Que
 
 
 @router.get("/me/poster", responses={**PROBLEMS, 200: {"content": {"image/png": {}}}}, response_class=Response)
-def my_poster(request: Request, s: DB, who: Who, ctx: Ctx, now: Now, merchant_id: Id = Query(), product_id: Id | None = Query(default=None)) -> Response:
+def my_poster(request: Request, s: DB, who: Who, ctx: Ctx, now: Now, merchant_id: Annotated[Id, Query()], product_id: Id | None = Query(default=None)) -> Response:
     """A share poster: the product (or the shop), the member's nickname, and a QR code of
     their invite link (which opens the product when one is given)."""
     c = service.my_code(s, who.member_id, merchant_id, now)
@@ -107,7 +108,7 @@ def bind(mid: Id, body: BindIn, s: DB, who: Who, now: Now) -> BindingOut:
 
 
 @router.get("/me/binding", response_model=BindingOut, responses=PROBLEMS)
-def my_binding(s: DB, who: Who, merchant_id: Id = Query()) -> BindingOut:
+def my_binding(s: DB, who: Who, merchant_id: Annotated[Id, Query()]) -> BindingOut:
     inviter = service.inviter_of(s, merchant_id, who.member_id)
     return BindingOut(merchant_id=merchant_id, inviter_id=inviter, bound=inviter is not None)
 
@@ -119,12 +120,12 @@ def apply_sharer(mid: Id, s: DB, who: Who, now: Now) -> SharerOut:
 
 
 @router.get("/me/sharer", response_model=SharerOut, responses=PROBLEMS)
-def my_sharer(s: DB, who: Who, merchant_id: Id = Query()) -> SharerOut:
+def my_sharer(s: DB, who: Who, merchant_id: Annotated[Id, Query()]) -> SharerOut:
     return SharerOut(merchant_id=merchant_id, member_id=who.member_id, status=service.sharer_status(s, merchant_id, who.member_id))
 
 
 @router.get("/me/team", response_model=list[TeamMember], responses=PROBLEMS)
-def my_team(s: DB, who: Who, merchant_id: Id = Query()) -> list[TeamMember]:
+def my_team(s: DB, who: Who, merchant_id: Annotated[Id, Query()]) -> list[TeamMember]:
     layers = service.team(s, who, merchant_id)
     ids = [m for layer in layers for m in layer]
     members = identity.members_by_ids(s, ids)

@@ -32,6 +32,7 @@ from linli.identity.service import Principal
 from linli.money import format_yuan, parse_yuan
 from linli.orders import service as orders
 from linli.referral import service
+from linli.schema import Id
 from linli.web import templating
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router
@@ -226,7 +227,7 @@ def my_share(page: PageDep, s: DB, who: MemberWho) -> Response:
 
 
 @router.get("/m/share/{mid}")
-def centre(mid: int, page: PageDep, s: DB, who: MemberWho, now: Now) -> Response:
+def centre(mid: Id, page: PageDep, s: DB, who: MemberWho, now: Now) -> Response:
     return render_centre(page, s, who, mid, now)
 
 
@@ -239,7 +240,7 @@ def _apply_message(page: Page, exc: DomainError) -> str:
 
 
 @router.post("/m/share/{mid}/apply")
-def apply(mid: int, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+def apply(mid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
     try:
         with attempt(s):
             service.apply(s, who.member_id, mid, now)
@@ -259,7 +260,7 @@ def _withdraw_message(page: Page, exc: DomainError) -> str:
 
 
 @router.post("/m/share/{mid}/withdrawals")
-def withdraw(mid: int, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+def withdraw(mid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
     """A withdrawal of an amount typed in 元 (converted to fen exactly). The form's key
     makes a double tap one withdrawal."""
     values = {"amount": text(form, "amount")[:20], "idem": text(form, "idem")[:64]}
@@ -300,12 +301,12 @@ def applications_waiting(s: Session, who: Principal, merchant_id: int) -> int:
 
 
 @router.get("/console/merchants/{mid}/sharers")
-def console_sharers(mid: int, page: PageDep, s: DB, who: ConsoleWho) -> Response:
+def console_sharers(mid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response:
     return _sharers(page, s, who, mid)
 
 
 @router.post("/console/merchants/{mid}/sharers")
-def appoint(mid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def appoint(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     phone = text(form, "phone")[:20]
     try:
         with attempt(s):
@@ -316,7 +317,7 @@ def appoint(mid: int, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: No
 
 
 @router.post("/console/merchants/{mid}/sharers/{member_id}/{action}")
-def decide(mid: int, member_id: int, action: str, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+def decide(mid: Id, member_id: Id, action: str, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     """approve / reject an application, suspend / reinstate a sharer."""
     note = text(form, "note")[:200] or None
     try:

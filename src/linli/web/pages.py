@@ -9,6 +9,7 @@ keep their changes), never a 500.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from linli.errors import DomainError, Unauthorized
 from linli.i18n import N_
 from linli.identity.service import Principal
 from linli.security import csrf_matches, new_csrf_token
-from linli.web import templating
+from linli.web import problems, templating
 from linli.web.context import AppContext
 from linli.web.deps import SESSION_COOKIE, principal_from_request
 from linli.web.deps import router as deps_router
@@ -229,16 +230,17 @@ def _wants_html(request: Request) -> bool:
     return request.headers.get("hx-request") == "true" or "text/html" in request.headers.get("accept", "")
 
 
-def _error_response(request: Request, status: int, message: str, *, retry_after: int | None = None) -> Response:
-    """The error page (or, for HTMX, the page's message area). With ``retry_after`` a GET
-    page reloads itself after that many seconds and offers a retry button."""
+def _error_response(request: Request, status: int, message: str, code: str, *, retry_after: int | None = None) -> Response:
+    """The error page (or, for htmx, the message in the page's flash area); ``code`` is the
+    stable problem code the API would answer, in the page as ``data-code``. With
+    ``retry_after`` a GET page reloads itself after that many seconds and offers a retry."""
     page = bare_page(request)
     headers = {"Retry-After": str(retry_after)} if retry_after else {}
     if page.is_htmx:  # show it in the page's message area, leave the rest as it is
         html = templating.render("partials/flash.html", {"page": page, "translations": page.translations, "error": message})
         return page.finish(HTMLResponse(html, status_code=status, headers={**headers, "HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}))
     retry_url = str(request.url) if retry_after and request.method == "GET" else None
-    response = page.render("error.html", status=status, error=message, error_status=status, retry_url=retry_url, retry_after=retry_after)
+    response = page.render("error.html", status=status, error=message, error_status=status, error_code=code, retry_url=retry_url, retry_after=retry_after)
     response.headers.update(headers)
     return response
 
@@ -249,19 +251,20 @@ def _install_errors(app: FastAPI) -> None:
     async def on_domain(request: Request, exc: DomainError):
         if not _wants_html(request):
             return await api[DomainError](request, exc)
-        return _error_response(request, exc.status, bare_page(request).error_text(exc))
+        return _error_response(request, exc.status, bare_page(request).error_text(exc), exc.code)
 
     async def on_http(request: Request, exc: StarletteHTTPException):
         if not _wants_html(request):
             return await api[StarletteHTTPException](request, exc)
         page = bare_page(request)
         message = page._(N_("Page not found.")) if exc.status_code == 404 else page._(N_("This request cannot be handled."))
-        return _error_response(request, exc.status_code, message)
+        return _error_response(request, exc.status_code, message, problems.http_code(exc.status_code))
 
     async def on_validation(request: Request, exc: RequestValidationError):
         if not _wants_html(request):
             return await api[RequestValidationError](request, exc)
-        return _error_response(request, 404, bare_page(request)._(N_("Page not found.")))
+        # A page address with a malformed part (an id out of range, say) names no page.
+        return _error_response(request, 404, bare_page(request)._(N_("Page not found.")), problems.http_code(404))
 
     async def on_unexpected(request: Request, exc: Exception):
         response = await api[Exception](request, exc)  # logs it; 503 when a dependency is down
@@ -270,12 +273,13 @@ def _install_errors(app: FastAPI) -> None:
         if response.status_code == 503:
             page = bare_page(request)
             message = page._(N_("The service is busy for a moment. Nothing was changed; this page tries again by itself."))
-            return _error_response(request, 503, message, retry_after=int(response.headers["Retry-After"]))
-        return _error_response(request, 500, bare_page(request)._(N_("Something went wrong on our side; please try again later.")))
+            code = json.loads(response.body)["code"]
+            return _error_response(request, 503, message, code, retry_after=int(response.headers["Retry-After"]))
+        return _error_response(request, 500, bare_page(request)._(N_("Something went wrong on our side; please try again later.")), "internal")
 
     async def on_csrf(request: Request, exc: CsrfRejected):
         page = bare_page(request)
-        return _error_response(request, 403, page._(N_("This form has expired. Reload the page and try again.")))
+        return _error_response(request, 403, page._(N_("This form has expired. Reload the page and try again.")), "csrf.rejected")
 
     async def on_login(request: Request, exc: LoginRequired):
         if request.headers.get("hx-request") == "true":

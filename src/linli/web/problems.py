@@ -26,6 +26,11 @@ _HTTP_CODES = {
 }
 
 
+def http_code(status: int) -> str:
+    """The stable code of a plain HTTP error (404 ``http.not_found``, ...)."""
+    return _HTTP_CODES.get(status, f"http.{status}")
+
+
 def problem(status: int, code: str, title: str, detail: str = "", instance: str | None = None, **extra) -> JSONResponse:
     body = {"type": f"https://linli.dev/problems/{code}", "title": title, "status": status, "code": code, "detail": detail or title}
     if instance:
@@ -66,7 +71,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        code = _HTTP_CODES.get(exc.status_code, f"http.{exc.status_code}")
+        code = http_code(exc.status_code)
         detail = exc.detail if isinstance(exc.detail, str) else ""
         resp = problem(exc.status_code, code, detail or code, detail, instance=request.url.path)
         for k, v in (exc.headers or {}).items():
