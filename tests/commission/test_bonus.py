@@ -40,13 +40,34 @@ def test_month_close_pays_a_tiered_bonus_once(client, db, merchant, clock):
     events.drain(db)
     jobs.run_due(db, clock.advance(days=7, minutes=1))  # settled in November (Shanghai)
     before = client.get("/api/v1/me/earnings", params={"merchant_id": merchant.id}, headers=sharer).json()["available"]
-    assert jobs.run_due(db, datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc))["commission.monthly_bonus"] == 1
-    assert jobs.run_due(db, datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc))["commission.monthly_bonus"] == 0
+    assert jobs.run_due(db, datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc))["commission.monthly_bonus"] == 0  # a day's grace
+    assert jobs.run_due(db, datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc))["commission.monthly_bonus"] == 1
+    assert jobs.run_due(db, datetime(2026, 12, 3, 1, 0, tzinfo=timezone.utc))["commission.monthly_bonus"] == 0
     e = client.get("/api/v1/me/earnings", params={"merchant_id": merchant.id}, headers=sharer).json()
     assert e["available"] - before == 13_600 * 200 // 10_000
     assert any(r["kind"] == "bonus" for r in e["records"])
     with db.transaction() as s:
         assert ledger.check(s, merchant.id) == []
+
+
+def test_an_order_completed_in_the_last_seconds_of_the_month_still_earns_its_bonus(client, db, merchant, clock):
+    assert client.put(f"/api/v1/merchants/{merchant.id}/commission-rules", json={"bonus_tiers": [[10_000, 200]]}, headers=merchant.owner).status_code == 200
+    shop = make_shop(client, merchant)
+    sharer = login(client, "13700000001")
+    client.post(f"/api/v1/merchants/{merchant.id}/sharers", json={"phone": "13700000001"}, headers=merchant.owner)
+    code = client.get("/api/v1/me/invite", params={"merchant_id": merchant.id}, headers=sharer).json()["code"]
+    buyer = login(client, "13700000002", invite_code=code)
+    events.drain(db)
+    o = buy(client, db, buyer, shop, [(shop.skus["berry"], 2)])
+    client.post(f"/api/v1/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.leader)
+    events.drain(db)
+    last_minute = datetime(2026, 11, 30, 15, 59, 50, tzinfo=timezone.utc)  # 23:59:50 on 30 November in Shanghai
+    jobs.run_due(db, last_minute, dispatch=False)  # completed; its settlement event still waits in the outbox
+    assert bonus.close_month(db, datetime(2026, 11, 30, 16, 0, 30, tzinfo=timezone.utc)) == 0  # the first tick of December
+    events.drain(db)  # the backlog clears: settled as of the completion, in November
+    assert bonus.close_month(db, datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)) == 1
+    e = client.get("/api/v1/me/earnings", params={"merchant_id": merchant.id}, headers=sharer).json()
+    assert [r["amount"] for r in e["records"] if r["kind"] == "bonus"] == [13_600 * 200 // 10_000]
 
 
 def _november_sale(client, db, merchant, clock, tiers):
@@ -84,7 +105,7 @@ class _Statements:
 
 def test_a_tick_after_the_month_close_writes_and_scans_nothing(client, db, merchant, clock):
     _november_sale(client, db, merchant, clock, [[10_000, 200]])
-    december = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+    december = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)
     assert bonus.close_month(db, december) == 1
     with db.transaction() as s:
         closes = s.execute(text("SELECT month, bonuses, amount FROM commission_month_closes WHERE merchant_id = :m ORDER BY month"), {"m": merchant.id}).all()
@@ -99,7 +120,7 @@ def test_a_tick_after_the_month_close_writes_and_scans_nothing(client, db, merch
 
 def test_a_merchant_without_tiers_is_closed_once_too(client, db, merchant, clock):
     _november_sale(client, db, merchant, clock, [])
-    december = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+    december = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)
     assert bonus.close_month(db, december) == 0
     with _Statements(db) as seen:
         assert bonus.close_month(db, december + timedelta(seconds=30)) == 0
@@ -148,7 +169,7 @@ def test_a_month_with_more_lines_than_one_statement_takes_gets_the_right_bonus(c
         gmv = s.scalar(text("SELECT SUM(paid - refunded) FROM order_lines WHERE order_id = :o"), {"o": o["id"]})
         assert s.scalar(text("SELECT COUNT(DISTINCT line_id) FROM commission_records WHERE level = 1")) == LINES + 1
     before = client.get("/api/v1/me/earnings", params={"merchant_id": merchant.id}, headers=sharer).json()["available"]
-    assert jobs.run_due(db, datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc))["commission.monthly_bonus"] == 1
+    assert jobs.run_due(db, datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc))["commission.monthly_bonus"] == 1
     e = client.get("/api/v1/me/earnings", params={"merchant_id": merchant.id}, headers=sharer).json()
     assert gmv > 1_000_000 and e["available"] - before == gmv * 400 // 10_000
     assert [(r["amount"], r["state"]) for r in e["records"] if r["kind"] == "bonus"] == [(gmv * 400 // 10_000, "available")]

@@ -15,7 +15,8 @@ more than ``CHUNK`` parameters, however many lines the month had.
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
@@ -28,6 +29,8 @@ from linli.db import Database, insert_ignore
 from linli.money import apply_bp_floor
 from linli.orders import service as orders
 from linli.timeutil import SHANGHAI
+
+log = logging.getLogger("linli.commission.bonus")
 
 
 def tier_bp(tiers: list[list[int]], gmv: int) -> int:
@@ -97,15 +100,26 @@ def _close(s: Session, merchant_id: int, start: datetime, end: datetime, label: 
     return paid
 
 
+# A month closes one day after it ends: an order completed in its last seconds settles by
+# an event that may still be waiting in the outbox (a backlog, a retry, a worker restart)
+# and is stamped with the completion time, so it must still find its month open.
+CLOSE_GRACE = timedelta(days=1)
+
+
 def close_month(db: Database, as_of: datetime) -> int:
-    """Bonuses for the month before ``as_of``, each merchant-month once (one transaction
-    per merchant); returns how many bonuses were paid."""
-    start, end, label = previous_month(as_of)
+    """Bonuses for the last month that ended at least ``CLOSE_GRACE`` before ``as_of``,
+    each merchant-month once (one transaction per merchant; one that fails is logged and
+    tried again at the next tick without holding the others back); returns how many
+    bonuses were paid."""
+    start, end, label = previous_month(as_of - CLOSE_GRACE)
     closed = exists().where(MonthClose.merchant_id == RuleSetVersion.merchant_id, MonthClose.month == label)
     with db.transaction() as s:  # the cheap check: once the month is closed, this is all a tick does
         merchants = list(s.scalars(select(RuleSetVersion.merchant_id).where(~closed).distinct().order_by(RuleSetVersion.merchant_id)))
     paid = 0
     for merchant_id in merchants:
-        with db.transaction() as s:
-            paid += _close(s, merchant_id, start, end, label, as_of)
+        try:
+            with db.transaction() as s:
+                paid += _close(s, merchant_id, start, end, label, as_of)
+        except Exception:
+            log.exception("closing %s for merchant %s failed; tried again at the next tick", label, merchant_id)
     return paid
