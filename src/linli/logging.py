@@ -26,5 +26,7 @@ def configure(json_logs: bool = True, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access",):
+    # uvicorn's access lines repeat ours; httpx and httpcore log every outbound request line
+    # at INFO, which would put provider URLs (and whatever a URL carries) in the logs.
+    for noisy in ("uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -55,7 +55,7 @@ def _request_id() -> str:
     return str(uuid.uuid4()).upper()
 
 
-# --- Aliyun: ACS3-HMAC-SHA256 over an RPC request, parameters in the query ----------------
+# --- Aliyun: ACS3-HMAC-SHA256 over an RPC request, parameters in the query or a form body --
 
 
 def _aliyun_check(method: str, raw_query: str, headers: dict[str, str], body: bytes) -> tuple[int, dict] | dict:
@@ -72,9 +72,12 @@ def _aliyun_check(method: str, raw_query: str, headers: dict[str, str], body: by
     payload_hash = hashlib.sha256(body).hexdigest()
     if headers.get("x-acs-content-sha256") != payload_hash:
         return 400, {"Code": "IncompleteSignature", "Message": "x-acs-content-sha256 does not match the body.", "RequestId": _request_id()}
-    params = dict(parse_qsl(raw_query, keep_blank_values=True))
+    query = dict(parse_qsl(raw_query, keep_blank_values=True))
     enc = lambda s: quote(s, safe="-_.~")  # noqa: E731  (RFC 3986)
-    canonical_query = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(params.items()))
+    canonical_query = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(query.items()))
+    params = dict(query)
+    if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):  # RPC parameters in a form body
+        params.update(parse_qsl(body.decode(), keep_blank_values=True))
     canonical = "\n".join([method, "/", canonical_query, "".join(f"{n}:{headers.get(n, '').strip()}\n" for n in names), signed, payload_hash])
     expected = hmac.new(ALIYUN_SECRET.encode(), ("ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()).encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, sig):

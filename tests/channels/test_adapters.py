@@ -3,6 +3,8 @@ as the provider documents it and answers with the provider's own bodies."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from linli.channels.sms import InDoubt, Refused, SmsMessage, build_sms_channel
@@ -115,3 +117,30 @@ def test_the_log_channel_records_what_would_be_sent():
     assert ch.name == "log"
     ch.send(MESSAGE)
     assert list(ch.sent) == [MESSAGE]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_log_line_carries_the_code_or_the_phone(fake_provider, kind, caplog):
+    """Not even the HTTP client's own request lines, at its most verbose."""
+    fake = fake_provider(kind)
+    with caplog.at_level(logging.DEBUG):
+        for name in ("httpx", "httpcore", "linli"):
+            caplog.set_level(logging.DEBUG, logger=name)
+        channel(kind, fake.url).send(MESSAGE)
+    assert len(fake.delivered) == 1
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert caplog.records, "the HTTP client logged nothing: this test would prove nothing"
+    assert "042917" not in logged and "13800001234" not in logged, logged
+
+
+def test_the_log_configuration_keeps_the_http_clients_request_lines_out():
+    from linli import logging as linli_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        linli_logging.configure(json_logs=True)
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)

@@ -203,3 +203,26 @@ def test_linli_worker_once_sends_what_is_queued(db, clock, fake_provider, sms_ap
     c.post("/api/v1/auth/otp", json={"phone": PHONE})
     worker.run(c.app.state.ctx.settings, db, once=True)
     assert len(fake.delivered) == 1 and messages(db)[0].status == "sent"
+
+
+class _EchoingRelay:
+    """An SMS relay that refuses with the request echoed in its error text."""
+
+    name = "webhook"
+
+    def send(self, message):
+        from linli.channels.sms import Refused
+
+        raise Refused("webhook.http_400", f"bad request: {message.phone} {message.params}", retryable=False)
+
+
+def test_a_provider_error_that_echoes_the_code_is_stored_and_logged_without_it(db, clock, caplog):
+    with db.transaction() as s:
+        outbox.enqueue(s, PHONE, "otp", {"code": "739104"}, now=clock(), expires_at=clock() + timedelta(minutes=5), secret=True)
+    with caplog.at_level("INFO"):
+        assert outbox.send_due(db, _EchoingRelay(), now=clock()) == 0
+    [row] = messages(db)
+    assert row.status == "failed" and row.params is None
+    assert "739104" not in (row.last_error or "") and "739104" not in caplog.text
+    assert PHONE not in row.last_error and PHONE not in caplog.text
+    assert "bad request" in row.last_error

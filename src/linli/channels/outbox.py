@@ -151,6 +151,15 @@ def _claim(db: Database, message_id: int, now: datetime, channel: str) -> SmsMes
         return SmsMessage(row.phone, row.template, {k: str(v) for k, v in (row.params or {}).items()}, row.ref)
 
 
+def _scrub(text: str, message: SmsMessage) -> str:
+    """A provider's error text without the message's parameters (a relay may echo the
+    request back): what is stored and logged never carries the code, nor the whole phone."""
+    for value in message.params.values():
+        if value:
+            text = text.replace(value, "***")
+    return text.replace(message.phone, _mask(message.phone))[:1000]
+
+
 def send_one(db: Database, channel: SmsChannel, message_id: int, now: datetime) -> str | None:
     """Claim, send and record one message; returns its new status (None: not ours to send)."""
     message = _claim(db, message_id, now, channel.name)
@@ -159,13 +168,13 @@ def send_one(db: Database, channel: SmsChannel, message_id: int, now: datetime) 
     try:
         sent = channel.send(message)
     except InDoubt as exc:
-        status, values = "unknown", {"last_error": str(exc)[:1000]}
+        status, values = "unknown", {"last_error": _scrub(str(exc), message)}
     except Refused as exc:
         with db.transaction() as s:
             row = s.get(SmsRecord, message_id)
             again = retry_at(row.attempts, now, row.expires_at) if exc.retryable else None
         status, values = ("pending", {"next_attempt_at": again}) if again else ("failed", {})
-        values["last_error"] = str(exc)[:1000]
+        values["last_error"] = _scrub(str(exc), message)
     except Exception as exc:  # an adapter bug: the request may or may not have gone out
         log.exception("sms %s: the %s channel raised", message_id, channel.name)
         status, values = "unknown", {"last_error": f"{exc.__class__.__name__}"}
