@@ -47,12 +47,13 @@ def _broker_down(exc: BaseException) -> bool:
 
 
 def dependency_down(exc: BaseException) -> str | None:
-    """``database``, ``redis`` or ``broker`` when ``exc`` (or what caused it) is that
-    dependency being unreachable; None otherwise."""
+    """``database``, ``redis`` or ``broker`` when ``exc`` (or what it was raised from) is
+    that dependency being unreachable; None otherwise. Only explicit causes count: a bug
+    raised while handling an outage stays a bug (a 500, logged with its traceback)."""
     seen = 0
     while exc is not None and seen < 5:
         for name, test in (("database", _database_down), ("redis", _redis_down), ("broker", _broker_down)):
             if test(exc):
                 return name
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+        exc, seen = exc.__cause__, seen + 1
     return None

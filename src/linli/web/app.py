@@ -36,28 +36,32 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     async def lifespan(app: FastAPI):
         migrate.require_current(ctx.db)  # refuse to answer on a schema behind the code
         disp = scheduler = sender = None
-        loops = []
+        loops, wakers = [], []
         if run_dispatcher:
             loops = jobs.start_loops(ctx.db)
             sender = SmsSender(ctx.db, ctx.sms, clock=ctx.clock)
-            event.listen(ctx.db.sessions, "after_commit", sender.on_commit)
             sender.start()
             scheduler = jobs.Scheduler(ctx.db, interval=30.0)
             scheduler.start()
             disp = Dispatcher(ctx.db)
-            listener = lambda session: disp.wake() if session.info.pop("linli_emitted", False) else None  # noqa: E731
-            event.listen(ctx.db.sessions, "after_commit", listener)
+            wakers = [sender.on_commit, lambda session: disp.wake() if session.info.pop("linli_emitted", False) else None]
+            # Writes commit through both factories: a read request that turned out to write
+            # runs on a (promoted) reader session.
+            for factory in (ctx.db.sessions, ctx.db.reader_sessions):
+                for waker in wakers:
+                    event.listen(factory, "after_commit", waker)
             disp.start()
             disp.wake()
         try:
             yield
         finally:
             jobs.stop_loops(loops)
+            for factory in (ctx.db.sessions, ctx.db.reader_sessions):
+                for waker in wakers:
+                    event.remove(factory, "after_commit", waker)
             if sender is not None:
-                event.remove(ctx.db.sessions, "after_commit", sender.on_commit)
                 sender.stop()
             if disp is not None:
-                event.remove(ctx.db.sessions, "after_commit", listener)
                 disp.stop()
                 scheduler.stop()
 

@@ -58,7 +58,9 @@ def _committing(endpoint: Callable) -> Callable:
 
     A read request (GET, HEAD) starts on a reader session; if it turns out to write, its
     first write is refused (on SQLite: a query-only connection), everything it did is
-    rolled back, and the endpoint runs once more on a write session."""
+    rolled back, and the endpoint runs once more on a write session. So a GET endpoint
+    must not touch anything outside the database (Redis, a provider) before its first
+    write: that would happen twice. Such an endpoint should be a POST."""
     if inspect.iscoroutinefunction(endpoint):
         return endpoint
 

@@ -272,7 +272,7 @@ def _install_errors(app: FastAPI) -> None:
             return response
         if response.status_code == 503:
             page = bare_page(request)
-            message = page._(N_("The service is busy for a moment. Nothing was changed; this page tries again by itself."))
+            message = page._(N_("The service is busy for a moment; this page tries again by itself."))
             code = json.loads(response.body)["code"]
             return _error_response(request, 503, message, code, retry_after=int(response.headers["Retry-After"]))
         return _error_response(request, 500, bare_page(request)._(N_("Something went wrong on our side; please try again later.")), "internal")

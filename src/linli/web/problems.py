@@ -94,8 +94,10 @@ def install(app: FastAPI) -> None:
 
 
 def unavailable(dependency: str, instance: str | None = None) -> JSONResponse:
-    """503 ``<dependency>.unavailable`` with ``Retry-After``: nothing was done, try again."""
+    """503 ``<dependency>.unavailable`` with ``Retry-After``. The request was rolled back,
+    unless the connection died while committing (then its outcome is unknown), so a write
+    is retried with the same ``Idempotency-Key``, which gives it one effect either way."""
     resp = problem(503, f"{dependency}.unavailable", "Temporarily unavailable",
-                   f"The {dependency} is not answering; nothing was changed. Try again in a few seconds.", instance=instance)
+                   f"The {dependency} is not answering. Try again in a few seconds; retry a write with the same Idempotency-Key.", instance=instance)
     resp.headers["Retry-After"] = str(outages.RETRY_AFTER_SECONDS)
     return resp
