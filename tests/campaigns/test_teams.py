@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from linli import events, jobs
 from linli.campaigns import team_rules, teams
-from linli.campaigns.team_rules import OnPayment
 from linli.campaigns.models import Team, TeamMember
+from linli.campaigns.team_rules import OnPayment
 from linli.orders.models import RefundCase
 from tests.campaigns.helpers import add_offer, campaign_shop, create_campaign, resident
 from tests.conftest import MerchantSetup, login, problem_code

@@ -5,8 +5,8 @@ from linli.orders.service.aftersales import (
     approve,
     cases_of_order,
     list_cases,
-    reject,
     open_requests,
+    reject,
     request_refund,
     system_refund,
 )
