@@ -51,16 +51,7 @@ def test_month_close_pays_a_tiered_bonus_once(client, db, merchant, clock):
 
 
 def test_an_order_completed_in_the_last_seconds_of_the_month_still_earns_its_bonus(client, db, merchant, clock):
-    assert client.put(f"/api/v1/merchants/{merchant.id}/commission-rules", json={"bonus_tiers": [[10_000, 200]]}, headers=merchant.owner).status_code == 200
-    shop = make_shop(client, merchant)
-    sharer = login(client, "13700000001")
-    client.post(f"/api/v1/merchants/{merchant.id}/sharers", json={"phone": "13700000001"}, headers=merchant.owner)
-    code = client.get("/api/v1/me/invite", params={"merchant_id": merchant.id}, headers=sharer).json()["code"]
-    buyer = login(client, "13700000002", invite_code=code)
-    events.drain(db)
-    o = buy(client, db, buyer, shop, [(shop.skus["berry"], 2)])
-    client.post(f"/api/v1/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.leader)
-    events.drain(db)
+    sharer, _ = _received_sale(client, db, merchant, [[10_000, 200]])
     last_minute = datetime(2026, 11, 30, 15, 59, 50, tzinfo=timezone.utc)  # 23:59:50 on 30 November in Shanghai
     jobs.run_due(db, last_minute, dispatch=False)  # completed; its settlement event still waits in the outbox
     assert bonus.close_month(db, datetime(2026, 11, 30, 16, 0, 30, tzinfo=timezone.utc)) == 0  # the first tick of December
@@ -70,8 +61,8 @@ def test_an_order_completed_in_the_last_seconds_of_the_month_still_earns_its_bon
     assert [r["amount"] for r in e["records"] if r["kind"] == "bonus"] == [13_600 * 200 // 10_000]
 
 
-def _november_sale(client, db, merchant, clock, tiers):
-    """A sharer whose code brought a 13,600 fen order, settled in November (Shanghai)."""
+def _received_sale(client, db, merchant, tiers):
+    """A sharer whose code brought a 13,600 fen order, received (not yet complete)."""
     assert client.put(f"/api/v1/merchants/{merchant.id}/commission-rules", json={"bonus_tiers": tiers}, headers=merchant.owner).status_code == 200
     shop = make_shop(client, merchant)
     sharer = login(client, "13700000001")
@@ -82,6 +73,12 @@ def _november_sale(client, db, merchant, clock, tiers):
     o = buy(client, db, buyer, shop, [(shop.skus["berry"], 2)])
     client.post(f"/api/v1/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.leader)
     events.drain(db)
+    return sharer, o
+
+
+def _november_sale(client, db, merchant, clock, tiers):
+    """The same sale, settled in November (Shanghai)."""
+    sharer, o = _received_sale(client, db, merchant, tiers)
     jobs.run_due(db, clock.advance(days=7, minutes=1))
     return sharer, o
 
