@@ -38,7 +38,7 @@ end
 
 
 def wrk(url: str, token: str, seconds: int, connections: int, script: str | None = None) -> dict[str, float]:
-    args = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-H", f"Authorization: Bearer {token}"]
+    args = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s", "--latency", "-H", f"Authorization: Bearer {token}"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script or "")
     try:

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # on when no broker is configured.
     inline_dispatch: bool | None = None
     log_json: bool = True
+    # Threads per API process that run the sync endpoints. Python runs one at a time, so
+    # past a few they only contend for the interpreter; on SQLite, whose requests never wait
+    # on a network, 4 serve the most requests with the shortest tail (bench.sqlite_api:
+    # GET /me 261 -> 314 req/s, p99 83 -> 52 ms at 8 connections). PostgreSQL requests wait
+    # on round trips, so there the pool keeps anyio's 40. Unset: that choice.
+    api_threads: int | None = Field(default=None, ge=1, le=256)
     # How one-time codes (and later other messages) leave: ``log`` (the default outside
     # production) records them; production needs ``aliyun``, ``tencent`` or ``webhook``.
     sms_provider: Literal["log", "aliyun", "tencent", "webhook"] | None = None
@@ -118,6 +124,10 @@ class Settings(BaseSettings):
             if name.strip() and code.strip():
                 codes[name.strip()] = code.strip()
         return codes
+
+    @property
+    def endpoint_threads(self) -> int:
+        return self.api_threads or (4 if self.is_sqlite else 40)
 
     @property
     def is_production(self) -> bool:

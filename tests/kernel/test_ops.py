@@ -272,6 +272,21 @@ def test_serve_and_worker_refuse_a_schema_behind_the_code(tmp_path, revision):
         assert "outbox_events" not in _counts(f"sqlite:///{tmp_path}/behind.db")
 
 
+@pytest.mark.parametrize(("threads", "expected"), [(None, None), (12, 12)])
+def test_endpoints_run_on_the_configured_number_of_threads(settings, db, clock, threads, expected):
+    import anyio.to_thread
+
+    from linli.security import RateLimiter, parse_limits
+    from linli.web.app import create_app
+    from linli.web.context import AppContext
+
+    settings = settings.model_copy(update={"api_threads": threads})
+    ctx = AppContext(settings=settings, db=db, limiter=RateLimiter(parse_limits(settings.rate_limits)), clock=clock)
+    with TestClient(create_app(settings, ctx=ctx, dispatcher=False)) as client:
+        tokens = client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+    assert tokens == (expected or (4 if db.is_sqlite else 40))
+
+
 def test_app_refuses_to_start_on_a_schema_behind_the_code(tmp_path):
     from linli import migrate
     from linli.db import Database

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
@@ -35,6 +36,8 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         migrate.require_current(ctx.db)  # refuse to answer on a schema behind the code
+        # Sync endpoints run on this many threads of the event loop's pool (see Settings).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.endpoint_threads
         disp = scheduler = sender = None
         loops, wakers = [], []
         if run_dispatcher:
