@@ -393,3 +393,33 @@ def test_embedded_worker_handles_events_and_stops_cleanly(effects, embedded_work
     assert Counter(plugin.effects(peek)) == Counter({(eid, h): 1 for eid in ids for h in ("record_a", "record_b")})
     assert all(r["published_at"] is None for r in outbox(peek, ids).values())  # nothing was relayed
     assert embedded_workers.stop(proc) == 0
+
+
+@pytest.mark.broker
+def test_a_broker_outage_delays_events_and_loses_none(effects, broker_url, queue_name, tmp_path, peek):
+    """RabbitMQ cut off (a real TCP cut between the worker and the broker) while events
+    are emitted: the worker stays up, and once the broker is back every event is handled,
+    each handler once."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from tests.proxy import Proxy
+
+    db = effects
+    parts = urlsplit(broker_url)
+    proxy = Proxy(parts.port or 5672, parts.hostname or "127.0.0.1")
+    proxied = urlunsplit(parts._replace(netloc=f"{parts.netloc.rsplit('@', 1)[0]}@127.0.0.1:{proxy.port}" if "@" in parts.netloc else f"127.0.0.1:{proxy.port}"))
+    w = Workers(worker_env(db, LINLI_BROKER_URL=proxied, LINLI_BROKER_QUEUE=queue_name), tmp_path)
+    try:
+        proc = w.start()
+        before = emit_committed(db, "test.ping", count=3)
+        wait_until(lambda: all_done(peek, before), what="the events before the outage", procs=[proc])
+        proxy.cut()
+        during = emit_committed(db, "test.ping", count=3)  # the relay cannot publish these now
+        proxy.restore()
+        wait_until(lambda: all_done(peek, during), what="the events of the outage, once the broker is back", procs=[proc])
+        seen = Counter(k for k in plugin.effects(peek) if k[1] != "record_tick")
+        assert seen == {(eid, h): 1 for eid in before + during for h in ("record_a", "record_b")}
+        assert w.stop(proc) == 0
+    finally:
+        w.close()
+        proxy.close()
