@@ -148,7 +148,6 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, busy_
         event.listen(engine, "connect", _sqlite_pragmas)
         if read_only:
             event.listen(engine, "connect", _sqlite_query_only)
-        if read_only:
             event.listen(engine, "begin", _sqlite_begin_deferred)
         else:
             _WriterTurns(busy_timeout_s).install(engine)
