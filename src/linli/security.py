@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 import jwt
 
-from linli.errors import Invalid, TooManyRequests, Unauthorized
+from linli.errors import TooManyRequests, Unauthorized
 
 TOKEN_ALG = "HS256"
 
@@ -31,10 +31,6 @@ def issue_token(secret: str, member_id: int, ttl_seconds: int, *, now: datetime 
     now = now or datetime.now(timezone.utc)
     claims = {"sub": str(member_id), "phn": phone, "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()), "typ": "access"}
     return jwt.encode(claims, secret, algorithm=TOKEN_ALG)
-
-
-def read_token(secret: str, token: str, now: datetime | None = None) -> int:
-    return read_token_claims(secret, token, now)[0]
 
 
 def read_token_claims(secret: str, token: str, now: datetime | None = None) -> tuple[int, str]:
@@ -154,10 +150,3 @@ class RateLimiter:
     def reset(self) -> None:
         with self._lock:
             self._mem.clear()
-
-
-def check_limits_spec(spec: str) -> None:
-    try:
-        parse_limits(spec)
-    except ValueError as exc:
-        raise Invalid("config.rate_limits", str(exc)) from None

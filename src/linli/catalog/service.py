@@ -72,11 +72,6 @@ def list_products(s: Session, who: Principal, merchant_id: int, *, include_archi
     return list(s.scalars(stmt))
 
 
-def get_product(s: Session, who: Principal, merchant_id: int, product_id: int) -> Product:
-    identity.require_permission(s, who, merchant_id, Permission.view)
-    return _product_or_404(s, merchant_id, product_id)
-
-
 def public_products(s: Session, merchant_id: int, category: str | None = None, limit: int = 200) -> list[Product]:
     identity.public_merchant(s, merchant_id)
     stmt = select(Product).where(Product.merchant_id == merchant_id, Product.status == "active").order_by(Product.id.desc()).limit(limit)

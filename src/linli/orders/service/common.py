@@ -29,13 +29,6 @@ def order_of_member(s: Session, member_id: int, order_id: int) -> Order:
     return o
 
 
-def order_of_merchant(s: Session, merchant_id: int, order_id: int) -> Order:
-    o = s.get(Order, order_id)
-    if o is None or o.merchant_id != merchant_id:
-        raise NotFound("order.not_found", "No such order.")
-    return o
-
-
 def lines_of(s: Session, order_id: int) -> list[OrderLine]:
     return list(s.scalars(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)))
 
