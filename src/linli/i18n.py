@@ -13,6 +13,7 @@ import io
 from functools import cache
 from pathlib import Path
 
+from babel.core import negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -47,12 +48,20 @@ def translations(locale: str) -> Translations:
     return Translations(fp=buf)
 
 
+# Primary language subtags we have a catalogue for, and that catalogue.
+_PRIMARY = {"zh": "zh_CN", "en": "en"}
+
+
 def match(tag: str | None) -> str | None:
     """The locale for a language tag such as ``zh-CN``, ``zh_Hans``, ``en-GB``, or None."""
-    if not tag:
-        return None
-    primary = tag.strip().replace("_", "-").split("-")[0].lower()
-    return {"zh": "zh_CN", "en": "en"}.get(primary)
+    return _best([tag] if tag else [])
+
+
+def _best(tags: list[str]) -> str | None:
+    """The locale of the first tag whose language we have (Babel matches ``xx-YY`` by ``xx``)."""
+    preferred = [t.strip().replace("_", "-") for t in tags if t and t.strip()]
+    found = negotiate_locale(preferred, list(_PRIMARY), sep="-", aliases=None)
+    return _PRIMARY[found.split("-")[0].lower()] if found else None
 
 
 def _accepted(header: str) -> list[str]:
@@ -73,14 +82,8 @@ def _accepted(header: str) -> list[str]:
 
 
 def negotiate(cookie: str | None, accept_language: str | None) -> str:
-    chosen = match(cookie)
-    if chosen:
-        return chosen
-    for tag in _accepted(accept_language or ""):
-        chosen = match(tag)
-        if chosen:
-            return chosen
-    return DEFAULT
+    """The ``lang`` cookie's locale, else the best in Accept-Language, else ``DEFAULT``."""
+    return _best([cookie or "", *_accepted(accept_language or "")]) or DEFAULT
 
 
 def N_(message: str) -> str:
