@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 # Mainland China mobile numbers: 11 digits, 1[3-9]x. A +86 / 0086 prefix, spaces and dashes
-# are accepted on input and removed.
+# are accepted on input and removed. Nothing else is: phonenumbers.parse would also take
+# letters (as a keypad), dots, full-width digits and extensions, so it is not used here.
 _MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 
 
