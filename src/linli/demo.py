@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from linli.community import service as community
 from linli.community.models import Community
-from linli.config import Settings
 from linli.db import Database
 from linli.identity import service as identity
 from linli.identity.models import Merchant
@@ -94,7 +93,3 @@ def _describe(s: Session, info: DemoInfo) -> None:
             leader = identity.get_member(s, c.leader_member_id)
             info.leaders.append((leader.phone, leader.nickname, c.name))
     info.member_phones = [f"137{i + 1:08d}" for i in range(3)]
-
-
-def demo_settings_hint(settings: Settings) -> str:
-    return "" if ADMIN_PHONE in settings.admin_phones else f"(set LINLI_PLATFORM_ADMINS={ADMIN_PHONE} to log in as platform admin)"
