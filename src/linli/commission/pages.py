@@ -19,7 +19,6 @@ from linli.commission import ledger, service, settlement, withdrawals
 from linli.errors import DomainError, Invalid
 from linli.i18n import N_
 from linli.identity import service as identity
-from linli.identity.pages import MerchantView, merchant_section, merchant_view
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import format_yuan, parse_yuan
@@ -29,6 +28,7 @@ from linli.referral import pages as referral_pages
 from linli.referral import service as referral
 from linli.schema import Id
 from linli.web import templating
+from linli.web.console import MerchantView, merchant_section, merchant_view
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
 from linli.web.pages import (

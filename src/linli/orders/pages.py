@@ -27,13 +27,11 @@ from starlette.datastructures import FormData, UploadFile
 from linli import idempotency, media
 from linli.campaigns import service as campaign_service
 from linli.catalog import service as catalog
-from linli.catalog.pages import yuan_field
 from linli.commission import service as commission
 from linli.community import service as community
 from linli.errors import DomainError, Invalid, NotFound
 from linli.i18n import N_
 from linli.identity import service as identity
-from linli.identity.pages import MerchantView, merchant_section, merchant_view
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import format_yuan
@@ -47,8 +45,10 @@ from linli.orders.service.queries import OrderDetail
 from linli.schema import Id
 from linli.timeutil import SHANGHAI
 from linli.web import templating
+from linli.web.console import MerchantView, merchant_section, merchant_view
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
+from linli.web.forms import yuan_field
 from linli.web.pages import (
     ConsoleWho,
     Form,
