@@ -1,11 +1,14 @@
 """The console's merchant page furniture: which merchant a page shows and what the caller's
 role may do there (``MerchantView``), the sections domains add to the merchant page
-(``@merchant_section``), and the page itself (``render_merchant``: staff plus sections)."""
+(``@merchant_section``), the page itself (``render_merchant``: staff plus sections), and
+the panels domains add to an order's console page (``@order_panel``). A domain registers
+its sections and panels when its pages module is imported (the app factory imports them)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi.responses import Response
 from markupsafe import Markup
@@ -26,6 +29,7 @@ ROLE_NAMES = {
     "admin": N_("Platform admin"),
 }
 ROLES = [r.value for r in Role]
+F = TypeVar("F")
 
 
 @dataclass(frozen=True)
@@ -42,18 +46,35 @@ class MerchantView:
 # A section renders part of the merchant page: (page, session, view, state) -> HTML.
 Section = Callable[[Page, Session, MerchantView, dict], Markup]
 _sections: list[tuple[int, Section]] = []
+# A panel adds facts to an order's console page: (page, session, view, order id) -> HTML,
+# or None when it has nothing to say about that order.
+OrderPanel = Callable[[Page, Session, MerchantView, int], Markup | None]
+_order_panels: list[tuple[int, OrderPanel]] = []
+
+
+def _registrar(registry: list[tuple[int, F]], order: int) -> Callable[[F], F]:
+    def register(fn: F) -> F:
+        if all(f is not fn for _, f in registry):
+            registry.append((order, fn))
+            registry.sort(key=lambda item: item[0])
+        return fn
+
+    return register
 
 
 def merchant_section(order: int) -> Callable[[Section], Section]:
     """Let a domain add a section to the merchant page (lower ``order`` first)."""
+    return _registrar(_sections, order)
 
-    def register(fn: Section) -> Section:
-        if all(f is not fn for _, f in _sections):
-            _sections.append((order, fn))
-            _sections.sort(key=lambda item: item[0])
-        return fn
 
-    return register
+def order_panel(order: int) -> Callable[[OrderPanel], OrderPanel]:
+    """Let a domain add a panel to an order's console page (lower ``order`` first)."""
+    return _registrar(_order_panels, order)
+
+
+def order_panels(page: Page, s: Session, view: MerchantView, order_id: int) -> list[Markup]:
+    """The panels of one order's console page, in order (those with something to show)."""
+    return [html for _, fn in _order_panels if (html := fn(page, s, view, order_id)) is not None]
 
 
 def merchant_view(s: Session, who: Principal, merchant_id: int) -> MerchantView:
