@@ -11,11 +11,11 @@ from pydantic import AliasChoices, AwareDatetime, Field
 
 from linli.campaigns import rules, service
 from linli.errors import Invalid
-from linli.identity.api import PROBLEMS
 from linli.schema import Id, Input, Output
 from linli.timeutil import SHANGHAI
 from linli.web.deps import DB, MaybeWho, Now, Who
 from linli.web.deps import router as deps_router
+from linli.web.problems import PROBLEMS
 
 router = deps_router(prefix="/api/v1", tags=["campaigns"])
 

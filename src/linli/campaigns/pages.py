@@ -15,12 +15,10 @@ from starlette.datastructures import FormData
 from linli.campaigns import rules, service
 from linli.campaigns.models import Campaign
 from linli.catalog import service as catalog
-from linli.catalog.pages import int_field, yuan_field
 from linli.community import service as community
 from linli.errors import DomainError, Invalid, ServiceUnavailable
 from linli.i18n import N_
 from linli.identity import service as identity
-from linli.identity.pages import MerchantView, merchant_section, merchant_view
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import format_yuan
@@ -29,8 +27,10 @@ from linli.referral import service as referral
 from linli.schema import Id
 from linli.timeutil import SHANGHAI, local_time
 from linli.web import templating
+from linli.web.console import MerchantView, merchant_section, merchant_view
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
+from linli.web.forms import int_field, yuan_field
 from linli.web.pages import ConsoleWho, Form, MemberWho, Page, PageDep, attempt, error_messages, text
 
 router = deps_router(include_in_schema=False)

@@ -8,10 +8,10 @@ from datetime import datetime
 from fastapi import Request
 
 from linli.campaigns import teams
-from linli.identity.api import PROBLEMS
 from linli.schema import Id, Output
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router
+from linli.web.problems import PROBLEMS
 
 router = deps_router(prefix="/api/v1", tags=["campaigns"])
 

@@ -15,10 +15,10 @@ from linli.catalog.schemas import (
     SkuOut,
     SkuPatch,
 )
-from linli.identity.api import PROBLEMS
 from linli.schema import NO_NUL, Id
 from linli.web.deps import DB, Ctx, Now, Who
 from linli.web.deps import router as deps_router
+from linli.web.problems import PROBLEMS
 
 router = deps_router(prefix="/api/v1", tags=["catalog"])
 

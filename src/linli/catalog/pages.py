@@ -12,16 +12,17 @@ from linli import media
 from linli.catalog import service
 from linli.catalog.models import Product, Sku
 from linli.community import service as community
-from linli.errors import DomainError, Invalid
+from linli.errors import DomainError
 from linli.i18n import N_
 from linli.identity import service as identity
-from linli.identity.pages import MerchantView, merchant_section, merchant_view
 from linli.identity.rules import Permission
-from linli.money import format_yuan, parse_yuan
+from linli.money import format_yuan
 from linli.schema import Id
 from linli.web import templating
+from linli.web.console import MerchantView, merchant_section, merchant_view
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
+from linli.web.forms import int_field, yuan_field
 from linli.web.pages import (
     ConsoleWho,
     Form,
@@ -69,23 +70,6 @@ def stock_state(skus: list[Sku]) -> tuple[str, int]:
     """('sold_out' | 'low' | 'in_stock', units left) over a product's SKUs."""
     left = sum(k.stock for k in skus)
     return ("sold_out" if left == 0 else "low" if left <= LOW_STOCK else "in_stock"), left
-
-
-def yuan_field(raw: str, code: str = "catalog.price_format") -> int:
-    """An amount typed in 元 → fen (exactly; see ``money.parse_yuan``)."""
-    try:
-        return parse_yuan(raw)
-    except ValueError:
-        raise Invalid(code, "Enter an amount in yuan with at most 2 decimals.") from None
-
-
-def int_field(raw: str, *, required: bool = True) -> int | None:
-    raw = raw.strip()
-    if not raw and not required:
-        return None
-    if not (raw.isascii() and raw.lstrip("-").isdigit()) or len(raw) > 9:
-        raise Invalid("catalog.number_format", "Enter a whole number.")
-    return int(raw)
 
 
 def _cards(s: Session, products: list[Product]) -> list[dict]:

@@ -10,12 +10,12 @@ from pydantic import Field
 
 from linli import idempotency
 from linli.commission import service, withdrawals
-from linli.identity.api import PROBLEMS
 from linli.orders.service import settings as order_settings
 from linli.referral import service as referral
 from linli.schema import Id, Input, Output
 from linli.web.deps import DB, Ctx, Now, Who
 from linli.web.deps import router as deps_router
+from linli.web.problems import PROBLEMS
 
 router = deps_router(prefix="/api/v1", tags=["commission"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=120)]

@@ -1,5 +1,5 @@
-"""Commission pages (console): the merchant page's distribution section, the rule-set
-editor, the withdrawal desk and settlement with the ledger check.
+"""Commission pages (console): the merchant page's distribution section, the order page's
+rule-version panel, the rule-set editor, the withdrawal desk and settlement with the ledger check.
 
 The member's side (earnings, withdrawing) is the sharer centre in ``referral.pages``; the
 texts of the withdrawal errors it shows are registered here with the other commission
@@ -19,7 +19,6 @@ from linli.commission import ledger, service, settlement, withdrawals
 from linli.errors import DomainError, Invalid
 from linli.i18n import N_
 from linli.identity import service as identity
-from linli.identity.pages import MerchantView, merchant_section, merchant_view
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import format_yuan, parse_yuan
@@ -29,6 +28,7 @@ from linli.referral import pages as referral_pages
 from linli.referral import service as referral
 from linli.schema import Id
 from linli.web import templating
+from linli.web.console import MerchantView, merchant_section, merchant_view, order_panel
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
 from linli.web.pages import (
@@ -142,6 +142,16 @@ def distribution_section(page: Page, s: Session, view: MerchantView, state: dict
         "applications": referral_pages.applications_waiting(s, page.who, mid), "waiting": waiting,
     }
     return Markup(templating.render("commission/_section.html", context))
+
+
+@order_panel(order=10)
+def rule_version_panel(page: Page, s: Session, view: MerchantView, order_id: int) -> Markup | None:
+    """On an order's console page: the commission rule-set version in force when it was paid."""
+    version = service.rule_version_of(s, order_id)
+    if version is None:
+        return None
+    context = {"page": page, "translations": page.translations, "rule_version": version}
+    return Markup(templating.render("commission/_order_rule_version.html", context))
 
 
 # --- the rule-set editor -----------------------------------------------------------------------------

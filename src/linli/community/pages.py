@@ -12,16 +12,11 @@ from linli.community import service
 from linli.errors import DomainError, Invalid
 from linli.i18n import N_
 from linli.identity import service as identity
-from linli.identity.pages import (
-    MerchantView,
-    merchant_section,
-    merchant_view,
-    render_merchant,
-)
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.schema import Id
 from linli.web import templating
+from linli.web.console import MerchantView, merchant_section, merchant_view, render_merchant
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router
 from linli.web.pages import (

@@ -25,9 +25,9 @@ from linli.identity.service import Principal
 from linli.schema import Id
 from linli.web.deps import DB, Ctx, Now, Who, client_ip
 from linli.web.deps import router as deps_router
+from linli.web.problems import PROBLEMS
 
 router = deps_router(prefix="/api/v1", tags=["identity"])
-PROBLEMS = {400: {"description": "Problem"}, 401: {"description": "Problem"}, 404: {"description": "Problem"}, 409: {"description": "Problem"}, 422: {"description": "Problem"}, 423: {"description": "Problem"}, 429: {"description": "Problem"}}
 
 
 @router.post("/auth/otp", status_code=status.HTTP_202_ACCEPTED, response_model=OtpSent, responses=PROBLEMS)

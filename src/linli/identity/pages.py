@@ -1,26 +1,22 @@
 """Identity pages: one-time-code login (member H5 and console), the member's profile,
-the console's merchant list and the merchant page (staff, plus the sections other domains
-add with ``@merchant_section``)."""
+the console's merchant list and the merchant page's staff (the page itself, with the sections
+domains add, is ``linli.web.console``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 
 from fastapi import Request
 from fastapi.responses import Response
-from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from linli.community import service as community
 from linli.errors import DomainError, Invalid, NotFound
 from linli.i18n import N_
-from linli.identity import rules, service
-from linli.identity.models import Merchant
-from linli.identity.rules import Permission, Role
+from linli.identity import service
 from linli.identity.service import Principal
 from linli.schema import Id
+from linli.web.console import ROLE_NAMES, render_merchant
 from linli.web.deps import DB, Now, client_ip
 from linli.web.deps import router as deps_router
 from linli.web.pages import (
@@ -58,14 +54,6 @@ error_messages(
     }
 )
 
-ROLE_NAMES = {
-    "owner": N_("Owner"),
-    "operator": N_("Operator"),
-    "finance": N_("Finance"),
-    "service": N_("Customer service"),
-    "admin": N_("Platform admin"),
-}
-ROLES = [r.value for r in Role]
 AREAS = {"m": ("base_mobile.html", "/m/me"), "console": ("base_console.html", "/console/")}
 # The invite code a visitor arrived with (set by the invite landing /i/{code}, referral.pages):
 # the member login passes it on, so a new member is bound to the inviter, then drops it.
@@ -190,49 +178,6 @@ def save_profile(page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> 
 
 
 # --- console: merchants and staff ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MerchantView:
-    """The merchant a console page shows, and what the caller's role may do there."""
-
-    merchant: Merchant
-    role: str  # a staff role, or "admin" for platform administrators
-
-    def can(self, permission: Permission | str) -> bool:
-        return self.role == "admin" or rules.role_allows(self.role, Permission(permission))
-
-
-# A section renders part of the merchant page: (page, session, view, state) -> HTML.
-Section = Callable[[Page, Session, MerchantView, dict], Markup]
-_sections: list[tuple[int, Section]] = []
-
-
-def merchant_section(order: int) -> Callable[[Section], Section]:
-    """Let another domain add a section to the merchant page (lower ``order`` first)."""
-
-    def register(fn: Section) -> Section:
-        if all(f is not fn for _, f in _sections):
-            _sections.append((order, fn))
-            _sections.sort(key=lambda item: item[0])
-        return fn
-
-    return register
-
-
-def merchant_view(s: Session, who: Principal, merchant_id: int) -> MerchantView:
-    merchant = service.get_merchant(s, who, merchant_id)
-    role = "admin" if who.is_admin else service.staff_role(s, who.member_id, merchant_id) or ""
-    return MerchantView(merchant, role)
-
-
-def render_merchant(page: Page, s: Session, who: Principal, merchant_id: int, state: dict | None = None, status: int = 200) -> Response:
-    """The whole merchant page; ``state`` carries a failed form's values and message."""
-    view = merchant_view(s, who, merchant_id)
-    state = state or {}
-    sections = [fn(page, s, view, state) for _, fn in _sections]
-    staff = service.list_staff(s, who, merchant_id)
-    return page.render("identity/merchant.html", status=status, view=view, staff=staff, sections=sections, roles=ROLE_NAMES, staff_roles=ROLES, state=state)
 
 
 @router.get("/console/")

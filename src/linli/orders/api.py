@@ -14,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 from linli import idempotency, media, qr
 from linli.db import Database
 from linli.errors import Conflict, NotFound
-from linli.identity.api import PROBLEMS
 from linli.identity.service import Principal
 from linli.orders import ports, service
 from linli.orders.schemas import (
@@ -41,6 +40,7 @@ from linli.orders.service.queries import OrderDetail, detail
 from linli.schema import NO_NUL, Id
 from linli.web.deps import DB, Ctx, Now, Who
 from linli.web.deps import router as deps_router
+from linli.web.problems import PROBLEMS
 
 router = deps_router(prefix="/api/v1", tags=["orders"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=120)]

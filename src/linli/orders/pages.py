@@ -6,7 +6,7 @@ refund requests with photos; while a completed payment's callback is on its way 
 polls with HTMX until the order is paid), and the leader's pickup desk (到货, 核销).
 
 Console: the merchant page's orders section, the order list with filters, the order page
-with staff actions, refund review and the order settings.
+with staff actions (and the panels other domains add with ``@order_panel``), refund review and the order settings.
 """
 
 from __future__ import annotations
@@ -27,13 +27,10 @@ from starlette.datastructures import FormData, UploadFile
 from linli import idempotency, media
 from linli.campaigns import service as campaign_service
 from linli.catalog import service as catalog
-from linli.catalog.pages import yuan_field
-from linli.commission import service as commission
 from linli.community import service as community
 from linli.errors import DomainError, Invalid, NotFound
 from linli.i18n import N_
 from linli.identity import service as identity
-from linli.identity.pages import MerchantView, merchant_section, merchant_view
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import format_yuan
@@ -47,8 +44,10 @@ from linli.orders.service.queries import OrderDetail
 from linli.schema import Id
 from linli.timeutil import SHANGHAI
 from linli.web import templating
+from linli.web.console import MerchantView, merchant_section, merchant_view, order_panels
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
+from linli.web.forms import yuan_field
 from linli.web.pages import (
     ConsoleWho,
     Form,
@@ -574,7 +573,7 @@ def _console_order(page: Page, s: Session, who: Principal, mid: int, oid: int, *
     return page.render(
         "orders/console_order.html", status=status, error=error, state=state or {}, buyer=actors.get(d.order.member_id), actors=actors,
         community_name=community_name, actions=_staff_actions(d.order) if view.can(Permission.after_sales) else [], **context, **_desk(view, "orders"),
-        rule_version=commission.rule_version_of(s, d.order.id),
+        panels=order_panels(page, s, view, d.order.id),
     )
 
 

@@ -6,12 +6,12 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from linli.errors import NotFound
-from linli.identity.api import PROBLEMS
 from linli.payments import service
 from linli.payments.gateway import SIGNATURE_HEADER
 from linli.schema import Id, Output
 from linli.web.deps import DB, Now, Who
 from linli.web.deps import router as deps_router
+from linli.web.problems import PROBLEMS
 
 router = deps_router(prefix="/api/v1", tags=["payments"])
 

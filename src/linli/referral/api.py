@@ -12,11 +12,11 @@ from linli.catalog import service as catalog
 from linli.errors import NotFound, ServiceUnavailable
 from linli.identity import rules as identity_rules
 from linli.identity import service as identity
-from linli.identity.api import PROBLEMS
 from linli.referral import poster, service
 from linli.schema import Id, Input, Output
 from linli.web.deps import DB, Ctx, Now, Who
 from linli.web.deps import router as deps_router
+from linli.web.problems import PROBLEMS
 
 router = deps_router(prefix="/api/v1", tags=["referral"])
 

@@ -26,7 +26,7 @@ from linli.community import service as community
 from linli.errors import DomainError, Invalid
 from linli.i18n import N_
 from linli.identity import service as identity
-from linli.identity.pages import INVITE_COOKIE, merchant_view
+from linli.identity.pages import INVITE_COOKIE
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import format_yuan, parse_yuan
@@ -34,6 +34,7 @@ from linli.orders import service as orders
 from linli.referral import service
 from linli.schema import Id
 from linli.web import templating
+from linli.web.console import merchant_view
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router
 from linli.web.pages import (

@@ -138,10 +138,25 @@ def _install_ops(app: FastAPI, ctx: AppContext) -> None:
 
 
 def _install_pages(app: FastAPI) -> None:
-    """HTML pages (member H5 under /m/, merchant console under /console/)."""
+    """HTML pages (member H5 under /m/, merchant console under /console/): the shell's own
+    routes, every domain's page router, then the pages' error handlers. Importing a domain's
+    pages registers its merchant sections and order panels."""
+    from linli.campaigns.pages import router as campaign_pages
+    from linli.campaigns.team_pages import router as team_pages
+    from linli.catalog.pages import router as catalog_pages
+    from linli.commission.pages import router as commission_pages
+    from linli.community.pages import router as community_pages
+    from linli.identity.pages import router as identity_pages
+    from linli.orders.pages import router as orders_pages
+    from linli.orders.queue_pages import router as queue_pages
+    from linli.payments.pages import router as payments_pages
+    from linli.referral.pages import router as referral_pages
     from linli.web import pages
 
-    pages.install(app)
+    routers = (pages.shell, identity_pages, community_pages, catalog_pages, orders_pages, queue_pages, payments_pages, referral_pages, commission_pages, campaign_pages, team_pages)
+    for router in routers:
+        app.include_router(router)
+    pages.install_errors(app)
 
 
 def main_app() -> FastAPI:

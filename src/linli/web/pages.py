@@ -4,7 +4,8 @@ Domain pages (``linli.<domain>.pages``) declare routers whose handlers take a ``
 (request, language, CSRF token, caller), read a ``Form`` (CSRF-checked), call a service
 inside ``attempt(s)`` and render a template. A ``DomainError`` becomes a friendly message
 in the page, with the transaction of that use case rolled back (or kept, for errors that
-keep their changes), never a 500.
+keep their changes), never a 500. The app factory (``web/app.py``) mounts those routers;
+this module imports no domain's pages.
 """
 
 from __future__ import annotations
@@ -245,7 +246,8 @@ def _error_response(request: Request, status: int, message: str, code: str, *, r
     return response
 
 
-def _install_errors(app: FastAPI) -> None:
+def install_errors(app: FastAPI) -> None:
+    """The pages' error handlers, in front of the API's problem+json ones (installed first)."""
     api = dict(app.exception_handlers)
 
     async def on_domain(request: Request, exc: DomainError):
@@ -310,30 +312,3 @@ def switch_language(tag: str, request: Request) -> Response:
     response = RedirectResponse(safe_next(request.query_params.get("next"), "/"), status_code=303)
     response.set_cookie(i18n.LANG_COOKIE, i18n.TAGS[locale], max_age=YEAR, samesite="lax", path="/")
     return response
-
-
-def install(app: FastAPI) -> None:
-    """Mount the pages: the shell's own routes and every domain's page router."""
-    from linli.campaigns.pages import router as campaign_pages
-    from linli.campaigns.team_pages import router as team_pages
-    from linli.catalog.pages import router as catalog_pages
-    from linli.commission.pages import router as commission_pages
-    from linli.community.pages import router as community_pages
-    from linli.identity.pages import router as identity_pages
-    from linli.orders.pages import router as orders_pages
-    from linli.orders.queue_pages import router as queue_pages
-    from linli.payments.pages import router as payments_pages
-    from linli.referral.pages import router as referral_pages
-
-    app.include_router(shell)
-    app.include_router(identity_pages)
-    app.include_router(community_pages)
-    app.include_router(catalog_pages)
-    app.include_router(orders_pages)
-    app.include_router(queue_pages)
-    app.include_router(payments_pages)
-    app.include_router(referral_pages)
-    app.include_router(commission_pages)
-    app.include_router(campaign_pages)
-    app.include_router(team_pages)
-    _install_errors(app)

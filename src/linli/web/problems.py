@@ -25,6 +25,9 @@ _HTTP_CODES = {
     415: "request.unsupported_media_type",
 }
 
+# The OpenAPI ``responses`` of an endpoint that may answer a problem (every API router uses it).
+PROBLEMS = {400: {"description": "Problem"}, 401: {"description": "Problem"}, 404: {"description": "Problem"}, 409: {"description": "Problem"}, 422: {"description": "Problem"}, 423: {"description": "Problem"}, 429: {"description": "Problem"}}
+
 
 def http_code(status: int) -> str:
     """The stable code of a plain HTTP error (404 ``http.not_found``, ...)."""
