@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from linli.campaigns import rules, thresholds
@@ -42,14 +42,10 @@ from linli.campaigns.models import Campaign, ThresholdRebate
 from linli.db import Database, insert_ignore
 from linli.events import emit
 from linli.jobs import job
+from linli.orders import service as orders
+from linli.orders.rules import Status
 
 SETTLED_AT_THE_END = (rules.Kind.threshold.value, rules.Kind.presale.value)
-
-
-def _orders():
-    from linli.orders.models import Order
-
-    return Order
 
 
 @job("campaigns.close", order=15)
@@ -88,22 +84,36 @@ def stop_orders(s: Session, campaign_id: int, as_of: datetime) -> bool:
 
 def stragglers(s: Session) -> list[int]:
     """Closed thresholds with an order still in ``grouping`` (paid while the close ran)."""
-    Order = _orders()
-    return list(s.scalars(
-        select(Order.campaign_id).join(Campaign, Campaign.id == Order.campaign_id)
-        .where(Order.status == "grouping", Campaign.kind == rules.Kind.threshold.value, Campaign.status == "closed")
-        .distinct()
-    ))
+    ids = orders.campaigns_with_orders_in(s, Status.grouping)
+    out: list[int] = []
+    for i in range(0, len(ids), orders.CHUNK):
+        out += s.scalars(select(Campaign.id).where(
+            Campaign.id.in_(ids[i:i + orders.CHUNK]), Campaign.kind == rules.Kind.threshold.value, Campaign.status == "closed").order_by(Campaign.id))
+    return out
 
 
 def awaiting_payment(s: Session, campaign_id: int) -> int:
-    Order = _orders()
-    return s.scalar(select(func.count()).select_from(Order).where(Order.campaign_id == campaign_id, Order.status == "pending_payment")) or 0
+    return orders.count_campaign_orders(s, campaign_id, (Status.pending_payment,))
+
+
+def _unsettled_orders(s: Session, campaign_id: int) -> list[tuple[int, int | None]]:
+    """(order id, community id) of the campaign's counted orders with no ``ThresholdRebate``
+    row yet, by order id: the orders read a page at a time, their markers per page."""
+    out: list[tuple[int, int | None]] = []
+    after = 0
+    while True:
+        page = orders.order_refs_page(s, thresholds.COUNTED, campaign_id=campaign_id, after_id=after)
+        if not page:
+            return out
+        marked = set(s.scalars(select(ThresholdRebate.order_id).where(ThresholdRebate.order_id.in_([r.order_id for r in page]))))
+        out += [(r.order_id, r.community_id) for r in page if r.order_id not in marked]
+        if len(page) < orders.CHUNK:
+            return out
+        after = page[-1].order_id
 
 
 def settle(db: Database, campaign_id: int, as_of: datetime) -> int:
     """Settle a closing (or straggling closed) campaign once no order awaits payment."""
-    Order = _orders()
     with db.transaction() as s:
         c = s.get(Campaign, campaign_id)
         if c is None or c.status not in ("closing", "closed") or awaiting_payment(s, c.id):
@@ -112,11 +122,7 @@ def settle(db: Database, campaign_id: int, as_of: datetime) -> int:
         counts = thresholds.tally(s, c.id) if kind == rules.Kind.threshold else {}
         todo = []
         if kind == rules.Kind.threshold:
-            todo = list(s.execute(
-                select(Order.id, Order.community_id)
-                .where(Order.campaign_id == c.id, Order.status.in_(thresholds.COUNTED), ~exists().where(ThresholdRebate.order_id == Order.id))
-                .order_by(Order.id)
-            ).all())
+            todo = _unsettled_orders(s, c.id)
     done = 0
     for order_id, community_id in todo:
         with db.transaction() as s:
@@ -133,44 +139,38 @@ def settle(db: Database, campaign_id: int, as_of: datetime) -> int:
 
 
 def unsettled(s: Session, campaign_id: int) -> int:
-    Order = _orders()
-    return s.scalar(select(func.count()).select_from(Order).where(
-        Order.campaign_id == campaign_id, Order.status.in_(thresholds.COUNTED), ~exists().where(ThresholdRebate.order_id == Order.id))) or 0
+    return len(_unsettled_orders(s, campaign_id))
 
 
 def settle_order(s: Session, campaign_id: int, order_id: int, community_id: int | None, counted: int, now: datetime) -> bool:
     """One threshold order at close: marker first (the idempotency guard), then the refund
     the community's outcome asks for, then on to fulfilment. False if settled already or
     no longer counted (cancelled meanwhile)."""
-    from linli.orders import service as orders
-
-    Order = _orders()
     c = s.get(Campaign, campaign_id)
-    o = s.get(Order, order_id)
+    o = orders.order_refs(s, [order_id]).get(order_id)
     if o is None or o.campaign_id != campaign_id or o.status not in thresholds.COUNTED:
         return False
     result = thresholds.outcome([tuple(t) for t in c.tiers or []], c.miss_policy, counted, community_id is not None)
-    if result.kind == "rebate" and orders.open_requests(s, o.id):
+    if result.kind == "rebate" and orders.open_requests(s, o.order_id):
         # The buyer asked for money back and staff have not decided: the rebate waits for
         # that decision (the next run retries), so it is neither lost nor paid on top.
         return False
-    marker = {"order_id": o.id, "campaign_id": campaign_id, "community_id": community_id, "kind": result.kind, "amount": 0, "at": now}
+    marker = {"order_id": o.order_id, "campaign_id": campaign_id, "community_id": community_id, "kind": result.kind, "amount": 0, "at": now}
     if s.execute(insert_ignore(s, ThresholdRebate, marker, ["order_id"]).returning(ThresholdRebate.order_id)).first() is None:
         return False  # another run settled it
     amount = 0
     if result.kind != "none":
         reason = "threshold_rebate" if result.kind == "rebate" else "threshold_missed"
         # A rebate keeps the order going even when it covers the whole price.
-        case = orders.system_refund(s, o.id, result.off, reason, now, keep_order=result.kind == "rebate")
+        case = orders.system_refund(s, o.order_id, result.off, reason, now, keep_order=result.kind == "rebate")
         amount = case.amount if case is not None else 0
-        s.execute(update(ThresholdRebate).where(ThresholdRebate.order_id == o.id).values(amount=amount))
-    orders.release_hold(s, o.id, now, reason=f"threshold_{result.kind}")
+        s.execute(update(ThresholdRebate).where(ThresholdRebate.order_id == o.order_id).values(amount=amount))
+    orders.release_hold(s, o.order_id, now, reason=f"threshold_{result.kind}")
     return True
 
 
 def _summary(s: Session, c: Campaign) -> dict:
-    Order = _orders()
-    paid = s.scalar(select(func.count()).select_from(Order).where(Order.campaign_id == c.id, thresholds.counted())) or 0
+    paid = sum(thresholds.tally(s, c.id).values())
     out = {"campaign_id": c.id, "kind": c.kind, "title": c.title, "closed_at": c.closed_at.isoformat() if c.closed_at else None, "orders": int(paid)}
     if c.kind == rules.Kind.threshold:
         out.update(_threshold_summary(s, c))
@@ -201,13 +201,7 @@ def _threshold_summary(s: Session, c: Campaign) -> dict:
 
 def purchase_list(s: Session, campaign_id: int) -> list[dict]:
     """Units per SKU of a campaign's paid, not cancelled orders (the warehouse's list)."""
-    from linli.orders.models import OrderLine
-
-    Order = _orders()
-    rows = s.execute(
-        select(OrderLine.sku_id, OrderLine.product_name, OrderLine.sku_name, func.sum(OrderLine.qty), func.count(func.distinct(OrderLine.order_id)))
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.campaign_id == campaign_id, Order.status.in_(thresholds.COUNTED))
-        .group_by(OrderLine.sku_id, OrderLine.product_name, OrderLine.sku_name).order_by(OrderLine.sku_id)
-    ).all()
-    return [{"sku_id": sku, "product_name": pn, "sku_name": sn, "qty": int(q), "orders": int(n)} for sku, pn, sn, q, n in rows]
+    return [
+        {"sku_id": u.sku_id, "product_name": u.product_name, "sku_name": u.sku_name, "qty": u.qty, "orders": u.orders}
+        for u in orders.units_by_sku(s, campaign_id, thresholds.COUNTED)
+    ]

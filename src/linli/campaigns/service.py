@@ -18,6 +18,7 @@ from linli.errors import Conflict, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
+from linli.orders import service as orders
 from linli.referral import service as referral
 
 MAX_OFFERS = 50
@@ -252,20 +253,12 @@ class Board:
 
 def board(s: Session, who: Principal, merchant_id: int, campaign_id: int, now: datetime) -> Board:
     """The operator's live board: orders, quota left per offer, sales per leader code."""
-    from linli.orders.models import Order
-
     c = get_campaign(s, who, merchant_id, campaign_id)
     view = member_view(s, c.id, None, now)
-    orders = s.scalar(select(func.count()).select_from(Order).where(Order.campaign_id == c.id)) or 0
-    paid_orders, gmv = s.execute(
-        select(func.count(), func.coalesce(func.sum(Order.total_paid - Order.refunded), 0)).where(Order.campaign_id == c.id, Order.status.in_(thresholds.COUNTED))
-    ).one()
+    n_orders = orders.count_campaign_orders(s, c.id)
+    sales = orders.campaign_sales(s, c.id, thresholds.COUNTED)
     entries = s.scalar(select(func.count()).select_from(CampaignEntry).where(CampaignEntry.campaign_id == c.id)) or 0
-    rows = s.execute(
-        select(Order.invite_code, func.count(), func.coalesce(func.sum(Order.total_paid - Order.refunded), 0))
-        .where(Order.campaign_id == c.id, Order.status.in_(thresholds.COUNTED), Order.invite_code.is_not(None))
-        .group_by(Order.invite_code)
-    ).all()
+    rows = [(x.code, x.orders, x.gmv) for x in orders.sales_by_invite_code(s, c.id, thresholds.COUNTED)]
     entry_counts = dict(s.execute(
         select(CampaignEntry.invite_code, func.count()).where(CampaignEntry.campaign_id == c.id, CampaignEntry.invite_code.is_not(None)).group_by(CampaignEntry.invite_code)
     ).all())
@@ -281,7 +274,7 @@ def board(s: Session, who: Principal, merchant_id: int, campaign_id: int, now: d
         ),
         key=lambda r: (-r["gmv"], -r["orders"], r["code"]),
     )
-    return Board(c, view.phase, orders, int(paid_orders), int(gmv), entries, view.offers, by_code)
+    return Board(c, view.phase, n_orders, sales.orders, sales.gmv, entries, view.offers, by_code)
 
 
 def quoted_price(s: Session, campaign_id: int | None, team_id: int | None, member_id: int, sku_id: int) -> int | None:

@@ -28,9 +28,7 @@ from linli.events import Event, on
 from linli.identity import service as identity
 from linli.jobs import job
 from linli.orders import service as orders
-from linli.orders.models import Order
 from linli.orders.rules import Status
-from linli.orders.service.checkout import cancel_unpaid
 
 log = logging.getLogger("linli.campaigns.teams")
 
@@ -121,10 +119,10 @@ def close_due(s: Session, team_id: int, as_of: datetime) -> TeamStatus | None:
     team = _fresh(s, team_id)
     if not rules.is_due(team.status, team.deadline, as_of):
         return None
-    for tm in members_of(s, team.id):
-        if tm.paid:
-            continue
-        o = s.get(Order, tm.order_id)
+    waiting = [tm for tm in members_of(s, team.id) if not tm.paid]
+    refs = orders.order_refs(s, [tm.order_id for tm in waiting])
+    for tm in waiting:
+        o = refs.get(tm.order_id)
         if o is not None and o.status == Status.grouping.value and o.paid_at is not None and rules.counts(team.deadline, o.paid_at):
             _count_payment(s, tm, o.paid_at)
     if _succeed(s, team.id, as_of):
@@ -144,23 +142,34 @@ def refund_order(s: Session, order_id: int, now: datetime) -> bool:
     tm = s.scalars(select(TeamMember).where(TeamMember.order_id == order_id)).first()
     if tm is None or _fresh(s, tm.team_id).status != TeamStatus.failed.value:
         return False
-    o = s.get(Order, order_id)
+    o = orders.order_refs(s, [order_id]).get(order_id)
     if o is None:
         return False
     if o.status == Status.pending_payment.value:
-        return cancel_unpaid(s, o, now, reason="team_failed", actor=None, kind="system")
+        return orders.cancel_unpaid_order(s, order_id, now, reason="team_failed")
     if o.status == Status.grouping.value:
-        return orders.system_refund(s, o.id, None, "team_failed", now) is not None
+        return orders.system_refund(s, order_id, None, "team_failed", now) is not None
     return False
 
 
 def failed_team_orders(s: Session, limit: int = BATCH) -> list[int]:
-    """Orders of failed teams still waiting (paid in ``grouping``, or unpaid)."""
-    return list(s.scalars(
-        select(Order.id).join(TeamMember, TeamMember.order_id == Order.id).join(Team, Team.id == TeamMember.team_id)
-        .where(Team.status == TeamStatus.failed.value, Order.status.in_((Status.grouping.value, Status.pending_payment.value)))
-        .order_by(Order.id).limit(limit)
-    ))
+    """Orders of failed teams still waiting (paid in ``grouping``, or unpaid), by id: the
+    team orders in those states a page at a time, kept when their seat is in a failed team."""
+    out: list[int] = []
+    after = 0
+    while len(out) < limit:
+        page = orders.order_refs_page(s, (Status.grouping, Status.pending_payment), in_team=True, after_id=after)
+        if not page:
+            break
+        failed = set(s.scalars(
+            select(TeamMember.order_id).join(Team, Team.id == TeamMember.team_id)
+            .where(TeamMember.order_id.in_([r.order_id for r in page]), Team.status == TeamStatus.failed.value)
+        ))
+        out += [r.order_id for r in page if r.order_id in failed]
+        if len(page) < orders.CHUNK:
+            break
+        after = page[-1].order_id
+    return out[:limit]
 
 
 @job("campaigns.team_deadlines", order=15)

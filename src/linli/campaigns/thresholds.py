@@ -6,45 +6,60 @@ community for a delivery). It counts once paid and not cancelled — and, after 
 also when it was settled at close (its ``ThresholdRebate`` row), so the tally stays what
 the close decided even when a missed community's orders were cancelled by the ``cancel``
 policy or an order is refunded afterwards. ``progress`` (the member's view) and the close
-(``closing``) count through the same ``counted`` condition.
+(``closing``) count the same way (``tally``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from linli.campaigns import rules
 from linli.campaigns.models import Campaign, ThresholdRebate
+from linli.orders import service as orders
 from linli.orders.rules import REFUNDABLE
 
 # Orders that count towards a community's progress: paid and not cancelled.
 COUNTED = tuple(sorted(REFUNDABLE))
 
 
-def counted():
-    """SQL condition on ``Order``: the order counts towards its community's tally."""
-    from linli.orders.models import Order
+def _settled_uncounted(s: Session, campaign_id: int, community_id: int | None = None) -> dict[int | None, int]:
+    """Orders settled at close (a ``ThresholdRebate`` row) that are no longer paid and not
+    cancelled (cancelled by the miss policy, or refunded since), per community: they still
+    count. The markers are read a page at a time and their orders looked up by id."""
+    out: dict[int | None, int] = {}
+    after = None
+    while True:
+        q = select(ThresholdRebate.order_id).where(ThresholdRebate.campaign_id == campaign_id)
+        if community_id is not None:
+            q = q.where(ThresholdRebate.community_id == community_id)
+        if after is not None:
+            q = q.where(ThresholdRebate.order_id > after)
+        ids = list(s.scalars(q.order_by(ThresholdRebate.order_id).limit(orders.CHUNK)))
+        refs = orders.order_refs(s, ids)
+        for ref in refs.values():
+            if ref.campaign_id == campaign_id and ref.status not in COUNTED and (community_id is None or ref.community_id == community_id):
+                out[ref.community_id] = out.get(ref.community_id, 0) + 1
+        if len(ids) < orders.CHUNK:
+            return out
+        after = ids[-1]
 
-    return or_(Order.status.in_(COUNTED), exists().where(ThresholdRebate.order_id == Order.id))
+
+def _merged(a: dict[int | None, int], b: dict[int | None, int]) -> dict[int | None, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
 
 
 def community_orders(s: Session, campaign_id: int, community_id: int | None) -> int:
-    from linli.orders.models import Order
-
     if community_id is None:
         return 0
-    return s.scalar(select(func.count()).select_from(Order).where(Order.campaign_id == campaign_id, Order.community_id == community_id, counted())) or 0
+    return _merged(orders.orders_by_community(s, campaign_id, COUNTED, community_id=community_id), _settled_uncounted(s, campaign_id, community_id)).get(community_id, 0)
 
 
 def tally(s: Session, campaign_id: int) -> dict[int | None, int]:
     """Counted orders per community (None: orders with no community, which never reach a tier)."""
-    from linli.orders.models import Order
-
-    rows = s.execute(select(Order.community_id, func.count()).where(Order.campaign_id == campaign_id, counted()).group_by(Order.community_id)).all()
-    return {cid: int(n) for cid, n in rows}
+    return _merged(orders.orders_by_community(s, campaign_id, COUNTED), _settled_uncounted(s, campaign_id))
 
 
 def progress(s: Session, c: Campaign, community_id: int | None) -> dict:

@@ -10,10 +10,26 @@ from linli.orders.service.aftersales import (
     request_refund,
     system_refund,
 )
+from linli.orders.service.campaign_views import (
+    CHUNK,
+    CodeSales,
+    OrderRef,
+    Sales,
+    SkuUnits,
+    campaign_sales,
+    campaigns_with_orders_in,
+    count_campaign_orders,
+    order_refs,
+    order_refs_page,
+    orders_by_community,
+    sales_by_invite_code,
+    units_by_sku,
+)
 from linli.orders.service.checkout import (
     Address,
     NewOrder,
     cancel_by_member,
+    cancel_unpaid_order,
     create_order,
     mark_paid,
     start_payment,
@@ -45,5 +61,8 @@ __all__ = [
     "delivery_update", "find_by_code", "lines_for", "list_cases", "mark_paid", "mark_ready", "member_order", "member_orders",
     "merchant_order", "merchant_orders", "point_arrived", "point_orders", "reject", "request_refund", "start_fulfilment",
     "line_amounts", "received_spend", "start_payment", "verify_pickup",
-    "release_hold", "system_refund", "open_requests",
+    "release_hold", "system_refund", "open_requests", "cancel_unpaid_order",
+    # campaign views (campaign_views.py)
+    "CHUNK", "CodeSales", "OrderRef", "Sales", "SkuUnits", "campaign_sales", "campaigns_with_orders_in", "count_campaign_orders",
+    "order_refs", "order_refs_page", "orders_by_community", "sales_by_invite_code", "units_by_sku",
 ]

@@ -27,7 +27,6 @@ from linli.orders.service.common import (
     settings_for,
 )
 from linli.payments import service as payments
-from linli.payments.models import Payment
 
 
 @dataclass(frozen=True)
@@ -196,6 +195,13 @@ def cancel_unpaid(s: Session, o: Order, now: datetime, *, reason: str, actor: in
     return True
 
 
+def cancel_unpaid_order(s: Session, order_id: int, now: datetime, *, reason: str) -> bool:
+    """The system cancels an unpaid order (e.g. its team failed). False if there is no
+    such order or it was paid or cancelled meanwhile."""
+    o = s.get(Order, order_id)
+    return o is not None and cancel_unpaid(s, o, now, reason=reason, actor=None, kind="system")
+
+
 def cancel_by_member(s: Session, member_id: int, order_id: int, now: datetime) -> Order:
     o = order_of_member(s, member_id, order_id)
     if o.status != Status.pending_payment.value:
@@ -205,7 +211,7 @@ def cancel_by_member(s: Session, member_id: int, order_id: int, now: datetime) -
     return o
 
 
-def start_payment(s: Session, member_id: int, order_id: int, now: datetime) -> Payment | None:
+def start_payment(s: Session, member_id: int, order_id: int, now: datetime) -> payments.Payment | None:
     """Open (or reuse) the payment intent of an unpaid order. None when nothing is due
     (the order is paid at once)."""
     o = order_of_member(s, member_id, order_id)
