@@ -1,0 +1,37 @@
+"""The import contracts of pyproject.toml ([tool.importlinter]) hold, and they are real:
+a forbidden import added to a copy of the tree breaks them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT = "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(config_filename='pyproject.toml', no_cache=True, no_logo=True))"
+
+
+def lint(root: Path, src: Path) -> subprocess.CompletedProcess:
+    """Run the contracts of ``root``/pyproject.toml against the ``linli`` package in ``src``."""
+    return subprocess.run([sys.executable, "-c", LINT], cwd=root, env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_import_contracts_hold():
+    r = lint(ROOT, ROOT / "src")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "BROKEN" not in r.stdout and "KEPT" in r.stdout
+
+
+def test_a_forbidden_import_breaks_the_contracts(tmp_path):
+    shutil.copytree(ROOT / "src" / "linli", tmp_path / "src" / "linli", ignore=shutil.ignore_patterns("__pycache__", "static", "locale"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "src" / "linli" / "orders" / "probe.py").write_text("from linli.commission import service  # noqa: F401\n")
+    (tmp_path / "src" / "linli" / "money.py").open("a").write("\nfrom linli.orders import rules as _orders_rules  # noqa: E402,F401\n")
+    r = lint(tmp_path, tmp_path / "src")
+    assert r.returncode == 1, r.stdout + r.stderr
+    out = " ".join(r.stdout.split())
+    assert "orders never imports commission BROKEN" in out, r.stdout
+    assert "The kernel imports no domain (nor the web layer) BROKEN" in out, r.stdout
+    assert "linli.orders.probe -> linli.commission.service" in out, r.stdout
