@@ -26,19 +26,8 @@ def test_tiers_and_month_boundaries():
 
 
 def test_month_close_pays_a_tiered_bonus_once(client, db, merchant, clock):
-    r = client.put(f"/api/v1/merchants/{merchant.id}/commission-rules", json={"bonus_tiers": [[10_000, 200], [1_000_000, 400]]}, headers=merchant.owner)
-    assert r.status_code == 200, r.text
+    sharer, _ = _november_sale(client, db, merchant, clock, [[10_000, 200], [1_000_000, 400]])
     assert problem_code(client.put(f"/api/v1/merchants/{merchant.id}/commission-rules", json={"bonus_tiers": [[0, 1500]]}, headers=merchant.owner)) == "commission.rates_over_cap"
-    shop = make_shop(client, merchant)
-    sharer = login(client, "13700000001")
-    client.post(f"/api/v1/merchants/{merchant.id}/sharers", json={"phone": "13700000001"}, headers=merchant.owner)
-    code = client.get("/api/v1/me/invite", params={"merchant_id": merchant.id}, headers=sharer).json()["code"]
-    buyer = login(client, "13700000002", invite_code=code)
-    events.drain(db)
-    o = buy(client, db, buyer, shop, [(shop.skus["berry"], 2)])  # 13,600 fen through the sharer
-    client.post(f"/api/v1/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.leader)
-    events.drain(db)
-    jobs.run_due(db, clock.advance(days=7, minutes=1))  # settled in November (Shanghai)
     before = client.get("/api/v1/me/earnings", params={"merchant_id": merchant.id}, headers=sharer).json()["available"]
     assert jobs.run_due(db, datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc))["commission.monthly_bonus"] == 0  # a day's grace
     assert jobs.run_due(db, datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc))["commission.monthly_bonus"] == 1
