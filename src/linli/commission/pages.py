@@ -24,13 +24,13 @@ from linli.identity.service import Principal
 from linli.money import format_yuan, parse_yuan
 from linli.orders.schemas import OrderSettingsIO
 from linli.orders.service import settings as order_settings
-from linli.referral import pages as referral_pages
 from linli.referral import service as referral
 from linli.schema import Id
 from linli.web import templating
 from linli.web.console import MerchantView, merchant_section, merchant_view, order_panel
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
+from linli.web.labels import NAMES
 from linli.web.pages import (
     ConsoleWho,
     Form,
@@ -127,7 +127,7 @@ def allowed_levels(page: Page) -> int:
 
 
 def _desk(view: MerchantView, section: str) -> dict[str, Any]:
-    return {"view": view, "section": section, "can_finance": view.can(Permission.finance), **referral_pages.NAMES}
+    return {"view": view, "section": section, "can_finance": view.can(Permission.finance), **NAMES}
 
 
 # --- the merchant page's section -------------------------------------------------------------------
@@ -139,7 +139,7 @@ def distribution_section(page: Page, s: Session, view: MerchantView, state: dict
     waiting = len(withdrawals.desk(s, page.who, mid, "pending_review")) if view.can(Permission.finance) else None
     context = {
         "page": page, "translations": page.translations, "view": view, "rules": service.current(s, mid), "settlements": SETTLEMENT_SHORT,
-        "applications": referral_pages.applications_waiting(s, page.who, mid), "waiting": waiting,
+        "applications": len(referral.list_sharers(s, page.who, mid, "applied")), "waiting": waiting,
     }
     return Markup(templating.render("commission/_section.html", context))
 

@@ -20,6 +20,7 @@ from linli.web.console import ROLE_NAMES, render_merchant
 from linli.web.deps import DB, Now, client_ip
 from linli.web.deps import router as deps_router
 from linli.web.pages import (
+    INVITE_COOKIE,
     ConsoleWho,
     Form,
     MemberWho,
@@ -57,7 +58,6 @@ error_messages(
 AREAS = {"m": ("base_mobile.html", "/m/me"), "console": ("base_console.html", "/console/")}
 # The invite code a visitor arrived with (set by the invite landing /i/{code}, referral.pages):
 # the member login passes it on, so a new member is bound to the inviter, then drops it.
-INVITE_COOKIE = "linli_invite"
 
 
 # --- login -----------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ from linli.community import service as community
 from linli.errors import DomainError, Invalid
 from linli.i18n import N_
 from linli.identity import service as identity
-from linli.identity.pages import INVITE_COOKIE
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import format_yuan, parse_yuan
@@ -37,7 +36,9 @@ from linli.web import templating
 from linli.web.console import merchant_view
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router
+from linli.web.labels import NAMES
 from linli.web.pages import (
+    INVITE_COOKIE,
     ConsoleWho,
     Form,
     MemberWho,
@@ -75,13 +76,6 @@ error_messages(
     }
 )
 
-SHARER_STATUS = {
-    "none": N_("Not a sharer yet"),
-    "applied": N_("Application under review"),
-    "active": N_("Sharer"),
-    "suspended": N_("Suspended"),
-    "rejected": N_("Application not approved"),
-}
 SHARER_MODES = {
     "everyone": N_("Every member can become a sharer at once."),
     "everyone_after_purchase": N_("Become a sharer once your first order from this shop is received."),
@@ -89,21 +83,8 @@ SHARER_MODES = {
     "approval": N_("Apply, and the shop reviews your application."),
     "invited": N_("The shop appoints its sharers; ask the shop to invite you."),
 }
-LEVEL_NAMES = {0: N_("Leader"), 1: N_("Level 1"), 2: N_("Level 2"), 3: N_("Level 3")}
-RECORD_STATES = {"frozen": N_("Frozen"), "available": N_("Available"), "withdrawn": N_("Withdrawn"), "cancelled": N_("Cancelled")}
-RECORD_KINDS = {"accrual": "", "clawback": N_("Clawback after a refund"), "bonus": N_("Monthly bonus")}
-WITHDRAWAL_STATUS = {
-    "pending_review": N_("Waiting for the shop's review"),
-    "approved": N_("Approved, paying out"),
-    "paying": N_("Paying out"),
-    "paid": N_("Paid out"),
-    "failed": N_("Payout failed, money returned"),
-    "rejected": N_("Rejected, money returned"),
-}
 DESK_STATUS = {"applied": N_("Applied"), "active": N_("Active"), "suspended": N_("Suspended"), "rejected": N_("Rejected")}
 DESK_NOTES = {"appointed": N_("Appointed by the shop")}
-TEAM_LEVELS = {1: N_("Invited by me"), 2: N_("Invited by my friends"), 3: N_("Invited by their friends")}
-NAMES = {"team_levels": TEAM_LEVELS, "sharer_status": SHARER_STATUS, "level_names": LEVEL_NAMES, "record_states": RECORD_STATES, "record_kinds": RECORD_KINDS, "withdrawal_status": WITHDRAWAL_STATUS}
 
 
 def _query_int(page: Page, name: str) -> int | None:
@@ -295,10 +276,6 @@ def _sharers(page: Page, s: Session, who: Principal, mid: int, *, state: dict | 
         "referral/console_sharers.html", status=status, view=view, applied=applied, others=others, people=people, state=state or {},
         can_manage=view.can(Permission.manage_rules), mode=mode_text(page, s, mid), section="sharers", desk_status=DESK_STATUS, desk_notes=DESK_NOTES, **NAMES,
     )
-
-
-def applications_waiting(s: Session, who: Principal, merchant_id: int) -> int:
-    return len(service.list_sharers(s, who, merchant_id, "applied"))
 
 
 @router.get("/console/merchants/{mid}/sharers")

@@ -36,6 +36,7 @@ from linli.web.deps import SESSION_COOKIE, principal_from_request
 from linli.web.deps import router as deps_router
 
 CSRF_COOKIE = "linli_csrf"
+INVITE_COOKIE = "linli_invite"  # the invite code a neighbour arrived with, until they log in
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 YEAR = 365 * 24 * 3600
