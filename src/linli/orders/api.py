@@ -105,7 +105,7 @@ async def create_order(body: OrderCreate, response: Response, who: Who, ctx: Ctx
     no thread, no database. Every other order is placed in a pooled thread, in one
     transaction that commits there (see ``web.deps``)."""
     req = _new_order(body)
-    ticket = await ports.queue.try_queue_now(ctx.db, who.member_id, req, key, now)
+    ticket = await service.queue_on_loop(ctx.db, who.member_id, req, key, now)
     if ticket is not None:
         return _queued(ticket)
     return await run_in_threadpool(_place, ctx.db, body, req, response, who, now, key)
@@ -113,16 +113,14 @@ async def create_order(body: OrderCreate, response: Response, who: Who, ctx: Ctx
 
 def _place(db: Database, body: OrderCreate, req: service.NewOrder, response: Response, who: Principal, now: datetime, key: str | None):
     with db.transaction() as s:
-        ticket = ports.queue.try_queue(s, who.member_id, req, key, now)  # e.g. the first order of a sale in this process
-        if ticket is not None:
-            return _queued(ticket)
-        claim = idempotency.claim(s, f"member:{who.member_id}", "orders.create", key, body.model_dump(mode="json"), now)
-        if claim.replay is not None:
-            return _replayed(claim, response)
-        o = service.create_order(s, who.member_id, req, now)
-        out = order_out(s, service.member_order(s, who.member_id, o.id), show_code=True)
-        claim.store(s, out.model_dump(mode="json"), 201)
-        return out
+        def answer(placed: service.Placed) -> tuple[dict, int]:
+            return order_out(s, service.member_order(s, who.member_id, placed.order.id), show_code=True).model_dump(mode="json"), 201
+
+        placed = service.place_order(s, who.member_id, req, now, key=key, scope="orders.create", request=body.model_dump(mode="json"), answer=answer)
+        if placed.ticket is not None:
+            return _queued(placed.ticket)
+        response.status_code = placed.status or 200
+        return placed.response
 
 
 @router.get("/orders/tickets/{ticket}", response_model=QueuedOut, responses=PROBLEMS)

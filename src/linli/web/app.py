@@ -147,13 +147,15 @@ def _install_pages(app: FastAPI) -> None:
     from linli.commission.pages import router as commission_pages
     from linli.community.pages import router as community_pages
     from linli.identity.pages import router as identity_pages
-    from linli.orders.pages import router as orders_pages
+    from linli.orders.console_pages import router as order_console_pages
+    from linli.orders.leader_pages import router as leader_pages
+    from linli.orders.member_pages import router as order_member_pages
     from linli.orders.queue_pages import router as queue_pages
     from linli.payments.pages import router as payments_pages
     from linli.referral.pages import router as referral_pages
     from linli.web import pages
 
-    routers = (pages.shell, identity_pages, community_pages, catalog_pages, orders_pages, queue_pages, payments_pages, referral_pages, commission_pages, campaign_pages, team_pages)
+    routers = (pages.shell, identity_pages, community_pages, catalog_pages, order_member_pages, leader_pages, order_console_pages, queue_pages, payments_pages, referral_pages, commission_pages, campaign_pages, team_pages)
     for router in routers:
         app.include_router(router)
     pages.install_errors(app)

@@ -1,5 +1,5 @@
 """Order use cases, split by what the user does (DESIGN.md: a service package past ~600
-lines): checkout and payment, fulfilment, after-sales, queries."""
+lines): checkout and payment, placing an order (API and page alike), fulfilment, after-sales, queries."""
 
 from linli.orders.service.aftersales import (
     approve,
@@ -44,6 +44,7 @@ from linli.orders.service.fulfilment import (
     start_fulfilment,
     verify_pickup,
 )
+from linli.orders.service.placement import Placed, place_order, queue_on_loop
 from linli.orders.service.queries import (
     OrderFilter,
     line_amounts,
@@ -59,7 +60,7 @@ from linli.orders.service.queries import (
 __all__ = [
     "Address", "NewOrder", "OrderFilter", "approve", "cancel_by_member", "cases_of_order", "confirm_receipt", "create_order",
     "delivery_update", "find_by_code", "lines_for", "list_cases", "mark_paid", "mark_ready", "member_order", "member_orders",
-    "merchant_order", "merchant_orders", "point_arrived", "point_orders", "reject", "request_refund", "start_fulfilment",
+    "merchant_order", "merchant_orders", "Placed", "place_order", "queue_on_loop", "point_arrived", "point_orders", "reject", "request_refund", "start_fulfilment",
     "line_amounts", "received_spend", "start_payment", "verify_pickup",
     "release_hold", "system_refund", "open_requests", "cancel_unpaid_order",
     # campaign views (campaign_views.py)
