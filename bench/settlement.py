@@ -16,7 +16,8 @@ from sqlalchemy import text
 
 from bench.common import fresh_database, raw_limit
 from linli import domains, migrate
-from linli.commission import ledger, settlement
+from linli import ledger
+from linli.commission import settlement
 from linli.config import Settings
 from linli.db import Database, utcnow
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from linli import domains, migrate
 from linli.campaigns import flash
-from linli.commission import ledger
+from linli import ledger
 from linli.config import Settings
 from linli.db import Base, Database
 from tests.services import service_url

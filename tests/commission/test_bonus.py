@@ -6,9 +6,11 @@ import pytest
 from sqlalchemy import event, text
 
 from linli import events, jobs
-from linli.commission import bonus, ledger
+from linli import ledger
+from linli.commission import bonus
 from linli.commission.bonus import previous_month, tier_bp
-from linli.commission.ledger import COMMISSION_PAYABLE, SHARER_AVAILABLE, Leg
+from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE
+from linli.ledger import Leg
 from linli.commission.rules import check_tiers
 from linli.errors import Invalid
 from tests.conftest import login, problem_code

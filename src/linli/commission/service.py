@@ -11,13 +11,10 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from linli.commission import ledger, rules, settlement
-from linli.commission.ledger import (
-    COMMISSION_PAYABLE,
-    SHARER_AVAILABLE,
-    SHARER_FROZEN,
-    Leg,
-)
+from linli import ledger
+from linli.commission import accounts, rules, settlement
+from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE, SHARER_FROZEN
+from linli.ledger import Leg
 from linli.commission.models import CommissionHold, CommissionRecord, OrderRuleVersion, RuleSetVersion
 from linli.community import service as community
 from linli.db import insert_ignore
@@ -223,7 +220,7 @@ class Earnings:
 
 
 def earnings(s: Session, member_id: int, merchant_id: int, limit: int = 200) -> Earnings:
-    b = ledger.balance(s, merchant_id, member_id)
+    b = accounts.balance(s, merchant_id, member_id)
     recs = list(s.scalars(select(CommissionRecord).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id).order_by(CommissionRecord.id.desc()).limit(limit)))
     withdrawn = s.scalar(select(func.coalesce(func.sum(CommissionRecord.amount), 0)).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id, CommissionRecord.state == "withdrawn"))
     return Earnings(b.frozen if b else 0, b.available if b else 0, int(withdrawn or 0), recs)
