@@ -5,14 +5,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event, text
 
-from linli import events, jobs
-from linli import ledger
+from linli import events, jobs, ledger
 from linli.commission import bonus
-from linli.commission.bonus import previous_month, tier_bp
 from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE
-from linli.ledger import Leg
+from linli.commission.bonus import previous_month, tier_bp
 from linli.commission.rules import check_tiers
 from linli.errors import Invalid
+from linli.ledger import Leg
 from tests.conftest import login, problem_code
 from tests.orders.helpers import buy, make_shop
 

@@ -3,8 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from linli import events, jobs
-from linli import ledger
+from linli import events, jobs, ledger
 from linli.commission import settlement
 from linli.commission.models import CommissionRecord
 from linli.ledger import LedgerTransfer

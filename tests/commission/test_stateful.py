@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy import select
 
-from linli import events, jobs
+from linli import events, jobs, ledger
 from linli.catalog import service as catalog
-from linli import ledger
 from linli.commission import accounts, payout, withdrawals
 from linli.commission.models import CommissionRecord
 from linli.community import service as community

@@ -1,8 +1,7 @@
 import httpx
 from sqlalchemy import text
 
-from linli import events, jobs
-from linli import ledger
+from linli import events, jobs, ledger
 from linli.commission import payout
 from tests.conftest import login, problem_code
 from tests.orders.concurrency import together

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from linli import ledger
 from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE
-from linli.ledger import Leg
 from linli.commission.models import CommissionRecord, MonthClose, RuleSetVersion
 from linli.commission.service import current
 from linli.db import Database, insert_ignore
+from linli.ledger import Leg
 from linli.money import apply_bp_floor
 from linli.orders import service as orders
 from linli.timeutil import SHANGHAI

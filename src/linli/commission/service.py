@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from linli import ledger
 from linli.commission import accounts, rules, settlement
 from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE, SHARER_FROZEN
-from linli.ledger import Leg
 from linli.commission.models import CommissionHold, CommissionRecord, OrderRuleVersion, RuleSetVersion
 from linli.community import service as community
 from linli.db import insert_ignore
@@ -22,6 +21,7 @@ from linli.errors import Invalid
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
+from linli.ledger import Leg
 from linli.referral import service as referral
 
 DEFAULTS = dict(levels=2, rates_bp=[2000, 500], leader_rate_bp=1500, cap_bp=5000, self_purchase=False, overrides={}, bonus_tiers=[], settlement="realtime", withdraw_min=100, withdraw_fee_bp=0, withdraw_auto_max=50_000, withdraw_daily_count=3)

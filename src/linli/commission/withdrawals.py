@@ -14,11 +14,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from linli import events
-from linli import ledger
+from linli import events, ledger
 from linli.commission import accounts, payout
 from linli.commission.accounts import FEES, PAID_OUT, PAYOUT_CLEARING, SHARER_AVAILABLE
-from linli.ledger import InsufficientFunds, Leg
 from linli.commission.models import CommissionRecord, Withdrawal
 from linli.commission.service import current
 from linli.db import Database, after_commit
@@ -26,6 +24,7 @@ from linli.errors import Conflict, Forbidden, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
+from linli.ledger import InsufficientFunds, Leg
 from linli.money import apply_bp_floor
 from linli.referral import service as referral
 from linli.timeutil import local_day_start
