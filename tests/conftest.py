@@ -13,9 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from linli import domains, migrate
+from linli import domains, ledger, migrate
 from linli.campaigns import flash
-from linli.commission import ledger
 from linli.config import Settings
 from linli.db import Base, Database
 from tests.services import service_url

@@ -16,7 +16,7 @@ from linli.db import get_database, utcnow
 app = typer.Typer(help="Linli 邻里: community group-buying with social distribution.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Due jobs (auto-confirm, settlement, deadlines…).", no_args_is_help=True)
-ledger_app = typer.Typer(help="The commission ledger.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The ledger (every domain's accounts).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(ledger_app, name="ledger")
@@ -104,7 +104,7 @@ def jobs_list() -> None:
 @ledger_app.command("check")
 def ledger_check(merchant: int = typer.Option(None, "--merchant", help="Only this merchant.")) -> None:
     """Verify the ledger invariants; exit 1 naming the first broken account."""
-    from linli.commission import ledger
+    from linli import ledger
 
     db = _db(_settings())
     with db.transaction() as s:

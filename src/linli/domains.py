@@ -28,6 +28,7 @@ def load_all(plugins: list[str] | None = None) -> None:
     import linli.channels.outbox  # noqa: F401  (the SMS outbox)
     import linli.events  # noqa: F401  (outbox tables)
     import linli.idempotency  # noqa: F401  (idempotency keys)
+    import linli.ledger  # noqa: F401  (ledger tables; domains register their accounts)
 
     for domain in DOMAINS:
         for part in _PARTS:

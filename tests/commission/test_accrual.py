@@ -3,8 +3,7 @@
 import pytest
 from sqlalchemy import text
 
-from linli import events, jobs
-from linli.commission import ledger
+from linli import events, jobs, ledger
 from tests.conftest import login, problem_code
 from tests.orders.helpers import buy, make_shop
 

@@ -5,12 +5,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event, text
 
-from linli import events, jobs
-from linli.commission import bonus, ledger
+from linli import events, jobs, ledger
+from linli.commission import bonus
+from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE
 from linli.commission.bonus import previous_month, tier_bp
-from linli.commission.ledger import COMMISSION_PAYABLE, SHARER_AVAILABLE, Leg
 from linli.commission.rules import check_tiers
 from linli.errors import Invalid
+from linli.ledger import Leg
 from tests.conftest import login, problem_code
 from tests.orders.helpers import buy, make_shop
 

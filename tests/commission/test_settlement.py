@@ -3,9 +3,10 @@
 import pytest
 from sqlalchemy import func, select
 
-from linli import events, jobs
-from linli.commission import ledger, settlement
-from linli.commission.models import CommissionRecord, LedgerTransfer
+from linli import events, jobs, ledger
+from linli.commission import settlement
+from linli.commission.models import CommissionRecord
+from linli.ledger import LedgerTransfer
 from tests.conftest import MerchantSetup, login
 from tests.orders.helpers import buy, make_shop
 

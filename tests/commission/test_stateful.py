@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy import select
 
-from linli import events, jobs
+from linli import events, jobs, ledger
 from linli.catalog import service as catalog
-from linli.commission import ledger, payout, withdrawals
+from linli.commission import accounts, payout, withdrawals
 from linli.commission.models import CommissionRecord
 from linli.community import service as community
 from linli.errors import DomainError
@@ -121,7 +121,7 @@ def make_machine(db):
         def withdraw(self, who, share, fail):
             member = self.members[who]
             with db.transaction() as s:
-                b = ledger.balance(s, self.mid, member)
+                b = accounts.balance(s, self.mid, member)
             if not b or b.available < 100:
                 return
             if fail:

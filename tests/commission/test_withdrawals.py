@@ -1,8 +1,8 @@
 import httpx
 from sqlalchemy import text
 
-from linli import events, jobs
-from linli.commission import ledger, payout
+from linli import events, jobs, ledger
+from linli.commission import payout
 from tests.conftest import login, problem_code
 from tests.orders.concurrency import together
 from tests.orders.helpers import buy, make_shop

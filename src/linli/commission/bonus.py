@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from linli.commission import ledger
-from linli.commission.ledger import COMMISSION_PAYABLE, SHARER_AVAILABLE, Leg
+from linli import ledger
+from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE
 from linli.commission.models import CommissionRecord, MonthClose, RuleSetVersion
 from linli.commission.service import current
 from linli.db import Database, insert_ignore
+from linli.ledger import Leg
 from linli.money import apply_bp_floor
 from linli.orders import service as orders
 from linli.timeutil import SHANGHAI

@@ -1,5 +1,5 @@
-"""Rule-set versions, commission records, the ledger (append-only), sharer balances,
-withdrawals, settlement batches, month closes and the sandbox payout wallet."""
+"""Rule-set versions, commission records, sharer balances, withdrawals, settlement batches,
+month closes and the sandbox payout wallet. The ledger tables are the kernel's (linli.ledger)."""
 
 from __future__ import annotations
 
@@ -142,28 +142,6 @@ class SharerBalance(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     frozen: Mapped[int] = mapped_column(BigInteger, default=0)
     available: Mapped[int] = mapped_column(BigInteger, default=0)
-
-
-class LedgerTransfer(Base):
-    __tablename__ = "ledger_transfers"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(24))  # accrual | reversal | clawback | settle | withdraw | payout | payout_failed
-    key: Mapped[str] = mapped_column(String(120), unique=True)  # idempotency key
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class LedgerEntry(Base):
-    __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_account", "merchant_id", "account", "member_id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    transfer_id: Mapped[int] = mapped_column(ForeignKey("ledger_transfers.id"), index=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
-    account: Mapped[str] = mapped_column(String(32))  # commission_payable | sharer_frozen | sharer_available | payout_clearing | fees | paid_out
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
-    amount: Mapped[int] = mapped_column(BigInteger)  # signed fen; each transfer sums to zero
 
 
 class Withdrawal(Base):

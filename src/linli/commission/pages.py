@@ -15,7 +15,8 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from linli.commission import ledger, service, settlement, withdrawals
+from linli import ledger
+from linli.commission import service, settlement, withdrawals
 from linli.errors import DomainError, Invalid
 from linli.i18n import N_
 from linli.identity import service as identity

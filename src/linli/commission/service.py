@@ -11,13 +11,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from linli.commission import ledger, rules, settlement
-from linli.commission.ledger import (
-    COMMISSION_PAYABLE,
-    SHARER_AVAILABLE,
-    SHARER_FROZEN,
-    Leg,
-)
+from linli import ledger
+from linli.commission import accounts, rules, settlement
+from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE, SHARER_FROZEN
 from linli.commission.models import CommissionHold, CommissionRecord, OrderRuleVersion, RuleSetVersion
 from linli.community import service as community
 from linli.db import insert_ignore
@@ -25,6 +21,7 @@ from linli.errors import Invalid
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
+from linli.ledger import Leg
 from linli.referral import service as referral
 
 DEFAULTS = dict(levels=2, rates_bp=[2000, 500], leader_rate_bp=1500, cap_bp=5000, self_purchase=False, overrides={}, bonus_tiers=[], settlement="realtime", withdraw_min=100, withdraw_fee_bp=0, withdraw_auto_max=50_000, withdraw_daily_count=3)
@@ -223,7 +220,7 @@ class Earnings:
 
 
 def earnings(s: Session, member_id: int, merchant_id: int, limit: int = 200) -> Earnings:
-    b = ledger.balance(s, merchant_id, member_id)
+    b = accounts.balance(s, merchant_id, member_id)
     recs = list(s.scalars(select(CommissionRecord).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id).order_by(CommissionRecord.id.desc()).limit(limit)))
     withdrawn = s.scalar(select(func.coalesce(func.sum(CommissionRecord.amount), 0)).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id, CommissionRecord.state == "withdrawn"))
     return Earnings(b.frozen if b else 0, b.available if b else 0, int(withdrawn or 0), recs)

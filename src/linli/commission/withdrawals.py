@@ -14,16 +14,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from linli import events
-from linli.commission import ledger, payout
-from linli.commission.ledger import (
-    FEES,
-    PAID_OUT,
-    PAYOUT_CLEARING,
-    SHARER_AVAILABLE,
-    InsufficientFunds,
-    Leg,
-)
+from linli import events, ledger
+from linli.commission import accounts, payout
+from linli.commission.accounts import FEES, PAID_OUT, PAYOUT_CLEARING, SHARER_AVAILABLE
 from linli.commission.models import CommissionRecord, Withdrawal
 from linli.commission.service import current
 from linli.db import Database, after_commit
@@ -31,6 +24,7 @@ from linli.errors import Conflict, Forbidden, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
+from linli.ledger import InsufficientFunds, Leg
 from linli.money import apply_bp_floor
 from linli.referral import service as referral
 from linli.timeutil import local_day_start
@@ -79,7 +73,7 @@ def request(s: Session, member_id: int, merchant_id: int, amount: int, now: date
     try:
         ledger.transfer(s, merchant_id, "withdraw", f"withdraw:{w.id}", [Leg(SHARER_AVAILABLE, member_id, -amount), Leg(PAYOUT_CLEARING, member_id, amount - fee), Leg(FEES, None, fee)], now, require_funds=True)
     except InsufficientFunds:
-        bal = ledger.balance(s, merchant_id, member_id)
+        bal = accounts.balance(s, merchant_id, member_id)
         raise Conflict("withdrawal.insufficient", "You cannot withdraw more than your available balance.", available=bal.available if bal else 0) from None
     _mark_records(s, merchant_id, member_id, w.id, amount, now)
     if amount <= rs.withdraw_auto_max:

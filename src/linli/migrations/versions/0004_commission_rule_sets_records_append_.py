@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 import linli.db
-from linli.commission.ledger import install_guard, remove_guard
+from linli.ledger import install_guard, remove_guard
 
 
 revision = '0004'
