@@ -23,7 +23,6 @@ from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import format_yuan, parse_yuan
-from linli.orders.schemas import OrderSettingsIO
 from linli.orders.service import settings as order_settings
 from linli.referral import service as referral
 from linli.schema import Id
@@ -158,14 +157,6 @@ def rule_version_panel(page: Page, s: Session, view: MerchantView, order_id: int
 # --- the rule-set editor -----------------------------------------------------------------------------
 
 
-def _bounds(name: str) -> tuple[int, int]:
-    lo = hi = None
-    for m in OrderSettingsIO.model_fields[name].metadata:
-        lo = getattr(m, "ge", lo)
-        hi = getattr(m, "le", hi)
-    return lo, hi
-
-
 def _yuan_text(fen: int | None) -> str:
     return format_yuan(fen) if fen else ""
 
@@ -240,7 +231,7 @@ def rule_input(values: dict[str, str], overrides: dict, allowed: int) -> tuple[s
         protection_days=_whole(values, "protection_days"), sharer_mode=values.get("sharer_mode", ""),
         spend_threshold=_fen(values, "spend_threshold") if values.get("spend_threshold") else 0,
     )
-    days = {f: _whole(values, f, *_bounds(f)) for f in ("auto_confirm_days", "after_sales_days")}
+    days = {f: _whole(values, f, *order_settings.bounds(f)) for f in ("auto_confirm_days", "after_sales_days")}
     return inp, days
 
 
@@ -277,7 +268,7 @@ def _rules_page(page: Page, s: Session, who: Principal, mid: int, *, values: dic
     return page.render(
         "commission/console_rules.html", status=status, error=error, bad=bad, values=values, current=current, allowed=allowed,
         can_edit=view.can(Permission.manage_rules), labels=LABELS, bind_modes=BIND_MODES, sharer_modes=SHARER_MODES, settlements=SETTLEMENTS,
-        bonus_rows=bonus_rows(values), day_bounds={f: _bounds(f) for f in ("auto_confirm_days", "after_sales_days")}, overrides=current.overrides or {},
+        bonus_rows=bonus_rows(values), day_bounds={f: order_settings.bounds(f) for f in ("auto_confirm_days", "after_sales_days")}, overrides=current.overrides or {},
         notice=page._(N_("Saved as version %(n)s. Orders paid from now on use it.")) % {"n": current.version} if saved and error is None else None,
         **_desk(view, "rules"),
     )

@@ -23,7 +23,6 @@ from linli.money import format_yuan
 from linli.orders import service
 from linli.orders.models import Order
 from linli.orders.rules import Status
-from linli.orders.schemas import OrderSettingsIO
 from linli.orders.service import aftersales
 from linli.orders.service import settings as order_settings
 from linli.orders.views import CASE_NAMES, NAMES, STATUS_NAMES, order_view, query_int
@@ -220,14 +219,6 @@ def reject_refund(mid: Id, rid: Id, page: PageDep, form: Form, s: DB, who: Conso
 # --- console: order settings -------------------------------------------------------------------------------------
 
 
-def _bounds(name: str) -> tuple[int, int]:
-    lo = hi = None
-    for m in OrderSettingsIO.model_fields[name].metadata:
-        lo = getattr(m, "ge", lo)
-        hi = getattr(m, "le", hi)
-    return lo, hi
-
-
 def _settings_values(row) -> dict[str, str]:
     return {f: format_yuan(getattr(row, f)) if f == "quick_refund_max" else str(getattr(row, f)) for f in order_settings.FIELDS}
 
@@ -235,7 +226,7 @@ def _settings_values(row) -> dict[str, str]:
 def _settings_page(page: Page, s: Session, who: Principal, mid: int, *, values: dict | None = None, status: int = 200, error: str | DomainError | None = None, saved: bool = False) -> Response:
     view = merchant_view(s, who, mid)
     row = order_settings.get(s, who, mid)
-    fields = [(f, SETTING_NAMES[f], _bounds(f)) for f in order_settings.FIELDS]
+    fields = [(f, SETTING_NAMES[f], order_settings.bounds(f)) for f in order_settings.FIELDS]
     return page.render(
         "orders/console_settings.html", status=status, error=error, values=values or _settings_values(row), fields=fields,
         can_edit=view.can(Permission.manage_rules), saved=saved, **_desk(view, "settings"),
@@ -252,7 +243,7 @@ def save_settings(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho) ->
     values = {f: text(form, f) for f in order_settings.FIELDS}
     parsed: dict[str, int] = {}
     for f in order_settings.FIELDS:
-        lo, hi = _bounds(f)
+        lo, hi = order_settings.bounds(f)
         raw = values[f]
         if f == "quick_refund_max":
             try:

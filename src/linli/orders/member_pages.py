@@ -184,34 +184,34 @@ def order_live(oid: Id, page: PageDep, s: DB, who: MemberWho) -> Response:
     return _order_page(page, s, who, oid, fragment=True)
 
 
-@router.post("/m/orders/{oid}/pay")
-def pay(oid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+def _order_step(page: Page, s: Session, who, oid: int, step) -> Response:
+    """A member's step on their order: on a refusal the order page again with the reason,
+    else on to where the step leads (the order page unless it says otherwise)."""
     try:
         with attempt(s):
-            p = service.start_payment(s, who.member_id, oid, now)
+            to = step()
     except DomainError as exc:
         return _order_page(page, s, who, oid, status=exc.status, error=exc)
-    return page.redirect(f"/m/pay/{p.id}" if p is not None else f"/m/orders/{oid}")
+    return page.redirect(to or f"/m/orders/{oid}")
+
+
+@router.post("/m/orders/{oid}/pay")
+def pay(oid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+    def step():
+        p = service.start_payment(s, who.member_id, oid, now)
+        return f"/m/pay/{p.id}" if p is not None else None
+
+    return _order_step(page, s, who, oid, step)
 
 
 @router.post("/m/orders/{oid}/cancel")
 def cancel(oid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
-    try:
-        with attempt(s):
-            service.cancel_by_member(s, who.member_id, oid, now)
-    except DomainError as exc:
-        return _order_page(page, s, who, oid, status=exc.status, error=exc)
-    return page.redirect(f"/m/orders/{oid}")
+    return _order_step(page, s, who, oid, lambda: service.cancel_by_member(s, who.member_id, oid, now) and None)
 
 
 @router.post("/m/orders/{oid}/confirm-receipt")
 def confirm_receipt(oid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
-    try:
-        with attempt(s):
-            service.confirm_receipt(s, who.member_id, oid, now)
-    except DomainError as exc:
-        return _order_page(page, s, who, oid, status=exc.status, error=exc)
-    return page.redirect(f"/m/orders/{oid}")
+    return _order_step(page, s, who, oid, lambda: service.confirm_receipt(s, who.member_id, oid, now) and None)
 
 
 def _photos(form: FormData) -> list[UploadFile]:
