@@ -1,47 +1,63 @@
-"""Loads every domain's models, handlers and jobs (and configured plugins) once."""
+"""The composition root: the one list of domains, loaded and wired once per process.
+
+Every domain declares what it contributes in ``linli/<domain>/domain.py`` (a
+``linli.composition.Domain``: its modules, API routers, page routers and a ``wire`` function
+filling ports and gateways). ``bootstrap`` imports them in this order, runs each ``wire``
+with the process's settings, and the app factory mounts the routers from ``registered()``.
+A plugin (``LINLI_PLUGINS``) is a module imported after the domains; one that defines
+``DOMAIN`` joins the registry like a built-in domain (its routers are mounted, its ``wire``
+runs).
+"""
 
 from __future__ import annotations
 
 import importlib
 
+from linli.composition import Domain, Wiring
+
 DOMAINS = ["identity", "community", "catalog", "orders", "payments", "referral", "commission", "campaigns"]
-_PARTS = ["models", "handlers", "jobs"]
-_loaded: set[str] = set()
+_KERNEL = ["linli.channels.outbox", "linli.events", "linli.idempotency", "linli.ledger"]  # their tables (and the SMS outbox)
+_registry: dict[str, Domain] = {}
+_imported: set[str] = set()
 
 
-def bootstrap(settings) -> None:
-    """Everything a process needs before serving: domains, plugins, the payment gateway."""
-    from linli.payments import service as payments
-    from linli.payments.gateway import SandboxGateway
+def _import(name: str):
+    module = importlib.import_module(name)
+    _imported.add(name)
+    return module
 
-    load_all(settings.plugin_modules)
-    if settings.sandbox_enabled:
-        payments.configure(SandboxGateway(settings.payment_secret))
-    from linli.campaigns import flash
+
+def registered() -> list[Domain]:
+    """The loaded domains, in load (and mount) order."""
+    return list(_registry.values())
+
+
+def load_all(plugins: list[str] | None = None) -> list[Domain]:
+    """Import every domain's modules (tables, handlers, jobs) and the plugins; no wiring."""
+    for name in _KERNEL:
+        _import(name)
+    for name in DOMAINS:
+        if name not in _registry:
+            _registry[name] = _import(f"linli.{name}.domain").DOMAIN
+    for name in plugins or []:
+        module = _import(name)
+        extra = getattr(module, "DOMAIN", None)
+        if extra is not None and extra.name not in _registry:
+            _registry[extra.name] = extra
+    for d in _registry.values():
+        for module in d.module_names():
+            if module not in _imported:
+                _import(module)
+    return registered()
+
+
+def bootstrap(settings) -> Wiring:
+    """Everything a process needs before serving or working: domains loaded, ports filled."""
     from linli.web.context import redis_client
 
-    # The flash-sale gate runs on Redis when one is configured, else the database decides alone.
-    flash.configure(redis_client(settings.redis_url))
-
-
-def load_all(plugins: list[str] | None = None) -> None:
-    import linli.channels.outbox  # noqa: F401  (the SMS outbox)
-    import linli.events  # noqa: F401  (outbox tables)
-    import linli.idempotency  # noqa: F401  (idempotency keys)
-    import linli.ledger  # noqa: F401  (ledger tables; domains register their accounts)
-
-    for domain in DOMAINS:
-        for part in _PARTS:
-            name = f"linli.{domain}.{part}"
-            if name in _loaded:
-                continue
-            try:
-                importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name != name:
-                    raise
-            _loaded.add(name)
-    for module in plugins or []:
-        if module not in _loaded:
-            importlib.import_module(module)
-            _loaded.add(module)
+    load_all(settings.plugin_modules)
+    wiring = Wiring(settings, redis=redis_client(settings.redis_url))
+    for d in _registry.values():
+        if d.wire is not None:
+            d.wire(wiring)
+    return wiring

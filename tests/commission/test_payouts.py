@@ -42,13 +42,14 @@ class _DyingWallet:
 
 @pytest.fixture
 def sandbox():
-    wallet = payout.gateway
+    wallet = payout.gateway.get()
     yield wallet
     wallet.reset()
 
 
 def _dies(monkeypatch, sandbox, when):
-    monkeypatch.setattr(payout, "gateway", _Dies(sandbox, when))
+    dying = _Dies(sandbox, when)
+    monkeypatch.setattr(payout.gateway, "get", lambda: dying)
 
 
 def _withdrawal(client, shop, merchant):

@@ -125,12 +125,12 @@ def make_machine(db):
             if not b or b.available < 100:
                 return
             if fail:
-                payout.gateway.fail_next()
+                payout.gateway.get().fail_next()
             try:
                 with db.transaction() as s:
                     withdrawals.request(s, member, self.mid, max(b.available // share, 100), self.tick())
             except DomainError:
-                payout.gateway.reset()
+                payout.gateway.get().reset()
                 return
             events.drain(db)
 
@@ -159,7 +159,7 @@ def make_machine(db):
                     assert total <= (line.paid - line.refunded) * 5000 // 10_000  # the cap
 
         def teardown(self):
-            payout.gateway.reset()
+            payout.gateway.get().reset()
 
     return Commission
 

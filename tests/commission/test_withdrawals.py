@@ -62,7 +62,7 @@ def test_withdrawal_refusals(client, db, merchant, clock):
 
 def test_failed_payout_returns_the_money(client, db, merchant, clock):
     shop, _, _ = _leader_with_available(client, db, merchant, clock)
-    payout.gateway.fail_next()
+    payout.gateway.get().fail_next()
     assert _withdraw(client, shop.leader, merchant.id, 2040).status_code == 201
     events.drain(db)
     e = _earn(client, shop.leader, merchant.id)

@@ -1,16 +1,10 @@
-"""Campaigns plug into checkout through the orders' pricing port, and react to orders."""
+"""Campaigns react to orders (their pricing step is wired in ``campaigns/domain.py``)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from linli.campaigns import flash_queue
-from linli.campaigns.checkout import CampaignPricing
 from linli.events import Event, emit, on
-from linli.orders import ports
-
-ports.campaign = CampaignPricing()
-ports.queue = flash_queue  # try_queue / ticket: a flash-sale rush is queued when Redis is on
 
 
 @on("order.paid")

@@ -7,7 +7,7 @@ became of a number — ``paid``, ``failed``, ``processing`` or ``not_found`` (it
 reached the provider). That is what lets ``withdrawals`` call the gateway outside its own
 transaction and, after a crash, finish the payout without paying twice.
 
-``gateway`` is the configured provider; ``gateway.connect(bind)`` gives the port for the
+``gateway.get()`` is the configured provider; its ``connect(bind)`` gives the port for the
 database being served (a remote provider's ``connect`` returns itself). The sandbox keeps
 its book in that database's ``sandbox_payouts`` table, written in transactions of its own
 as a remote wallet would, so a transfer it accepted survives our crash. It pays at once,
@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from linli.commission.models import SandboxTransfer
+from linli.composition import Port
 from linli.db import insert_ignore, utcnow
 
 PAID, FAILED, PROCESSING, NOT_FOUND = "paid", "failed", "processing", "not_found"
@@ -132,5 +133,5 @@ class SandboxWallet:
             return list(s.scalars(q))
 
 
-# The configured provider (tests set it; a composition root will wire it from Settings).
-gateway: PayoutProvider = SandboxPayout()
+# The configured provider: filled by the composition root (``commission/domain.py``).
+gateway: Port[PayoutProvider] = Port("commission.payout", SandboxPayout())

@@ -172,7 +172,7 @@ def _send(bind: Engine | Connection, gateway: payout.PayoutGateway, wid: int, no
 def send(bind: Engine | Connection, wid: int, now: datetime) -> str:
     """Send a ``paying`` withdrawal to the gateway (no transaction of ours open) and record
     the answer in a transaction of its own."""
-    return _send(bind, payout.gateway.connect(bind), wid, now)
+    return _send(bind, payout.gateway.get().connect(bind), wid, now)
 
 
 def pay_out(s: Session, wid: int, now: datetime) -> str:
@@ -202,7 +202,7 @@ def reconcile(db: Database, as_of: datetime) -> int:
             ))
         if not stale:
             return finished
-        gateway = gateway or payout.gateway.connect(db.engine)
+        gateway = gateway or payout.gateway.get().connect(db.engine)
         for wid in stale:
             try:
                 finished += _send(db.engine, gateway, wid, as_of, ask_first=True) in ("paid", "failed")

@@ -127,7 +127,7 @@ def _place(db: Database, body: OrderCreate, req: service.NewOrder, response: Res
 def queued_order(who: Who, ticket: str = Path(max_length=60, pattern=r"^[0-9.-]+$")) -> QueuedOut:
     """Where an order accepted into a flash-sale queue stands: ``queued``, ``created`` (with
     ``order_id``: pay it within the usual time) or ``refused`` (with the reason)."""
-    t = ports.queue.ticket(who.member_id, ticket)
+    t = ports.queue.get().ticket(who.member_id, ticket)
     if t is None:
         raise NotFound("order.ticket_not_found", "No such queued order.")
     return QueuedOut(**asdict(t))

@@ -1,10 +1,11 @@
 """Pricing steps that other domains fill in (campaigns, coupons, points), and the queue
 that a flash-sale rush goes through (campaigns).
 
-The orders domain calls these ports while pricing; it does not know who implements them.
-Until a domain registers a real step, the defaults pass through: no campaign price, no
-coupon, no points — and an order that names a campaign, a coupon or points is refused
-with a clear code rather than silently priced without them.
+The orders domain calls these ports while pricing; it does not know who implements them
+(the composition root fills them from the domains' ``wire``, ``linli/<domain>/domain.py``).
+Until a domain fills a real step, the defaults pass through: no campaign price, no coupon,
+no points — and an order that names a campaign, a coupon or points is refused with a clear
+code rather than silently priced without them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
+from linli.composition import Port
 from linli.errors import Invalid, NotFound
 
 if TYPE_CHECKING:
@@ -134,7 +136,8 @@ class NoPoints:
         return 0
 
 
-campaign: CampaignStep = NoCampaigns()
-queue: OrderQueue = NoQueue()
-coupons: CouponStep = NoCoupons()
-points: PointsStep = NoPoints()
+# Filled by the composition root from the domains' ``wire`` (campaigns fills campaign and queue).
+campaign: Port[CampaignStep] = Port("orders.campaign", NoCampaigns())
+queue: Port[OrderQueue] = Port("orders.queue", NoQueue())
+coupons: Port[CouponStep] = Port("orders.coupons", NoCoupons())
+points: Port[PointsStep] = Port("orders.points", NoPoints())

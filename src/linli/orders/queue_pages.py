@@ -26,7 +26,7 @@ Ticket = Path(max_length=60, pattern=r"^[0-9.-]+$")
 
 
 def _page(page: Page, who, ticket: str, *, fragment: bool) -> Response:
-    t = ports.queue.ticket(who.member_id, ticket)
+    t = ports.queue.get().ticket(who.member_id, ticket)
     if t is None:
         raise NotFound("order.ticket_not_found", "No such queued order.")
     if t.status == "created":

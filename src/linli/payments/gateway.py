@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from linli.composition import Port
 from linli.errors import DomainError
 
 SIGNATURE_HEADER = "Linli-Signature"
@@ -96,3 +97,8 @@ class SandboxGateway:
         except (ValueError, KeyError, TypeError):
             raise CallbackRefused("payment.callback_malformed", "The callback body is malformed.") from None
         return cb
+
+
+# The configured gateway: filled by the composition root (``payments/domain.py``); None
+# refuses to take payments rather than pretending.
+payment_gateway: Port[PaymentGateway | None] = Port("payments.gateway", None)

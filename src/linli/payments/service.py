@@ -9,21 +9,15 @@ from sqlalchemy.orm import Session
 
 from linli import events
 from linli.errors import Conflict, NotFound
-from linli.payments.gateway import CallbackRefused, PaymentGateway, SandboxGateway
+from linli.payments.gateway import CallbackRefused, PaymentGateway, SandboxGateway, payment_gateway
 from linli.payments.models import Payment, PaymentRefund
-
-_gateway: PaymentGateway | None = None
-
-
-def configure(gateway: PaymentGateway) -> None:
-    global _gateway
-    _gateway = gateway
 
 
 def gateway() -> PaymentGateway:
-    if _gateway is None:
+    g = payment_gateway.get()
+    if g is None:
         raise RuntimeError("payment gateway not configured")
-    return _gateway
+    return g
 
 
 def open_intent(s: Session, merchant_id: int, order_id: int, member_id: int, amount: int, now: datetime) -> Payment:

@@ -79,18 +79,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.state.ctx = ctx
     problems.install(app)
 
-    from linli.campaigns.api import router as campaigns_router
-    from linli.campaigns.team_api import router as teams_router
-    from linli.catalog.api import router as catalog_router
-    from linli.commission.api import router as commission_router
-    from linli.community.api import router as community_router
-    from linli.identity.api import router as identity_router
-    from linli.orders.api import router as orders_router
-    from linli.payments.api import router as payments_router
-    from linli.referral.api import router as referral_router
-
-    for router in (identity_router, community_router, catalog_router, orders_router, payments_router, referral_router, commission_router, campaigns_router, teams_router):
-        app.include_router(router)
+    for d in domains.registered():
+        for router in d.routers("api"):
+            app.include_router(router)
     _install_ops(app, ctx)
     _install_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -139,25 +130,14 @@ def _install_ops(app: FastAPI, ctx: AppContext) -> None:
 
 def _install_pages(app: FastAPI) -> None:
     """HTML pages (member H5 under /m/, merchant console under /console/): the shell's own
-    routes, every domain's page router, then the pages' error handlers. Importing a domain's
-    pages registers its merchant sections and order panels."""
-    from linli.campaigns.pages import router as campaign_pages
-    from linli.campaigns.team_pages import router as team_pages
-    from linli.catalog.pages import router as catalog_pages
-    from linli.commission.pages import router as commission_pages
-    from linli.community.pages import router as community_pages
-    from linli.identity.pages import router as identity_pages
-    from linli.orders.console_pages import router as order_console_pages
-    from linli.orders.leader_pages import router as leader_pages
-    from linli.orders.member_pages import router as order_member_pages
-    from linli.orders.queue_pages import router as queue_pages
-    from linli.payments.pages import router as payments_pages
-    from linli.referral.pages import router as referral_pages
+    routes, every domain's page routers (``linli/<domain>/domain.py``), then the pages' error
+    handlers. Importing a domain's pages registers its merchant sections and order panels."""
     from linli.web import pages
 
-    routers = (pages.shell, identity_pages, community_pages, catalog_pages, order_member_pages, leader_pages, order_console_pages, queue_pages, payments_pages, referral_pages, commission_pages, campaign_pages, team_pages)
-    for router in routers:
-        app.include_router(router)
+    app.include_router(pages.shell)
+    for d in domains.registered():
+        for router in d.routers("pages"):
+            app.include_router(router)
     pages.install_errors(app)
 
 

@@ -122,11 +122,11 @@ def create_order(s: Session, member_id: int, req: NewOrder, now: datetime, *, ac
     community_id, point_id, address, distance = _fulfilment(s, req, cfg.delivery_radius_m)
 
     preq = ports.PricingRequest(req.merchant_id, member_id, qty_by_sku, req.campaign_id, req.team_id, req.coupon_id, req.points, req.invite_code, now)
-    terms = ports.campaign.apply(s, preq)
+    terms = ports.campaign.get().apply(s, preq)
     line_ins = [pricing.LineIn(sid, q, views[sid].price, terms.prices.get(sid)) for sid, q in sorted(qty_by_sku.items())]
     subtotal = sum((ln.campaign_price if ln.campaign_price is not None else ln.base_price) * ln.qty for ln in line_ins)
-    coupon_off = ports.coupons.discount(s, preq, subtotal)
-    points_fen = ports.points.redeem(s, preq)
+    coupon_off = ports.coupons.get().discount(s, preq, subtotal)
+    points_fen = ports.points.get().redeem(s, preq)
     quote = pricing.price(line_ins, coupon_off=coupon_off, points_fen=points_fen)
 
     per_product: dict[int, tuple[int, int]] = {}
@@ -157,7 +157,7 @@ def create_order(s: Session, member_id: int, req: NewOrder, now: datetime, *, ac
             sku_name=v.sku_name, category=v.category, qty=ln.qty, base_price=ln.base_price, unit_price=ln.unit_price,
             amount=ln.amount, coupon=ln.coupon, points_fen=ln.points, paid=ln.paid,
         ))
-    ports.campaign.attach(s, o.id, member_id, terms, now)
+    ports.campaign.get().attach(s, o.id, member_id, terms, now)
     audit(s, o, "created", actor=member_id, kind="member", dst=o.status, detail={"payable": o.payable}, now=now)
     s.flush()
     emit(s, "order.created", o, now)
@@ -167,7 +167,7 @@ def create_order(s: Session, member_id: int, req: NewOrder, now: datetime, *, ac
 def release(s: Session, o: Order, *, restock: bool = True) -> None:
     """Give back what a cancelled order held: stock (unless the goods left) and the
     per-member limit counts."""
-    ports.campaign.release(s, o.id)
+    ports.campaign.get().release(s, o.id)
     lines = lines_of(s, o.id)
     views = catalog.sku_views(s, [ln.sku_id for ln in lines])
     for ln in lines:
@@ -249,7 +249,7 @@ def mark_paid(s: Session, order_id: int, payment_id: int | None, now: datetime) 
             values.update(pickup_code=code, open_pickup_code=code)
         if move(s, o, Status.paid.value, action="paid", actor=None, kind="gateway", now=now, detail={"payment_id": payment_id}, **values):
             emit(s, "order.paid", o, now, {"paid_at": now.isoformat()})
-            if ports.campaign.holds(s, o.id, o.campaign_id, o.team_id):
+            if ports.campaign.get().holds(s, o.id, o.campaign_id, o.team_id):
                 # A team or community threshold: the order waits until the group forms.
                 move(s, o, Status.grouping.value, action="grouping", actor=None, kind="system", now=now)
             return "paid"

@@ -45,7 +45,7 @@ class Placed:
 async def queue_on_loop(db: Database, member_id: int, req: NewOrder, key: str | None, now: datetime) -> str | None:
     """The flash-sale queue's answer on the event loop (no thread, no database), or None
     when the order is placed by ``place_order`` in a thread."""
-    return await ports.queue.try_queue_now(db, member_id, req, key, now)
+    return await ports.queue.get().try_queue_now(db, member_id, req, key, now)
 
 
 def place_order(
@@ -60,7 +60,7 @@ def place_order(
     req = None
     if not keep_queued:
         req = order() if callable(order) else order
-        ticket = ports.queue.try_queue(s, member_id, req, key, now)  # e.g. the first order of a sale in this process
+        ticket = ports.queue.get().try_queue(s, member_id, req, key, now)  # e.g. the first order of a sale in this process
         if ticket is not None:
             return Placed(ticket=ticket)
     claim = idempotency.claim(s, f"member:{member_id}", scope, key, request, now)
@@ -69,7 +69,7 @@ def place_order(
     ticket = None
     if req is None:
         req = order() if callable(order) else order
-        ticket = ports.queue.try_queue(s, member_id, req, key, now)
+        ticket = ports.queue.get().try_queue(s, member_id, req, key, now)
     if ticket is not None:
         placed = Placed(ticket=ticket)
     else:

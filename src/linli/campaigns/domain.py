@@ -1,0 +1,20 @@
+"""What campaigns contributes to a process (read by the composition root, ``linli.domains``)."""
+
+from __future__ import annotations
+
+from linli.composition import Domain, Wiring
+
+
+def wire(w: Wiring) -> None:
+    """Checkout's campaign step and flash-sale queue; the flash gate on Redis when one is
+    configured, else the database decides alone."""
+    from linli.campaigns import flash, flash_queue
+    from linli.campaigns.checkout import CampaignPricing
+    from linli.orders import ports
+
+    w.fill(ports.campaign, CampaignPricing(), by="campaigns")
+    w.fill(ports.queue, flash_queue, by="campaigns")  # try_queue / ticket: a rush is queued when Redis is on
+    flash.configure(w.redis)
+
+
+DOMAIN = Domain("campaigns", modules=("models", "handlers", "jobs"), api=("api:router", "team_api:router"), pages=("pages:router", "team_pages:router"), wire=wire)

@@ -1,0 +1,7 @@
+"""What referral contributes to a process (read by the composition root, ``linli.domains``)."""
+
+from __future__ import annotations
+
+from linli.composition import Domain
+
+DOMAIN = Domain("referral", modules=("models", "handlers"), api=("api:router",), pages=("pages:router",))
