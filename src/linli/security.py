@@ -1,8 +1,8 @@
 """Tokens, one-time codes, CSRF tokens and rate limits.
 
 Access tokens are HS256 JWTs signed with ``LINLI_SECRET_KEY`` (``sub`` = member id, short
-expiry). One-time codes are stored only as HMACs. Rate limits are fixed windows counted in
-Redis when ``LINLI_REDIS_URL`` is set (shared by every API process) and in-process
+expiry). One-time codes are stored only as HMACs. Rate limits are fixed windows (the ``limits``
+library) counted in Redis when ``LINLI_REDIS_URL`` is set (shared by every API process) and in-process
 otherwise (embedded, one process).
 """
 
@@ -13,12 +13,15 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import jwt
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage, RedisStorage
+from limits.strategies import FixedWindowRateLimiter
 
 from linli.errors import TooManyRequests, Unauthorized
 
@@ -117,36 +120,48 @@ def parse_limits(spec: str) -> dict[str, Rate]:
 
 
 class RateLimiter:
-    """Fixed-window counters. ``hit`` counts one and raises ``TooManyRequests`` when over."""
+    """Fixed-window counters on ``limits``. ``hit`` counts one and raises ``TooManyRequests``
+    when over.
 
-    def __init__(self, limits: dict[str, Rate], redis_client=None, prefix: str = "linli:rl:") -> None:
+    Counts live in Redis (``RedisStorage`` on the app's own connection pool, so its timeouts
+    apply and a Redis error propagates to the outage handling as a 503) when a client is
+    given, else in-process (``MemoryStorage``). Windows are aligned to ``clock`` (seconds
+    since the epoch; tests pass a frozen one): the window index is part of the key, so a new
+    window starts at the boundary whatever Redis' own clock says, and each key expires with
+    its window.
+    """
+
+    def __init__(self, limits: dict[str, Rate], redis_client=None, prefix: str = "linli:rl:", clock: Callable[[], float] = time.time) -> None:
         self.limits = limits
-        self.redis = redis_client
+        self.clock = clock
+        if redis_client is None:
+            self._storage = MemoryStorage()
+        else:
+            # The URI only names the client library; connections come from the shared pool.
+            self._storage = RedisStorage("redis://", connection_pool=redis_client.connection_pool)
         self.prefix = prefix
-        self._mem: dict[str, tuple[int, int]] = {}
-        self._lock = threading.Lock()
+        self._window = FixedWindowRateLimiter(self._storage)
+        self._items = {name: RateLimitItemPerSecond(rate.count, rate.seconds) for name, rate in limits.items()}
 
-    def _count(self, key: str, window: int) -> int:
-        bucket = int(time.time()) // window
-        full = f"{self.prefix}{key}:{bucket}"
-        if self.redis is not None:
-            pipe = self.redis.pipeline()
-            pipe.incr(full)
-            pipe.expire(full, window + 1)
-            return int(pipe.execute()[0])
-        with self._lock:
-            start, n = self._mem.get(key, (bucket, 0))
-            n = n + 1 if start == bucket else 1
-            self._mem[key] = (bucket, n)
-            if len(self._mem) > 100_000:  # forget stale windows
-                self._mem = {k: v for k, v in self._mem.items() if v[0] == bucket}
-            return n
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    @prefix.setter
+    def prefix(self, value: str) -> None:
+        """Key prefix in Redis (``limits`` >= 5.1 reads ``key_prefix`` on every call and adds
+        the ``:`` separator itself)."""
+        self._prefix = value
+        if isinstance(self._storage, RedisStorage):
+            self._storage.key_prefix = value.rstrip(":")
 
     def hit(self, name: str, subject: str, *, code: str = "rate_limited") -> None:
         rate = self.limits[name]
-        if self._count(f"{name}:{subject}", rate.seconds) > rate.count:
+        window = int(self.clock()) // rate.seconds
+        if not self._window.hit(self._items[name], name, subject, str(window)):
             raise TooManyRequests(code, f"Too many requests; try again in up to {rate.seconds} seconds.", retry_after=rate.seconds)
 
     def reset(self) -> None:
-        with self._lock:
-            self._mem.clear()
+        """Forget the in-process counts (tests); counts in Redis are left to expire."""
+        if isinstance(self._storage, MemoryStorage):
+            self._storage.reset()

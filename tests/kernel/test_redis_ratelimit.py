@@ -1,18 +1,16 @@
 """Rate limits counted in a real Redis are shared by every API process.
 
 Two ``RateLimiter`` instances with their own Redis connections stand for two API
-processes behind a load balancer: the limit holds across them. The clock the limiter
-reads is frozen so a window boundary cannot fall in the middle of a test.
+processes behind a load balancer: the limit holds across them. The limiters read a frozen
+clock so a window boundary cannot fall in the middle of a test.
 """
 
 from __future__ import annotations
 
-import types
 import uuid
 
 import pytest
 
-from linli import security
 from linli.errors import TooManyRequests
 from linli.security import RateLimiter, parse_limits
 from tests.conftest import problem_code
@@ -28,11 +26,19 @@ def redis_url() -> str:
     return service_url("redis", 6379)
 
 
+class FrozenTime:
+    """The limiters' clock: stands still until a test moves it."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
 @pytest.fixture
-def frozen_time(monkeypatch):
-    now = {"t": FROZEN + 60}
-    monkeypatch.setattr(security, "time", types.SimpleNamespace(time=lambda: now["t"]))
-    return now
+def frozen_time() -> FrozenTime:
+    return FrozenTime(FROZEN + 60)
 
 
 @pytest.fixture
@@ -49,18 +55,18 @@ def prefix(redis_url):
     r.close()
 
 
-def two_processes(redis_url: str, prefix: str, spec: str) -> tuple[RateLimiter, RateLimiter]:
+def two_processes(redis_url: str, prefix: str, spec: str, clock: FrozenTime) -> tuple[RateLimiter, RateLimiter]:
     import redis
 
     limits = parse_limits(spec)
     return (
-        RateLimiter(limits, redis.Redis.from_url(redis_url), prefix=prefix),
-        RateLimiter(limits, redis.Redis.from_url(redis_url), prefix=prefix),
+        RateLimiter(limits, redis.Redis.from_url(redis_url), prefix=prefix, clock=clock),
+        RateLimiter(limits, redis.Redis.from_url(redis_url), prefix=prefix, clock=clock),
     )
 
 
 def test_limit_is_shared_across_processes(redis_url, prefix, frozen_time):
-    a, b = two_processes(redis_url, prefix, "otp_phone=3/hour")
+    a, b = two_processes(redis_url, prefix, "otp_phone=3/hour", frozen_time)
     a.hit("otp_phone", "13900001111")
     b.hit("otp_phone", "13900001111")
     a.hit("otp_phone", "13900001111")
@@ -77,7 +83,7 @@ def test_limit_is_shared_across_processes(redis_url, prefix, frozen_time):
 def test_new_window_starts_fresh_and_keys_expire(redis_url, prefix, frozen_time):
     import redis
 
-    a, b = two_processes(redis_url, prefix, "login_fail=2/15minutes")
+    a, b = two_processes(redis_url, prefix, "login_fail=2/15minutes", frozen_time)
     a.hit("login_fail", "13900001111")
     b.hit("login_fail", "13900001111")
     with pytest.raises(TooManyRequests):
@@ -89,7 +95,7 @@ def test_new_window_starts_fresh_and_keys_expire(redis_url, prefix, frozen_time)
     for key in keys:
         assert 0 < r.ttl(key) <= 15 * 60 + 1
     r.close()
-    frozen_time["t"] += 15 * 60
+    frozen_time.t += 15 * 60
     b.hit("login_fail", "13900001111")
     a.hit("login_fail", "13900001111")
     with pytest.raises(TooManyRequests):
@@ -100,7 +106,7 @@ def test_without_redis_each_process_counts_alone(frozen_time):
     """The reason Redis matters with several API processes: in-process counters are
     per process, so N processes would allow N times the limit."""
     limits = parse_limits("otp_phone=1/hour")
-    a, b = RateLimiter(limits), RateLimiter(limits)
+    a, b = RateLimiter(limits, clock=frozen_time), RateLimiter(limits, clock=frozen_time)
     a.hit("otp_phone", "13900001111")
     b.hit("otp_phone", "13900001111")
     with pytest.raises(TooManyRequests):
@@ -121,6 +127,7 @@ def test_two_api_apps_share_the_otp_limit_through_redis(db, redis_url, prefix, f
     for _ in range(2):
         ctx = build_context(settings)
         ctx.limiter.prefix = prefix
+        ctx.limiter.clock = frozen_time
         ctx.clock = clock
         apps.append(create_app(settings, ctx=ctx, dispatcher=False))
     with TestClient(apps[0]) as one, TestClient(apps[1]) as two:
@@ -133,3 +140,15 @@ def test_two_api_apps_share_the_otp_limit_through_redis(db, redis_url, prefix, f
         assert int(r.headers["retry-after"]) == 3600
         r = two.post("/api/v1/auth/otp", json={"phone": "13900001111"})
         assert r.status_code == 429
+
+
+def test_without_redis_a_new_window_starts_fresh(frozen_time):
+    limits = parse_limits("login_fail=2/15minutes")
+    a = RateLimiter(limits, clock=frozen_time)
+    a.hit("login_fail", "13900001111")
+    a.hit("login_fail", "13900001111")
+    with pytest.raises(TooManyRequests) as exc:
+        a.hit("login_fail", "13900001111", code="auth.login_rate_limited")
+    assert exc.value.code == "auth.login_rate_limited" and exc.value.retry_after == 15 * 60
+    frozen_time.t += 15 * 60
+    a.hit("login_fail", "13900001111")
