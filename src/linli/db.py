@@ -280,12 +280,12 @@ def _on_end(s: Session, transaction) -> None:
     _run(s.info.pop("linli_after_rollback", []))
 
 
-def take_counter(s: Session, model, keys: dict, qty: int, limit: int) -> bool:
+def take_counter(s: Session, model, keys: dict, qty: int, limit: int, *, merchant_id: int) -> bool:
     """Add ``qty`` to the ``qty`` column of the ``model`` row named by ``keys`` (created at
-    0 if missing, under a unique constraint on those keys) unless that would pass
-    ``limit``: one compare-and-set, so concurrent takers can never pass it together.
-    Used for per-member purchase limits."""
+    0 if missing, under a unique constraint on those keys, for ``merchant_id``) unless that
+    would pass ``limit``: one compare-and-set, so concurrent takers can never pass it
+    together. Used for per-member purchase limits."""
     where = [getattr(model, k) == v for k, v in keys.items()]
     if s.scalars(select(model.id).where(*where)).first() is None:
-        s.execute(insert_ignore(s, model, {**keys, "qty": 0}, list(keys)))
+        s.execute(insert_ignore(s, model, {**keys, "merchant_id": merchant_id, "qty": 0}, list(keys)))
     return s.execute(update(model).where(*where, model.qty + qty <= limit).values(qty=model.qty + qty)).rowcount == 1

@@ -10,18 +10,15 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, inspect, select, text
-from sqlalchemy.engine import make_url
 
 from linli.config import DEFAULT_SECRET, ConfigError, Settings
 from tests.conftest import login
-from tests.services import service_url
 
 # ---- endpoints ------------------------------------------------------------------------
 
@@ -195,22 +192,6 @@ def test_demo_seeds_once_on_a_fresh_sqlite_file(tmp_path):
     assert second.returncode == 0, second.stdout + second.stderr
     assert "already seeded" in second.stdout
     assert _counts(url) == before
-
-
-@pytest.fixture
-def fresh_pg_database():
-    """A database of its own on the test PostgreSQL server, dropped afterwards, so the
-    shared test database is not disturbed."""
-    import psycopg
-
-    base = make_url(Settings(database_url=service_url("postgresql", 5432)).database_url)
-    name = f"linli_cli_test_{uuid.uuid4().hex[:8]}"
-    admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_db_upgrade_on_postgresql(tmp_path, fresh_pg_database):

@@ -37,10 +37,10 @@ def _campaign(s: Session, req: PricingRequest) -> tuple[Campaign, Team | None]:
     return c, team
 
 
-def _take_member_limit(s: Session, offer: rules.OfferView, member_id: int, qty: int) -> None:
+def _take_member_limit(s: Session, merchant_id: int, offer: rules.OfferView, member_id: int, qty: int) -> None:
     if offer.limit_per_member is None:
         return
-    if not take_counter(s, OfferCounter, {"offer_id": offer.id, "member_id": member_id}, qty, offer.limit_per_member):
+    if not take_counter(s, OfferCounter, {"offer_id": offer.id, "member_id": member_id}, qty, offer.limit_per_member, merchant_id=merchant_id):
         raise Conflict("campaign.member_limit", f"You may buy at most {offer.limit_per_member} at this price.", limit=offer.limit_per_member, offer_id=offer.id)
 
 
@@ -57,7 +57,7 @@ def _take_offer(s: Session, c: Campaign, offer: rules.OfferView, member_id: int,
     always the final guard. True when the gate was used."""
     gated = c.kind == rules.Kind.flash and flash.gate_take(s, offer, member_id, qty)
     try:
-        _take_member_limit(s, offer, member_id, qty)
+        _take_member_limit(s, c.merchant_id, offer, member_id, qty)
         if not _take_quota(s, offer, qty):
             raise Conflict("campaign.sold_out", "This offer is sold out.", offer_id=offer.id)
     except Conflict:
@@ -134,13 +134,14 @@ class CampaignPricing:
     def attach(self, s: Session, order_id: int, member_id: int, terms: CampaignTerms, now: datetime) -> None:
         if terms.campaign_id is None:
             return
+        merchant_id = s.get(Campaign, terms.campaign_id).merchant_id  # in the session since apply
         for offer_id, qty, gated in terms.taken:
-            s.add(CampaignOrderLine(order_id=order_id, offer_id=offer_id, campaign_id=terms.campaign_id, member_id=member_id, qty=qty, gated=gated))
+            s.add(CampaignOrderLine(merchant_id=merchant_id, order_id=order_id, offer_id=offer_id, campaign_id=terms.campaign_id, member_id=member_id, qty=qty, gated=gated))
         s.flush()
         if terms.team_id is not None:
             try:
                 with s.begin_nested():
-                    s.add(TeamMember(team_id=terms.team_id, order_id=order_id, member_id=member_id, is_opener=terms.team_opener, paid=False, joined_at=now))
+                    s.add(TeamMember(merchant_id=merchant_id, team_id=terms.team_id, order_id=order_id, member_id=member_id, is_opener=terms.team_opener, paid=False, joined_at=now))
             except IntegrityError as exc:  # the same member joining twice at once
                 if not is_unique_violation(exc):
                     raise

@@ -155,7 +155,7 @@ def settle_order(s: Session, campaign_id: int, order_id: int, community_id: int 
         # The buyer asked for money back and staff have not decided: the rebate waits for
         # that decision (the next run retries), so it is neither lost nor paid on top.
         return False
-    marker = {"order_id": o.order_id, "campaign_id": campaign_id, "community_id": community_id, "kind": result.kind, "amount": 0, "at": now}
+    marker = {"order_id": o.order_id, "merchant_id": c.merchant_id, "campaign_id": campaign_id, "community_id": community_id, "kind": result.kind, "amount": 0, "at": now}
     if s.execute(insert_ignore(s, ThresholdRebate, marker, ["order_id"]).returning(ThresholdRebate.order_id)).first() is None:
         return False  # another run settled it
     amount = 0

@@ -79,6 +79,7 @@ class OfferCounter(Base):
     __table_args__ = (UniqueConstraint("offer_id", "member_id"), CheckConstraint("qty >= 0", name="qty_not_negative"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     offer_id: Mapped[int] = mapped_column(ForeignKey("campaign_offers.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     qty: Mapped[int] = mapped_column(Integer, default=0)
@@ -91,6 +92,7 @@ class CampaignOrderLine(Base):
     __table_args__ = (UniqueConstraint("order_id", "offer_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     offer_id: Mapped[int] = mapped_column(ForeignKey("campaign_offers.id"), index=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
@@ -108,6 +110,7 @@ class CampaignEntry(Base):
     __table_args__ = (UniqueConstraint("campaign_id", "member_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     invite_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -145,6 +148,7 @@ class TeamMember(Base):
     __table_args__ = (UniqueConstraint("team_id", "member_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("campaign_teams.id"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
@@ -160,6 +164,7 @@ class ThresholdRebate(Base):
     __tablename__ = "campaign_threshold_rebates"
 
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), nullable=True)
     kind: Mapped[str] = mapped_column(String(16))  # rebate | cancelled | none

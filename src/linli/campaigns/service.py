@@ -154,7 +154,7 @@ def enter(s: Session, member_id: int, campaign_id: int, invite_code: str | None,
         if ic.merchant_id != c.merchant_id:
             raise NotFound("invite.code_unknown", "This invite code does not exist or is no longer valid.")
         code, owner = ic.code, ic.member_id
-    s.execute(insert_ignore(s, CampaignEntry, {"campaign_id": c.id, "member_id": member_id, "invite_code": code, "code_owner_id": owner, "visits": 0, "first_at": now, "last_at": now}, ["campaign_id", "member_id"]))
+    s.execute(insert_ignore(s, CampaignEntry, {"campaign_id": c.id, "merchant_id": c.merchant_id, "member_id": member_id, "invite_code": code, "code_owner_id": owner, "visits": 0, "first_at": now, "last_at": now}, ["campaign_id", "member_id"]))
     e = s.scalars(select(CampaignEntry).where(CampaignEntry.campaign_id == c.id, CampaignEntry.member_id == member_id).with_for_update()).one()
     e.visits += 1
     e.last_at = now

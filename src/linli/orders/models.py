@@ -106,6 +106,7 @@ class PurchaseCounter(Base):
     __table_args__ = (UniqueConstraint("member_id", "product_id"), CheckConstraint("qty >= 0", name="qty_not_negative"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     qty: Mapped[int] = mapped_column(Integer, default=0)
@@ -149,6 +150,7 @@ class RefundCaseLine(Base):
     __tablename__ = "refund_case_lines"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("refund_cases.id"), index=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
     amount: Mapped[int] = mapped_column(Integer)

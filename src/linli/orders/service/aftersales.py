@@ -68,7 +68,7 @@ def request_refund(s: Session, member_id: int, order_id: int, lines: list[tuple[
     case = RefundCase(merchant_id=o.merchant_id, order_id=o.id, member_id=member_id, status="requested", amount=total, reason=reason, photos=list(photos), created_at=now)
     s.add(case)
     s.flush()
-    s.add_all([RefundCaseLine(case_id=case.id, line_id=lid, amount=a) for lid, a in sorted(wanted.items())])
+    s.add_all([RefundCaseLine(case_id=case.id, merchant_id=case.merchant_id, line_id=lid, amount=a) for lid, a in sorted(wanted.items())])
     audit(s, o, "refund_requested", actor=member_id, kind="member", detail={"case_id": case.id, "amount": total}, now=now)
     s.flush()
     cfg = settings_for(s, o.merchant_id)
@@ -185,7 +185,7 @@ def system_refund(s: Session, order_id: int, amount: int | None, reason: str, no
     case = RefundCase(merchant_id=o.merchant_id, order_id=o.id, member_id=o.member_id, status="requested", amount=want, reason=reason[:200], photos=[], auto_approved=True, created_at=now)
     s.add(case)
     s.flush()
-    s.add_all([RefundCaseLine(case_id=case.id, line_id=ln.id, amount=part) for ln, part in zip(lines, parts) if part])
+    s.add_all([RefundCaseLine(case_id=case.id, merchant_id=case.merchant_id, line_id=ln.id, amount=part) for ln, part in zip(lines, parts) if part])
     s.flush()
     _execute(s, case, None, "system", now, note=reason[:200], keep_order=keep_order)
     return case

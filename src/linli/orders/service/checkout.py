@@ -98,11 +98,11 @@ def _fulfilment(s: Session, req: NewOrder, radius_m: int) -> tuple[int, int | No
     return nearest[0].id, None, {"name": name, "phone": phone, "text": text, "lat": lat, "lng": lng}, nearest[1]
 
 
-def _take_limits(s: Session, member_id: int, per_product: dict[int, tuple[int, int]]) -> None:
+def _take_limits(s: Session, merchant_id: int, member_id: int, per_product: dict[int, tuple[int, int]]) -> None:
     """Per-member limits: compare-and-set on the member's counter for each product."""
     for product_id in sorted(per_product):
         qty, limit = per_product[product_id]
-        if not take_counter(s, PurchaseCounter, {"member_id": member_id, "product_id": product_id}, qty, limit):
+        if not take_counter(s, PurchaseCounter, {"member_id": member_id, "product_id": product_id}, qty, limit, merchant_id=merchant_id):
             raise Conflict("order.member_limit", f"You may buy at most {limit} of this product.", product_id=product_id, limit=limit)
 
 
@@ -135,7 +135,7 @@ def create_order(s: Session, member_id: int, req: NewOrder, now: datetime, *, ac
         if v.limit_per_member:
             have = per_product.get(v.product_id, (0, v.limit_per_member))[0]
             per_product[v.product_id] = (have + q, v.limit_per_member)
-    _take_limits(s, member_id, per_product)
+    _take_limits(s, req.merchant_id, member_id, per_product)
     # Stock in primary-key order, so two multi-line carts never wait on each other in a cycle.
     for sid in sorted(qty_by_sku):
         if not catalog.take_stock(s, sid, qty_by_sku[sid]):
