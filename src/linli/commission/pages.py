@@ -231,7 +231,7 @@ def rule_input(values: dict[str, str], overrides: dict, allowed: int) -> tuple[s
         protection_days=_whole(values, "protection_days"), sharer_mode=values.get("sharer_mode", ""),
         spend_threshold=_fen(values, "spend_threshold") if values.get("spend_threshold") else 0,
     )
-    days = {f: _whole(values, f, *order_settings.bounds(f)) for f in ("auto_confirm_days", "after_sales_days")}
+    days = {f: _whole(values, f, *order_settings.SETTINGS.bounds(f)) for f in ("auto_confirm_days", "after_sales_days")}
     return inp, days
 
 
@@ -268,7 +268,7 @@ def _rules_page(page: Page, s: Session, who: Principal, mid: int, *, values: dic
     return page.render(
         "commission/console_rules.html", status=status, error=error, bad=bad, values=values, current=current, allowed=allowed,
         can_edit=view.can(Permission.manage_rules), labels=LABELS, bind_modes=BIND_MODES, sharer_modes=SHARER_MODES, settlements=SETTLEMENTS,
-        bonus_rows=bonus_rows(values), day_bounds={f: order_settings.bounds(f) for f in ("auto_confirm_days", "after_sales_days")}, overrides=current.overrides or {},
+        bonus_rows=bonus_rows(values), day_bounds={f: order_settings.SETTINGS.bounds(f) for f in ("auto_confirm_days", "after_sales_days")}, overrides=current.overrides or {},
         notice=page._(N_("Saved as version %(n)s. Orders paid from now on use it.")) % {"n": current.version} if saved and error is None else None,
         **_desk(view, "rules"),
     )
