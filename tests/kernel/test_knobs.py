@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from linli.commission.rules import SETTINGS as COMMISSION
 from linli.errors import Invalid
 from linli.knobs import Knob, Spec
+from linli.orders.rules import SETTINGS as ORDERS
+from linli.referral.rules import SETTINGS as REFERRAL
 
 SPEC = Spec("shop", (
     Knob("minutes", 15, 5, 60, unit="minutes"),
@@ -47,3 +50,10 @@ def test_a_spec_refuses_to_describe_a_setting_badly():
     with pytest.raises(ValueError):
         Spec("shop", (Knob("a", 1, 0, 2), Knob("a", 1, 0, 2)))
 
+
+def test_the_domains_specs_keep_the_rules_md_defaults_and_their_stable_codes():
+    assert ORDERS.defaults() == {"unpaid_minutes": 15, "auto_confirm_days": 7, "after_sales_days": 7, "quick_refund_max": 3000, "quick_refund_hours": 48, "delivery_radius_m": 3000, "max_qty_per_line": 99}
+    assert REFERRAL.defaults() == {"bind_mode": "first_touch", "protection_days": 30, "sharer_mode": "everyone_after_purchase", "spend_threshold": 0, "session_attribution": True}
+    assert COMMISSION.default("rates_bp") == (2000, 500) and COMMISSION.bounds("levels") == (1, 3)
+    assert ORDERS.code == "order.settings_invalid" and REFERRAL["protection_days"].code == "referral.protection_invalid"
+    assert COMMISSION["withdraw_fee_bp"].code == "commission.withdraw_fee_bp_invalid"
