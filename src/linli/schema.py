@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from annotated_types import Ge, Le
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from linli.knobs import Knob
 
 # A row id as it may arrive on the wire (path, query or body): 1 .. 2^63-1, the range of
 # BIGINT on PostgreSQL and INTEGER on SQLite. Anything else is 422, never a driver
@@ -43,3 +45,16 @@ class Input(BaseModel):
 
 class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+def setting_field(knob: Knob, **extra: Any) -> Any:
+    """The wire field of a domain setting: its default and bounds (or choices) from the
+    domain's spec, so out-of-bounds input is a 422 from the schema before any service runs.
+    A list setting gets its default only (its service checks each item and the length)."""
+    if isinstance(knob.default, tuple):
+        return Field(default_factory=lambda: list(knob.default), **extra)
+    if knob.choices:
+        return Field(default=knob.default, pattern=f"^({'|'.join(knob.choices)})$", **extra)
+    if knob.lo is not None:
+        return Field(default=knob.default, ge=knob.lo, le=knob.hi, **extra)
+    return Field(default=knob.default, **extra)

@@ -252,6 +252,20 @@ def _rules_form(client, **changes) -> dict:
     return form
 
 
+def test_rules_editor_names_the_bounds_the_services_refuse(client, db, merchant):
+    """Bounds the form does not check itself come back from the services, with the field and
+    its bounds from the owner's settings spec (money in yuan)."""
+    page_login(client, merchant.owner_phone, "console")
+    url = f"/console/merchants/{merchant.id}/commission-rules"
+    r = client.post(url, data=_rules_form(client, withdraw_fee_bp="2001"), headers=HTML)
+    assert r.status_code == 422 and _testid(r.text, "field-error") == "提现手续费（bp）：请输入 0 到 2000 之间的整数。"
+    r = client.post(url, data=_rules_form(client, sharer_mode="spend_threshold", spend_threshold="1000001"), headers=HTML)
+    assert r.status_code == 422 and _testid(r.text, "field-error") == "消费门槛（元）：请输入 0.00 到 1000000.00 之间的数。"
+    r = client.post(url, data=_rules_form(client, cap_bp="10001"), headers=HTML)
+    assert r.status_code == 422 and _testid(r.text, "field-error") == "单行上限（bp）：请输入 0 到 10000 之间的整数。"
+    assert _version(db, merchant.id) == 0
+
+
 def test_rules_editor_refuses_three_levels_and_saves_a_valid_set(client, db, merchant):
     page_login(client, merchant.owner_phone, "console")
     url = f"/console/merchants/{merchant.id}/commission-rules"

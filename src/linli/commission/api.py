@@ -9,10 +9,10 @@ from fastapi import Header, Query, Response
 from pydantic import Field
 
 from linli import idempotency
-from linli.commission import service, withdrawals
+from linli.commission import rules, service, withdrawals
 from linli.orders.service import settings as order_settings
 from linli.referral import service as referral
-from linli.schema import Id, Input, Output
+from linli.schema import Id, Input, Output, setting_field
 from linli.web.deps import DB, Ctx, Now, Who
 from linli.web.deps import router as deps_router
 from linli.web.problems import PROBLEMS
@@ -27,24 +27,32 @@ class Overrides(Input):
     campaign: dict[str, list[int]] = Field(default_factory=dict)
 
 
+# How many levels, rates and tiers a request may carry at most (a size cap of the wire; the
+# levels a platform allows are the service's to refuse, naming the number allowed).
+MAX_ITEMS = 10
+COMMISSION, REFERRAL, ORDERS = rules.SETTINGS, referral.SETTINGS, order_settings.SETTINGS
+
+
+# The rule set and the referral and order settings it edits: defaults and bounds from each
+# owner's settings spec (commission's ``rules.SETTINGS``, referral's, orders').
 class RulesIn(Input):
-    levels: int = Field(default=2, ge=1, le=10)
-    rates_bp: list[int] = Field(default_factory=lambda: [2000, 500], max_length=10)
-    leader_rate_bp: int = Field(default=1500, ge=0, le=10000)
-    cap_bp: int = Field(default=5000, ge=0, le=10000)
-    bind_mode: str = Field(default="first_touch", pattern="^(first_touch|protected|register_only)$")
-    protection_days: int = Field(default=30, ge=0, le=365)
-    sharer_mode: str = Field(default="everyone_after_purchase", pattern="^(everyone|everyone_after_purchase|spend_threshold|approval|invited)$")
-    spend_threshold: int = Field(default=0, ge=0, le=100_000_000)
-    self_purchase: bool = False
-    settlement: str = Field(default="realtime", pattern="^(realtime|t_plus_1)$")
-    auto_confirm_days: int = Field(default=7, ge=1, le=30)
-    after_sales_days: int = Field(default=7, ge=1, le=60)
-    withdraw_min: int = Field(default=100, ge=1, le=10_000_000)
-    withdraw_fee_bp: int = Field(default=0, ge=0, le=2000)
-    withdraw_auto_max: int = Field(default=50_000, ge=0, le=100_000_000)
+    levels: int = Field(default=COMMISSION.default("levels"), ge=1, le=MAX_ITEMS)
+    rates_bp: list[int] = setting_field(COMMISSION["rates_bp"], max_length=MAX_ITEMS)
+    leader_rate_bp: int = setting_field(COMMISSION["leader_rate_bp"])
+    cap_bp: int = setting_field(COMMISSION["cap_bp"])
+    bind_mode: str = setting_field(REFERRAL["bind_mode"])
+    protection_days: int = setting_field(REFERRAL["protection_days"])
+    sharer_mode: str = setting_field(REFERRAL["sharer_mode"])
+    spend_threshold: int = setting_field(REFERRAL["spend_threshold"])
+    self_purchase: bool = setting_field(COMMISSION["self_purchase"])
+    settlement: str = setting_field(COMMISSION["settlement"])
+    auto_confirm_days: int = setting_field(ORDERS["auto_confirm_days"])
+    after_sales_days: int = setting_field(ORDERS["after_sales_days"])
+    withdraw_min: int = setting_field(COMMISSION["withdraw_min"])
+    withdraw_fee_bp: int = setting_field(COMMISSION["withdraw_fee_bp"])
+    withdraw_auto_max: int = setting_field(COMMISSION["withdraw_auto_max"])
     overrides: Overrides = Field(default_factory=Overrides)
-    bonus_tiers: list[list[int]] = Field(default_factory=list, max_length=10, description="[[min monthly GMV fen, bonus bp], ...]")
+    bonus_tiers: list[list[int]] = Field(default_factory=list, max_length=MAX_ITEMS, description="[[min monthly GMV fen, bonus bp], ...]")
 
 
 class RulesOut(Output):

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from linli.commission.rules import WITHDRAW_DAILY_COUNT
 from linli.db import Base, BigId, UTCDateTime, utcnow
 
 
@@ -41,7 +42,7 @@ class RuleSetVersion(Base):
     withdraw_min: Mapped[int] = mapped_column(Integer)
     withdraw_fee_bp: Mapped[int] = mapped_column(Integer)
     withdraw_auto_max: Mapped[int] = mapped_column(Integer)
-    withdraw_daily_count: Mapped[int] = mapped_column(Integer, default=3)
+    withdraw_daily_count: Mapped[int] = mapped_column(Integer, default=WITHDRAW_DAILY_COUNT)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

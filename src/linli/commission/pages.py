@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from linli import ledger
-from linli.commission import service, settlement, withdrawals
+from linli.commission import rules, service, settlement, withdrawals
 from linli.errors import DomainError, Invalid
 from linli.i18n import N_
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
+from linli.knobs import Knob
 from linli.money import format_yuan, parse_yuan
 from linli.orders.service import settings as order_settings
 from linli.referral import service as referral
@@ -50,14 +51,9 @@ error_messages(
         "commission.rates_length": N_("Fill in one rate for each commission level."),
         "commission.rate_invalid": N_("Rates are whole basis points from 0 to 10000."),
         "commission.rates_over_cap": N_("The rates that can apply to one line add up to more than the cap."),
-        "commission.cap_invalid": N_("The cap is from 0 to 10000 bp."),
         "commission.settlement_invalid": N_("Choose realtime or T+1 settlement."),
         "commission.bonus_invalid": N_("A bonus tier needs a minimum monthly GMV and a bonus of at most 2000 bp."),
-        "commission.withdraw_min_invalid": N_("The minimum withdrawal is from ¥0.01 to ¥100,000."),
-        "commission.withdraw_fee_bp_invalid": N_("The withdrawal fee is from 0 to 2000 bp (20%)."),
-        "commission.withdraw_auto_max_invalid": N_("Automatic approval goes up to ¥1,000,000 at most."),
         "referral.mode_invalid": N_("Choose a bind mode and a sharer mode from the lists."),
-        "referral.protection_invalid": N_("The protection period is 0 to 365 days."),
         "referral.threshold_required": N_("Set the spend threshold for this sharer mode."),
         "withdrawal.amount_format": N_("Enter the amount in yuan with at most 2 decimals, e.g. 12.50."),
         "withdrawal.below_minimum": N_("That is below the minimum withdrawal."),
@@ -110,20 +106,24 @@ ERROR_FIELDS = {
     "commission.rates_length": "rates",
     "commission.rate_invalid": "rates",
     "commission.rates_over_cap": "rates",
-    "commission.cap_invalid": "cap_bp",
     "commission.settlement_invalid": "settlement",
     "commission.bonus_invalid": "bonus",
-    "commission.withdraw_min_invalid": "withdraw_min",
-    "commission.withdraw_fee_bp_invalid": "withdraw_fee_bp",
-    "commission.withdraw_auto_max_invalid": "withdraw_auto_max",
     "referral.mode_invalid": "sharer_mode",
-    "referral.protection_invalid": "protection_days",
     "referral.threshold_required": "spend_threshold",
 }
 
 
+# The settings this editor shows, each from its owner (defaults and bounds in one place).
+SPECS = (rules.SETTINGS, referral.SETTINGS, order_settings.SETTINGS)
+DAYS = ("auto_confirm_days", "after_sales_days")  # the order settings edited here
+
+
 def allowed_levels(page: Page) -> int:
-    return min(page.ctx.settings.max_levels, 3)
+    return min(page.ctx.settings.max_levels, rules.SETTINGS.bounds("levels")[1])
+
+
+def _knob(name: object) -> Knob | None:
+    return next((spec[name] for spec in SPECS if name in spec), None)
 
 
 def _desk(view: MerchantView, section: str) -> dict[str, Any]:
@@ -231,7 +231,7 @@ def rule_input(values: dict[str, str], overrides: dict, allowed: int) -> tuple[s
         protection_days=_whole(values, "protection_days"), sharer_mode=values.get("sharer_mode", ""),
         spend_threshold=_fen(values, "spend_threshold") if values.get("spend_threshold") else 0,
     )
-    days = {f: _whole(values, f, *order_settings.bounds(f)) for f in ("auto_confirm_days", "after_sales_days")}
+    days = {f: _whole(values, f, *order_settings.SETTINGS.bounds(f)) for f in DAYS}
     return inp, days
 
 
@@ -251,6 +251,13 @@ def rule_error(page: Page, exc: DomainError) -> tuple[str, str | None]:
         return page._(N_("This platform allows 1 to %(n)s commission levels.")) % {"n": extra["max_levels"]}, "levels"
     if exc.code == "commission.rates_over_cap" and "cap_headroom_bp" in extra:
         return page._(N_("The largest monthly bonus plus the rates of one line would exceed the cap: a bonus may be at most %(bp)s bp here.")) % {"bp": max(extra["cap_headroom_bp"], 0)}, "bonus"
+    knob = _knob(extra.get("field")) if "lo" in extra else None
+    if knob is not None:  # a setting outside its bounds, as the service refused it
+        if knob.unit == "fen":
+            message, lo, hi = page._(N_("%(field)s: enter a number from %(min)s to %(max)s.")), format_yuan(knob.lo), format_yuan(knob.hi)
+        else:
+            message, lo, hi = page._(N_("%(field)s: enter a whole number from %(min)s to %(max)s.")), knob.lo, knob.hi
+        return message % {"field": _label(page, knob.name), "min": lo, "max": hi}, knob.name
     field = extra.get("field")
     if isinstance(field, str) and ":" in field:  # an override table (category / product / campaign)
         return page._(N_("Rate override %(name)s: %(problem)s")) % {"name": field, "problem": page.error_text(exc)}, "overrides"
@@ -268,7 +275,7 @@ def _rules_page(page: Page, s: Session, who: Principal, mid: int, *, values: dic
     return page.render(
         "commission/console_rules.html", status=status, error=error, bad=bad, values=values, current=current, allowed=allowed,
         can_edit=view.can(Permission.manage_rules), labels=LABELS, bind_modes=BIND_MODES, sharer_modes=SHARER_MODES, settlements=SETTLEMENTS,
-        bonus_rows=bonus_rows(values), day_bounds={f: order_settings.bounds(f) for f in ("auto_confirm_days", "after_sales_days")}, overrides=current.overrides or {},
+        bonus_rows=bonus_rows(values), day_bounds={f: order_settings.SETTINGS.bounds(f) for f in DAYS}, level_bounds=rules.SETTINGS.bounds("levels"), overrides=current.overrides or {},
         notice=page._(N_("Saved as version %(n)s. Orders paid from now on use it.")) % {"n": current.version} if saved and error is None else None,
         **_desk(view, "rules"),
     )

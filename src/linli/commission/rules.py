@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from linli.errors import Invalid
+from linli.knobs import Knob, Spec
 from linli.money import BP_WHOLE, apply_bp_floor
 from linli.referral.rules import ChainLink
 
 MAX_ID = 2**63 - 1  # the largest row id (BIGINT)
 ABSOLUTE_MAX_LEVELS = 3  # 《禁止传销条例》: three levels is the criminal line; never more
+WITHDRAW_DAILY_COUNT = 3  # withdrawals a sharer may ask for per day (not a merchant setting yet)
 
 
 class Settlement(StrEnum):
@@ -25,13 +27,30 @@ class Settlement(StrEnum):
     t_plus_1 = "t_plus_1"
 
 
+# A merchant's rule set: the one place its defaults and bounds are written (the default rule
+# set, the API, the rules editor and ``service.put_rules`` read them). The codes are the ones
+# ``validate`` and ``put_rules`` have always answered. The levels' upper bound is the law's;
+# the platform may allow fewer (``validate``).
+SETTINGS = Spec("commission", (
+    Knob("levels", 2, 1, ABSOLUTE_MAX_LEVELS, unit="levels", code="commission.levels_over_max"),
+    Knob("rates_bp", (2000, 500), 0, BP_WHOLE, unit="bp", code="commission.rate_invalid"),  # one per level
+    Knob("leader_rate_bp", 1500, 0, BP_WHOLE, unit="bp", code="commission.rate_invalid"),
+    Knob("cap_bp", 5000, 0, BP_WHOLE, unit="bp", code="commission.cap_invalid"),
+    Knob("self_purchase", False),
+    Knob("settlement", Settlement.realtime.value, choices=tuple(m.value for m in Settlement), code="commission.settlement_invalid"),
+    Knob("withdraw_min", 100, 1, 10_000_000, unit="fen", code="commission.withdraw_min_invalid"),
+    Knob("withdraw_fee_bp", 0, 0, 2000, unit="bp", code="commission.withdraw_fee_bp_invalid"),
+    Knob("withdraw_auto_max", 50_000, 0, 100_000_000, unit="fen", code="commission.withdraw_auto_max_invalid"),
+))
+
+
 @dataclass(frozen=True)
 class RuleSet:
-    levels: int = 2
-    rates_bp: tuple[int, ...] = (2000, 500)
-    leader_rate_bp: int = 1500
-    cap_bp: int = 5000
-    self_purchase: bool = False
+    levels: int = SETTINGS.default("levels")
+    rates_bp: tuple[int, ...] = SETTINGS.default("rates_bp")
+    leader_rate_bp: int = SETTINGS.default("leader_rate_bp")
+    cap_bp: int = SETTINGS.default("cap_bp")
+    self_purchase: bool = SETTINGS.default("self_purchase")
     # Overrides: the most specific wins (product, then category; a campaign override,
     # when the order came through a campaign, wins over both).
     category_rates: dict[str, tuple[int, ...]] = field(default_factory=dict)
@@ -53,8 +72,9 @@ def id_keyed(kind: str, table: dict) -> dict[int, tuple[int, ...]]:
 
 def validate(rs: RuleSet, platform_max_levels: int) -> RuleSet:
     """Refuse a rule set outside the bounds, with the first problem as the error code."""
-    allowed = min(platform_max_levels, ABSOLUTE_MAX_LEVELS)
-    if not 1 <= rs.levels <= allowed:
+    lowest, most = SETTINGS.bounds("levels")
+    allowed = min(platform_max_levels, most)
+    if not lowest <= rs.levels <= allowed:
         raise Invalid("commission.levels_over_max", f"At most {allowed} commission levels are allowed on this platform.", max_levels=allowed)
     tables = [("rates_bp", rs.rates_bp)]
     tables += [(f"category:{k}", v) for k, v in rs.category_rates.items()]
@@ -63,13 +83,11 @@ def validate(rs: RuleSet, platform_max_levels: int) -> RuleSet:
     for name, rates in tables:
         if len(rates) != rs.levels:
             raise Invalid("commission.rates_length", f"{name} needs exactly {rs.levels} rates, one per level.", field=name)
-        for r in (*rates, rs.leader_rate_bp):
-            if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r <= BP_WHOLE:
-                raise Invalid("commission.rate_invalid", "Rates are whole basis points from 0 to 10000.", field=name)
+        if not SETTINGS["rates_bp"].allows(rates) or not SETTINGS["leader_rate_bp"].allows(rs.leader_rate_bp):
+            raise Invalid("commission.rate_invalid", "Rates are whole basis points from {} to {}.".format(*SETTINGS.bounds("rates_bp")), field=name)
         if sum(rates) + rs.leader_rate_bp > rs.cap_bp:
             raise Invalid("commission.rates_over_cap", f"{name}: the rates that can apply to one line add up to {sum(rates) + rs.leader_rate_bp} bp, over the cap of {rs.cap_bp} bp.", field=name, cap_bp=rs.cap_bp)
-    if not 0 <= rs.cap_bp <= BP_WHOLE:
-        raise Invalid("commission.cap_invalid", "The cap is from 0 to 10000 bp.")
+    SETTINGS.check({"cap_bp": rs.cap_bp})
     return rs
 
 

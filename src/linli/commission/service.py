@@ -17,14 +17,14 @@ from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE, SHAR
 from linli.commission.models import CommissionHold, CommissionRecord, OrderRuleVersion, RuleSetVersion
 from linli.community import service as community
 from linli.db import insert_ignore
-from linli.errors import Invalid
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.ledger import Leg
 from linli.referral import service as referral
 
-DEFAULTS = dict(levels=2, rates_bp=[2000, 500], leader_rate_bp=1500, cap_bp=5000, self_purchase=False, overrides={}, bonus_tiers=[], settlement="realtime", withdraw_min=100, withdraw_fee_bp=0, withdraw_auto_max=50_000, withdraw_daily_count=3)
+# The rule set in force before a merchant saves one (defaults: ``rules.SETTINGS``).
+DEFAULTS = dict(rules.SETTINGS.defaults(), overrides={}, bonus_tiers=[], withdraw_daily_count=rules.WITHDRAW_DAILY_COUNT)
 
 
 @dataclass(frozen=True)
@@ -62,15 +62,13 @@ def to_rules(v: RuleSetVersion) -> rules.RuleSet:
 
 
 def put_rules(s: Session, who: Principal, merchant_id: int, inp: RuleSetInput, max_levels: int, now: datetime) -> RuleSetVersion:
-    """Validate and store a new version; orders paid from now on use it."""
+    """Validate and store a new version; orders paid from now on use it. A setting outside
+    ``rules.SETTINGS`` (or referral's) is refused with its code and nothing is written."""
     identity.require_permission(s, who, merchant_id, Permission.manage_rules)
-    try:
-        rules.Settlement(inp.settlement)
-    except ValueError:
-        raise Invalid("commission.settlement_invalid", "Settlement is realtime or t_plus_1.") from None
-    for name, value, lo, hi in (("withdraw_min", inp.withdraw_min, 1, 10_000_000), ("withdraw_fee_bp", inp.withdraw_fee_bp, 0, 2000), ("withdraw_auto_max", inp.withdraw_auto_max, 0, 100_000_000)):
-        if not lo <= value <= hi:
-            raise Invalid(f"commission.{name}_invalid", f"{name} must be from {lo} to {hi}.")
+    rules.SETTINGS.check({
+        "self_purchase": inp.self_purchase, "settlement": inp.settlement,
+        "withdraw_min": inp.withdraw_min, "withdraw_fee_bp": inp.withdraw_fee_bp, "withdraw_auto_max": inp.withdraw_auto_max,
+    })
     candidate = RuleSetVersion(merchant_id=merchant_id, levels=inp.levels, rates_bp=list(inp.rates_bp), leader_rate_bp=inp.leader_rate_bp, cap_bp=inp.cap_bp, self_purchase=inp.self_purchase, overrides=inp.overrides)
     rs = rules.validate(to_rules(candidate), max_levels)
     tiers = rules.check_tiers(inp.bonus_tiers, rs.cap_bp - max(sum(r) for r in [rs.rates_bp, *rs.category_rates.values(), *rs.product_rates.values(), *rs.campaign_rates.values()]) - rs.leader_rate_bp)
@@ -79,7 +77,7 @@ def put_rules(s: Session, who: Principal, merchant_id: int, inp: RuleSetInput, m
     row = RuleSetVersion(
         merchant_id=merchant_id, version=version, levels=inp.levels, rates_bp=list(inp.rates_bp), leader_rate_bp=inp.leader_rate_bp, cap_bp=inp.cap_bp,
         self_purchase=inp.self_purchase, overrides=inp.overrides, bonus_tiers=tiers, settlement=inp.settlement, withdraw_min=inp.withdraw_min,
-        withdraw_fee_bp=inp.withdraw_fee_bp, withdraw_auto_max=inp.withdraw_auto_max, withdraw_daily_count=3, created_by=who.member_id, created_at=now,
+        withdraw_fee_bp=inp.withdraw_fee_bp, withdraw_auto_max=inp.withdraw_auto_max, withdraw_daily_count=rules.WITHDRAW_DAILY_COUNT, created_by=who.member_id, created_at=now,
     )
     s.add(row)
     s.flush()

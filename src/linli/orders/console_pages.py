@@ -220,13 +220,13 @@ def reject_refund(mid: Id, rid: Id, page: PageDep, form: Form, s: DB, who: Conso
 
 
 def _settings_values(row) -> dict[str, str]:
-    return {f: format_yuan(getattr(row, f)) if f == "quick_refund_max" else str(getattr(row, f)) for f in order_settings.FIELDS}
+    return {k.name: format_yuan(getattr(row, k.name)) if k.unit == "fen" else str(getattr(row, k.name)) for k in order_settings.SETTINGS}
 
 
 def _settings_page(page: Page, s: Session, who: Principal, mid: int, *, values: dict | None = None, status: int = 200, error: str | DomainError | None = None, saved: bool = False) -> Response:
     view = merchant_view(s, who, mid)
     row = order_settings.get(s, who, mid)
-    fields = [(f, SETTING_NAMES[f], order_settings.bounds(f)) for f in order_settings.FIELDS]
+    fields = [(k, SETTING_NAMES[k.name]) for k in order_settings.SETTINGS]
     return page.render(
         "orders/console_settings.html", status=status, error=error, values=values or _settings_values(row), fields=fields,
         can_edit=view.can(Permission.manage_rules), saved=saved, **_desk(view, "settings"),
@@ -240,24 +240,25 @@ def console_settings(mid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response
 
 @router.post("/console/merchants/{mid}/order-settings")
 def save_settings(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho) -> Response:
+    """Each field parsed (yuan for money) and held to its bounds from ``orders.rules.SETTINGS``
+    (the service refuses them too); the first one wrong is named with what it allows."""
     values = {f: text(form, f) for f in order_settings.FIELDS}
     parsed: dict[str, int] = {}
-    for f in order_settings.FIELDS:
-        lo, hi = order_settings.bounds(f)
-        raw = values[f]
-        if f == "quick_refund_max":
+    for k in order_settings.SETTINGS:
+        raw = values[k.name]
+        if k.unit == "fen":
             try:
                 n = yuan_field(raw, "order.settings_invalid")
             except DomainError:
                 n = None
-            lo_text, hi_text, n_ok = format_yuan(lo), format_yuan(hi), n is not None
+            lo_text, hi_text = format_yuan(k.lo), format_yuan(k.hi)
         else:
             n = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
-            lo_text, hi_text, n_ok = str(lo), str(hi), n is not None
-        if not n_ok or not lo <= n <= hi:
-            message = page._(N_("%(field)s: enter a number from %(min)s to %(max)s.")) % {"field": page._(SETTING_NAMES[f]), "min": lo_text, "max": hi_text}
+            lo_text, hi_text = str(k.lo), str(k.hi)
+        if n is None or not k.allows(n):
+            message = page._(N_("%(field)s: enter a number from %(min)s to %(max)s.")) % {"field": page._(SETTING_NAMES[k.name]), "min": lo_text, "max": hi_text}
             return _settings_page(page, s, who, mid, values=values, status=422, error=message)
-        parsed[f] = n
+        parsed[k.name] = n
     try:
         with attempt(s):
             order_settings.put(s, who, mid, parsed)

@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime, utcnow
+from linli.orders.rules import SETTINGS
 
 
 class Order(Base):
@@ -113,18 +114,18 @@ class PurchaseCounter(Base):
 
 
 class OrderSettings(Base):
-    """Per-merchant order rules (defaults from RULES.md)."""
+    """Per-merchant order rules (defaults and bounds: ``rules.SETTINGS``)."""
 
     __tablename__ = "order_settings"
 
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
-    unpaid_minutes: Mapped[int] = mapped_column(Integer, default=15)
-    auto_confirm_days: Mapped[int] = mapped_column(Integer, default=7)
-    after_sales_days: Mapped[int] = mapped_column(Integer, default=7)
-    quick_refund_max: Mapped[int] = mapped_column(Integer, default=3000)  # fen; 0 turns 坏果包赔 off
-    quick_refund_hours: Mapped[int] = mapped_column(Integer, default=48)
-    delivery_radius_m: Mapped[int] = mapped_column(Integer, default=3000)
-    max_qty_per_line: Mapped[int] = mapped_column(Integer, default=99)
+    unpaid_minutes: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("unpaid_minutes"))
+    auto_confirm_days: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("auto_confirm_days"))
+    after_sales_days: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("after_sales_days"))
+    quick_refund_max: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("quick_refund_max"))  # fen; 0 turns 坏果包赔 off
+    quick_refund_hours: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("quick_refund_hours"))
+    delivery_radius_m: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("delivery_radius_m"))
+    max_qty_per_line: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("max_qty_per_line"))
 
 
 class RefundCase(Base):

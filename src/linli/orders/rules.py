@@ -1,4 +1,5 @@
-"""Pure order rules: the state machine, refund bounds, pickup codes, deadlines."""
+"""Pure order rules: the merchant's order settings, the state machine, refund bounds,
+pickup codes, deadlines."""
 
 from __future__ import annotations
 
@@ -6,6 +7,19 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from linli.errors import Conflict
+from linli.knobs import Knob, Spec
+
+# Per-merchant order settings (RULES.md defaults): the one place their defaults and bounds
+# are written; the table, the API, the order desk and ``service.settings.put`` read them.
+SETTINGS = Spec("order", (
+    Knob("unpaid_minutes", 15, 5, 24 * 60, unit="minutes"),
+    Knob("auto_confirm_days", 7, 1, 30, unit="days"),
+    Knob("after_sales_days", 7, 1, 60, unit="days"),
+    Knob("quick_refund_max", 3000, 0, 1_000_000, unit="fen"),  # 坏果包赔 up to this; 0 turns it off
+    Knob("quick_refund_hours", 48, 1, 24 * 14, unit="hours"),
+    Knob("delivery_radius_m", 3000, 100, 50_000, unit="m"),
+    Knob("max_qty_per_line", 99, 1, 9999, unit="units"),
+), code="order.settings_invalid")
 
 
 class Status(StrEnum):

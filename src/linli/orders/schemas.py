@@ -5,7 +5,8 @@ from typing import Any
 
 from pydantic import Field
 
-from linli.schema import Id, Input, Output
+from linli.orders.rules import SETTINGS
+from linli.schema import Id, Input, Output, setting_field
 
 
 class ItemIn(Input):
@@ -167,11 +168,12 @@ class UploadOut(Output):
     url: str
 
 
+# Defaults and bounds from ``rules.SETTINGS`` (a docstring would change the OpenAPI schema).
 class OrderSettingsIO(Input):
-    unpaid_minutes: int = Field(default=15, ge=5, le=24 * 60)
-    auto_confirm_days: int = Field(default=7, ge=1, le=30)
-    after_sales_days: int = Field(default=7, ge=1, le=60)
-    quick_refund_max: int = Field(default=3000, ge=0, le=1_000_000)
-    quick_refund_hours: int = Field(default=48, ge=1, le=24 * 14)
-    delivery_radius_m: int = Field(default=3000, ge=100, le=50_000)
-    max_qty_per_line: int = Field(default=99, ge=1, le=9999)
+    unpaid_minutes: int = setting_field(SETTINGS["unpaid_minutes"])
+    auto_confirm_days: int = setting_field(SETTINGS["auto_confirm_days"])
+    after_sales_days: int = setting_field(SETTINGS["after_sales_days"])
+    quick_refund_max: int = setting_field(SETTINGS["quick_refund_max"])
+    quick_refund_hours: int = setting_field(SETTINGS["quick_refund_hours"])
+    delivery_radius_m: int = setting_field(SETTINGS["delivery_radius_m"])
+    max_qty_per_line: int = setting_field(SETTINGS["max_qty_per_line"])

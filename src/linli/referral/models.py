@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime, utcnow
+from linli.referral.rules import SETTINGS
 
 
 class InviteCode(Base):
@@ -54,8 +55,9 @@ class ReferralSettings(Base):
     __tablename__ = "referral_settings"
 
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
-    bind_mode: Mapped[str] = mapped_column(String(16), default="first_touch")
-    protection_days: Mapped[int] = mapped_column(Integer, default=30)
-    sharer_mode: Mapped[str] = mapped_column(String(32), default="everyone_after_purchase")
-    spend_threshold: Mapped[int] = mapped_column(Integer, default=0)  # fen
-    session_attribution: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Defaults and bounds: ``rules.SETTINGS``.
+    bind_mode: Mapped[str] = mapped_column(String(16), default=SETTINGS.default("bind_mode"))
+    protection_days: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("protection_days"))
+    sharer_mode: Mapped[str] = mapped_column(String(32), default=SETTINGS.default("sharer_mode"))
+    spend_threshold: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("spend_threshold"))  # fen
+    session_attribution: Mapped[bool] = mapped_column(Boolean, default=SETTINGS.default("session_attribution"))

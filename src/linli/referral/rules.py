@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from linli.knobs import Knob, Spec
+
 
 class BindMode(StrEnum):
     first_touch = "first_touch"
@@ -21,6 +23,17 @@ class SharerMode(StrEnum):
     approval = "approval"
     invited = "invited"
 
+
+# Per-merchant referral settings: the one place their defaults and bounds are written (the
+# table, the commission rule-set API and editor, and ``service.configure`` read them). The
+# codes are the ones the rule-set editor has always shown.
+SETTINGS = Spec("referral", (
+    Knob("bind_mode", BindMode.first_touch.value, choices=tuple(m.value for m in BindMode), code="referral.mode_invalid"),
+    Knob("protection_days", 30, 0, 365, unit="days", code="referral.protection_invalid"),
+    Knob("sharer_mode", SharerMode.everyone_after_purchase.value, choices=tuple(m.value for m in SharerMode), code="referral.mode_invalid"),
+    Knob("spend_threshold", 0, 0, 100_000_000, unit="fen", code="referral.threshold_invalid"),
+    Knob("session_attribution", True),
+))
 
 # 8 characters without look-alikes (no 0/O, 1/I/L, 2/Z, 5/S, 8/B, U/V).
 ALPHABET = "34679ACDEFGHJKMNPQRTWXY"

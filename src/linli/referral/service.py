@@ -23,21 +23,21 @@ from linli.referral.rules import BindMode, ChainLink, SharerMode
 MAX_DEPTH = 64  # bindings form a forest; this bounds a walk even on corrupt data
 
 
+# The settings' defaults and bounds, for other domains' forms and wire schemas (the
+# commission rule set edits them).
+SETTINGS = rules.SETTINGS
+
+
 def settings_for(s: Session, merchant_id: int) -> ReferralSettings:
     row = s.get(ReferralSettings, merchant_id)
-    return row or ReferralSettings(merchant_id=merchant_id, bind_mode="first_touch", protection_days=30, sharer_mode="everyone_after_purchase", spend_threshold=0, session_attribution=True)
+    return row or ReferralSettings(merchant_id=merchant_id, **SETTINGS.defaults())
 
 
 def configure(s: Session, merchant_id: int, *, bind_mode: str, protection_days: int, sharer_mode: str, spend_threshold: int) -> ReferralSettings:
-    """Called by the commission rule-set use case (which checks the caller's role)."""
-    try:
-        BindMode(bind_mode)
-        mode = SharerMode(sharer_mode)
-    except ValueError:
-        raise Invalid("referral.mode_invalid", "Unknown bind mode or sharer mode.") from None
-    if not 0 <= protection_days <= 365:
-        raise Invalid("referral.protection_invalid", "The protection period is 0 to 365 days.")
-    if mode == SharerMode.spend_threshold and spend_threshold <= 0:
+    """Called by the commission rule-set use case (which checks the caller's role). A value
+    outside ``rules.SETTINGS`` is refused here (its code names it) and nothing is written."""
+    SETTINGS.check({"bind_mode": bind_mode, "sharer_mode": sharer_mode, "protection_days": protection_days, "spend_threshold": spend_threshold})
+    if SharerMode(sharer_mode) == SharerMode.spend_threshold and spend_threshold <= 0:
         raise Invalid("referral.threshold_required", "Set the spend threshold (fen) for this sharer mode.")
     row = s.get(ReferralSettings, merchant_id)
     if row is None:

@@ -18,7 +18,7 @@ from linli.orders.models import Order, OrderAudit, OrderLine, OrderSettings
 def settings_for(s: Session, merchant_id: int) -> OrderSettings:
     st = s.get(OrderSettings, merchant_id)
     if st is None:
-        st = OrderSettings(merchant_id=merchant_id, unpaid_minutes=15, auto_confirm_days=7, after_sales_days=7, quick_refund_max=3000, quick_refund_hours=48, delivery_radius_m=3000, max_qty_per_line=99)
+        st = OrderSettings(merchant_id=merchant_id, **rules.SETTINGS.defaults())
     return st
 
 

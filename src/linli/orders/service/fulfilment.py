@@ -189,11 +189,11 @@ def auto_confirm(s: Session, order_id: int, as_of: datetime) -> bool:
 
 
 def due_auto_confirm(s: Session, as_of: datetime, limit: int = 1000) -> list[int]:
-    # Coarse filter in SQL (settings allow at least one day); the rule decides per order.
+    # Coarse filter in SQL (no merchant confirms sooner than the setting's lower bound); the rule decides per order.
     return list(
         s.scalars(
             select(Order.id)
-            .where(Order.status.in_((Status.ready_for_pickup.value, Status.delivering.value)), Order.handed_over_at <= as_of - timedelta(days=1))
+            .where(Order.status.in_((Status.ready_for_pickup.value, Status.delivering.value)), Order.handed_over_at <= as_of - timedelta(days=rules.SETTINGS.bounds("auto_confirm_days")[0]))
             .order_by(Order.id)
             .limit(limit)
         )
@@ -217,7 +217,7 @@ def complete(s: Session, order_id: int, as_of: datetime) -> bool:
 
 
 def due_completion(s: Session, as_of: datetime, limit: int = 1000) -> list[int]:
-    return list(s.scalars(select(Order.id).where(Order.status == Status.received.value, Order.received_at <= as_of - timedelta(days=1)).order_by(Order.id).limit(limit)))
+    return list(s.scalars(select(Order.id).where(Order.status == Status.received.value, Order.received_at <= as_of - timedelta(days=rules.SETTINGS.bounds("after_sales_days")[0])).order_by(Order.id).limit(limit)))
 
 
 def release_hold(s: Session, order_id: int, now: datetime, reason: str) -> bool:
