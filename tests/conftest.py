@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from linli import domains, ledger, migrate
-from linli.campaigns import flash
+from linli.campaigns.flash_sale import gate as flash
 from linli.config import Settings
 from linli.db import Base, Database
 from tests.services import service_url

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from linli import events, jobs
-from linli.campaigns import flash, flash_queue
+from linli.campaigns.flash_sale import gate as flash
+from linli.campaigns.flash_sale import queue as flash_queue
 from linli.campaigns.models import CampaignOrderLine, Offer
 from linli.identity.models import Member
 from linli.orders.models import Order

@@ -12,7 +12,8 @@ from redis import RedisError
 from sqlalchemy import func, select
 
 from linli import events, jobs
-from linli.campaigns import flash, flash_queue
+from linli.campaigns.flash_sale import gate as flash
+from linli.campaigns.flash_sale import queue as flash_queue
 from linli.campaigns.models import CampaignOrderLine
 from linli.orders.models import Order
 from tests.campaigns.helpers import add_offer

@@ -11,9 +11,10 @@ import httpx
 from sqlalchemy import func, select
 
 from linli import events, jobs
-from linli.campaigns import team_rules, teams
+from linli.campaigns.group_buy import rules as team_rules
+from linli.campaigns.group_buy import service as teams
+from linli.campaigns.group_buy.rules import OnPayment
 from linli.campaigns.models import Team, TeamMember
-from linli.campaigns.team_rules import OnPayment
 from linli.orders.models import RefundCase
 from tests.campaigns.helpers import add_offer, campaign_shop, create_campaign, resident
 from tests.conftest import MerchantSetup, login, problem_code

@@ -13,8 +13,10 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from linli.campaigns import flash, flash_queue, rules
+from linli.campaigns import rules
 from linli.campaigns import service as campaigns
+from linli.campaigns.flash_sale import gate as flash
+from linli.campaigns.flash_sale import queue as flash_queue
 from linli.catalog import service as catalog
 from linli.community import service as community
 from linli.identity import service as identity

@@ -10,7 +10,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from linli.campaigns import flash, rules
+from linli.campaigns import rules
+from linli.campaigns.flash_sale import gate as flash
 from linli.campaigns.models import Campaign, CampaignOrderLine, Offer, OfferCounter, Team, TeamMember
 from linli.campaigns.service import buyer_community, entry_of, offer_view, offers_of
 from linli.db import is_unique_violation, take_counter

@@ -37,8 +37,9 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from linli.campaigns import rules, thresholds
+from linli.campaigns import rules
 from linli.campaigns.models import Campaign, ThresholdRebate
+from linli.campaigns.threshold import service as thresholds
 from linli.db import Database, insert_ignore
 from linli.events import emit
 from linli.jobs import job

@@ -8,8 +8,9 @@ from linli.composition import Domain, Wiring
 def wire(w: Wiring) -> None:
     """Checkout's campaign step and flash-sale queue; the flash gate on Redis when one is
     configured, else the database decides alone."""
-    from linli.campaigns import flash, flash_queue
     from linli.campaigns.checkout import CampaignPricing
+    from linli.campaigns.flash_sale import gate as flash
+    from linli.campaigns.flash_sale import queue as flash_queue
     from linli.orders import ports
 
     w.fill(ports.campaign, CampaignPricing(), by="campaigns")
@@ -17,4 +18,4 @@ def wire(w: Wiring) -> None:
     flash.configure(w.redis)
 
 
-DOMAIN = Domain("campaigns", modules=("models", "handlers", "jobs"), api=("api:router", "team_api:router"), pages=("pages:router", "team_pages:router"), wire=wire)
+DOMAIN = Domain("campaigns", modules=("models", "handlers", "jobs"), api=("api:router", "group_buy.api:router"), pages=("pages:router", "group_buy.pages:router"), wire=wire)

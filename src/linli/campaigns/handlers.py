@@ -19,4 +19,4 @@ def purchased(s: Session, event: Event) -> None:
     }, merchant_id=p["merchant_id"], at=event.created_at)
 
 # Team seats follow their orders' payments (registered in ``teams``).
-from linli.campaigns import teams  # noqa: E402,F401
+from linli.campaigns.group_buy import service as teams  # noqa: E402,F401

@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from linli.campaigns import rules, thresholds
+from linli.campaigns import rules
 from linli.campaigns.models import Campaign, CampaignEntry, Offer
+from linli.campaigns.threshold import service as thresholds
 from linli.catalog import service as catalog
 from linli.community import service as community
 from linli.db import insert_ignore

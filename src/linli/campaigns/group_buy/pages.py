@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi.responses import Response
 
-from linli.campaigns import teams
+from linli.campaigns.group_buy import service as teams
 from linli.i18n import N_
 from linli.schema import Id
 from linli.web.deps import DB, Now

@@ -48,7 +48,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from linli import idempotency, jobs
-from linli.campaigns import flash, rules
+from linli.campaigns import rules
+from linli.campaigns.flash_sale import gate as flash
 from linli.campaigns.models import Campaign, Offer
 from linli.campaigns.service import offer_view
 from linli.db import Database, utcnow

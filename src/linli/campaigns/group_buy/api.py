@@ -7,7 +7,7 @@ from datetime import datetime
 
 from fastapi import Request
 
-from linli.campaigns import teams
+from linli.campaigns.group_buy import service as teams
 from linli.schema import Id, Output
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router

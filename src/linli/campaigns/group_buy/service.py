@@ -18,9 +18,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from linli import events
-from linli.campaigns import team_rules as rules
+from linli.campaigns.group_buy import rules
+from linli.campaigns.group_buy.rules import OnPayment, TeamStatus
 from linli.campaigns.models import Campaign, Offer, Team, TeamMember
-from linli.campaigns.team_rules import OnPayment, TeamStatus
 from linli.catalog import service as catalog
 from linli.db import Database
 from linli.errors import Conflict, NotFound
