@@ -4,8 +4,12 @@ Without ``LINLI_REDIS_URL`` the database alone decides (the offer's ``sold`` com
 set). With it, a Lua script checks the member's limit and takes a unit atomically before
 the database is touched, so thousands of buyers contend on Redis rather than on one row;
 the database compare-and-set stays the final guard. A plain flash order goes further: the
-gate also queues it and the buyer is answered at once (``flash_queue``); this module's
+gate also queues it and the buyer is answered at once (``flash_sale.queue``); this module's
 ``gate_take`` then finds the unit already taken (``pregate``) when the order is placed.
+
+One ``FlashGate`` per process, set by ``configure`` (the package's entry, called at start-up)
+and read through ``current()``: its client, key prefix, keys per offer and scripts are
+public, so the queue and the checkout step use the gate without reaching into this module.
 
 Keys per offer (``{id}`` is a Redis Cluster hash tag, so both keys live on one node):
 
@@ -111,27 +115,84 @@ return 1
 """
 
 
-@dataclass
-class _Gate:
-    redis: object
-    prefix: str
-    take: object
-    give: object
-    reset: object
+@dataclass(frozen=True)
+class GateState:
+    left: int
+    quota: int
+    members: dict[int, int]
+
+    @property
+    def sold(self) -> int:
+        return self.quota - self.left
 
 
-_gate: _Gate | None = None
-_paused_until = 0.0  # a gate that just failed is not asked again (each failure costs its retries)
+class FlashGate:
+    """The gate on one Redis: its client and key prefix, the keys of an offer, the scripts
+    registered on the client, and whether it failed a moment ago (``pause``)."""
+
+    def __init__(self, redis_client, prefix: str = PREFIX) -> None:
+        self.redis = redis_client
+        self.prefix = prefix
+        self._scripts: dict[str, object] = {}
+        self._paused_until = 0.0  # a gate that just failed is not asked again (each failure costs its retries)
+
+    def keys(self, offer_id: int) -> list[str]:
+        """The offer's state and members keys (more keys of the offer extend its state key)."""
+        base = f"{self.prefix}{{{offer_id}}}"
+        return [base, base + ":m"]
+
+    def script(self, lua: str):
+        """``lua`` registered on this gate's client (once per gate)."""
+        got = self._scripts.get(lua)
+        if got is None:
+            got = self._scripts[lua] = self.redis.register_script(lua)
+        return got
+
+    def paused(self) -> bool:
+        """Redis failed to answer a moment ago: the database decides alone for now."""
+        return time.monotonic() < self._paused_until
+
+    def pause(self) -> None:
+        self._paused_until = time.monotonic() + PAUSE_SECONDS
+
+    def take(self, offer_id: int, member_id: int, qty: int, *, limit: int, left_if_new: int, quota: int, ttl: int) -> int:
+        """Take ``qty`` units for ``member_id`` (``limit`` 0: no per-member limit); the
+        offer's keys start at ``left_if_new`` units and live ``ttl`` seconds. Returns the
+        units left after the take, -1 over the member's limit, -2 sold out."""
+        return self.script(_TAKE)(keys=self.keys(offer_id), args=[member_id, qty, limit, left_if_new, quota, ttl, time.time()])
+
+    def give(self, offer_id: int, member_id: int, qty: int) -> None:
+        """Give ``qty`` units of an offer back, with the member's share of the limit."""
+        self.script(_GIVE)(keys=self.keys(offer_id), args=[member_id, qty, time.time()])
+
+    def reset(self, offer_id: int, ver: bytes, left: int, quota: int, ttl: int, members: list[tuple[int, int]]) -> bool:
+        """Replace the offer's keys (``left`` units, ``members`` as (member, units)) unless
+        it moved since its ``ver`` was read. True if they were replaced."""
+        flat = [v for mid, q in members for v in (mid, q)]
+        return bool(self.script(_RESET)(keys=self.keys(offer_id), args=[ver, left, quota, ttl, time.time(), *flat]))
+
+    def state(self, offer_id: int) -> GateState | None:
+        """What the gate holds for an offer (None before its first take)."""
+        state, members = self.keys(offer_id)
+        h = self.redis.hgetall(state)
+        if not h:
+            return None
+        m = self.redis.hgetall(members)
+        return GateState(int(h[b"left"]), int(h[b"quota"]), {int(k): int(v) for k, v in m.items()})
+
+
+_gate: FlashGate | None = None
 
 
 def configure(redis_client, prefix: str = PREFIX) -> None:
     """Use ``redis_client`` as the gate, its keys under ``prefix`` (None turns the gate off)."""
-    global _gate, _paused_until
-    _paused_until = 0.0
-    if redis_client is None:
-        _gate = None
-        return
-    _gate = _Gate(redis_client, prefix, redis_client.register_script(_TAKE), redis_client.register_script(_GIVE), redis_client.register_script(_RESET))
+    global _gate
+    _gate = None if redis_client is None else FlashGate(redis_client, prefix)
+
+
+def current() -> FlashGate | None:
+    """The gate in use (None: the database decides alone)."""
+    return _gate
 
 
 def configuration() -> tuple[object | None, str]:
@@ -143,43 +204,40 @@ def enabled() -> bool:
     return _gate is not None
 
 
-def _keys(offer_id: int) -> list[str]:
-    base = f"{_gate.prefix}{{{offer_id}}}"
-    return [base, base + ":m"]
-
-
-def _ttl(ends_at: datetime) -> int:
+def ttl(ends_at: datetime) -> int:
+    """Seconds an offer's keys live: until a day after its campaign ends."""
     return max(int((ends_at + KEEP_AFTER_END - utcnow()).total_seconds()), int(KEEP_AFTER_END.total_seconds()))
 
 
 def paused() -> bool:
     """Redis failed to answer a moment ago: the database decides alone for now."""
-    return time.monotonic() < _paused_until
+    return _gate is not None and _gate.paused()
 
 
 def pause() -> None:
-    global _paused_until
-    _paused_until = time.monotonic() + PAUSE_SECONDS
+    if _gate is not None:
+        _gate.pause()
 
 
 def give(offer_id: int, member_id: int, qty: int) -> None:
     """Give ``qty`` units of an offer back to the gate, with the member's share of the limit."""
     # Units not given back leave the gate holding too few: reconcile puts them back.
-    if _gate is None:
+    gate = _gate
+    if gate is None:
         return
-    if paused():
+    if gate.paused():
         log.warning("flash gate paused: %s of offer %s not given back", qty, offer_id)
         return
     try:
-        _gate.give(keys=_keys(offer_id), args=[member_id, qty, time.time()])
+        gate.give(offer_id, member_id, qty)
     except RedisError:
-        pause()
+        gate.pause()
         log.exception("flash gate: giving back %s of offer %s failed", qty, offer_id)
 
 
 @dataclass
 class Pregated:
-    """Units the queue's gate already took for the order being placed (``flash_queue``)."""
+    """Units the queue's gate already took for the order being placed (``flash_sale.queue``)."""
 
     offer_id: int
     member_id: int
@@ -202,15 +260,15 @@ def gate_take(s: Session, offer: rules.OfferView, member_id: int, qty: int) -> b
     if pre is not None and not pre.used and (pre.offer_id, pre.member_id, pre.qty) == (offer.id, member_id, qty):
         pre.used = True  # taken when the order was queued; the queue gives it back if the order fails
         return True
-    if _gate is None or offer.quota is None or paused():
+    gate = _gate
+    if gate is None or offer.quota is None or gate.paused():
         return False
     row = s.get(Offer, offer.id)  # already in the session: no query
     c = s.get(Campaign, row.campaign_id)
-    args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, _ttl(c.ends_at), time.time()]
     try:
-        got = _gate.take(keys=_keys(offer.id), args=args)
+        got = gate.take(offer.id, member_id, qty, limit=offer.limit_per_member or 0, left_if_new=max(offer.quota - offer.sold, 0), quota=offer.quota, ttl=ttl(c.ends_at))
     except RedisError:
-        pause()
+        gate.pause()
         log.exception("flash gate: Redis did not answer; the database decides alone for %s s", PAUSE_SECONDS)
         return False
     if got == -1:
@@ -252,27 +310,9 @@ def gate_give_back(s: Session, offer_id: int, member_id: int, qty: int) -> None:
 # --- what the gate holds, and putting it right -----------------------------------------------
 
 
-@dataclass(frozen=True)
-class GateState:
-    left: int
-    quota: int
-    members: dict[int, int]
-
-    @property
-    def sold(self) -> int:
-        return self.quota - self.left
-
-
 def gate_state(offer_id: int) -> GateState | None:
     """What the gate holds for an offer (None without a gate or before its first take)."""
-    if _gate is None:
-        return None
-    state, members = _keys(offer_id)
-    h = _gate.redis.hgetall(state)
-    if not h:
-        return None
-    m = _gate.redis.hgetall(members)
-    return GateState(int(h[b"left"]), int(h[b"quota"]), {int(k): int(v) for k, v in m.items()})
+    return None if _gate is None else _gate.state(offer_id)
 
 
 def reconcile(db: Database, offer_ids: list[int], *, quiet_seconds: float | None = None) -> int:
@@ -281,14 +321,15 @@ def reconcile(db: Database, offer_ids: list[int], *, quiet_seconds: float | None
     in the last ``quiet_seconds`` is skipped, and one that moves while the database is read
     is left as it is (the reset applies only if nothing moved meanwhile). Returns how many
     offers were reset (``QUIET_SECONDS`` when ``quiet_seconds`` is not given)."""
-    if _gate is None:
+    gate = _gate
+    if gate is None:
         return 0
     quiet = QUIET_SECONDS if quiet_seconds is None else quiet_seconds
     done = 0
     for offer_id in offer_ids:
-        keys = _keys(offer_id)
-        ver, at = _gate.redis.hmget(keys[0], ["ver", "at"])
-        if ver is None or time.time() - float(at) < quiet or _gate.redis.xlen(keys[0] + ":q"):
+        keys = gate.keys(offer_id)
+        ver, at = gate.redis.hmget(keys[0], ["ver", "at"])
+        if ver is None or time.time() - float(at) < quiet or gate.redis.xlen(keys[0] + ":q"):
             continue  # never taken (the first take initialises it), busy, or queued orders not yet placed
         with db.transaction() as s:
             o = s.get(Offer, offer_id)
@@ -296,9 +337,8 @@ def reconcile(db: Database, offer_ids: list[int], *, quiet_seconds: float | None
             members = [] if o.limit_per_member is None else list(s.execute(
                 select(OfferCounter.member_id, OfferCounter.qty).where(OfferCounter.offer_id == offer_id, OfferCounter.qty > 0)
             ))
-            left, quota, ttl = o.quota - o.sold, o.quota, _ttl(c.ends_at)
-        flat = [v for mid, q in members for v in (mid, q)]
-        done += int(_gate.reset(keys=keys, args=[ver, left, quota, ttl, time.time(), *flat]))
+            left, quota, keep = o.quota - o.sold, o.quota, ttl(c.ends_at)
+        done += int(gate.reset(offer_id, ver, left, quota, keep, members))
     return done
 
 

@@ -20,7 +20,7 @@ deleted once answered, so a non-empty stream means work in flight: the reconcile
 such an offer alone. The campaign is judged, and the order dated, when the buyer was
 accepted; the time to pay starts when the order is placed, so a long queue does not eat it.
 
-Keys per offer, all under the offer's hash tag (see ``flash``): ``<prefix>{id}:q`` the
+Keys per offer, all under the offer's hash tag (see ``gate``): ``<prefix>{id}:q`` the
 stream, ``<prefix>{id}:t`` ticket → answer (JSON), ``<prefix>{id}:k:<member>:<key>`` an
 ``Idempotency-Key`` → ticket. ``<prefix>queues`` lists the streams to drain.
 """
@@ -50,6 +50,7 @@ from starlette.concurrency import run_in_threadpool
 from linli import idempotency, jobs
 from linli.campaigns import rules
 from linli.campaigns.flash_sale import gate as flash
+from linli.campaigns.flash_sale.gate import FlashGate
 from linli.campaigns.models import Campaign, Offer
 from linli.campaigns.service import offer_view
 from linli.db import Database, utcnow
@@ -114,28 +115,24 @@ class _Profile:
 
 _profiles: dict[tuple[int, int], tuple[float, _Profile | None]] = {}  # (gate, campaign) → (until, profile)
 _loading: dict[tuple[int, int], threading.Lock] = {}
-_script = None
-_script_for = None
+
+
+def _current() -> FlashGate:
+    """The gate in use (callers checked ``flash.enabled()``)."""
+    return flash.current()
 
 
 def _keys(offer_id: int) -> tuple[str, str, str, str]:
-    state, members = flash._keys(offer_id)
+    state, members = _current().keys(offer_id)
     return state, members, state + ":q", state + ":t"
 
 
 def _queues_key() -> str:
-    return flash._gate.prefix + "queues"
-
-
-def _enqueue_script():
-    global _script, _script_for
-    if _script_for is not flash._gate:
-        _script, _script_for = flash._gate.redis.register_script(_ENQUEUE), flash._gate
-    return _script
+    return _current().prefix + "queues"
 
 
 def _profile(s: Session | None, campaign_id: int) -> _Profile | None:
-    key = (id(flash._gate), campaign_id)  # a new gate (another deployment, a test) starts afresh
+    key = (id(flash.current()), campaign_id)  # a new gate (another deployment, a test) starts afresh
     hit = _profiles.get(key)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
@@ -217,7 +214,7 @@ def _plan(s: Session | None, member_id: int, req: orders.NewOrder, key: str | No
                "address": [a.name, a.phone, a.text, a.lat, a.lng] if a else None, "campaign_id": req.campaign_id}
     state, members, stream, tickets = _keys(offer.id)
     idem = f"{state}:k:{member_id}:{key.strip()}" if key else ""
-    args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, flash._ttl(prof.ends_at), time.time(), json.dumps(request), now.isoformat()]
+    args = [member_id, qty, offer.limit_per_member or 0, max(offer.quota - offer.sold, 0), offer.quota, flash.ttl(prof.ends_at), time.time(), json.dumps(request), now.isoformat()]
     return _Plan(offer, [state, members, stream, tickets, idem], args)
 
 
@@ -235,9 +232,9 @@ def try_queue(s: Session, member_id: int, req: orders.NewOrder, key: str | None,
     if plan is None:
         return None
     try:
-        got = _enqueue_script()(keys=plan.keys, args=plan.args)
+        got = _current().script(_ENQUEUE)(keys=plan.keys, args=plan.args)
         if got[0] == 0 and got[2] == 1:  # the stream was empty: make sure the drainers list it
-            flash._gate.redis.sadd(_queues_key(), plan.stream)
+            _current().redis.sadd(_queues_key(), plan.stream)
     except RedisError:
         _failed()
         return None
@@ -276,15 +273,16 @@ _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event
 def _async_gate():
     """An asyncio client (and the script) for the gate's Redis, one per event loop; None
     when the gate's connection is not plain TCP (then the thread path serves)."""
-    pool = flash._gate.redis.connection_pool
+    gate = _current()
+    pool = gate.redis.connection_pool
     kwargs = pool.connection_kwargs
     if "host" not in kwargs or pool.connection_class is not redis.Connection:
         return None
     per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    got = per_loop.get(id(flash._gate))
+    got = per_loop.get(id(gate))
     if got is None:
         r = redis.asyncio.Redis(**{k: kwargs[k] for k in _ASYNC_KWARGS if k in kwargs})
-        got = per_loop[id(flash._gate)] = (r, r.register_script(_ENQUEUE))
+        got = per_loop[id(gate)] = (r, r.register_script(_ENQUEUE))
     return got
 
 
@@ -294,7 +292,7 @@ def ticket(member_id: int, raw: str) -> Ticket | None:
     if m is None or not flash.enabled():
         return None
     offer_id, entry = int(m.group(1)), m.group(2)
-    got = flash._gate.redis.hget(_keys(offer_id)[3], entry)
+    got = _current().redis.hget(_keys(offer_id)[3], entry)
     if got is None:
         return None
     d = json.loads(got)
@@ -377,7 +375,7 @@ def _place(db: Database, batch: list[_Queued], now: datetime) -> None:
 
 def _answer(batch: list[_Queued], answers: list[dict]) -> None:
     """Record the tickets' answers and take the entries off their streams."""
-    with flash._gate.redis.pipeline(transaction=False) as p:
+    with _current().redis.pipeline(transaction=False) as p:
         for q, answer in zip(batch, answers, strict=True):
             p.hset(q.stream[: -len(":q")] + ":t", q.entry, json.dumps(answer))
             p.xack(q.stream, GROUP, q.entry)
@@ -394,7 +392,7 @@ def _place_all(db: Database, stream: str, entries, now: datetime | None) -> int:
 
 def _ensure_group(stream: str) -> None:
     try:
-        flash._gate.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        _current().redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
     except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
@@ -405,7 +403,7 @@ def drain_once(db: Database, consumer: str, *, count: int = 200, block_ms: int |
     clock by default); returns how many entries were answered."""
     if not flash.enabled():
         return 0
-    g = flash._gate.redis
+    g = _current().redis
     streams = sorted(s.decode() for s in g.smembers(_queues_key()))
     done = 0
     for stream in streams:
@@ -440,7 +438,7 @@ def place_queued(db: Database, as_of: datetime) -> int:
 
 def waiting(offer_id: int) -> int:
     """Queued orders of an offer not yet answered."""
-    return int(flash._gate.redis.xlen(_keys(offer_id)[2])) if flash.enabled() else 0
+    return int(_current().redis.xlen(_keys(offer_id)[2])) if flash.enabled() else 0
 
 
 @jobs.loop("campaigns.flash_drainer")
@@ -469,7 +467,7 @@ class Drainer:
         while not self._stop.is_set():
             try:
                 if not drain_once(self.db, self.consumer, block_ms=self.block_ms):
-                    self._stop.wait(0.05 if flash._gate.redis.scard(_queues_key()) else 1.0)
+                    self._stop.wait(0.05 if _current().redis.scard(_queues_key()) else 1.0)
             except Exception:  # Redis or the database briefly away: entries stay pending
                 log.exception("flash queue: draining failed")
                 self._stop.wait(1.0)
