@@ -1,17 +1,15 @@
 """Community thresholds (社区成团): live progress per community and, at close, the tier
-difference paid back on every order of a community that reached a tier.
+difference paid back on every order of a community that reached a tier (``settlement``).
 
 An order belongs to ``orders.community_id`` (its pickup point's community, or the nearest
 community for a delivery). It counts once paid and not cancelled — and, after the close,
 also when it was settled at close (its ``ThresholdRebate`` row), so the tally stays what
 the close decided even when a missed community's orders were cancelled by the ``cancel``
 policy or an order is refunded afterwards. ``progress`` (the member's view) and the close
-(``closing``) count the same way (``tally``).
+(``settlement``) count the same way (``tally``).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -76,21 +74,3 @@ def progress(s: Session, c: Campaign, community_id: int | None) -> dict:
         "orders_to_next": (ahead[0] - n) if ahead else 0,
         "tiers": [list(t) for t in tiers],
     }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    kind: str  # rebate | cancelled | none
-    off: int | None  # fen back per order; None = everything still refundable
-
-
-def outcome(tiers: list[tuple[int, int]], miss_policy: str | None, orders: int, has_community: bool = True) -> Outcome:
-    """What the close does to each order of a community with ``orders`` counted orders
-    (pure): the reached tier's amount back, or the miss policy (``cancel`` refunds all,
-    ``proceed`` keeps the base price)."""
-    reached = rules.tier_for(tiers, orders) if has_community else None
-    if reached is not None:
-        return Outcome("rebate", reached[1])
-    if miss_policy == "cancel":
-        return Outcome("cancelled", None)
-    return Outcome("none", 0)
