@@ -10,6 +10,8 @@ from fastapi import Query, Response
 from pydantic import AliasChoices, AwareDatetime, Field
 
 from linli.campaigns import rules, service
+from linli.campaigns.live import board as live
+from linli.campaigns.member_view import member_view
 from linli.errors import Invalid
 from linli.schema import Id, Input, Output
 from linli.timeutil import SHANGHAI
@@ -201,25 +203,25 @@ def create_campaign(merchant_id: Id, body: CampaignIn, s: DB, who: Who, now: Now
         leader_id = service.leader_of_code(s, merchant_id, of.leader_code) if of.leader_code else None
         service.add_offer(s, who, merchant_id, c.id, service.OfferSpec(of.sku_id, of.price, of.quota, of.limit_per_member, of.community_id, leader_id, of.label), now)
     response.headers["Location"] = f"/api/v1/campaigns/{c.id}"
-    return campaign_out(service.member_view(s, c.id, None, now))
+    return campaign_out(member_view(s, c.id, None, now))
 
 
 @router.get("/merchants/{merchant_id}/campaigns", response_model=list[CampaignOut], responses=PROBLEMS)
 def list_campaigns(merchant_id: Id, s: DB, who: Who, now: Now, kind: str | None = Query(default=None, pattern="^(live|group_buy|threshold|flash_sale|presale)$")) -> list[CampaignOut]:
-    return [campaign_out(service.member_view(s, c.id, None, now)) for c in service.list_campaigns(s, who, merchant_id, kind)]
+    return [campaign_out(member_view(s, c.id, None, now)) for c in service.list_campaigns(s, who, merchant_id, kind)]
 
 
 @router.post("/merchants/{merchant_id}/campaigns/{campaign_id}/offers", status_code=201, response_model=OfferOut, responses=PROBLEMS)
 def add_offer(merchant_id: Id, campaign_id: Id, body: OfferIn, s: DB, who: Who, now: Now) -> OfferOut:
     spec = service.OfferSpec(body.sku_id, body.price, body.quota, body.limit_per_member, body.community_id, body.leader_id, body.label)
     o = service.add_offer(s, who, merchant_id, campaign_id, spec, now)
-    v = service.member_view(s, campaign_id, None, now)
+    v = member_view(s, campaign_id, None, now)
     return _offer_out(next(x for x in v.offers if x.offer.id == o.id))
 
 
 @router.get("/merchants/{merchant_id}/campaigns/{campaign_id}/board", response_model=BoardOut, responses=PROBLEMS)
 def live_board(merchant_id: Id, campaign_id: Id, s: DB, who: Who, now: Now) -> BoardOut:
-    b = service.board(s, who, merchant_id, campaign_id, now)
+    b = live.board(s, who, merchant_id, campaign_id, now)
     return BoardOut(
         campaign_id=b.campaign.id, phase=b.phase, orders=b.orders, paid_orders=b.paid_orders, gmv=b.gmv, entries=b.entries,
         offers=[_offer_out(o) for o in b.offers], by_code=[BoardCode(**r) for r in b.by_code],
@@ -230,7 +232,7 @@ def live_board(merchant_id: Id, campaign_id: Id, s: DB, who: Who, now: Now) -> B
 def get_campaign(campaign_id: Id, s: DB, who: MaybeWho, now: Now) -> CampaignOut:
     """The campaign as a member sees it: prices, quota left, countdown, and for a
     threshold their community's progress and next tier."""
-    return campaign_out(service.member_view(s, campaign_id, who.member_id if who else None, now))
+    return campaign_out(member_view(s, campaign_id, who.member_id if who else None, now))
 
 
 @router.post("/campaigns/{campaign_id}/enter", response_model=EntryOut, responses=PROBLEMS)

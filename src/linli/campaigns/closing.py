@@ -33,7 +33,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from linli.campaigns import rules
+from linli.campaigns import rules, service
 from linli.campaigns.models import Campaign
 from linli.campaigns.threshold import service as thresholds
 from linli.campaigns.threshold.settlement import settle_order, stragglers, threshold_summary, unsettled, unsettled_orders
@@ -124,5 +124,5 @@ def purchase_list(s: Session, campaign_id: int) -> list[dict]:
     """Units per SKU of a campaign's paid, not cancelled orders (the warehouse's list)."""
     return [
         {"sku_id": u.sku_id, "product_name": u.product_name, "sku_name": u.sku_name, "qty": u.qty, "orders": u.orders}
-        for u in orders.units_by_sku(s, campaign_id, thresholds.COUNTED)
+        for u in orders.units_by_sku(s, campaign_id, service.COUNTED)
     ]

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from linli.campaigns import rules, service
+from linli.campaigns.live import board as live
+from linli.campaigns.member_view import member_view
 from linli.campaigns.models import Campaign
 from linli.catalog import service as catalog
 from linli.community import service as community
@@ -226,7 +228,7 @@ def _leaders(s: Session, communities: list) -> list[tuple[int, str]]:
 
 def _detail(page: Page, s: Session, who: Principal, mid: int, cid: int, now: datetime, *, state: dict | None = None, status: int = 200) -> Response:
     view = merchant_view(s, who, mid)
-    b = service.board(s, who, mid, cid, now)
+    b = live.board(s, who, mid, cid, now)
     can_manage = view.can(Permission.manage_campaigns)
     skus = []
     if can_manage:
@@ -253,7 +255,7 @@ def console_campaign(mid: Id, cid: Id, page: PageDep, s: DB, who: ConsoleWho, no
 def console_board(mid: Id, cid: Id, page: PageDep, s: DB, who: ConsoleWho, now: Now) -> Response:
     """The live board alone, polled by the campaign page every few seconds."""
     view = merchant_view(s, who, mid)
-    b = service.board(s, who, mid, cid, now)
+    b = live.board(s, who, mid, cid, now)
     return page.render("campaigns/_board.html", view=view, board=b, c=b.campaign, poll=BOARD_POLL_SECONDS, **NAMES)
 
 
@@ -346,7 +348,7 @@ def _member_page(page: Page, s: Session, cid: int, now: datetime) -> Response:
     member_id = page.who.member_id if page.who else None
     code = (page.request.query_params.get("code") or "").strip()[:32] or None
     notice = _enter(page, s, member_id, c, code, now) if member_id is not None else None
-    view = service.member_view(s, c.id, member_id, now)
+    view = member_view(s, c.id, member_id, now)
     entry = service.entry_of(s, c.id, member_id) if member_id else None
     inviter = identity.get_member(s, entry.code_owner_id).nickname if entry and entry.code_owner_id else (None if member_id else _inviter(s, c, code))
     community_ids = {o.offer.community_id for o in view.offers if o.offer.community_id} | ({view.community_id} if view.community_id else set())
@@ -389,7 +391,7 @@ def kit_link(page: Page, campaign_id: int, code: str) -> str:
 def _poster_offer(s: Session, c: Campaign, leader_id: int, now: datetime) -> service.OfferOut | None:
     """The offer a leader's poster shows: the cheapest one open to their neighbours."""
     mine = {cm.id for cm in community.communities_led_by(s, leader_id) if cm.merchant_id == c.merchant_id}
-    view = service.member_view(s, c.id, None, now)
+    view = member_view(s, c.id, None, now)
     ok = [o for o in view.offers if o.offer.leader_id in (None, leader_id) and (o.offer.community_id is None or o.offer.community_id in mine)]
     return min(ok or view.offers, key=lambda o: (o.offer.price, o.offer.id), default=None)
 

@@ -1,5 +1,9 @@
-"""Campaign use cases: the console's campaigns and offers, the member's view of a
-campaign, entering a live room through a code, the live board."""
+"""Campaign use cases every kind shares: the console's campaigns and offers, the member's
+view of a campaign, entering a live room through a code, the price a member is quoted.
+
+The kinds' packages (``flash_sale``, ``group_buy``, ``threshold``, ``live``) build on this
+module and never the other way round: what a kind adds to a campaign's view is added above
+them (``member_view``)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from linli.campaigns import rules
 from linli.campaigns.models import Campaign, CampaignEntry, Offer
-from linli.campaigns.threshold import service as thresholds
 from linli.catalog import service as catalog
 from linli.community import service as community
 from linli.db import insert_ignore
@@ -19,10 +22,14 @@ from linli.errors import Conflict, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
-from linli.orders import service as orders
+from linli.orders.rules import REFUNDABLE
 from linli.referral import service as referral
 
 MAX_OFFERS = 50
+
+# Orders that count for a campaign (its sales, a threshold's progress, a pre-sale's list):
+# paid and not cancelled.
+COUNTED = tuple(sorted(REFUNDABLE))
 
 
 def _campaign_of(s: Session, merchant_id: int, campaign_id: int) -> Campaign:
@@ -205,13 +212,13 @@ class CampaignView:
     offers: list[OfferOut]
     entry_code: str | None = None
     community_id: int | None = None
-    progress: dict | None = None  # a threshold's progress in the member's community
+    progress: dict | None = None  # a threshold's progress in the member's community (``member_view``)
     extra: dict = field(default_factory=dict)
 
 
-def member_view(s: Session, campaign_id: int, member_id: int | None, now: datetime) -> CampaignView:
-    """A campaign as a member sees it: prices, quota left, countdown, and for a threshold
-    their community's progress towards the next tier."""
+def campaign_view(s: Session, campaign_id: int, member_id: int | None, now: datetime) -> CampaignView:
+    """A campaign as a member sees it, whatever its kind: prices, quota left, countdown
+    (``member_view`` adds what the kind shows)."""
     c = public_campaign(s, campaign_id)
     entry = entry_of(s, c.id, member_id) if member_id else None
     cid = buyer_community(s, c.merchant_id, member_id)
@@ -224,58 +231,14 @@ def member_view(s: Session, campaign_id: int, member_id: int | None, now: dateti
         ok = member_id is not None and rules.eligible(offer_view(o), cid, owner)
         out.append(OfferOut(o, v.product_name if v else "", v.sku_name if v else "", v.price if v else o.price, None if o.quota is None else max(o.quota - o.sold, 0), ok))
     ph = rules.phase(c.starts_at, c.ends_at, c.status, now)
-    view = CampaignView(
+    return CampaignView(
         c, ph.value, max(int((c.starts_at - now).total_seconds()), 0), max(int((c.ends_at - now).total_seconds()), 0), out,
         entry.invite_code if entry else None, cid,
     )
-    if c.kind == rules.Kind.threshold:
-        view.progress = thresholds.progress(s, c, cid)
-    return view
 
 
 def offer_view(o: Offer) -> rules.OfferView:
     return rules.OfferView(o.id, o.sku_id, o.price, o.quota, o.sold, o.limit_per_member, o.community_id, o.leader_id)
-
-
-# --- live board ------------------------------------------------------------------------------
-
-
-@dataclass
-class Board:
-    campaign: Campaign
-    phase: str
-    orders: int
-    paid_orders: int
-    gmv: int
-    entries: int
-    offers: list[OfferOut]
-    by_code: list[dict]  # [{code, owner_id, nickname, orders, gmv, entries}]
-
-
-def board(s: Session, who: Principal, merchant_id: int, campaign_id: int, now: datetime) -> Board:
-    """The operator's live board: orders, quota left per offer, sales per leader code."""
-    c = get_campaign(s, who, merchant_id, campaign_id)
-    view = member_view(s, c.id, None, now)
-    n_orders = orders.count_campaign_orders(s, c.id)
-    sales = orders.campaign_sales(s, c.id, thresholds.COUNTED)
-    entries = s.scalar(select(func.count()).select_from(CampaignEntry).where(CampaignEntry.campaign_id == c.id)) or 0
-    rows = [(x.code, x.orders, x.gmv) for x in orders.sales_by_invite_code(s, c.id, thresholds.COUNTED)]
-    entry_counts = dict(s.execute(
-        select(CampaignEntry.invite_code, func.count()).where(CampaignEntry.campaign_id == c.id, CampaignEntry.invite_code.is_not(None)).group_by(CampaignEntry.invite_code)
-    ).all())
-    codes = {code for code, _, _ in rows} | set(entry_counts)
-    owners = referral.code_owners(s, list(codes))
-    members = identity.members_by_ids(s, list(set(owners.values())))
-    names = {mid: m.nickname or "" for mid, m in members.items()}
-    by_code = sorted(
-        (
-            {"code": code, "owner_id": owners.get(code), "nickname": names.get(owners.get(code), ""), "orders": next((n for k, n, _ in rows if k == code), 0),
-             "gmv": int(next((g for k, _, g in rows if k == code), 0)), "entries": entry_counts.get(code, 0)}
-            for code in codes
-        ),
-        key=lambda r: (-r["gmv"], -r["orders"], r["code"]),
-    )
-    return Board(c, view.phase, n_orders, sales.orders, sales.gmv, entries, view.offers, by_code)
 
 
 def quoted_price(s: Session, campaign_id: int | None, team_id: int | None, member_id: int, sku_id: int) -> int | None:

@@ -16,11 +16,8 @@ from sqlalchemy.orm import Session
 
 from linli.campaigns import rules
 from linli.campaigns.models import Campaign, ThresholdRebate
+from linli.campaigns.service import COUNTED  # orders that count towards a community's progress
 from linli.orders import service as orders
-from linli.orders.rules import REFUNDABLE
-
-# Orders that count towards a community's progress: paid and not cancelled.
-COUNTED = tuple(sorted(REFUNDABLE))
 
 
 def _settled_uncounted(s: Session, campaign_id: int, community_id: int | None = None) -> dict[int | None, int]:

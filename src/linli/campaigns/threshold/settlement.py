@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from linli.campaigns import rules
 from linli.campaigns.models import Campaign, ThresholdRebate
+from linli.campaigns.service import COUNTED
 from linli.campaigns.threshold.rules import outcome
-from linli.campaigns.threshold.service import COUNTED, tally
+from linli.campaigns.threshold.service import tally
 from linli.db import insert_ignore
 from linli.orders import service as orders
 from linli.orders.rules import Status
