@@ -29,9 +29,13 @@ def test_a_forbidden_import_breaks_the_contracts(tmp_path):
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (tmp_path / "src" / "linli" / "orders" / "probe.py").write_text("from linli.commission import service  # noqa: F401\n")
     (tmp_path / "src" / "linli" / "money.py").open("a").write("\nfrom linli.orders import rules as _orders_rules  # noqa: E402,F401\n")
+    # One campaign kind reaching into another's package.
+    (tmp_path / "src" / "linli" / "campaigns" / "group_buy" / "probe.py").write_text("from linli.campaigns.flash_sale import gate  # noqa: F401\n")
     r = lint(tmp_path, tmp_path / "src")
     assert r.returncode == 1, r.stdout + r.stderr
     out = " ".join(r.stdout.split())
     assert "orders never imports commission BROKEN" in out, r.stdout
     assert "The kernel imports no domain (nor the web layer) BROKEN" in out, r.stdout
     assert "linli.orders.probe -> linli.commission.service" in out, r.stdout
+    assert "campaigns' kinds are independent of each other, above the shared service BROKEN" in out, r.stdout
+    assert "linli.campaigns.group_buy.probe -> linli.campaigns.flash_sale.gate" in out, r.stdout
