@@ -18,5 +18,5 @@ def purchased(s: Session, event: Event) -> None:
         "team_id": p.get("team_id"), "invite_code": p.get("invite_code"), "total_paid": p["total_paid"],
     }, merchant_id=p["merchant_id"], at=event.created_at)
 
-# Team seats follow their orders' payments (registered in ``teams``).
+# Team seats follow their orders' payments (registered in ``group_buy.service``).
 from linli.campaigns.group_buy import service as teams  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """Group-buy teams (拼团): paying fills a seat; a full team succeeds and its orders go on;
 a team short at its deadline fails and every paid order in it is refunded in full.
 
-Seats are taken at checkout (``checkout._take_seat``). Here a seat's payment is counted
+Seats are taken by the campaign pricing step (``checkout``). Here a seat's payment is counted
 (``order.paid``), a team goes forming → succeeded or forming → failed, each by
 compare-and-set on ``Team.status``, and the orders follow: released from ``grouping`` on
 success, refunded (or, unpaid, cancelled) on failure. Every step may run twice, late or
