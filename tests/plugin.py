@@ -6,7 +6,8 @@ counts effects per ``(event_id, handler)``: exactly one row each means exactly-o
 The tables live on their own ``MetaData`` (not ``linli.db.Base``): migrations and the
 conftest wipe ignore them; the tests that use them ``create_all`` and clear them.
 
-Events (all names start with ``test.``, so no domain ever emits them):
+Events (all names start with ``test.``, so no domain ever emits them; their payload
+types are below, ``PAYLOADS`` finds one by name):
 
 * ``test.ping`` — handlers ``record_a`` and ``record_b`` record an effect.
 * ``test.flaky`` — ``flaky_ok`` records an effect; ``flaky_fail`` raises while the file
@@ -32,7 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from linli.db import BigId, Database, UTCDateTime
-from linli.events import Event, emit, on
+from linli.events import Event, EventPayload, emit, on
 from linli.jobs import job
 
 metadata = MetaData()
@@ -87,44 +88,68 @@ def effects(bind: Database | Engine, **where) -> list[tuple[int | None, str]]:
         return [tuple(r) for r in conn.execute(q)]
 
 
-@on("test.ping", name="tests.record_a")
-def record_a(s: Session, event: Event) -> None:
+class Ping(EventPayload):
+    NAME = "test.ping"
+
+
+class Flaky(EventPayload):
+    NAME = "test.flaky"
+    fail_while: str
+
+
+class Block(EventPayload):
+    NAME = "test.block"
+    started: str
+    release: str
+
+
+class Tick(EventPayload):
+    NAME = "test.tick"
+    tick_id: int
+    as_of: str
+
+
+PAYLOADS: dict[str, type[EventPayload]] = {t.NAME: t for t in (Ping, Flaky, Block, Tick)}
+
+
+@on(Ping, name="tests.record_a")
+def record_a(s: Session, event: Event[Ping]) -> None:
     _record(s, event, "record_a")
 
 
-@on("test.ping", name="tests.record_b")
-def record_b(s: Session, event: Event) -> None:
+@on(Ping, name="tests.record_b")
+def record_b(s: Session, event: Event[Ping]) -> None:
     _record(s, event, "record_b")
 
 
-@on("test.flaky", name="tests.flaky_ok")
-def flaky_ok(s: Session, event: Event) -> None:
+@on(Flaky, name="tests.flaky_ok")
+def flaky_ok(s: Session, event: Event[Flaky]) -> None:
     _record(s, event, "flaky_ok")
 
 
-@on("test.flaky", name="tests.flaky_fail")
-def flaky_fail(s: Session, event: Event) -> None:
+@on(Flaky, name="tests.flaky_fail")
+def flaky_fail(s: Session, event: Event[Flaky]) -> None:
     _record(s, event, "flaky_fail")  # rolled back with the raise below
-    if os.path.exists(event.payload["fail_while"]):
+    if os.path.exists(event.payload.fail_while):
         raise RuntimeError("flaky_fail: told to fail")
 
 
-@on("test.block", name="tests.blocking")
-def blocking(s: Session, event: Event) -> None:
+@on(Block, name="tests.blocking")
+def blocking(s: Session, event: Event[Block]) -> None:
     _record(s, event, "blocking")
     s.flush()  # the effect and the (event_id, handler) row are written, not committed
-    with open(event.payload["started"], "a") as f:
+    with open(event.payload.started, "a") as f:
         f.write(f"{os.getpid()}\n")
     deadline = time.monotonic() + BLOCK_LIMIT_SECONDS
-    while not os.path.exists(event.payload["release"]):
+    while not os.path.exists(event.payload.release):
         if time.monotonic() > deadline:
             raise TimeoutError("blocking handler was never released")
         time.sleep(0.05)
 
 
-@on("test.tick", name="tests.record_tick")
-def record_tick(s: Session, event: Event) -> None:
-    _record(s, event, "record_tick", note=event.payload["as_of"])
+@on(Tick, name="tests.record_tick")
+def record_tick(s: Session, event: Event[Tick]) -> None:
+    _record(s, event, "record_tick", note=event.payload.as_of)
 
 
 @job("tests.tick")
@@ -144,6 +169,6 @@ def tick(db: Database, as_of: datetime) -> int:
                 .values(done_at=as_of, done_as_of=stamp)
             ).rowcount
             if moved == 1:
-                emit(s, "test.tick", {"tick_id": tick_id, "as_of": stamp})
+                emit(s, Tick(tick_id=tick_id, as_of=stamp))
                 handled += 1
     return handled

@@ -1,12 +1,34 @@
 """Domain events through a transactional outbox, and idempotent handlers.
 
-``emit(session, name, payload)`` adds a row to ``outbox_events`` in the caller's
-transaction, so an event exists if and only if the change that caused it committed.
+``emit(session, payload)`` adds a row to ``outbox_events`` in the caller's transaction,
+so an event exists if and only if the change that caused it committed.
 
-Handlers register with ``@on("order.paid")``. ``process_event`` runs each handler of an
-event in its own transaction that first inserts ``(event_id, handler)`` into
-``handled_events`` (unique): a handler whose row exists is skipped, and a handler killed
-halfway leaves no row and no effect, so at-least-once delivery gives exactly-once effect.
+Typed payloads. Every event is a frozen pydantic model, a subclass of ``EventPayload``
+with the event's ``NAME`` and ``VERSION`` (an int, from 1). Each producing domain declares
+its events in ONE module, ``linli.<domain>.events``: that module is the domain's public
+contract, which consumers import (it is pure: pydantic and this kernel only, no I/O, no
+models, no services — a contract in pyproject checks it). The row stores
+``payload.to_json()``: the fields under the keys they always had, plus ``"v"`` (the
+version). Rows written before payloads were typed have no ``"v"``: they are version 1.
+Validation is strict (no coercion) and exact (an unknown key is refused), so a type is
+the whole truth about what its producer writes; any change of shape bumps ``VERSION``.
+
+Handlers register with ``@on(OrderPaid)`` and receive ``Event[OrderPaid]``, whose
+``payload`` is the parsed model (attributes, not dict keys). ``process_event`` runs each
+handler of an event in its own transaction that first inserts ``(event_id, handler)``
+into ``handled_events`` (unique): a handler whose row exists is skipped, and a handler
+killed halfway leaves no row and no effect, so at-least-once delivery gives exactly-once
+effect.
+
+A payload its handler cannot read is refused, never guessed at. The payload is parsed
+with the handler's declared type before the handler runs; if that fails — above all a
+``"v"`` newer than the type's ``VERSION`` (a newer producer deployed before this worker)
+— the handler does not run, no ``handled_events`` row is written, the refusal is logged
+and recorded as the event's ``last_error``, and the event is retried with the usual
+backoff (through the broker: retried, then dead-lettered and sent again by the relay's
+safety net) until a worker that understands it takes it. A row of an *older* version
+than the handler's type is refused the same way: whoever bumps a ``VERSION`` keeps
+reading the older rows still in the outbox (override ``from_json``).
 
 Delivery: embedded, an in-process ``Dispatcher`` thread polls the outbox (and is woken on
 commit); with ``LINLI_BROKER_URL`` the relay in ``linli.broker`` publishes events to
@@ -15,13 +37,15 @@ Dramatiq on RabbitMQ and workers call the same ``process_event``.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
+from pydantic import BaseModel, ConfigDict, PlainSerializer, ValidationError
 from sqlalchemy import (
     JSON,
     ForeignKey,
@@ -69,47 +93,121 @@ class HandledEvent(Base):
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# A moment in a payload: stored as ``datetime.isoformat()`` (what the rows have always
+# held, e.g. ``2026-11-22T02:00:00+00:00``), read back as a datetime.
+IsoDatetime = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str, when_used="json")]
+
+VERSION_KEY = "v"
+
+
+class EventPayloadError(ValueError):
+    """A stored payload its reader cannot take (wrong shape, or a version it does not know)."""
+
+
+class EventVersionTooNew(EventPayloadError):
+    """The row was written by a newer producer than this reader understands."""
+
+
+class PayloadPart(BaseModel):
+    """A nested part of a payload (an order line…): frozen, strict (no coercion: ids and
+    fen are ints, sequences are tuples), exact (unknown keys are refused)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class EventPayload(PayloadPart):
+    """The payload of one event: subclass it with ``NAME`` and ``VERSION`` in the producing
+    domain's ``events`` module (a subclass without ``NAME`` is a shared base, never
+    emitted). A field with a default is stored only when the producer sets it, so a
+    payload whose parts depend on a kind keeps exactly the keys it always had."""
+
+    NAME: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+    def to_json(self) -> dict[str, Any]:
+        """What the outbox row stores: the fields and ``"v"``."""
+        return {**self.model_dump(mode="json", exclude_unset=True), VERSION_KEY: self.VERSION}
+
+    @classmethod
+    def from_json(cls, payload: Mapping[str, Any]) -> Self:
+        """Parse a stored payload (no ``"v"``: version 1) as JSON is read: strictly and
+        exactly. Raises ``EventVersionTooNew`` for a newer version, ``EventPayloadError``
+        for anything else it cannot take."""
+        data = dict(payload)
+        version = data.pop(VERSION_KEY, 1)
+        if type(version) is not int or version < 1:
+            raise EventPayloadError(f"{cls.NAME}: version {version!r} is not a version")
+        if version > cls.VERSION:
+            raise EventVersionTooNew(f"{cls.NAME} v{version} is newer than {cls.__module__}.{cls.__qualname__} (v{cls.VERSION}) understands")
+        if version < cls.VERSION:
+            raise EventPayloadError(f"{cls.NAME} v{version} is older than {cls.__module__}.{cls.__qualname__} (v{cls.VERSION}) reads")
+        try:
+            return cls.model_validate_json(json.dumps(data), strict=True)
+        except ValidationError as exc:
+            raise EventPayloadError(f"{cls.NAME} v{version}: {exc}") from None
+
+
+P = TypeVar("P", bound=EventPayload)
+
+
 @dataclass(frozen=True)
-class Event:
+class Event(Generic[P]):
+    """One event as a handler sees it: ``payload`` parsed with the handler's type."""
+
     id: int
     name: str
     merchant_id: int | None
-    payload: dict[str, Any]
+    payload: P
     created_at: datetime
 
 
-Handler = Callable[[Session, Event], None]
-_handlers: dict[str, list[tuple[str, Handler]]] = {}
+Handler = Callable[[Session, Event[Any]], None]
 
 
-def on(event_name: str, *, name: str | None = None) -> Callable[[Handler], Handler]:
-    """Register a handler. Its key (module.function) must stay stable across releases."""
+@dataclass(frozen=True)
+class Registration:
+    key: str
+    handler: Handler
+    payload_type: type[EventPayload]
 
-    def register(fn: Handler) -> Handler:
+
+_handlers: dict[str, list[Registration]] = {}
+
+
+def on(payload_type: type[P], *, name: str | None = None) -> Callable[[Callable[[Session, Event[P]], None]], Callable[[Session, Event[P]], None]]:
+    """Register a handler of the event ``payload_type`` describes (``@on(OrderPaid)``). Its
+    key (module.function) must stay stable across releases."""
+    if not (isinstance(payload_type, type) and issubclass(payload_type, EventPayload) and isinstance(getattr(payload_type, "NAME", None), str)):
+        raise TypeError(f"on() takes an event's payload type (an EventPayload with a NAME), not {payload_type!r}")
+
+    def register(fn: Callable[[Session, Event[P]], None]) -> Callable[[Session, Event[P]], None]:
         key = name or f"{fn.__module__}.{fn.__qualname__}"
-        entries = _handlers.setdefault(event_name, [])
-        if all(k != key for k, _ in entries):
-            entries.append((key, fn))
+        entries = _handlers.setdefault(payload_type.NAME, [])
+        if all(r.key != key for r in entries):
+            entries.append(Registration(key, fn, payload_type))
         return fn
 
     return register
 
 
-def handlers_for(event_name: str) -> list[tuple[str, Handler]]:
+def registrations(event_name: str) -> list[Registration]:
     return list(_handlers.get(event_name, []))
 
 
-def emit(session: Session, name: str, payload: dict[str, Any], *, merchant_id: int | None = None, at: datetime | None = None) -> OutboxEvent:
+def handled_names() -> list[str]:
+    """Every event name some handler listens to."""
+    return sorted(n for n, entries in _handlers.items() if entries)
+
+
+def emit(session: Session, payload: EventPayload, *, merchant_id: int | None = None, at: datetime | None = None) -> OutboxEvent:
     """Record an event in the caller's transaction. ``at`` is when it happened (the use
     case's clock); handlers see it as ``event.created_at``."""
-    row = OutboxEvent(name=name, payload=payload, merchant_id=merchant_id, created_at=at or utcnow())
+    if not isinstance(payload, EventPayload):
+        raise TypeError(f"emit() takes an EventPayload, not {type(payload).__name__}")
+    row = OutboxEvent(name=payload.NAME, payload=payload.to_json(), merchant_id=merchant_id, created_at=at or utcnow())
     session.add(row)
     session.info["linli_emitted"] = True
     return row
-
-
-def _to_event(row: OutboxEvent) -> Event:
-    return Event(row.id, row.name, row.merchant_id, dict(row.payload), row.created_at)
 
 
 class HandlerFailed(RuntimeError):
@@ -136,40 +234,53 @@ def process_event(db: Database, event_id: int) -> bool:
 
     Each handler runs in its own transaction; the last one also marks the event done, so
     an event with one handler costs one transaction. Raises ``HandlerFailed`` (after
-    recording the error) if a handler raised, so a broker can retry; the handlers that
-    succeeded stay recorded and are not run again.
+    recording the error) if a handler raised or refused the payload (it cannot read it:
+    see the module's docstring), so a broker can retry; the handlers that succeeded stay
+    recorded and are not run again.
     """
     with db.transaction() as s:
         row = s.get(OutboxEvent, event_id)
     if row is None or row.done_at is not None:
         return True
-    event = _to_event(row)
-    handlers = handlers_for(event.name)
+    raw = dict(row.payload)
+    entries = registrations(row.name)
     failures: list[str] = []
-    if not handlers:
+    if not entries:
         with db.transaction() as s:
-            _mark_done(s, event.id)
+            _mark_done(s, row.id)
         return True
-    for i, (key, fn) in enumerate(handlers):
-        last = i == len(handlers) - 1
+    parsed: dict[type[EventPayload], Event[Any] | EventPayloadError] = {}
+    for i, reg in enumerate(entries):
+        last = i == len(entries) - 1
+        if reg.payload_type not in parsed:
+            try:
+                parsed[reg.payload_type] = Event(row.id, row.name, row.merchant_id, reg.payload_type.from_json(raw), row.created_at)
+            except EventPayloadError as exc:
+                parsed[reg.payload_type] = exc
+        event = parsed[reg.payload_type]
+        if isinstance(event, EventPayloadError):
+            # Refused unread (see the module's docstring): no handled row, retried later.
+            log.error("handler %s refused event %s (%s): %s", reg.key, row.id, row.name, event)
+            failures.append(f"{reg.key}: refused: {event}")
+            continue
         try:
             with db.transaction() as s:
-                s.add(HandledEvent(event_id=event.id, handler=key, handled_at=utcnow()))
+                s.add(HandledEvent(event_id=row.id, handler=reg.key, handled_at=utcnow()))
                 s.flush()  # takes the (event_id, handler) slot first: a rival blocks or fails here
-                fn(s, event)
+                reg.handler(s, event)
                 if last and not failures:
-                    _mark_done(s, event.id)
+                    _mark_done(s, row.id)
         except IntegrityError as exc:
             if not is_unique_violation(exc):
-                failures.append(f"{key}: {exc}")
+                failures.append(f"{reg.key}: {exc}")
             elif last and not failures:
                 with db.transaction() as s:  # a rival ran it; the event may still be open
-                    _mark_done(s, event.id)
+                    _mark_done(s, row.id)
         except Exception as exc:  # a handler's failure is recorded and retried, never lost
-            log.exception("handler %s failed on event %s", key, event.id)
-            failures.append(f"{key}: {exc!r}")
+            log.exception("handler %s failed on event %s", reg.key, row.id)
+            failures.append(f"{reg.key}: {exc!r}")
     if failures:
-        _record_failure(db, event.id, failures)
+        _record_failure(db, row.id, failures)
         raise HandlerFailed("; ".join(failures))
     return True
 
@@ -220,13 +331,13 @@ def dispatch_pending(db: Database, *, limit: int = 200, now: datetime | None = N
     """Process the due outbox events this dispatcher claims, in order; returns how many
     were completed. Events no handler listens to (yet) are closed in one statement."""
     pending = claim_events(db, limit=limit, now=now)
-    idle = [i for i, name in pending if not handlers_for(name)]
+    idle = [i for i, name in pending if not registrations(name)]
     if idle:
         with db.transaction() as s:
             s.execute(update(OutboxEvent).where(OutboxEvent.id.in_(idle), OutboxEvent.done_at.is_(None)).values(done_at=utcnow()))
     done = len(idle)
     for event_id, name in pending:
-        if not handlers_for(name):
+        if not registrations(name):
             continue
         try:
             process_event(db, event_id)

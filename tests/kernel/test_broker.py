@@ -41,7 +41,7 @@ DEADLINE = 60.0  # seconds: generous upper bound for anything to happen; never a
 
 def emit_committed(db: Database, name: str, payload: dict | None = None, *, count: int = 1) -> list[int]:
     with db.transaction() as s:
-        rows = [events.emit(s, name, dict(payload or {})) for _ in range(count)]
+        rows = [events.emit(s, plugin.PAYLOADS[name](**(payload or {}))) for _ in range(count)]
         s.flush()
         return [r.id for r in rows]
 

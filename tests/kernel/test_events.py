@@ -26,7 +26,7 @@ runner = CliRunner()
 
 def emit_committed(db: Database, name: str, payload: dict | None = None, *, count: int = 1) -> list[int]:
     with db.transaction() as s:
-        rows = [events.emit(s, name, dict(payload or {})) for _ in range(count)]
+        rows = [events.emit(s, plugin.PAYLOADS[name](**(payload or {}))) for _ in range(count)]
         s.flush()
         return [r.id for r in rows]
 
@@ -129,7 +129,7 @@ def test_event_rolled_back_with_its_transaction_never_reaches_handlers(effects):
     db = effects
     [kept] = emit_committed(db, "test.ping")
     with pytest.raises(RuntimeError), db.transaction() as s:
-        events.emit(s, "test.ping", {"lost": True})
+        events.emit(s, plugin.Ping())
         s.flush()  # the row exists inside the transaction…
         raise RuntimeError("the change that caused it failed")
 

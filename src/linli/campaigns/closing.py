@@ -34,6 +34,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from linli.campaigns import rules, service
+from linli.campaigns.events import CampaignClosed
 from linli.campaigns.models import Campaign
 from linli.campaigns.threshold import service as thresholds
 from linli.campaigns.threshold.settlement import settle_order, stragglers, threshold_summary, unsettled, unsettled_orders
@@ -76,7 +77,7 @@ def stop_orders(s: Session, campaign_id: int, as_of: datetime) -> bool:
         return False
     if target == "closed":
         s.refresh(c)
-        emit(s, "campaign.closed", _summary(s, c), merchant_id=c.merchant_id, at=as_of)
+        emit(s, _summary(s, c), merchant_id=c.merchant_id, at=as_of)
     return True
 
 
@@ -105,19 +106,19 @@ def settle(db: Database, campaign_id: int, as_of: datetime) -> int:
         if s.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "closing").values(status="closed", closed_at=as_of)).rowcount == 1:
             c = s.get(Campaign, campaign_id)
             s.refresh(c)
-            emit(s, "campaign.closed", _summary(s, c), merchant_id=c.merchant_id, at=as_of)
+            emit(s, _summary(s, c), merchant_id=c.merchant_id, at=as_of)
             done += 1
     return done
 
 
-def _summary(s: Session, c: Campaign) -> dict:
+def _summary(s: Session, c: Campaign) -> CampaignClosed:
     paid = sum(thresholds.tally(s, c.id).values())
-    out = {"campaign_id": c.id, "kind": c.kind, "title": c.title, "closed_at": c.closed_at.isoformat() if c.closed_at else None, "orders": int(paid)}
+    out = {"campaign_id": c.id, "kind": c.kind, "title": c.title, "closed_at": c.closed_at, "orders": int(paid)}
     if c.kind == rules.Kind.threshold:
         out.update(threshold_summary(s, c))
     elif c.kind == rules.Kind.presale:
-        out.update(promised_date=c.promised_date.isoformat() if c.promised_date else None, promised_note=c.promised_note, units=purchase_list(s, c.id))
-    return out
+        out.update(promised_date=c.promised_date, promised_note=c.promised_note, units=tuple(purchase_list(s, c.id)))
+    return CampaignClosed(**out)
 
 
 def purchase_list(s: Session, campaign_id: int) -> list[dict]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.ledger import Leg
+from linli.orders.events import OrderPaid, OrderRefunded
 from linli.referral import service as referral
 
 # The rule set in force before a merchant saves one (defaults: ``rules.SETTINGS``).
@@ -92,36 +92,36 @@ def get_rules(s: Session, who: Principal, merchant_id: int) -> RuleSetVersion:
 # --- accrual and reversal ----------------------------------------------------------------------
 
 
-def accrue(s: Session, order: dict[str, Any], now: datetime) -> list[CommissionRecord]:
+def accrue(s: Session, order: OrderPaid, now: datetime) -> list[CommissionRecord]:
     """On ``order.paid``: a frozen record and a ledger transfer per beneficiary per line.
     Idempotent: a record is unique per (line, beneficiary, level)."""
-    merchant_id, buyer = order["merchant_id"], order["member_id"]
+    merchant_id, buyer = order.merchant_id, order.member_id
     version = current(s, merchant_id)
-    s.execute(insert_ignore(s, OrderRuleVersion, {"order_id": order["order_id"], "merchant_id": merchant_id, "rule_version": version.version, "recorded_at": now}, ["order_id"]))
+    s.execute(insert_ignore(s, OrderRuleVersion, {"order_id": order.order_id, "merchant_id": merchant_id, "rule_version": version.version, "recorded_at": now}, ["order_id"]))
     rs = to_rules(version)
-    chain = referral.attribution_chain(s, merchant_id, buyer, order.get("invite_code"), rs.levels, rs.self_purchase)
+    chain = referral.attribution_chain(s, merchant_id, buyer, order.invite_code, rs.levels, rs.self_purchase)
     beneficiaries = [(m, lvl) for m, lvl in rules.chain_beneficiaries(chain, rs.levels) if m != buyer or rs.self_purchase]
     # The leader's share: the leader whose campaign code the order came through, else the
     # leader of the community the order is picked up in or delivered to.
-    leader = referral.campaign_leader(s, merchant_id, order.get("invite_code"))
-    if leader is None and order.get("community_id"):
-        leader = community.public_community(s, order["community_id"]).leader_member_id
+    leader = referral.campaign_leader(s, merchant_id, order.invite_code)
+    if leader is None and order.community_id:
+        leader = community.public_community(s, order.community_id).leader_member_id
     if leader == buyer and not rs.self_purchase:
         leader = None
     if leader is not None and leader not in referral.active_sharers(s, merchant_id, [leader]):
         leader = None  # a suspended leader earns nothing new
     made = []
-    for line in order["lines"]:
-        rates = rules.rates_for(rs, category=line.get("category"), product_id=line.get("product_id"), campaign_id=order.get("campaign_id"))
-        for share in rules.line_shares(line["paid"], rates, beneficiaries, leader, rs.leader_rate_bp):
+    for line in order.lines:
+        rates = rules.rates_for(rs, category=line.category, product_id=line.product_id, campaign_id=order.campaign_id)
+        for share in rules.line_shares(line.paid, rates, beneficiaries, leader, rs.leader_rate_bp):
             if share.amount <= 0:
                 continue
-            exists = s.scalars(select(CommissionRecord.id).where(CommissionRecord.line_id == line["line_id"], CommissionRecord.member_id == share.member_id, CommissionRecord.level == share.level, CommissionRecord.kind == "accrual")).first()
+            exists = s.scalars(select(CommissionRecord.id).where(CommissionRecord.line_id == line.line_id, CommissionRecord.member_id == share.member_id, CommissionRecord.level == share.level, CommissionRecord.kind == "accrual")).first()
             if exists:
                 continue
             rec = CommissionRecord(
-                merchant_id=merchant_id, order_id=order["order_id"], line_id=line["line_id"], member_id=share.member_id, level=share.level, kind="accrual", source="accrual",
-                rate_bp=share.rate_bp, base=line["paid"], amount=share.amount, state="frozen", rule_version=version.version, created_at=now,
+                merchant_id=merchant_id, order_id=order.order_id, line_id=line.line_id, member_id=share.member_id, level=share.level, kind="accrual", source="accrual",
+                rate_bp=share.rate_bp, base=line.paid, amount=share.amount, state="frozen", rule_version=version.version, created_at=now,
             )
             s.add(rec)
             s.flush()
@@ -130,16 +130,16 @@ def accrue(s: Session, order: dict[str, Any], now: datetime) -> list[CommissionR
     return made
 
 
-def on_refund(s: Session, order: dict[str, Any], now: datetime) -> int:
+def on_refund(s: Session, order: OrderRefunded, now: datetime) -> int:
     """On ``order.refunded``: recompute what each beneficiary is owed on each affected
     line, floor(rate × (base − refunded)), and take the difference back — from frozen
     parts first (reversal), then available parts (clawback), and what is left of it (the
     money was already withdrawn) as a negative available record, which may drive the
     balance below zero and then blocks withdrawal. Returns the fen taken back."""
-    refund = order.get("refund") or {}
-    prefix = f"refund:{refund.get('case_id', 'x')}"
-    refunded_by_line = {ln["line_id"]: ln["refunded"] for ln in order["lines"]}
-    touched = {ln["line_id"] for ln in refund.get("lines", [])} or set(refunded_by_line)
+    refund = order.refund
+    prefix = f"refund:{refund.case_id}"
+    refunded_by_line = {ln.line_id: ln.refunded for ln in order.lines}
+    touched = {ln.line_id for ln in refund.lines} or set(refunded_by_line)
     rows = s.scalars(select(CommissionRecord).where(CommissionRecord.line_id.in_(touched), CommissionRecord.state != "cancelled").order_by(CommissionRecord.id)).all()
     groups: dict[tuple[int, int, int], list[CommissionRecord]] = {}
     for rec in rows:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from linli import events, ledger
 from linli.commission import accounts, payout
 from linli.commission.accounts import FEES, PAID_OUT, PAYOUT_CLEARING, SHARER_AVAILABLE
+from linli.commission.events import WithdrawalApproved
 from linli.commission.models import CommissionRecord, Withdrawal
 from linli.commission.service import current
 from linli.db import Database, after_commit
@@ -78,7 +79,7 @@ def request(s: Session, member_id: int, merchant_id: int, amount: int, now: date
     _mark_records(s, merchant_id, member_id, w.id, amount, now)
     if amount <= rs.withdraw_auto_max:
         w.status, w.decided_at = "approved", now
-        events.emit(s, "withdrawal.approved", {"withdrawal_id": w.id, "merchant_id": merchant_id, "member_id": member_id}, merchant_id=merchant_id, at=now)
+        events.emit(s, WithdrawalApproved(withdrawal_id=w.id, merchant_id=merchant_id, member_id=member_id), merchant_id=merchant_id, at=now)
     s.flush()
     return w
 
@@ -95,7 +96,7 @@ def approve(s: Session, who: Principal, merchant_id: int, wid: int, now: datetim
     w = _staff_withdrawal(s, who, merchant_id, wid)
     if s.execute(update(Withdrawal).where(Withdrawal.id == w.id, Withdrawal.status == "pending_review").values(status="approved", decided_by=who.member_id, decided_at=now)).rowcount != 1:
         raise Conflict("withdrawal.already_decided", "This withdrawal was already decided.")
-    events.emit(s, "withdrawal.approved", {"withdrawal_id": w.id, "merchant_id": merchant_id, "member_id": w.member_id}, merchant_id=merchant_id, at=now)
+    events.emit(s, WithdrawalApproved(withdrawal_id=w.id, merchant_id=merchant_id, member_id=w.member_id), merchant_id=merchant_id, at=now)
     s.refresh(w)
     return w
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from linli import events
 from linli.community import rules
+from linli.community.events import CommunityCreated, CommunityLeaderChanged, MemberCommunitySet
 from linli.community.models import Community, PickupPoint, Residence
 from linli.errors import Conflict, Invalid, NotFound
 from linli.identity import service as identity
@@ -34,7 +35,7 @@ def create_community(s: Session, who: Principal, merchant_id: int, name: str, ci
     c = Community(merchant_id=merchant_id, name=name, city=city, lat=lat, lng=lng, created_at=now)
     s.add(c)
     s.flush()
-    events.emit(s, "community.created", {"community_id": c.id}, merchant_id=merchant_id, at=now)
+    events.emit(s, CommunityCreated(community_id=c.id), merchant_id=merchant_id, at=now)
     return c
 
 
@@ -140,7 +141,7 @@ def set_leader(s: Session, who: Principal, merchant_id: int, community_id: int, 
     c.leader_member_id = member_id
     s.flush()
     if previous != member_id:
-        events.emit(s, "community.leader_changed", {"community_id": c.id, "leader_member_id": member_id, "previous_member_id": previous}, merchant_id=merchant_id)
+        events.emit(s, CommunityLeaderChanged(community_id=c.id, leader_member_id=member_id, previous_member_id=previous), merchant_id=merchant_id)
     return c
 
 
@@ -165,7 +166,7 @@ def set_home_community(s: Session, member_id: int, community_id: int, now: datet
     else:
         r.community_id, r.updated_at = c.id, now
     s.flush()
-    events.emit(s, "member.community_set", {"member_id": member_id, "community_id": c.id}, merchant_id=c.merchant_id, at=now)
+    events.emit(s, MemberCommunitySet(member_id=member_id, community_id=c.id), merchant_id=c.merchant_id, at=now)
     return c
 
 

@@ -13,6 +13,7 @@ from linli.channels import outbox as sms
 from linli.config import Settings
 from linli.errors import Conflict, DomainError, Forbidden, Invalid, Locked, NotFound
 from linli.identity import rules
+from linli.identity.events import MemberArrivedWithCode, MemberJoined, MerchantCreated, StaffAdded
 from linli.identity.models import Member, Merchant, OtpCode, PhoneGuard, Staff
 from linli.identity.rules import GuardState, LockPolicy, Permission, Role
 from linli.security import RateLimiter, hash_otp, issue_token, new_otp_code
@@ -116,9 +117,9 @@ def login(
         member = Member(phone=phone, nickname=f"邻居{phone[-4:]}", created_at=now, updated_at=now)
         s.add(member)
         s.flush()
-        events.emit(s, "member.joined", {"member_id": member.id, "invite_code": invite_code, "at": now.isoformat()}, at=now)
+        events.emit(s, MemberJoined(member_id=member.id, invite_code=invite_code, at=now), at=now)
     elif invite_code:
-        events.emit(s, "member.arrived_with_code", {"member_id": member.id, "invite_code": invite_code, "at": now.isoformat()}, at=now)
+        events.emit(s, MemberArrivedWithCode(member_id=member.id, invite_code=invite_code, at=now), at=now)
     token = issue_token(settings.secret_key, member.id, settings.token_ttl_seconds, now=now, phone=member.phone)
     return member, token, created
 
@@ -142,7 +143,7 @@ def get_or_create_member(s: Session, raw_phone: str, now: datetime, nickname: st
         m = Member(phone=phone, nickname=nickname or f"邻居{phone[-4:]}", created_at=now, updated_at=now)
         s.add(m)
         s.flush()
-        events.emit(s, "member.joined", {"member_id": m.id, "invite_code": None, "at": now.isoformat()}, at=now)
+        events.emit(s, MemberJoined(member_id=m.id, invite_code=None, at=now), at=now)
     return m
 
 
@@ -217,7 +218,7 @@ def create_merchant(s: Session, who: Principal, name: str, owner_phone: str, now
     s.flush()
     s.add(Staff(merchant_id=merchant.id, member_id=owner.id, role=Role.owner.value, created_at=now))
     s.flush()
-    events.emit(s, "merchant.created", {"merchant_id": merchant.id, "owner_member_id": owner.id}, merchant_id=merchant.id, at=now)
+    events.emit(s, MerchantCreated(merchant_id=merchant.id, owner_member_id=owner.id), merchant_id=merchant.id, at=now)
     return merchant, owner
 
 
@@ -257,7 +258,7 @@ def add_staff(s: Session, who: Principal, merchant_id: int, phone: str, role: st
     st = Staff(merchant_id=merchant_id, member_id=member.id, role=r.value, created_at=now)
     s.add(st)
     s.flush()
-    events.emit(s, "staff.added", {"merchant_id": merchant_id, "member_id": member.id, "role": r.value}, merchant_id=merchant_id, at=now)
+    events.emit(s, StaffAdded(merchant_id=merchant_id, member_id=member.id, role=r.value), merchant_id=merchant_id, at=now)
     return st, member
 
 

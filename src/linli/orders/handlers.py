@@ -6,8 +6,9 @@ from sqlalchemy.orm import Session
 
 from linli.events import Event, on
 from linli.orders.service import checkout
+from linli.payments.events import PaymentSucceeded
 
 
-@on("payment.succeeded")
-def order_paid(s: Session, event: Event) -> None:
-    checkout.mark_paid(s, event.payload["order_id"], event.payload["payment_id"], event.created_at)
+@on(PaymentSucceeded)
+def order_paid(s: Session, event: Event[PaymentSucceeded]) -> None:
+    checkout.mark_paid(s, event.payload.order_id, event.payload.payment_id, event.created_at)

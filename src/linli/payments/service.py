@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from linli import events
 from linli.errors import Conflict, NotFound
+from linli.payments.events import PaymentSucceeded, SandboxCallback
 from linli.payments.gateway import CallbackRefused, PaymentGateway, SandboxGateway, payment_gateway
 from linli.payments.models import Payment, PaymentRefund
 
@@ -62,7 +63,7 @@ def sandbox_complete(s: Session, member_id: int, payment_id: int, now: datetime)
     if p.status != "pending":
         raise Conflict("payment.not_pending", "This payment is no longer waiting to be paid.", status_now=p.status)
     raw, sig = gw.completion(p.gateway_ref, p.amount, now)
-    events.emit(s, "sandbox.callback", {"raw": raw.decode(), "signature": sig}, merchant_id=p.merchant_id, at=now)
+    events.emit(s, SandboxCallback(raw=raw.decode(), signature=sig), merchant_id=p.merchant_id, at=now)
     return p
 
 
@@ -83,7 +84,7 @@ def receive_callback(s: Session, raw: bytes, signature: str | None, now: datetim
         update(Payment).where(Payment.id == p.id, Payment.status.in_(("pending", "closed"))).values(status="succeeded", succeeded_at=now, gateway_txn=cb.txn)
     ).rowcount
     if moved == 1:
-        events.emit(s, "payment.succeeded", {"payment_id": p.id, "order_id": p.order_id, "amount": p.amount}, merchant_id=p.merchant_id, at=now)
+        events.emit(s, PaymentSucceeded(payment_id=p.id, order_id=p.order_id, amount=p.amount), merchant_id=p.merchant_id, at=now)
     s.refresh(p)
     return p
 

@@ -17,6 +17,7 @@ from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.orders import service as orders
 from linli.referral import rules
+from linli.referral.events import MemberBound, SharerActivated, SharerSuspended
 from linli.referral.models import Binding, InviteCode, ReferralSettings, Sharer
 from linli.referral.rules import BindMode, ChainLink, SharerMode
 
@@ -162,7 +163,7 @@ def bind(s: Session, invitee_id: int, raw_code: str | None, now: datetime, *, in
             raise Conflict("binding.changed", "The binding changed meanwhile; try again.")
         s.refresh(existing)
         b = existing
-    events.emit(s, "member.bound", {"merchant_id": code.merchant_id, "invitee_id": invitee_id, "inviter_id": code.member_id, "code": code.code}, merchant_id=code.merchant_id, at=now)
+    events.emit(s, MemberBound(merchant_id=code.merchant_id, invitee_id=invitee_id, inviter_id=code.member_id, code=code.code), merchant_id=code.merchant_id, at=now)
     return b
 
 
@@ -218,7 +219,7 @@ def _put(s: Session, merchant_id: int, member_id: int, status: str, now: datetim
         row.status, row.note, row.decided_at = status, note, now
     s.flush()
     if status == "active":
-        events.emit(s, "sharer.activated", {"merchant_id": merchant_id, "member_id": member_id}, merchant_id=merchant_id, at=now)
+        events.emit(s, SharerActivated(merchant_id=merchant_id, member_id=member_id), merchant_id=merchant_id, at=now)
     return row
 
 
@@ -271,7 +272,7 @@ def decide(s: Session, who: Principal, merchant_id: int, member_id: int, action:
         raise Conflict("sharer.bad_state", f"Cannot {action} a sharer who is {row.status if row else 'not a sharer'}.")
     row = _put(s, merchant_id, member_id, RESULT[action], now, note)
     if action == "suspend":
-        events.emit(s, "sharer.suspended", {"merchant_id": merchant_id, "member_id": member_id}, merchant_id=merchant_id, at=now)
+        events.emit(s, SharerSuspended(merchant_id=merchant_id, member_id=member_id), merchant_id=merchant_id, at=now)
     return row
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from linli import events
+from linli.campaigns.events import TeamFacts, TeamFailed, TeamSucceeded
 from linli.campaigns.group_buy import rules
 from linli.campaigns.group_buy.rules import OnPayment, TeamStatus
 from linli.campaigns.models import Campaign, Offer, Team, TeamMember
@@ -28,6 +29,7 @@ from linli.events import Event, on
 from linli.identity import service as identity
 from linli.jobs import job
 from linli.orders import service as orders
+from linli.orders.events import OrderPaid
 from linli.orders.rules import Status
 
 log = logging.getLogger("linli.campaigns.teams")
@@ -44,8 +46,8 @@ def _fresh(s: Session, team_id: int) -> Team:
     return s.scalars(select(Team).where(Team.id == team_id).execution_options(populate_existing=True)).one()
 
 
-def _emit(s: Session, name: str, team: Team, at: datetime) -> None:
-    events.emit(s, name, {"team_id": team.id, "campaign_id": team.campaign_id, "opener_id": team.opener_id, "size": team.size}, merchant_id=team.merchant_id, at=at)
+def _emit(s: Session, event: type[TeamFacts], team: Team, at: datetime) -> None:
+    events.emit(s, event(team_id=team.id, campaign_id=team.campaign_id, opener_id=team.opener_id, size=team.size), merchant_id=team.merchant_id, at=at)
 
 
 # --- a seat is paid ----------------------------------------------------------------------------
@@ -80,7 +82,7 @@ def _succeed(s: Session, team_id: int, now: datetime) -> bool:
         orders.release_hold(s, tm.order_id, now, "team_succeeded")
         if rules.opener_refunded(c.team_variant, tm.is_opener):
             orders.system_refund(s, tm.order_id, None, "team_leader_free", now, keep_order=True)
-    _emit(s, "team.succeeded", team, now)
+    _emit(s, TeamSucceeded, team, now)
     return True
 
 
@@ -103,11 +105,11 @@ def seat_paid(s: Session, order_id: int, paid_at: datetime) -> OnPayment | None:
     return action  # wait: the deadline job fails the team and refunds this order
 
 
-@on("order.paid")
-def team_order_paid(s: Session, event: Event) -> None:
-    if event.payload.get("team_id") is None:
+@on(OrderPaid)
+def team_order_paid(s: Session, event: Event[OrderPaid]) -> None:
+    if event.payload.team_id is None:
         return
-    seat_paid(s, event.payload["order_id"], event.created_at)
+    seat_paid(s, event.payload.order_id, event.created_at)
 
 
 # --- the deadline --------------------------------------------------------------------------------
@@ -132,7 +134,7 @@ def close_due(s: Session, team_id: int, as_of: datetime) -> TeamStatus | None:
         .values(status=TeamStatus.failed.value, ended_at=team.deadline)
     ).rowcount != 1:
         return None
-    _emit(s, "team.failed", _fresh(s, team.id), team.deadline)
+    _emit(s, TeamFailed, _fresh(s, team.id), team.deadline)
     return TeamStatus.failed
 
 

@@ -101,5 +101,5 @@ def threshold_summary(s: Session, c: Campaign) -> dict:
     for cid in sorted(counts, key=lambda k: (k is None, k or 0)):
         res = outcome(tiers, c.miss_policy, counts[cid], cid is not None)
         reached = rules.tier_for(tiers, counts[cid]) if cid is not None else None
-        communities.append({"community_id": cid, "orders": counts[cid], "tier": list(reached) if reached else None, "outcome": res.kind, "refunded": refunded.get(cid, 0)})
-    return {"communities": communities, "rebated": by_kind["rebate"], "cancelled": by_kind["cancelled"], "proceeded": by_kind["none"], "refunded": sum(refunded.values())}
+        communities.append({"community_id": cid, "orders": counts[cid], "tier": tuple(reached) if reached else None, "outcome": res.kind, "refunded": refunded.get(cid, 0)})
+    return {"communities": tuple(communities), "rebated": by_kind["rebate"], "cancelled": by_kind["cancelled"], "proceeded": by_kind["none"], "refunded": sum(refunded.values())}

@@ -14,6 +14,7 @@ from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import allocate_proportionally
 from linli.orders import rules
+from linli.orders.events import OrderRefunded, RefundedLine, RefundFacts
 from linli.orders.models import Order, OrderLine, RefundCase, RefundCaseLine
 from linli.orders.rules import Status
 from linli.orders.service.checkout import release
@@ -89,10 +90,10 @@ def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: da
         raise Conflict("refund.already_decided", "This refund request was already decided.")
     o = s.get(Order, case.order_id)
     payments.refund(s, o.id, case.amount, f"refund_case:{case.id}", now)
-    changed = []
+    changed: list[RefundedLine] = []
     for cl in _case_lines(s, case.id):
         s.execute(update(OrderLine).where(OrderLine.id == cl.line_id).values(refunded=OrderLine.refunded + cl.amount, refund_reserved=OrderLine.refund_reserved - cl.amount))
-        changed.append({"line_id": cl.line_id, "amount": cl.amount})
+        changed.append(RefundedLine(line_id=cl.line_id, amount=cl.amount))
     s.execute(update(Order).where(Order.id == o.id).values(refunded=Order.refunded + case.amount))
     s.execute(update(RefundCase).where(RefundCase.id == case.id).values(status="refunded", refunded_at=now))
     s.refresh(o)
@@ -105,7 +106,7 @@ def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: da
         restock = o.status in (Status.paid.value, Status.grouping.value, Status.fulfilling.value)
         if move(s, o, Status.cancelled.value, action="cancelled", actor=actor, kind=kind, now=now, cancelled_at=now, cancel_reason="refunded", open_pickup_code=None):
             release(s, o, restock=restock)
-    emit(s, "order.refunded", o, now, {"refund": {"case_id": case.id, "amount": case.amount, "lines": changed}, "full": full})
+    emit(s, OrderRefunded, o, now, refund=RefundFacts(case_id=case.id, amount=case.amount, lines=tuple(changed)), full=full)
 
 
 def _staff_case(s: Session, who: Principal, merchant_id: int, case_id: int) -> RefundCase:

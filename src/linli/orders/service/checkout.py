@@ -16,6 +16,7 @@ from linli.db import take_counter
 from linli.errors import Conflict, DomainError, Invalid
 from linli.identity import service as identity
 from linli.orders import ports, pricing
+from linli.orders.events import OrderCancelled, OrderCreated, OrderPaid
 from linli.orders.models import Order, OrderLine, PurchaseCounter
 from linli.orders.rules import Status
 from linli.orders.service.common import (
@@ -160,7 +161,7 @@ def create_order(s: Session, member_id: int, req: NewOrder, now: datetime, *, ac
     ports.campaign.get().attach(s, o.id, member_id, terms, now)
     audit(s, o, "created", actor=member_id, kind="member", dst=o.status, detail={"payable": o.payable}, now=now)
     s.flush()
-    emit(s, "order.created", o, now)
+    emit(s, OrderCreated, o, now)
     return o
 
 
@@ -191,7 +192,7 @@ def cancel_unpaid(s: Session, o: Order, now: datetime, *, reason: str, actor: in
         return False
     release(s, o)
     payments.close_pending(s, o.id)
-    emit(s, "order.cancelled", o, now, {"reason": reason, "was_paid": False})
+    emit(s, OrderCancelled, o, now, reason=reason, was_paid=False)
     return True
 
 
@@ -248,7 +249,7 @@ def mark_paid(s: Session, order_id: int, payment_id: int | None, now: datetime) 
             code = _new_pickup_code(s, o.pickup_point_id)
             values.update(pickup_code=code, open_pickup_code=code)
         if move(s, o, Status.paid.value, action="paid", actor=None, kind="gateway", now=now, detail={"payment_id": payment_id}, **values):
-            emit(s, "order.paid", o, now, {"paid_at": now.isoformat()})
+            emit(s, OrderPaid, o, now, paid_at=now)
             if ports.campaign.get().holds(s, o.id, o.campaign_id, o.team_id):
                 # A team or community threshold: the order waits until the group forms.
                 move(s, o, Status.grouping.value, action="grouping", actor=None, kind="system", now=now)

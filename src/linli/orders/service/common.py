@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from linli import events
 from linli.errors import Conflict, NotFound
 from linli.orders import rules
+from linli.orders.events import LineFacts, OrderFacts
 from linli.orders.models import Order, OrderAudit, OrderLine, OrderSettings
 
 
@@ -56,27 +57,15 @@ def move_or_conflict(s: Session, o: Order, dst: str, **kw: Any) -> None:
         raise Conflict("order.changed", "The order changed meanwhile; reload it.", status_now=o.status)
 
 
-def line_payload(ln: OrderLine) -> dict[str, Any]:
-    return {"line_id": ln.id, "sku_id": ln.sku_id, "product_id": ln.product_id, "category": ln.category, "qty": ln.qty, "paid": ln.paid, "refunded": ln.refunded}
-
-
-def order_payload(o: Order, lines: list[OrderLine]) -> dict[str, Any]:
-    return {
-        "order_id": o.id,
-        "merchant_id": o.merchant_id,
-        "member_id": o.member_id,
-        "community_id": o.community_id,
-        "pickup_point_id": o.pickup_point_id,
-        "campaign_id": o.campaign_id,
-        "team_id": o.team_id,
-        "invite_code": o.invite_code,
-        "total_paid": o.total_paid,
-        "lines": [line_payload(ln) for ln in lines],
-    }
-
-
-def emit(s: Session, name: str, o: Order, now: datetime, extra: dict[str, Any] | None = None) -> None:
-    payload = order_payload(o, lines_of(s, o.id))
-    if extra:
-        payload.update(extra)
-    events.emit(s, name, payload, merchant_id=o.merchant_id, at=now)
+def emit(s: Session, event: type[OrderFacts], o: Order, now: datetime, **extra: Any) -> None:
+    """Emit ``event`` (an ``orders.events`` type) with the order's facts as they are now
+    and what the step adds (``extra``: the event's own fields)."""
+    lines = tuple(
+        LineFacts(line_id=ln.id, sku_id=ln.sku_id, product_id=ln.product_id, category=ln.category, qty=ln.qty, paid=ln.paid, refunded=ln.refunded)
+        for ln in lines_of(s, o.id)
+    )
+    payload = event(
+        order_id=o.id, merchant_id=o.merchant_id, member_id=o.member_id, community_id=o.community_id, pickup_point_id=o.pickup_point_id,
+        campaign_id=o.campaign_id, team_id=o.team_id, invite_code=o.invite_code, total_paid=o.total_paid, lines=lines, **extra,
+    )
+    events.emit(s, payload, merchant_id=o.merchant_id, at=now)

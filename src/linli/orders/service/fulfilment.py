@@ -14,6 +14,7 @@ from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.orders import rules
+from linli.orders.events import OrderCompleted, OrderHandedOver, OrderReceived
 from linli.orders.models import Order, RefundCase
 from linli.orders.rules import Status
 from linli.orders.service.common import (
@@ -70,7 +71,7 @@ def start_fulfilment(s: Session, who: Principal, merchant_id: int, order_id: int
 
 def _hand_over(s: Session, o: Order, dst: str, who: Principal, kind: str, now: datetime, note: str | None = None) -> None:
     move_or_conflict(s, o, dst, action=dst, actor=who.member_id, kind=kind, now=now, detail={"note": note} if note else None, handed_over_at=now, delivery_note=note)
-    emit(s, "order.handed_over", o, now, {"status": dst})
+    emit(s, OrderHandedOver, o, now, status=dst)
 
 
 def mark_ready(s: Session, who: Principal, merchant_id: int, order_id: int, now: datetime) -> Order:
@@ -88,7 +89,7 @@ def point_arrived(s: Session, who: Principal, point_id: int, now: datetime) -> l
     moved = []
     for o in s.scalars(select(Order).where(Order.pickup_point_id == point_id, Order.status.in_((Status.paid.value, Status.fulfilling.value))).order_by(Order.id)):
         if move(s, o, Status.ready_for_pickup.value, action="arrived", actor=who.member_id, kind=kind, now=now, handed_over_at=now):
-            emit(s, "order.handed_over", o, now, {"status": Status.ready_for_pickup.value})
+            emit(s, OrderHandedOver, o, now, status=Status.ready_for_pickup.value)
             moved.append(o.id)
     return moved
 
@@ -122,7 +123,7 @@ def delivery_update(s: Session, who: Principal, merchant_id: int, order_id: int,
 
 def _receive(s: Session, o: Order, actor: int | None, kind: str, now: datetime, action: str) -> None:
     move_or_conflict(s, o, Status.received.value, action=action, actor=actor, kind=kind, now=now, received_at=now, open_pickup_code=None)
-    emit(s, "order.received", o, now, {"received_at": now.isoformat()})
+    emit(s, OrderReceived, o, now, received_at=now)
 
 
 def verify_pickup(s: Session, who: Principal, order_id: int, code: str, now: datetime) -> Order:
@@ -211,7 +212,7 @@ def complete(s: Session, order_id: int, as_of: datetime) -> bool:
     if not rules.completion_due(o.received_at, as_of, settings_for(s, o.merchant_id).after_sales_days, open_cases(s, o.id)):
         return False
     if move(s, o, Status.completed.value, action="completed", actor=None, kind="system", now=as_of, completed_at=as_of):
-        emit(s, "order.completed", o, as_of)
+        emit(s, OrderCompleted, o, as_of)
         return True
     return False
 

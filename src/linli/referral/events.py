@@ -1,0 +1,33 @@
+"""The events referral emits — its public contract (pure: the kernel's ``EventPayload`` only).
+
+- ``member.bound`` v1: an invitee was bound (or rebound) to the inviter of ``code`` (no
+  listener yet).
+- ``sharer.activated`` v1: a member became an active sharer (分享官), or was reinstated.
+  Commission releases the hold a suspension put on their frozen commission.
+- ``sharer.suspended`` v1: staff suspended a sharer. Commission holds their frozen
+  commission until the case closes.
+"""
+
+from __future__ import annotations
+
+from linli.events import EventPayload
+
+
+class MemberBound(EventPayload):
+    NAME = "member.bound"
+    merchant_id: int
+    invitee_id: int
+    inviter_id: int
+    code: str
+
+
+class SharerActivated(EventPayload):
+    NAME = "sharer.activated"
+    merchant_id: int
+    member_id: int
+
+
+class SharerSuspended(EventPayload):
+    NAME = "sharer.suspended"
+    merchant_id: int
+    member_id: int
