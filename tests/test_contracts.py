@@ -31,6 +31,8 @@ def test_a_forbidden_import_breaks_the_contracts(tmp_path):
     (tmp_path / "src" / "linli" / "money.py").open("a").write("\nfrom linli.orders import rules as _orders_rules  # noqa: E402,F401\n")
     # One campaign kind reaching into another's package.
     (tmp_path / "src" / "linli" / "campaigns" / "group_buy" / "probe.py").write_text("from linli.campaigns.flash_sale import gate  # noqa: F401\n")
+    (tmp_path / "src" / "linli" / "orders" / "events.py").open("a").write("\nfrom linli.orders import models as _models  # noqa: E402,F401\n")
+    (tmp_path / "src" / "linli" / "payments" / "events.py").open("a").write("\nimport sqlalchemy as _sa  # noqa: E402,F401\n")
     r = lint(tmp_path, tmp_path / "src")
     assert r.returncode == 1, r.stdout + r.stderr
     out = " ".join(r.stdout.split())
@@ -39,3 +41,6 @@ def test_a_forbidden_import_breaks_the_contracts(tmp_path):
     assert "linli.orders.probe -> linli.commission.service" in out, r.stdout
     assert "campaigns' kinds are independent of each other, above the shared service BROKEN" in out, r.stdout
     assert "linli.campaigns.group_buy.probe -> linli.campaigns.flash_sale.gate" in out, r.stdout
+    assert "Event modules are pure: no domain's models, services, handlers, pages or jobs, no web, no network BROKEN" in out, r.stdout
+    assert "Event modules touch no database themselves BROKEN" in out, r.stdout
+    assert "linli.orders.events -> linli.orders.models" in out, r.stdout
