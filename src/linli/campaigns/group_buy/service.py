@@ -105,7 +105,7 @@ def seat_paid(s: Session, order_id: int, paid_at: datetime) -> OnPayment | None:
     return action  # wait: the deadline job fails the team and refunds this order
 
 
-@on(OrderPaid)
+@on(OrderPaid, name="linli.campaigns.teams.team_order_paid")  # the key it had before the move: an event handled there is not handled again
 def team_order_paid(s: Session, event: Event[OrderPaid]) -> None:
     if event.payload.team_id is None:
         return
