@@ -1,11 +1,11 @@
-"""Pricing steps that other domains fill in (campaigns, coupons, points), and the queue
-that a flash-sale rush goes through (campaigns).
+"""Pricing steps that other domains fill in (campaigns; rewards: coupon, level discount,
+points, stored value), and the queue that a flash-sale rush goes through (campaigns).
 
 The orders domain calls these ports while pricing; it does not know who implements them
 (the composition root fills them from the domains' ``wire``, ``linli/<domain>/domain.py``).
 Until a domain fills a real step, the defaults pass through: no campaign price, no coupon,
-no points — and an order that names a campaign, a coupon or points is refused with a clear
-code rather than silently priced without them.
+no points, no stored value — and an order that names a campaign, a coupon, points or stored
+value is refused with a clear code rather than silently priced without them.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class PricingRequest:
     points: int
     invite_code: str | None
     now: datetime
+    stored_value: int = 0
 
 
 @dataclass
@@ -48,6 +49,7 @@ class CampaignTerms:
     invite_code: str | None = None
     taken: list[tuple[int, int, bool]] = field(default_factory=list)  # (offer id, qty, through the Redis gate)
     team_opener: bool = False
+    coupons_allowed: bool = False  # a campaign price excludes coupons unless the campaign allows them
 
 
 class CampaignStep(Protocol):
@@ -87,12 +89,42 @@ class OrderQueue(Protocol):
         """A queued order's answer, for the member who placed it."""
 
 
-class CouponStep(Protocol):
-    def discount(self, s: Session, req: PricingRequest, subtotal: int) -> int: ...
+@dataclass(frozen=True)
+class PricedLine:
+    """A line as the rewards step sees it: after the campaign price, before any discount."""
+
+    sku_id: int
+    product_id: int
+    category: str | None
+    qty: int
+    unit_price: int
+    amount: int
+    campaign_price: bool  # priced by a campaign
 
 
-class PointsStep(Protocol):
-    def redeem(self, s: Session, req: PricingRequest) -> int: ...
+@dataclass
+class RewardTerms:
+    """What the rewards step decided: the coupon's fen off and the line weights to spread it
+    over (None: every line by amount), the points redeemed (one point is one fen) and the
+    stored value paid, all already taken from the member (given back on release)."""
+
+    coupon_off: int = 0
+    coupon_weights: list[int] | None = None
+    points: int = 0
+    stored_value: int = 0
+
+
+class RewardsStep(Protocol):
+    def apply(self, s: Session, req: PricingRequest, lines: list[PricedLine], terms: CampaignTerms) -> RewardTerms:
+        """Validate and take the coupon (locked), the points and the stored value."""
+
+    def attach(self, s: Session, order_id: int, req: PricingRequest, rewards: RewardTerms) -> None:
+        """Record what the order took, once the order row exists."""
+
+    def release(self, s: Session, order_id: int, now: datetime) -> None:
+        """The order was cancelled (unpaid, or fully refunded before receipt): give back
+        the coupon if it was only locked, and whatever points and stored value have not
+        come back yet."""
 
 
 class NoCampaigns:
@@ -122,22 +154,24 @@ class NoQueue:
         return None
 
 
-class NoCoupons:
-    def discount(self, s: Session, req: PricingRequest, subtotal: int) -> int:
+class NoRewards:
+    def apply(self, s: Session, req: PricingRequest, lines: list[PricedLine], terms: CampaignTerms) -> RewardTerms:
         if req.coupon_id is not None:
             raise NotFound("coupon.not_found", "No such coupon.")
-        return 0
-
-
-class NoPoints:
-    def redeem(self, s: Session, req: PricingRequest) -> int:
         if req.points:
             raise Invalid("points.insufficient", "Not enough points.", available=0)
-        return 0
+        if req.stored_value:
+            raise Invalid("stored_value.insufficient", "Not enough stored value.", available=0)
+        return RewardTerms()
+
+    def attach(self, s: Session, order_id: int, req: PricingRequest, rewards: RewardTerms) -> None:
+        return None
+
+    def release(self, s: Session, order_id: int, now: datetime) -> None:
+        return None
 
 
-# Filled by the composition root from the domains' ``wire`` (campaigns fills campaign and queue).
+# Filled by the composition root from the domains' ``wire`` (campaigns fills campaign and queue, rewards fills rewards).
 campaign: Port[CampaignStep] = Port("orders.campaign", NoCampaigns())
 queue: Port[OrderQueue] = Port("orders.queue", NoQueue())
-coupons: Port[CouponStep] = Port("orders.coupons", NoCoupons())
-points: Port[PointsStep] = Port("orders.points", NoPoints())
+rewards: Port[RewardsStep] = Port("orders.rewards", NoRewards())

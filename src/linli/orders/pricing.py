@@ -50,7 +50,10 @@ class Quote:
     notes: list[str] = field(default_factory=list)
 
 
-def price(lines: list[LineIn], *, coupon_off: int = 0, points_fen: int = 0, stored_value: int = 0) -> Quote:
+def price(lines: list[LineIn], *, coupon_off: int = 0, coupon_weights: list[int] | None = None, points_fen: int = 0, stored_value: int = 0) -> Quote:
+    """``coupon_weights``: the lines the coupon applies to (a scoped coupon weighs the lines
+    outside its scope 0); by default every line by its amount. Discounts never leave less
+    than 1 fen to pay; stored value may pay all the rest."""
     if not lines:
         raise Invalid("order.empty", "An order needs at least one item.")
     for v, name in ((coupon_off, "coupon"), (points_fen, "points"), (stored_value, "stored value")):
@@ -59,12 +62,15 @@ def price(lines: list[LineIn], *, coupon_off: int = 0, points_fen: int = 0, stor
     units = [ln.campaign_price if ln.campaign_price is not None else ln.base_price for ln in lines]
     amounts = [u * ln.qty for u, ln in zip(units, lines)]
     subtotal = sum(amounts)
-    coupon = min(coupon_off, subtotal)
+    weights = amounts if coupon_weights is None else coupon_weights
+    if len(weights) != len(amounts) or any(w < 0 for w in weights) or (coupon_off and not sum(weights)):
+        raise Invalid("pricing.coupon_weights", "A coupon must apply to some lines of the order.")
+    coupon = max(0, min(coupon_off, subtotal - 1, sum(min(w, a) for w, a in zip(weights, amounts))))
     after_coupon = subtotal - coupon
     points_cap = after_coupon * POINTS_MAX_SHARE_BP // 10_000
     if points_fen > points_cap:
         raise Invalid("pricing.points_over_cap", f"Points may pay at most 50% of the order ({points_cap} fen here).", max_points=points_cap)
-    coupon_parts = allocate_proportionally(coupon, amounts)
+    coupon_parts = _spread(coupon, weights, amounts)
     remaining = [a - c for a, c in zip(amounts, coupon_parts)]
     points_parts = allocate_proportionally(points_fen, remaining)
     out = [
@@ -75,3 +81,21 @@ def price(lines: list[LineIn], *, coupon_off: int = 0, points_fen: int = 0, stor
     if stored_value > total_paid:
         raise Invalid("pricing.stored_value_over_total", "Stored value cannot exceed the amount due.")
     return Quote(out, subtotal, coupon, points_fen, stored_value, total_paid, total_paid - stored_value)
+
+
+def _spread(total: int, weights: list[int], caps: list[int]) -> list[int]:
+    """``allocate_proportionally`` by ``weights``, no part above its line's amount (the
+    excess of a capped line goes to the other weighted lines, again by weight)."""
+    parts = [0] * len(weights)
+    live = [i for i, w in enumerate(weights) if w > 0]
+    left = total
+    while left and live:
+        share = allocate_proportionally(left, [weights[i] for i in live])
+        for i, x in zip(live, share):
+            parts[i] += x
+        over = sum(max(0, parts[i] - caps[i]) for i in live)
+        for i in live:
+            parts[i] = min(parts[i], caps[i])
+        live = [i for i in live if parts[i] < caps[i]]
+        left = over
+    return parts

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from linli.composition import Domain
+from linli.composition import Domain, Wiring
 
-DOMAIN = Domain("rewards", modules=("models", "accounts"))
+
+def wire(w: Wiring) -> None:
+    """Checkout's rewards step: coupon, points and stored value."""
+    from linli.orders import ports
+    from linli.rewards.checkout import RewardsPricing
+
+    w.fill(ports.rewards, RewardsPricing(), by="rewards")
+
+
+DOMAIN = Domain("rewards", modules=("models", "accounts", "handlers"), api=("api:router",), wire=wire)

@@ -129,6 +129,7 @@ class OrderRewards(Base):
     coupon_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     coupon_off: Mapped[int] = mapped_column(Integer, default=0)
     points: Mapped[int] = mapped_column(Integer, default=0)  # redeemed
+    points_lots: Mapped[list[list[int]]] = mapped_column(JSON, default=list)  # [[lot id, points]] taken
     points_returned: Mapped[int] = mapped_column(Integer, default=0)
     sv_principal: Mapped[int] = mapped_column(Integer, default=0)
     sv_bonus: Mapped[int] = mapped_column(Integer, default=0)

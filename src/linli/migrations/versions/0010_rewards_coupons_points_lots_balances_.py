@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-01 11:32:14.139825
+Create Date: 2026-12-01 11:36:05.125144
 """
 from __future__ import annotations
 
@@ -93,6 +93,7 @@ def upgrade() -> None:
     sa.Column('coupon_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('coupon_off', sa.Integer(), nullable=False),
     sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('points_lots', sa.JSON(), nullable=False),
     sa.Column('points_returned', sa.Integer(), nullable=False),
     sa.Column('sv_principal', sa.Integer(), nullable=False),
     sa.Column('sv_bonus', sa.Integer(), nullable=False),

@@ -105,7 +105,7 @@ def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: da
         # on sale.
         restock = o.status in (Status.paid.value, Status.grouping.value, Status.fulfilling.value)
         if move(s, o, Status.cancelled.value, action="cancelled", actor=actor, kind=kind, now=now, cancelled_at=now, cancel_reason="refunded", open_pickup_code=None):
-            release(s, o, restock=restock)
+            release(s, o, now, restock=restock)
     emit(s, OrderRefunded, o, now, refund=RefundFacts(case_id=case.id, amount=case.amount, lines=tuple(changed)), full=full)
 
 

@@ -50,6 +50,7 @@ class NewOrder:
     invite_code: str | None = None
     coupon_id: int | None = None
     points: int = 0
+    stored_value: int = 0  # fen paid from the member's stored value
 
 
 class OrderExpired(DomainError):
@@ -122,13 +123,13 @@ def create_order(s: Session, member_id: int, req: NewOrder, now: datetime, *, ac
             raise Invalid("order.sku_unknown", "An item is not sold by this shop.", sku_id=sku_id)
     community_id, point_id, address, distance = _fulfilment(s, req, cfg.delivery_radius_m)
 
-    preq = ports.PricingRequest(req.merchant_id, member_id, qty_by_sku, req.campaign_id, req.team_id, req.coupon_id, req.points, req.invite_code, now)
+    preq = ports.PricingRequest(req.merchant_id, member_id, qty_by_sku, req.campaign_id, req.team_id, req.coupon_id, req.points, req.invite_code, now, req.stored_value)
     terms = ports.campaign.get().apply(s, preq)
     line_ins = [pricing.LineIn(sid, q, views[sid].price, terms.prices.get(sid)) for sid, q in sorted(qty_by_sku.items())]
-    subtotal = sum((ln.campaign_price if ln.campaign_price is not None else ln.base_price) * ln.qty for ln in line_ins)
-    coupon_off = ports.coupons.get().discount(s, preq, subtotal)
-    points_fen = ports.points.get().redeem(s, preq)
-    quote = pricing.price(line_ins, coupon_off=coupon_off, points_fen=points_fen)
+    priced = [ports.PricedLine(ln.sku_id, views[ln.sku_id].product_id, views[ln.sku_id].category, ln.qty, unit, unit * ln.qty, ln.campaign_price is not None)
+              for ln in line_ins for unit in [ln.campaign_price if ln.campaign_price is not None else ln.base_price]]
+    rewards = ports.rewards.get().apply(s, preq, priced, terms)
+    quote = pricing.price(line_ins, coupon_off=rewards.coupon_off, coupon_weights=rewards.coupon_weights, points_fen=rewards.points, stored_value=rewards.stored_value)
 
     per_product: dict[int, tuple[int, int]] = {}
     for sid, q in qty_by_sku.items():
@@ -159,16 +160,18 @@ def create_order(s: Session, member_id: int, req: NewOrder, now: datetime, *, ac
             amount=ln.amount, coupon=ln.coupon, points_fen=ln.points, paid=ln.paid,
         ))
     ports.campaign.get().attach(s, o.id, member_id, terms, now)
+    ports.rewards.get().attach(s, o.id, preq, rewards)
     audit(s, o, "created", actor=member_id, kind="member", dst=o.status, detail={"payable": o.payable}, now=now)
     s.flush()
     emit(s, OrderCreated, o, now)
     return o
 
 
-def release(s: Session, o: Order, *, restock: bool = True) -> None:
+def release(s: Session, o: Order, now: datetime, *, restock: bool = True) -> None:
     """Give back what a cancelled order held: stock (unless the goods left) and the
     per-member limit counts."""
     ports.campaign.get().release(s, o.id)
+    ports.rewards.get().release(s, o.id, now)
     lines = lines_of(s, o.id)
     views = catalog.sku_views(s, [ln.sku_id for ln in lines])
     for ln in lines:
@@ -190,7 +193,7 @@ def cancel_unpaid(s: Session, o: Order, now: datetime, *, reason: str, actor: in
         return False
     if not move(s, o, Status.cancelled.value, action="cancelled", actor=actor, kind=kind, now=now, detail={"reason": reason}, cancelled_at=now, cancel_reason=reason):
         return False
-    release(s, o)
+    release(s, o, now)
     payments.close_pending(s, o.id)
     emit(s, OrderCancelled, o, now, reason=reason, was_paid=False)
     return True

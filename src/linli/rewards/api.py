@@ -1,0 +1,167 @@
+"""Rewards endpoints (API.md "Rewards"): coupon templates and their counts (console), claiming
+and issuing coupons, a member's coupons and wallet."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import AwareDatetime, Field
+
+from linli.rewards import coupons, wallet
+from linli.schema import Id, Input, Output
+from linli.web.deps import DB, Now, Who
+from linli.web.deps import router as deps_router
+from linli.web.problems import PROBLEMS
+
+router = deps_router(prefix="/api/v1", tags=["rewards"])
+
+
+class ScopeIn(Input):
+    categories: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(default_factory=list, max_length=50)
+    products: list[Id] = Field(default_factory=list, max_length=200)
+
+
+class TemplateIn(Input):
+    name: str = Field(min_length=1, max_length=40)
+    kind: str = Field(pattern="^(fixed|threshold|percent|gift)$")
+    amount: int | None = Field(default=None, ge=0, le=100_000_000, description="fen off (fixed, threshold)")
+    threshold: int | None = Field(default=None, ge=0, le=100_000_000, description="fen: 满 threshold 减 amount")
+    percent_bp: int | None = Field(default=None, ge=0, le=1_000_000, description="basis points off (percent)")
+    cap: int | None = Field(default=None, ge=0, le=100_000_000, description="fen, the most a percent coupon takes off; 0 for none")
+    gift_sku_id: Id | None = None
+    scope: ScopeIn = Field(default_factory=ScopeIn)
+    valid_from: AwareDatetime | None = None
+    valid_to: AwareDatetime | None = None
+    valid_days: int | None = Field(default=None, ge=0, le=100_000, description="valid N days after claiming")
+    total: int = Field(ge=0, le=1_000_000_000)
+    per_member: int = Field(default=1, ge=0, le=1_000_000)
+    claimable: bool = True
+
+
+class TemplateOut(Output):
+    id: int
+    merchant_id: int
+    name: str
+    kind: str
+    amount: int
+    threshold: int
+    percent_bp: int
+    cap: int
+    gift_sku_id: int | None
+    categories: list[str]
+    products: list[int]
+    valid_from: datetime | None
+    valid_to: datetime | None
+    valid_days: int | None
+    total: int
+    per_member: int
+    claimable: bool
+    active: bool
+    issued: int
+    used: int = 0
+    expired: int = 0
+
+
+class CouponOut(Output):
+    id: int
+    template_id: int
+    name: str
+    kind: str
+    amount: int
+    threshold: int
+    percent_bp: int
+    cap: int
+    status: str
+    valid_from: datetime
+    valid_to: datetime | None
+    order_id: int | None
+
+
+class IssueIn(Input):
+    member_ids: list[Id] = Field(min_length=1, max_length=1000)
+
+
+def _template_out(t, used: int = 0, expired: int = 0) -> TemplateOut:
+    return TemplateOut.model_validate({**{c.name: getattr(t, c.name) for c in t.__table__.columns}, "used": used, "expired": expired})
+
+
+def _coupon_out(c, t, now: datetime) -> CouponOut:
+    return CouponOut(id=c.id, template_id=t.id, name=t.name, kind=t.kind, amount=t.amount, threshold=t.threshold, percent_bp=t.percent_bp, cap=t.cap,
+                     status=coupons.status_of(c, now), valid_from=c.valid_from, valid_to=c.valid_to, order_id=c.order_id)
+
+
+@router.post("/merchants/{mid}/coupon-templates", status_code=201, response_model=TemplateOut, responses=PROBLEMS)
+def create_template(mid: Id, body: TemplateIn, s: DB, who: Who, now: Now) -> TemplateOut:
+    inp = coupons.TemplateIn(
+        name=body.name, kind=body.kind, total=body.total, per_member=body.per_member, amount=body.amount or 0, threshold=body.threshold or 0,
+        percent_bp=body.percent_bp or 0, cap=body.cap or 0, gift_sku_id=body.gift_sku_id, categories=tuple(body.scope.categories), products=tuple(body.scope.products),
+        valid_from=body.valid_from, valid_to=body.valid_to, valid_days=body.valid_days or None, claimable=body.claimable,
+    )
+    return _template_out(coupons.create_template(s, who, mid, inp, now))
+
+
+@router.get("/merchants/{mid}/coupons", response_model=list[TemplateOut], responses=PROBLEMS)
+def templates(mid: Id, s: DB, who: Who, now: Now) -> list[TemplateOut]:
+    """Templates with issued / used / expired counts."""
+    return [_template_out(st.template, st.used, st.expired) for st in coupons.template_stats(s, who, mid, now)]
+
+
+@router.post("/merchants/{mid}/coupon-templates/{tid}/issue", status_code=201, response_model=list[CouponOut], responses=PROBLEMS)
+def issue(mid: Id, tid: Id, body: IssueIn, s: DB, who: Who, now: Now) -> list[CouponOut]:
+    issued = coupons.issue(s, who, mid, tid, body.member_ids, now)
+    return [_coupon_out(c, coupons.template_of(s, c), now) for c in issued]
+
+
+@router.post("/coupons/{tid}/claim", status_code=201, response_model=CouponOut, responses=PROBLEMS)
+def claim(tid: Id, s: DB, who: Who, now: Now) -> CouponOut:
+    c = coupons.claim(s, who.member_id, tid, now)
+    return _coupon_out(c, coupons.template_of(s, c), now)
+
+
+@router.get("/me/coupons", response_model=list[CouponOut], responses=PROBLEMS)
+def my_coupons(s: DB, who: Who, now: Now, merchant_id: Annotated[Id, Query()], status: str | None = Query(default=None, pattern="^(unused|locked|used|expired)$")) -> list[CouponOut]:
+    return [_coupon_out(c, t, now) for c, t in coupons.my_coupons(s, who.member_id, merchant_id, now, status)]
+
+
+class ExpiringOut(Output):
+    points: int
+    expires_at: datetime
+
+
+class PointsOut(Output):
+    available: int
+    pending: int
+    expiring: list[ExpiringOut]
+
+
+class StoredValueOut(Output):
+    principal: int
+    bonus: int
+
+
+class LevelOut(Output):
+    name: str | None
+    growth: int
+    next_at: int | None
+
+
+class WalletOut(Output):
+    merchant_id: int
+    points: PointsOut
+    stored_value: StoredValueOut
+    level: LevelOut
+    coupons: dict[str, int]
+
+
+@router.get("/me/wallet", response_model=WalletOut, responses=PROBLEMS)
+def my_wallet(s: DB, who: Who, now: Now, merchant_id: Annotated[Id, Query()]) -> WalletOut:
+    w = wallet.of(s, who.member_id, merchant_id, now)
+    return WalletOut(
+        merchant_id=merchant_id,
+        points=PointsOut(available=w.points_available, pending=w.points_pending, expiring=[ExpiringOut(points=n, expires_at=at) for n, at in w.expiring]),
+        stored_value=StoredValueOut(principal=w.sv_principal, bonus=w.sv_bonus),
+        level=LevelOut(name=w.level_name, growth=w.growth, next_at=w.next_at),
+        coupons={"unused": w.coupons_unused},
+    )

@@ -1,0 +1,65 @@
+"""The pricing pipeline's rewards step (``orders.ports.rewards``): one merchant coupon, then
+points (at most half of what is left), then stored value, checked in ``apply`` and taken
+in ``attach`` (once the order row exists, so every ledger transfer is keyed by the order);
+``release`` gives everything back when the order is cancelled unpaid. What the order used
+is recorded in ``order_rewards``, which payment, cancel and refund handlers act on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from linli.errors import Conflict
+from linli.orders.ports import CampaignTerms, PricedLine, PricingRequest, RewardTerms
+from linli.rewards import coupons, points, rules, stored_value
+from linli.rewards.models import OrderRewards
+
+
+class RewardsPricing:
+    def apply(self, s: Session, req: PricingRequest, lines: list[PricedLine], terms: CampaignTerms) -> RewardTerms:
+        subtotal = sum(ln.amount for ln in lines)
+        off, weights = 0, None
+        if req.coupon_id is not None:
+            if req.campaign_id is not None and not terms.coupons_allowed:
+                raise Conflict("coupon.not_with_campaign", "A campaign price cannot be combined with a coupon.")
+            _, template = coupons.lock(s, req.member_id, req.merchant_id, req.coupon_id, req.now)
+            scoped = [rules.ScopedLine(ln.sku_id, ln.product_id, ln.category, ln.amount, ln.unit_price) for ln in lines]
+            off, weights = rules.discount(coupons.terms_of(template), scoped)
+            if off <= 0:
+                raise Conflict("coupon.not_applicable", "This order does not meet the coupon's terms.", threshold=template.threshold or None)
+            off = rules.capped_for_payable(off, subtotal)
+        if req.points:
+            rules.check_points_redeem(req.points, subtotal - off, points.available(s, req.merchant_id, req.member_id))
+        if req.stored_value:
+            stored_value.check_spend(s, req.merchant_id, req.member_id, req.stored_value)
+        return RewardTerms(coupon_off=off, coupon_weights=weights, points=req.points, stored_value=req.stored_value)
+
+    def attach(self, s: Session, order_id: int, req: PricingRequest, rewards: RewardTerms) -> None:
+        if not (req.coupon_id or rewards.points or rewards.stored_value):
+            return
+        row = OrderRewards(order_id=order_id, merchant_id=req.merchant_id, member_id=req.member_id, coupon_id=req.coupon_id, coupon_off=rewards.coupon_off, points=rewards.points, state="held")
+        if req.coupon_id is not None:
+            coupons.attach(s, req.coupon_id, order_id)
+        row.points_lots = points.redeem(s, req.merchant_id, req.member_id, order_id, rewards.points, req.now)
+        row.sv_principal, row.sv_bonus = stored_value.spend(s, req.merchant_id, req.member_id, order_id, rewards.stored_value, req.now)
+        s.add(row)
+        s.flush()
+
+    def release(self, s: Session, order_id: int, now: datetime) -> None:
+        row = s.get(OrderRewards, order_id, with_for_update=True)
+        if row is None or row.state == "released":
+            return
+        coupons.release(s, order_id)
+        return_share(s, row, row.points, row.sv_principal + row.sv_bonus, f"release:{order_id}", now)
+        row.state = "released"
+        s.flush()
+
+
+def return_share(s: Session, row: OrderRewards, points_target: int, sv_target: int, key: str, now: datetime) -> None:
+    """Bring the order's returned points and stored value up to these cumulative targets
+    (a refund returns pro rata, a cancel the rest); each step once per ``key``."""
+    n = points.give_back(s, row.merchant_id, row.member_id, f"points:{key}", row.points_lots, row.points_returned, points_target - row.points_returned, now)
+    m = stored_value.give_back(s, row.merchant_id, row.member_id, f"sv:{key}", row.sv_principal, row.sv_bonus, row.sv_returned, sv_target - row.sv_returned, now)
+    row.points_returned += n
+    row.sv_returned += m
