@@ -101,10 +101,9 @@ def test_ports_are_filled_by_the_domains_that_provide_them():
     from linli.payments.gateway import SandboxGateway, payment_gateway
 
     wiring = domains.bootstrap(Settings(env="test", plugins="tests.plugin"))
-    assert wiring.filled == {"orders.campaign": "campaigns", "orders.queue": "campaigns", "payments.gateway": "payments"}
+    assert wiring.filled == {"orders.campaign": "campaigns", "orders.queue": "campaigns", "payments.gateway": "payments", "orders.rewards": "rewards"}
     assert isinstance(ports.campaign.get(), CampaignPricing)
     assert isinstance(payment_gateway.get(), SandboxGateway)
-    assert not ports.coupons.filled  # nobody provides coupons yet: an order naming one is refused
 
 
 def test_a_port_has_one_provider():
