@@ -222,9 +222,25 @@ def _campaigns(client, db, shop: Shop, clock) -> None:
     events.drain(db)
 
 
+def _rewards_levels(client, db, shop: Shop, clock) -> None:
+    """A member's level: up on a received order, a downgrade announced before the review."""
+    body = [{"name": "银卡", "growth": 5000}, {"name": "金卡", "growth": 20000, "discount_bp": 500}]
+    assert client.put(f"/api/v1/merchants/{shop.merchant_id}/levels", json=body, headers=shop.owner).status_code == 200
+    member = resident(client, "13700000961", shop.community_id)
+    o = buy(client, db, member, shop, [(shop.skus["berry2"], 2)])  # 256.00 元: 金卡 on receipt
+    assert client.post(f"/api/v1/merchants/{shop.merchant_id}/orders/{o['id']}/ready", headers=shop.owner).status_code == 200
+    assert client.post(f"/api/v1/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.leader).status_code == 200
+    events.drain(db)
+    case = client.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": o["lines"][0]["id"], "amount": 12000}], "reason": "坏果"}, headers=member).json()
+    assert client.post(f"/api/v1/merchants/{shop.merchant_id}/refunds/{case['id']}/approve", headers=shop.owner).status_code == 200
+    events.drain(db)
+    jobs.run_due(db, clock.advance(days=340))  # the review is a year after the first level
+
+
 def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(client, db, merchant, clock):
     shop = _orders_money_and_people(client, db, merchant, clock)
     _campaigns(client, db, shop, clock)
+    _rewards_levels(client, db, shop, clock)
     rows = outbox(db)
     assert check_rows(rows, declared()) == []
     # The flows reach every event the domains declare, so none of them goes unchecked.
