@@ -101,7 +101,9 @@ def test_ports_are_filled_by_the_domains_that_provide_them():
     from linli.payments.gateway import SandboxGateway, payment_gateway
 
     wiring = domains.bootstrap(Settings(env="test", plugins="tests.plugin"))
-    assert wiring.filled == {"orders.campaign": "campaigns", "orders.queue": "campaigns", "payments.gateway": "payments"}
+    assert wiring.filled == {
+        "identity.homes": "community", "orders.campaign": "campaigns", "orders.queue": "campaigns", "payments.gateway": "payments", "referral.sharer_money": "commission",
+    }
     assert isinstance(ports.campaign.get(), CampaignPricing)
     assert isinstance(payment_gateway.get(), SandboxGateway)
     assert not ports.coupons.filled  # nobody provides coupons yet: an order naming one is refused
