@@ -249,6 +249,12 @@ def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(cl
     closed = {p["kind"]: p for _, name, p in rows if name == "campaign.closed"}
     assert set(closed) == {"group_buy", "presale", "threshold"}
     assert "units" in closed["presale"] and "communities" in closed["threshold"] and "units" not in closed["group_buy"]
+    # And every handler read what it was given: a handler that misread a payload (a missing
+    # attribute) fails, which the dispatcher records and retries rather than raising here.
+    events.drain(db)
+    with db.transaction() as s:
+        failed = [(e.id, e.name, e.last_error) for e in s.scalars(select(OutboxEvent).where((OutboxEvent.done_at.is_(None)) | (OutboxEvent.last_error.is_not(None))))]
+    assert failed == []
 
 
 def test_the_row_check_catches_unknown_names_extra_missing_and_mistyped_fields(db):

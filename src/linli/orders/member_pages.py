@@ -14,13 +14,12 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from linli import media
-from linli.campaigns import service as campaign_service
 from linli.catalog import service as catalog
 from linli.community import service as community
 from linli.errors import DomainError, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.service import Principal
-from linli.orders import service
+from linli.orders import ports, service
 from linli.orders.rules import Status
 from linli.orders.service import aftersales
 from linli.orders.views import NAMES, merchant_name, order_view, query_int
@@ -53,7 +52,7 @@ def _checkout(page: Page, s: Session, who: Principal, sku_id: int, qty: int, *, 
     # A campaign order (a live offer, a team to open or join) shows the campaign price.
     campaign_id = query_int(page, "campaign") if values is None else _int_or_none(values.get("campaign", ""))
     team_id = query_int(page, "team") if values is None else _int_or_none(values.get("team", ""))
-    unit = campaign_service.quoted_price(s, campaign_id, team_id, who.member_id, sku_id) if (campaign_id or team_id) else None
+    unit = ports.campaign.get().quote(s, campaign_id, team_id, who.member_id, sku_id) if (campaign_id or team_id) else None
     merchant = identity.public_merchant(s, v.merchant_id)
     member = identity.get_member(s, who.member_id)
     home = community.home_community(s, who.member_id, v.merchant_id)

@@ -53,6 +53,10 @@ class CampaignTerms:
 
 
 class CampaignStep(Protocol):
+    def quote(self, s: Session, campaign_id: int | None, team_id: int | None, member_id: int, sku_id: int) -> int | None:
+        """The unit price a member would get for ``sku_id`` in the campaign (or the team's
+        campaign), to show at checkout; None when no campaign price applies."""
+
     def apply(self, s: Session, req: PricingRequest) -> CampaignTerms:
         """Validate the campaign for this order and take its quota, limits and seat."""
 
@@ -135,6 +139,9 @@ class RewardsStep(Protocol):
 
 
 class NoCampaigns:
+    def quote(self, s: Session, campaign_id: int | None, team_id: int | None, member_id: int, sku_id: int) -> int | None:
+        return None
+
     def apply(self, s: Session, req: PricingRequest) -> CampaignTerms:
         if req.campaign_id is not None or req.team_id is not None:
             raise NotFound("campaign.not_found", "No such campaign.")
