@@ -82,7 +82,7 @@ def test_a_member_claims_coupons_on_the_shop_and_product_pages_and_sees_them_in_
     assert client.get("/m/wallet", headers=HTML, follow_redirects=False).headers["location"] == f"/m/wallet/{shop.merchant_id}"
     client.cookies.set("lang", "en")
     wallet = client.get(f"/m/wallet/{shop.merchant_id}", headers=HTML).text
-    assert "Spend ¥50, get ¥10 off" in wallet and "15% off up to ¥20 off" in wallet and "¥5 off" in wallet
+    assert "Spend ¥50, get ¥10 off" in wallet and "15% off, at most ¥20" in wallet and "¥5 off" in wallet
 
 
 def test_checkout_preselects_the_best_coupon_and_the_order_uses_it(client, db, merchant):

@@ -105,10 +105,8 @@ def terms_text(page: Page, t: CouponTemplate, gift_names: Mapping[int, str] | No
     if t.kind == "fixed":
         return page._(N_("¥%(amount)s off")) % {"amount": _yuan(t.amount)}
     if t.kind == "percent":
-        out = page._(N_("%(pct)s%% off")) % {"pct": f"{t.percent_bp / 100:g}", "fold": f"{(BP_WHOLE - t.percent_bp) / 1000:g}"}
-        if t.cap:
-            out += " " + page._(N_("up to ¥%(cap)s off")) % {"cap": _yuan(t.cap)}
-        return out
+        args = {"pct": f"{t.percent_bp / 100:g}", "fold": f"{(BP_WHOLE - t.percent_bp) / 1000:g}", "cap": _yuan(t.cap)}  # 1500 bp off = 8.5折
+        return page._(N_("%(pct)s%% off, at most ¥%(cap)s")) % args if t.cap else page._(N_("%(pct)s%% off")) % args
     gift = (gift_names or {}).get(t.gift_sku_id or 0) or page._(N_("a gift"))
     return page._(N_("Free gift: %(gift)s")) % {"gift": gift}
 
