@@ -1,14 +1,15 @@
 """Rewards' reactions to order events (each once per event: the outbox's handled_events):
 a paid order's coupon is used; a refund returns redeemed points and stored value pro rata
-and, when full and inside its validity, the coupon."""
+and, when full and inside its validity, the coupon; a received order earns points (pending),
+available once it completes, reversed per line by refunds."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from linli.events import Event, on
-from linli.orders.events import OrderPaid, OrderRefunded
-from linli.rewards import checkout, coupons
+from linli.orders.events import OrderCompleted, OrderPaid, OrderReceived, OrderRefunded
+from linli.rewards import checkout, coupons, earning
 from linli.rewards.models import OrderRewards
 
 
@@ -34,3 +35,21 @@ def refund_returns(s: Session, event: Event[OrderRefunded]) -> None:
         sv_target = spent_sv * refunded // total if total else 0
     checkout.return_share(s, row, max(points_target, row.points_returned), max(sv_target, row.sv_returned), f"refund:{p.refund.case_id}", event.created_at)
     s.flush()
+
+
+# --- points earned on orders (rewards/earning.py) ---------------------------------------------
+
+
+@on(OrderReceived)
+def points_earned(s: Session, event: Event[OrderReceived]) -> None:
+    earning.grant(s, event.payload, event.created_at)
+
+
+@on(OrderCompleted)
+def points_available(s: Session, event: Event[OrderCompleted]) -> None:
+    earning.on_completed(s, event.payload, event.created_at)
+
+
+@on(OrderRefunded)
+def points_reversed(s: Session, event: Event[OrderRefunded]) -> None:
+    earning.reverse_refund(s, event.payload, event.created_at)
