@@ -7,8 +7,10 @@ statement and wallet showing each step; replaying every event changes nothing, a
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -20,7 +22,9 @@ from linli.rewards import settings as reward_settings
 from linli.rewards.models import PointsLot, RewardBalance, RewardSettings
 from linli.rewards.rules import SETTINGS
 from tests.conftest import login, problem_code
+from tests.e2e.conftest import LiveServer
 from tests.merchants import new_merchant
+from tests.orders.concurrency import together
 from tests.orders.helpers import buy, make_shop, order, pay
 
 UTC = timezone.utc
@@ -218,6 +222,37 @@ def test_a_refund_of_points_spent_and_expired_reverses_both(client, db, merchant
     _refund(client, db, shop, buyer, o, 0, 6800)
     assert _points(client, shop, buyer) == (0, -40)  # the 40 spent are owed; the 28 expired come back from expired
     assert _lots(db, o["id"]) == [(68, -40, 68, "available")]
+
+
+def _later(fn, seconds: float = 0.03) -> int:
+    time.sleep(seconds)  # let the checkouts get going first
+    fn()
+    return 0
+
+
+def test_a_reversal_racing_real_redemptions_is_never_skipped(app, client, db, merchant, clock):
+    """A refund's reversal handled while the member redeems points in ten concurrent checkouts:
+    no deadlock and no 500, every point either redeemed or reversed, the ledger balanced."""
+    shop = make_shop(client, merchant)
+    buyer = login(client, "13700000001")
+    a = buy(client, db, buyer, shop, [(shop.skus["berry2"], 2)])  # 256 points
+    _receive(client, db, shop, a)
+    _complete(db, clock)
+    shop.owner = login(client, merchant.owner_phone)
+    r = client.post(f"/api/v1/orders/{a['id']}/refunds", json={"lines": [{"line_id": a["lines"][0]["id"], "amount": 25600}], "reason": "坏果"}, headers=buyer)
+    assert client.post(f"/api/v1/merchants/{shop.merchant_id}/refunds/{r.json()['id']}/approve", headers=shop.owner).status_code == 200
+    body = {"merchant_id": shop.merchant_id, "items": [{"sku_id": shop.skus["berry"], "qty": 1}], "pickup_point_id": shop.point_id, "points": 20}
+    server = LiveServer(app).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            codes = together(11, lambda i: _later(lambda: events.drain(db)) if i == 0 else http.post("/api/v1/orders", json=body, headers=buyer).status_code)
+    finally:
+        server.stop()
+    events.drain(db)
+    placed = codes[1:].count(201)
+    assert set(codes[1:]) <= {201, 409, 422}, codes
+    assert _points(client, shop, buyer) == (0, -20 * placed)
+    _check(db)
 
 
 def _snapshot(db):

@@ -12,7 +12,7 @@ replayed event has one effect and ``ledger check`` (lots' remaining == balances)
 - reverse ``points:reverse:{order}:{line}:{case}``   points_pending (or points_available, and
   points_expired for what had expired) → points_issued
 
-A member's handlers of one order serialise on their balance row (``lock_member``): a refund
+A member's handlers serialise on their balance row (``lock_points``): a refund
 handled before the grant's transaction commits is then counted by the grant (which reads the
 line's refunded amount as it is now), and one handled after it finds the lot.
 """
@@ -44,7 +44,16 @@ def lot_key(merchant_id: int, member_id: int, reason: str, source: int) -> str:
     return f"{merchant_id}:{member_id}:{reason}:{source}"
 
 
-def lock_member(s: Session, merchant_id: int, member_id: int) -> None:
+def lock_points(s: Session, merchant_id: int, member_id: int, order_id: int | None = None) -> None:
+    """Lock what a movement of the member's points may touch — their available lots that
+    hold points or a debt, the order's lots, then their balance row — in the order a
+    checkout's redemption takes them (lots oldest-expiry first, then the balance), so the two
+    never deadlock. A member's points handlers serialise on the balance row."""
+    cond = (PointsLot.state == "available") & (PointsLot.remaining != 0)
+    if order_id is not None:
+        cond = cond | ((PointsLot.order_id == order_id) & (PointsLot.reason == ORDER))
+    s.execute(select(PointsLot.id).where(PointsLot.merchant_id == merchant_id, PointsLot.member_id == member_id, cond)
+              .order_by(PointsLot.expires_at.is_(None), PointsLot.expires_at, PointsLot.id).with_for_update())
     accounts.ensure_balance(s, merchant_id, member_id)
     s.execute(select(RewardBalance.member_id).where(RewardBalance.merchant_id == merchant_id, RewardBalance.member_id == member_id).with_for_update())
 
@@ -59,7 +68,7 @@ def _order_lots(s: Session, order_id: int, state: str | None = None) -> list[Poi
 def grant(s: Session, p: OrderReceived, now: datetime) -> int:
     """Each line's points as a pending lot (less what refunds already took back). Once per
     line; returns the points granted now."""
-    lock_member(s, p.merchant_id, p.member_id)
+    lock_points(s, p.merchant_id, p.member_id)
     rate = settings_of(s, p.merchant_id).points_per_yuan
     current = orders.line_amounts(s, [ln.line_id for ln in p.lines])
     granted = 0
@@ -100,7 +109,7 @@ def release(s: Session, merchant_id: int, member_id: int, order_id: int, now: da
 
 
 def on_completed(s: Session, p: OrderCompleted, now: datetime) -> int:
-    lock_member(s, p.merchant_id, p.member_id)
+    lock_points(s, p.merchant_id, p.member_id, p.order_id)
     return release(s, p.merchant_id, p.member_id, p.order_id, now)
 
 
@@ -108,7 +117,7 @@ def reverse_refund(s: Session, p: OrderRefunded, now: datetime) -> int:
     """Each refunded line takes back its lot's points up to the cumulative floor of what the
     line has refunded in all (so parts add up to exactly what it earned, whatever order the
     refunds are handled in). Returns the points reversed now."""
-    lock_member(s, p.merchant_id, p.member_id)
+    lock_points(s, p.merchant_id, p.member_id, p.order_id)
     lines = {ln.line_id: ln for ln in p.lines}
     lots = {lot.line_id: lot for lot in _order_lots(s, p.order_id)}
     total = 0

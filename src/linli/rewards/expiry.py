@@ -32,7 +32,7 @@ def expire_lot(s: Session, lot_id: int, as_of: datetime) -> bool:
     lot = s.get(PointsLot, lot_id)
     if lot is None:
         return False
-    earning.lock_member(s, lot.merchant_id, lot.member_id)  # first, as every points handler does
+    earning.lock_points(s, lot.merchant_id, lot.member_id)  # first, as every points movement does
     s.refresh(lot, with_for_update=True)
     if lot.state != "available" or lot.remaining <= 0 or lot.expires_at is None or lot.expires_at > as_of:
         return False
