@@ -162,6 +162,32 @@ def account_totals(s: Session, accounts: Iterable[str], merchant_id: int | None 
     return {(mid, account, member): int(total) for mid, account, member, total in s.execute(q)}
 
 
+@dataclass(frozen=True)
+class MemberEntry:
+    transfer_id: int
+    kind: str
+    key: str
+    created_at: datetime
+    account: str
+    amount: int
+
+
+def member_entries(s: Session, merchant_id: int, member_id: int, accounts: Iterable[str], *, limit: int = 50, before_transfer: int | None = None) -> list[MemberEntry]:
+    """A member's entries on ``accounts`` with their transfers' kind and key, newest
+    transfer first: those of the ``limit`` newest transfers (before ``before_transfer``, a
+    cursor) that touch them — a statement's page."""
+    cond = [LedgerEntry.merchant_id == merchant_id, LedgerEntry.member_id == member_id, LedgerEntry.account.in_(list(accounts))]
+    page = select(LedgerEntry.transfer_id).where(*cond).group_by(LedgerEntry.transfer_id).order_by(LedgerEntry.transfer_id.desc()).limit(limit)
+    if before_transfer is not None:
+        page = page.where(LedgerEntry.transfer_id < before_transfer)
+    ids = list(s.scalars(page))
+    if not ids:
+        return []
+    q = (select(LedgerTransfer.id, LedgerTransfer.kind, LedgerTransfer.key, LedgerTransfer.created_at, LedgerEntry.account, LedgerEntry.amount)
+         .join(LedgerEntry, LedgerEntry.transfer_id == LedgerTransfer.id).where(LedgerTransfer.id.in_(ids), *cond).order_by(LedgerTransfer.id.desc(), LedgerEntry.id))
+    return [MemberEntry(*row) for row in s.execute(q)]
+
+
 def check(s: Session, merchant_id: int | None = None) -> list[Problem]:
     """The ledger invariants of RULES.md: every transfer (so all accounts) sums to zero,
     then each registered domain's own check of its balance-backed accounts, in the order

@@ -237,10 +237,18 @@ def _rewards_levels(client, db, shop: Shop, clock) -> None:
     jobs.run_due(db, clock.advance(days=340))  # the review is a year after the first level
 
 
+def _rewards(db, clock) -> None:
+    """The points the flows above earned come within 30 days of expiring (a reminder)."""
+    clock.current = datetime(2027, 12, 1, 16, 0, tzinfo=timezone.utc)  # 30 days before the end of 2027 in Shanghai
+    jobs.run_due(db, clock.current)
+    events.drain(db)
+
+
 def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(client, db, merchant, clock):
     shop = _orders_money_and_people(client, db, merchant, clock)
     _campaigns(client, db, shop, clock)
     _rewards_levels(client, db, shop, clock)
+    _rewards(db, clock)
     rows = outbox(db)
     assert check_rows(rows, declared()) == []
     # The flows reach every event the domains declare, so none of them goes unchecked.

@@ -143,3 +143,34 @@ def test_upgrade_is_immediate_and_downgrade_waits_for_the_review_with_notice():
     assert r.decide_level(2, 0, LEVELS, datetime(2026, 12, 1, tzinfo=UTC), review) == r.LevelChange(2, notice=False)
     assert r.decide_level(2, 0, LEVELS, review - timedelta(days=29), review) == r.LevelChange(2, notice=True)
     assert r.decide_level(2, 0, LEVELS, review, review) == r.LevelChange(0)
+
+
+def test_later_points_pay_off_debts_soonest_expiring_first_oldest_debt_first():
+    soon, late = datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)
+    lots = [r.Lot(1, -50, soon), r.Lot(2, 30, late), r.Lot(3, -40, soon), r.Lot(4, 45, soon), r.Lot(5, 10, None)]
+    assert r.net_debts(lots) == [(4, 1, 45), (2, 1, 5), (2, 3, 25), (5, 3, 10)]
+    assert r.net_debts([r.Lot(1, -5, soon)]) == [] and r.net_debts([r.Lot(1, 5, soon)]) == []
+
+
+@given(st.lists(st.integers(-500, 500), max_size=8))
+def test_paying_debts_moves_no_points_and_leaves_no_debt_beside_points(remainings):
+    lots = [r.Lot(i, n, None) for i, n in enumerate(remainings)]
+    after = dict(enumerate(remainings))
+    for src, dst, n in r.net_debts(lots):
+        assert n > 0 and remainings[src] > 0 > remainings[dst]
+        after[src] -= n
+        after[dst] += n
+    assert sum(after.values()) == sum(remainings)
+    assert not (any(v < 0 for v in after.values()) and any(v > 0 for v in after.values()))
+
+
+def test_reminders_group_a_members_lots_by_the_instant_they_expire():
+    a, b = datetime(2028, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    assert r.expiring_groups([(1, 10, a), (2, 5, b), (3, 7, a)]) == [(b, [2], 5), (a, [1, 3], 17)]
+
+
+def test_the_reward_settings_spec():
+    assert r.SETTINGS.defaults() == {"points_per_yuan": 1, "points_expiry_years": 1}
+    with pytest.raises(Invalid) as e:
+        r.SETTINGS.check({"points_per_yuan": 11})
+    assert e.value.code == "rewards.settings_invalid" and e.value.extra == {"field": "points_per_yuan", "lo": 0, "hi": 10}

@@ -11,6 +11,7 @@ Movements (debit → credit, each one balanced transfer with a unique key):
 - earn:     points_issued → points_pending;   release: points_pending → points_available
 - redeem:   points_available → points_redeemed; return on refund: the reverse
 - expire:   points_available → points_expired; reverse earned: points_pending/available → points_issued
+  (of a lot that expired: points_expired → points_issued for what expired; rewards/earning.py)
 - top-up:   sv_funding → sv_principal, sv_bonus_granted → sv_bonus
 - spend:    sv_principal / sv_bonus → sv_spent; return on refund: the reverse
 - refund principal: sv_principal → sv_funding, forfeited bonus: sv_bonus → sv_bonus_granted

@@ -1,5 +1,5 @@
 """Rewards endpoints (API.md "Rewards"): coupon templates and their counts (console), claiming
-and issuing coupons, a member's coupons and wallet."""
+and issuing coupons, a member's coupons, wallet and points statement, the reward settings."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from typing import Annotated
 from fastapi import Body, Query
 from pydantic import AwareDatetime, Field
 
-from linli.rewards import coupons, grants, levels, wallet
-from linli.schema import Id, Input, Output
+from linli.rewards import coupons, grants, levels, statement, wallet
+from linli.rewards import settings as reward_settings
+from linli.rewards.rules import SETTINGS
+from linli.schema import Id, Input, Output, setting_field
 from linli.web.deps import DB, Now, Who
 from linli.web.deps import router as deps_router
 from linli.web.problems import PROBLEMS
@@ -228,3 +230,43 @@ def get_birthday_coupon(mid: Id, s: DB, who: Who) -> TemplateChoiceOut:
 def put_birthday_coupon(mid: Id, body: TemplateChoiceIn, s: DB, who: Who) -> TemplateChoiceOut:
     """The shop's birthday coupon, for members whose level names none of its own."""
     return TemplateChoiceOut(template_id=grants.set_birthday_coupon(s, who, mid, body.template_id).birthday_template_id)
+
+
+class MovementOut(Output):
+    id: int
+    at: datetime
+    reason: str = Field(description="earned | available | redeemed | returned | reversed | expired")
+    order_id: int | None
+    refund_case_id: int | None
+    pending: int
+    available: int
+
+
+@router.get("/me/points", response_model=list[MovementOut], responses=PROBLEMS)
+def my_points(s: DB, who: Who, merchant_id: Annotated[Id, Query()], limit: int = Query(default=50, ge=1, le=200), before: Id | None = Query(default=None)) -> list[MovementOut]:
+    """The points statement, newest first: each movement of the pending and available points
+    with its reason and the order (and refund) it came from. Page on with ``before`` = the
+    last ``id`` seen."""
+    return [MovementOut(**vars(m)) for m in statement.of(s, who.member_id, merchant_id, limit=limit, before=before)]
+
+
+# Defaults and bounds from ``rules.SETTINGS`` (a docstring would change the OpenAPI schema).
+class RewardSettingsIO(Input):
+    points_per_yuan: int = setting_field(SETTINGS["points_per_yuan"])
+    points_expiry_years: int = setting_field(SETTINGS["points_expiry_years"])
+
+
+@router.get("/merchants/{mid}/reward-settings", response_model=RewardSettingsIO, responses=PROBLEMS)
+def get_reward_settings(mid: Id, s: DB, who: Who) -> RewardSettingsIO:
+    """The points rules (API.md names no path for them: this one follows
+    ``/merchants/{mid}/order-settings``). Staff who can view the console may read them."""
+    row = reward_settings.get(s, who, mid)
+    return RewardSettingsIO(**{f: getattr(row, f) for f in reward_settings.FIELDS})
+
+
+@router.put("/merchants/{mid}/reward-settings", response_model=RewardSettingsIO, responses=PROBLEMS)
+def put_reward_settings(mid: Id, body: RewardSettingsIO, s: DB, who: Who) -> RewardSettingsIO:
+    """Set the points rules (the whole set, like ``PUT /order-settings``: a field left out
+    takes its default); needs ``manage_rules``. Out of bounds: 422."""
+    row = reward_settings.put(s, who, mid, body.model_dump())
+    return RewardSettingsIO(**{f: getattr(row, f) for f in reward_settings.FIELDS})

@@ -7,6 +7,11 @@
   and the review (``review_at``) is at most 30 days away: at the review they go to
   ``to_rank`` (None: no level) unless their growth recovers. Once per review. No listener
   yet (automation sends it).
+- ``rewards.points_expiring`` v1: a member's points expire at ``expires_at`` (about 30 days
+  from now): ``points`` is what their lots expiring then still hold. Once per lot (lots
+  expiring at the same instant share one event). The SMS and automation issue consumes it.
+
+Points are integers (one point is worth one fen when redeemed).
 """
 
 from __future__ import annotations
@@ -35,3 +40,11 @@ class LevelDowngradeNotice(EventPayload):
     to_level: str | None
     growth: int
     review_at: IsoDatetime
+
+
+class PointsExpiring(EventPayload):
+    NAME = "rewards.points_expiring"
+    merchant_id: int
+    member_id: int
+    points: int
+    expires_at: IsoDatetime

@@ -1,7 +1,8 @@
 """Rewards' reactions to order events (each once per event: the outbox's handled_events):
 a paid order's coupon is used; a refund returns redeemed points and stored value pro rata
-and, when full and inside its validity, the coupon. Levels: a received order adds growth
-and a refund lowers it, each recomputing the member's level; a member who becomes a
+and, when full and inside its validity, the coupon; a received order earns points (pending),
+available once it completes, reversed per line by refunds. Levels: a received order adds
+growth and a refund lowers it, each recomputing the member's level; a member who becomes a
 merchant's (bound by its link, or choosing one of its communities) gets its new-member
 coupon (rewards/grants.py says why these events)."""
 
@@ -12,9 +13,9 @@ from sqlalchemy.orm import Session
 from linli.community.events import MemberCommunitySet
 from linli.events import Event, on
 from linli.orders import service as orders
-from linli.orders.events import OrderPaid, OrderReceived, OrderRefunded
+from linli.orders.events import OrderCompleted, OrderPaid, OrderReceived, OrderRefunded
 from linli.referral.events import MemberBound
-from linli.rewards import checkout, coupons, grants, levels
+from linli.rewards import checkout, coupons, earning, grants, levels
 from linli.rewards.models import OrderRewards
 
 
@@ -69,3 +70,21 @@ def new_member_bound(s: Session, event: Event[MemberBound]) -> None:
 def new_member_resident(s: Session, event: Event[MemberCommunitySet]) -> None:
     if event.merchant_id is not None:  # the community's merchant (community emits it so)
         grants.welcome(s, event.merchant_id, event.payload.member_id, event.created_at)
+
+
+# --- points earned on orders (rewards/earning.py) ---------------------------------------------
+
+
+@on(OrderReceived)
+def points_earned(s: Session, event: Event[OrderReceived]) -> None:
+    earning.grant(s, event.payload, event.created_at)
+
+
+@on(OrderCompleted)
+def points_available(s: Session, event: Event[OrderCompleted]) -> None:
+    earning.on_completed(s, event.payload, event.created_at)
+
+
+@on(OrderRefunded)
+def points_reversed(s: Session, event: Event[OrderRefunded]) -> None:
+    earning.reverse_refund(s, event.payload, event.created_at)

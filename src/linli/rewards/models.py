@@ -13,16 +13,18 @@ from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, Foreign
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime, utcnow
+from linli.rewards.rules import SETTINGS
 
 
 class RewardSettings(Base):
-    """Per-merchant knobs: how points are earned and expire, the new-member coupon."""
+    """Per-merchant knobs: how points are earned and expire (defaults and bounds:
+    ``rules.SETTINGS``), the new-member coupon."""
 
     __tablename__ = "reward_settings"
 
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
-    points_per_yuan: Mapped[int] = mapped_column(Integer, default=1)
-    points_expiry_years: Mapped[int] = mapped_column(Integer, default=1)  # 0 = never
+    points_per_yuan: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("points_per_yuan"))
+    points_expiry_years: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("points_expiry_years"))  # 0 = never
     new_member_template_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     birthday_template_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # for levels without their own
 
@@ -98,7 +100,12 @@ class RewardBalance(Base):
 
 class PointsLot(Base):
     """One grant of points (an order line's earning, a reward): pending until its order's
-    after-sales window ends, then available until ``expires_at``; spends take from lots."""
+    after-sales window ends, then available until ``expires_at``; spends take from lots.
+
+    A refund reverses part of ``amount`` (``reversed``, cumulative); a reversal of points
+    already spent leaves ``remaining`` negative (a debt: redemption is blocked while the
+    balance is negative, and later earnings pay it off first), and a reversal of points that
+    expired takes them back from what ``expired`` recorded."""
 
     __tablename__ = "points_lots"
     __table_args__ = (Index("ix_points_lots_member", "merchant_id", "member_id", "state"),)
@@ -111,7 +118,9 @@ class PointsLot(Base):
     order_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
     line_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     amount: Mapped[int] = mapped_column(Integer)  # points granted
-    remaining: Mapped[int] = mapped_column(Integer)  # not yet spent, reversed or expired
+    remaining: Mapped[int] = mapped_column(Integer)  # not yet spent, reversed or expired; < 0: a debt
+    reversed: Mapped[int] = mapped_column(Integer, default=0)  # of amount, by refunds of its line
+    expired: Mapped[int] = mapped_column(Integer, default=0)  # points this lot lost to expiry (and not reversed since)
     state: Mapped[str] = mapped_column(String(10))  # pending | available | expired | reversed
     earned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)

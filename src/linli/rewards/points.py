@@ -51,6 +51,9 @@ def give_back(s: Session, merchant_id: int, member_id: int, key: str, lots: list
     instead of coming back. Once per ``key``; returns the points moved."""
     if n <= 0:
         return 0
+    from linli.rewards.earning import lock_points  # earning builds on this module
+
+    lock_points(s, merchant_id, member_id)  # the lots, then the balance: the order every points movement takes
     back, expired, skip, left = [], 0, returned_before, n
     for lot_id, taken in reversed(lots):
         if skip >= taken:

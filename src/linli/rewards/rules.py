@@ -25,8 +25,16 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from linli.errors import Invalid
+from linli.knobs import Knob, Spec
 from linli.money import BP_WHOLE, apply_bp_floor
 from linli.timeutil import SHANGHAI
+
+# Per-merchant reward settings (RULES.md defaults): the one place their defaults and bounds
+# are written; the table, the API and ``rewards.settings.put`` read them.
+SETTINGS = Spec("rewards", (
+    Knob("points_per_yuan", 1, 0, 10, unit="units"),  # points earned per whole 元 paid; 0 turns earning off
+    Knob("points_expiry_years", 1, 0, 5, unit="units"),  # lots expire at the end of the year that many years on; 0 = never
+), code="rewards.settings_invalid")
 
 # --- points ---------------------------------------------------------------------------------
 
@@ -98,6 +106,39 @@ def take_from_lots(lots: Iterable[Lot], amount: int) -> list[tuple[int, int]]:
     if left:
         raise Invalid("points.insufficient", "Not enough points.", available=amount - left)
     return out
+
+
+def net_debts(lots: Iterable[Lot]) -> list[tuple[int, int, int]]:
+    """(from lot, to lot, points): how a member's available lots with points pay off the
+    lots a reversal left negative (a debt), the soonest-expiring points first, the oldest
+    debt first. Moving points between available lots changes no balance, only which lot
+    holds them, so later earnings cover a debt before they can be spent or expire."""
+    lots = list(lots)
+    key = lambda lot: (lot.expires_at is None, lot.expires_at or datetime.max.replace(tzinfo=SHANGHAI), lot.id)  # noqa: E731
+    credits = [[lot.id, lot.remaining] for lot in sorted((x for x in lots if x.remaining > 0), key=key)]
+    debts = [[lot.id, -lot.remaining] for lot in sorted((x for x in lots if x.remaining < 0), key=lambda x: x.id)]
+    out = []
+    for debt in debts:
+        for credit in credits:
+            if debt[1] == 0:
+                break
+            n = min(debt[1], credit[1])
+            if n:
+                out.append((credit[0], debt[0], n))
+                credit[1] -= n
+                debt[1] -= n
+    return out
+
+
+def expiring_groups(lots: Iterable[tuple[int, int, datetime]]) -> list[tuple[datetime, list[int], int]]:
+    """(expires_at, lot ids, points) of (lot id, remaining, expires_at) lots, one reminder
+    per expiry instant, soonest first."""
+    groups: dict[datetime, tuple[list[int], list[int]]] = {}
+    for lot_id, remaining, at in lots:
+        ids, pts = groups.setdefault(at, ([], []))
+        ids.append(lot_id)
+        pts.append(remaining)
+    return [(at, ids, sum(pts)) for at, (ids, pts) in sorted(groups.items())]
 
 
 # --- coupons --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-01 11:59:36.661748
+Create Date: 2026-12-01 12:17:40.311077
 """
 from __future__ import annotations
 
@@ -128,6 +128,8 @@ def upgrade() -> None:
     sa.Column('line_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('amount', sa.Integer(), nullable=False),
     sa.Column('remaining', sa.Integer(), nullable=False),
+    sa.Column('reversed', sa.Integer(), nullable=False),
+    sa.Column('expired', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=10), nullable=False),
     sa.Column('earned_at', linli.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', linli.db.UTCDateTime(timezone=True), nullable=True),
