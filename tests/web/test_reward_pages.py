@@ -164,6 +164,10 @@ def test_operators_create_issue_and_stop_coupon_templates_in_the_console(client,
     assert r.status_code == 404 and len(errors(r.text)) == 1  # no member with that id
     r = client.post(f"{url}/{tid}/issue", data={"csrf_token": csrf(client), "members": "139000abc"}, headers=HTML)
     assert r.status_code == 422 and len(errors(r.text)) == 1  # not a mobile number
+    # A number nobody has signed in with is refused, not made a member (a typo gives no coupon away).
+    r = client.post(f"{url}/{tid}/issue", data={"csrf_token": csrf(client), "members": f"13700000077, {buyer_id}"}, headers=HTML)
+    assert r.status_code == 404 and len(errors(r.text)) == 1
+    login(client, "13700000077")
     r = client.post(f"{url}/{tid}/issue", data={"csrf_token": csrf(client), "members": f"13700000077, {buyer_id}"}, headers=HTML, follow_redirects=False)
     assert r.status_code == 303 and "issued=2" in r.headers["location"]
     r = client.post(f"{url}/{tid}/issue", data={"csrf_token": csrf(client), "members": str(buyer_id)}, headers=HTML)

@@ -136,6 +136,15 @@ def get_member(s: Session, member_id: int) -> Member:
     return m
 
 
+def member_by_phone(s: Session, raw_phone: str) -> Member:
+    """The member with this mobile number (refusing a malformed or unknown one: nobody is
+    created by looking them up)."""
+    m = s.scalars(select(Member).where(Member.phone == require_phone(raw_phone))).first()
+    if m is None:
+        raise NotFound("member.not_found", "No member has this mobile number.", phone=raw_phone)
+    return m
+
+
 def get_or_create_member(s: Session, raw_phone: str, now: datetime, nickname: str | None = None) -> Member:
     phone = require_phone(raw_phone)
     m = s.scalars(select(Member).where(Member.phone == phone)).first()

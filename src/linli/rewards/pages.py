@@ -448,7 +448,7 @@ def create_template(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, 
     return page.redirect(f"/console/merchants/{mid}/coupons#template-{t.id}")
 
 
-def _members(s: Session, raw: str, now: datetime) -> list[int]:
+def _members(s: Session, raw: str) -> list[int]:
     """Mobile numbers or member ids, separated by commas, spaces or new lines."""
     parts = [p for p in raw.replace("，", ",").replace(",", " ").split() if p]
     if not 1 <= len(parts) <= MEMBERS_PER_ISSUE:
@@ -457,8 +457,8 @@ def _members(s: Session, raw: str, now: datetime) -> list[int]:
     for p in parts:
         if p.isascii() and p.isdigit() and len(p) < 11:
             ids.append(int(p))
-        else:  # a mobile number: the member it belongs to (a new number becomes a member, as when appointing a sharer)
-            ids.append(identity.get_or_create_member(s, p, now).id)
+        else:  # a mobile number: only an existing member's (a typo must not give a coupon to a stranger)
+            ids.append(identity.member_by_phone(s, p).id)
     return ids
 
 
@@ -468,7 +468,7 @@ def issue(mid: Id, tid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, n
     try:
         with attempt(s):
             identity.require_permission(s, who, mid, Permission.manage_campaigns)
-            given = coupons.issue(s, who, mid, tid, _members(s, raw, now), now)
+            given = coupons.issue(s, who, mid, tid, _members(s, raw), now)
     except DomainError as exc:
         if exc.code in ("merchant.not_found", "coupon.template_not_found"):
             raise
