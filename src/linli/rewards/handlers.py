@@ -1,6 +1,6 @@
 """Rewards' reactions to order events (each once per event: the outbox's handled_events):
 a paid order's coupon is used; a refund returns redeemed points and stored value pro rata
-and, when full and inside its validity, the coupon."""
+and, when full and inside its validity, the coupon; a top-up's payment credits stored value."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from linli.events import Event, on
 from linli.orders.events import OrderPaid, OrderRefunded
-from linli.rewards import checkout, coupons
+from linli.payments.events import PaymentSucceeded
+from linli.rewards import checkout, coupons, stored_value
 from linli.rewards.models import OrderRewards
 
 
@@ -34,3 +35,10 @@ def refund_returns(s: Session, event: Event[OrderRefunded]) -> None:
         sv_target = spent_sv * refunded // total if total else 0
     checkout.return_share(s, row, max(points_target, row.points_returned), max(sv_target, row.sv_returned), f"refund:{p.refund.case_id}", event.created_at)
     s.flush()
+
+
+@on(PaymentSucceeded)
+def topup_paid(s: Session, event: Event[PaymentSucceeded]) -> None:
+    p = event.payload
+    if p.subject == stored_value.TOPUP and p.subject_id is not None:
+        stored_value.credit(s, p.subject_id, p.payment_id, event.created_at)
