@@ -222,9 +222,18 @@ def _campaigns(client, db, shop: Shop, clock) -> None:
     events.drain(db)
 
 
+def _stored_value(client, db, shop: Shop) -> None:
+    """A top-up: a payment whose subject is not an order (payment.succeeded names it)."""
+    member = login(client, "13700000961")
+    t = client.post("/api/v1/me/topups", json={"merchant_id": shop.merchant_id, "pay": 10_000}, headers=member).json()
+    assert client.post(f"/api/v1/payments/sandbox/{t['payment_id']}/complete", headers=member).status_code == 202
+    events.drain(db)
+
+
 def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(client, db, merchant, clock):
     shop = _orders_money_and_people(client, db, merchant, clock)
     _campaigns(client, db, shop, clock)
+    _stored_value(client, db, shop)
     rows = outbox(db)
     assert check_rows(rows, declared()) == []
     # The flows reach every event the domains declare, so none of them goes unchecked.
@@ -233,6 +242,8 @@ def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(cl
     closed = {p["kind"]: p for _, name, p in rows if name == "campaign.closed"}
     assert set(closed) == {"group_buy", "presale", "threshold"}
     assert "units" in closed["presale"] and "communities" in closed["threshold"] and "units" not in closed["group_buy"]
+    subjects = {p.get("subject", "order") for _, name, p in rows if name == "payment.succeeded"}
+    assert subjects == {"order", "topup"}
 
 
 def test_the_row_check_catches_unknown_names_extra_missing_and_mistyped_fields(db):
