@@ -44,3 +44,35 @@ def test_a_forbidden_import_breaks_the_contracts(tmp_path):
     assert "Event modules are pure: no domain's models, services, handlers, pages or jobs, no web, no network BROKEN" in out, r.stdout
     assert "Event modules touch no database themselves BROKEN" in out, r.stdout
     assert "linli.orders.events -> linli.orders.models" in out, r.stdout
+
+
+def test_every_domain_is_in_the_contracts_that_list_domains():
+    """A new domain added to ``domains.DOMAINS`` but not to the hand-listed contracts would be
+    unchecked without a word: the kernel's forbidden list, the models contracts, the pure
+    rules and the page shell's list must name every domain."""
+    import importlib.util
+    import tomllib
+
+    from linli import domains
+
+    contracts = {c["name"]: c for c in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]}
+    kernel = set(contracts["The kernel imports no domain (nor the web layer)"]["forbidden_modules"])
+    rules = set(contracts["Rules are pure: no database, no web, no network, no outbox"]["source_modules"])
+    shell = set(contracts["The shared page shell imports no domain's pages"]["forbidden_modules"])
+    with_models = [d for d in domains.DOMAINS if importlib.util.find_spec(f"linli.{d}.models")]
+    declared = {d.name: d for d in domains.load_all()}
+    missing = []
+    for d in domains.DOMAINS:
+        if f"linli.{d}" not in kernel:
+            missing.append(f"kernel contract: linli.{d}")
+        if importlib.util.find_spec(f"linli.{d}.rules") and f"linli.{d}.rules" not in rules:
+            missing.append(f"pure rules contract: linli.{d}.rules")
+        c = contracts.get(f"{d} reads no other domain's models")
+        want = {f"linli.{o}.models" for o in with_models if o != d}
+        if c is None or not want <= set(c["forbidden_modules"]):
+            missing.append(f"{d} reads no other domain's models: {sorted(want - set(c['forbidden_modules'])) if c else 'no such contract'}")
+        for ref in declared[d].pages:
+            module = f"{declared[d].root}.{ref.partition(':')[0]}"
+            if module not in shell:
+                missing.append(f"page shell contract: {module}")
+    assert missing == []

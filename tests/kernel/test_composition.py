@@ -101,7 +101,10 @@ def test_ports_are_filled_by_the_domains_that_provide_them():
     from linli.payments.gateway import SandboxGateway, payment_gateway
 
     wiring = domains.bootstrap(Settings(env="test", plugins="tests.plugin"))
-    assert wiring.filled == {"orders.campaign": "campaigns", "orders.queue": "campaigns", "payments.gateway": "payments", "orders.rewards": "rewards"}
+    assert wiring.filled == {
+        "identity.homes": "community", "orders.campaign": "campaigns", "orders.queue": "campaigns", "payments.gateway": "payments", "referral.sharer_money": "commission",
+        "orders.rewards": "rewards",
+    }
     assert isinstance(ports.campaign.get(), CampaignPricing)
     assert isinstance(payment_gateway.get(), SandboxGateway)
 

@@ -224,16 +224,32 @@ def _campaigns(client, db, shop: Shop, clock) -> None:
 
 def _stored_value(client, db, shop: Shop) -> None:
     """A top-up: a payment whose subject is not an order (payment.succeeded names it)."""
-    member = login(client, "13700000961")
+    member = login(client, "13700000962")
     t = client.post("/api/v1/me/topups", json={"merchant_id": shop.merchant_id, "pay": 10_000}, headers=member).json()
     assert client.post(f"/api/v1/payments/sandbox/{t['payment_id']}/complete", headers=member).status_code == 202
     events.drain(db)
+
+
+def _rewards_levels(client, db, shop: Shop, clock) -> None:
+    """A member's level: up on a received order, a downgrade announced before the review."""
+    body = [{"name": "银卡", "growth": 5000}, {"name": "金卡", "growth": 20000, "discount_bp": 500}]
+    assert client.put(f"/api/v1/merchants/{shop.merchant_id}/levels", json=body, headers=shop.owner).status_code == 200
+    member = resident(client, "13700000961", shop.community_id)
+    o = buy(client, db, member, shop, [(shop.skus["berry2"], 2)])  # 256.00 元: 金卡 on receipt
+    assert client.post(f"/api/v1/merchants/{shop.merchant_id}/orders/{o['id']}/ready", headers=shop.owner).status_code == 200
+    assert client.post(f"/api/v1/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.leader).status_code == 200
+    events.drain(db)
+    case = client.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": o["lines"][0]["id"], "amount": 12000}], "reason": "坏果"}, headers=member).json()
+    assert client.post(f"/api/v1/merchants/{shop.merchant_id}/refunds/{case['id']}/approve", headers=shop.owner).status_code == 200
+    events.drain(db)
+    jobs.run_due(db, clock.advance(days=340))  # the review is a year after the first level
 
 
 def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(client, db, merchant, clock):
     shop = _orders_money_and_people(client, db, merchant, clock)
     _campaigns(client, db, shop, clock)
     _stored_value(client, db, shop)
+    _rewards_levels(client, db, shop, clock)
     rows = outbox(db)
     assert check_rows(rows, declared()) == []
     # The flows reach every event the domains declare, so none of them goes unchecked.
@@ -244,6 +260,12 @@ def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(cl
     assert "units" in closed["presale"] and "communities" in closed["threshold"] and "units" not in closed["group_buy"]
     subjects = {p.get("subject", "order") for _, name, p in rows if name == "payment.succeeded"}
     assert subjects == {"order", "topup"}
+    # And every handler read what it was given: a handler that misread a payload (a missing
+    # attribute) fails, which the dispatcher records and retries rather than raising here.
+    events.drain(db)
+    with db.transaction() as s:
+        failed = [(e.id, e.name, e.last_error) for e in s.scalars(select(OutboxEvent).where((OutboxEvent.done_at.is_(None)) | (OutboxEvent.last_error.is_not(None))))]
+    assert failed == []
 
 
 def test_the_row_check_catches_unknown_names_extra_missing_and_mistyped_fields(db):

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from linli.campaigns import rules
+from linli.campaigns import rules, service
 from linli.campaigns.flash_sale import gate as flash
 from linli.campaigns.models import Campaign, CampaignOrderLine, Offer, OfferCounter, Team, TeamMember
 from linli.campaigns.service import buyer_community, entry_of, offer_view, offers_of
@@ -91,6 +91,9 @@ def _take_seat(s: Session, c: Campaign, team: Team | None, member_id: int, now: 
 
 
 class CampaignPricing:
+    def quote(self, s: Session, campaign_id: int | None, team_id: int | None, member_id: int, sku_id: int) -> int | None:
+        return service.quoted_price(s, campaign_id, team_id, member_id, sku_id)
+
     def apply(self, s: Session, req: PricingRequest) -> CampaignTerms:
         if req.campaign_id is None and req.team_id is None:
             return CampaignTerms()

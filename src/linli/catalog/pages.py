@@ -23,6 +23,7 @@ from linli.web.console import MerchantView, merchant_section, merchant_view
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
 from linli.web.forms import int_field, yuan_field
+from linli.web.member import shop_blocks
 from linli.web.pages import (
     ConsoleWho,
     Form,
@@ -109,7 +110,10 @@ def shop(mid: Id, page: PageDep, s: DB) -> Response:
     category = page.request.query_params.get("category") or None
     products = service.public_products(s, mid, category[:40] if category else None)
     home = community.home_community(s, page.who.member_id, mid) if page.who else None
-    return page.render("catalog/shop.html", merchant=merchant, cards=_cards(s, products), categories=service.categories(s, mid), category=category, home=home)
+    return page.render(
+        "catalog/shop.html", merchant=merchant, cards=_cards(s, products), categories=service.categories(s, mid), category=category, home=home,
+        blocks=shop_blocks(page, s, mid),
+    )
 
 
 @router.get("/m/products/{pid}")
@@ -118,7 +122,7 @@ def product(pid: Id, page: PageDep, s: DB) -> Response:
     merchant = identity.public_merchant(s, p.merchant_id)
     card = _cards(s, [p])[0]
     chosen = next((k for k in card["skus"] if k.stock > 0), card["skus"][0] if card["skus"] else None)
-    return page.render("catalog/product.html", merchant=merchant, card=card, chosen=chosen)
+    return page.render("catalog/product.html", merchant=merchant, card=card, chosen=chosen, blocks=shop_blocks(page, s, p.merchant_id, p.id))
 
 
 # --- console: products -------------------------------------------------------------------------

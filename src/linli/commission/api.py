@@ -36,7 +36,7 @@ COMMISSION, REFERRAL, ORDERS = rules.SETTINGS, referral.SETTINGS, order_settings
 # The rule set and the referral and order settings it edits: defaults and bounds from each
 # owner's settings spec (commission's ``rules.SETTINGS``, referral's, orders').
 class RulesIn(Input):
-    levels: int = Field(default=COMMISSION.default("levels"), ge=1, le=MAX_ITEMS)
+    levels: int = Field(default=COMMISSION.default("levels"), ge=COMMISSION.bounds("levels")[0], le=MAX_ITEMS)
     rates_bp: list[int] = setting_field(COMMISSION["rates_bp"], max_length=MAX_ITEMS)
     leader_rate_bp: int = setting_field(COMMISSION["leader_rate_bp"])
     cap_bp: int = setting_field(COMMISSION["cap_bp"])

@@ -77,6 +77,11 @@ SHARER_MODES = {
     "invited": N_("Appointed by the shop only"),
 }
 SETTLEMENTS = {"realtime": N_("Realtime: available as soon as the order completes"), "t_plus_1": N_("T+1: in the next daily batch")}
+# The editor offers exactly the choices the settings allow: a choice without a label here
+# fails at import, not silently on the page.
+BIND_MODES = {c: BIND_MODES[c] for c in referral.SETTINGS["bind_mode"].choices}
+SHARER_MODES = {c: SHARER_MODES[c] for c in referral.SETTINGS["sharer_mode"].choices}
+SETTLEMENTS = {c: SETTLEMENTS[c] for c in rules.SETTINGS["settlement"].choices}
 SETTLEMENT_SHORT = {"realtime": N_("realtime settlement"), "t_plus_1": N_("T+1 settlement")}
 LABELS = {
     "levels": N_("Commission levels"),

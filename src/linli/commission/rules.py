@@ -84,7 +84,8 @@ def validate(rs: RuleSet, platform_max_levels: int) -> RuleSet:
         if len(rates) != rs.levels:
             raise Invalid("commission.rates_length", f"{name} needs exactly {rs.levels} rates, one per level.", field=name)
         if not SETTINGS["rates_bp"].allows(rates) or not SETTINGS["leader_rate_bp"].allows(rs.leader_rate_bp):
-            raise Invalid("commission.rate_invalid", "Rates are whole basis points from {} to {}.".format(*SETTINGS.bounds("rates_bp")), field=name)
+            lo, hi = SETTINGS.bounds("rates_bp")
+            raise Invalid("commission.rate_invalid", f"Rates are whole basis points from {lo} to {hi}.", field=name, lo=lo, hi=hi)
         if sum(rates) + rs.leader_rate_bp > rs.cap_bp:
             raise Invalid("commission.rates_over_cap", f"{name}: the rates that can apply to one line add up to {sum(rates) + rs.leader_rate_bp} bp, over the cap of {rs.cap_bp} bp.", field=name, cap_bp=rs.cap_bp)
     SETTINGS.check({"cap_bp": rs.cap_bp})

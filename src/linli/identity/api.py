@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request, Response, status
 
-from linli.community import service as community
 from linli.identity import rules, service
+from linli.identity.ports import homes
 from linli.identity.schemas import (
     LoginRequest,
     LoginResult,
@@ -45,9 +45,9 @@ def login(body: LoginRequest, request: Request, s: DB, ctx: Ctx, now: Now) -> Lo
 
 def me_view(s, who: Principal) -> MeOut:
     m = service.get_member(s, who.member_id)
-    home = community.home_community(s, m.id)
+    home = homes.get().home_of(s, m.id)
     merchants = service.list_merchants(s, Principal(who.member_id, who.phone, False))
-    leads = community.communities_led_by(s, m.id)
+    leads = homes.get().led_by(s, m.id)
     return MeOut(
         id=m.id,
         phone=m.phone,
@@ -73,7 +73,7 @@ def patch_me(body: MePatch, s: DB, who: Who, now: Now) -> MeOut:
         s, who.member_id, now, nickname=body.nickname, birthday=body.birthday, clear_birthday="birthday" in fields and body.birthday is None
     )
     if body.community_id is not None:
-        community.set_home_community(s, who.member_id, body.community_id, now)
+        homes.get().set_home(s, who.member_id, body.community_id, now)
     return me_view(s, who)
 
 

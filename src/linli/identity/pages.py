@@ -10,10 +10,10 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from linli.community import service as community
 from linli.errors import DomainError, Invalid, NotFound
 from linli.i18n import N_
 from linli.identity import service
+from linli.identity.ports import homes
 from linli.identity.service import Principal
 from linli.schema import Id
 from linli.web.console import ROLE_NAMES, render_merchant
@@ -121,7 +121,7 @@ def _community_groups(s: Session) -> list[tuple[str, list]]:
     """Communities a member may choose, grouped as "city · merchant"."""
     groups: dict[tuple[str, int], list] = {}
     names: dict[int, str | None] = {}
-    for c in community.public_communities(s, limit=500):
+    for c in homes.get().choices(s):
         if c.merchant_id not in names:
             try:
                 names[c.merchant_id] = service.public_merchant(s, c.merchant_id).name
@@ -134,7 +134,7 @@ def _community_groups(s: Session) -> list[tuple[str, list]]:
 
 def _profile(page: Page, s: Session, who: Principal, *, values: dict | None = None, **context) -> Response:
     member = service.get_member(s, who.member_id)
-    home = community.home_community(s, member.id)
+    home = homes.get().home_of(s, member.id)
     if values is None:
         values = {"nickname": member.nickname, "birthday": member.birthday.isoformat() if member.birthday else "", "community_id": str(home.id) if home else ""}
     name = "identity/_profile.html" if page.is_htmx else "identity/profile.html"
@@ -167,9 +167,9 @@ def save_profile(page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> 
             service.update_profile(s, who.member_id, now, nickname=values["nickname"], birthday=birthday, clear_birthday=birthday is None)
             if values["community_id"]:
                 cid = int(values["community_id"]) if values["community_id"].isdigit() else 0
-                home = community.home_community(s, who.member_id)
+                home = homes.get().home_of(s, who.member_id)
                 if home is None or home.id != cid:
-                    community.set_home_community(s, who.member_id, cid, now)
+                    homes.get().set_home(s, who.member_id, cid, now)
     except DomainError as exc:
         return _profile(page, s, who, values=values, error=exc)
     if page.is_htmx:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, extract, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from linli import events
@@ -303,3 +303,15 @@ def members_by_ids(s: Session, ids: list[int]) -> dict[int, Member]:
     if not ids:
         return {}
     return {m.id: m for m in s.scalars(select(Member).where(Member.id.in_(ids)))}
+
+
+def member_ids_born_on(s: Session, days: list[tuple[int, int]], among: list[int] | None = None) -> list[int]:
+    """Members whose birthday is one of these (month, day), optionally only ``among`` these
+    ids (the birthday job asks about the members who have a level)."""
+    if not days or among == []:
+        return []
+    month, day = extract("month", Member.birthday), extract("day", Member.birthday)
+    q = select(Member.id).where(Member.birthday.is_not(None), or_(*(and_(month == m, day == d) for m, d in days)))
+    if among is not None:
+        q = q.where(Member.id.in_(among))
+    return list(s.scalars(q.order_by(Member.id)))

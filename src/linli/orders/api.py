@@ -278,10 +278,10 @@ def reject(mid: Id, rid: Id, body: RejectIn, s: DB, who: Who, now: Now) -> Refun
 @router.get("/merchants/{mid}/order-settings", response_model=OrderSettingsIO, responses=PROBLEMS)
 def get_settings(mid: Id, s: DB, who: Who) -> OrderSettingsIO:
     row = order_settings.get(s, who, mid)
-    return OrderSettingsIO(**{f: getattr(row, f) for f in order_settings.FIELDS})
+    return OrderSettingsIO(**{f: getattr(row, f) for f in order_settings.SETTINGS.names})
 
 
 @router.put("/merchants/{mid}/order-settings", response_model=OrderSettingsIO, responses=PROBLEMS)
 def put_settings(mid: Id, body: OrderSettingsIO, s: DB, who: Who) -> OrderSettingsIO:
     row = order_settings.put(s, who, mid, body.model_dump())
-    return OrderSettingsIO(**{f: getattr(row, f) for f in order_settings.FIELDS})
+    return OrderSettingsIO(**{f: getattr(row, f) for f in order_settings.SETTINGS.names})

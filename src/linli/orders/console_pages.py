@@ -242,7 +242,7 @@ def console_settings(mid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response
 def save_settings(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho) -> Response:
     """Each field parsed (yuan for money) and held to its bounds from ``orders.rules.SETTINGS``
     (the service refuses them too); the first one wrong is named with what it allows."""
-    values = {f: text(form, f) for f in order_settings.FIELDS}
+    values = {f: text(form, f) for f in order_settings.SETTINGS.names}
     parsed: dict[str, int] = {}
     for k in order_settings.SETTINGS:
         raw = values[k.name]

@@ -14,17 +14,17 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from linli import media
-from linli.campaigns import service as campaign_service
 from linli.catalog import service as catalog
 from linli.community import service as community
 from linli.errors import DomainError, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.service import Principal
-from linli.orders import service
+from linli.orders import ports, service
 from linli.orders.rules import Status
 from linli.orders.service import aftersales
 from linli.orders.views import NAMES, merchant_name, order_view, query_int
 from linli.schema import Id
+from linli.web import member
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
 from linli.web.forms import yuan_field
@@ -46,16 +46,30 @@ def _int(raw: str, code: str, detail: str) -> int:
 # --- member H5: checkout --------------------------------------------------------------------------
 
 
-def _checkout(page: Page, s: Session, who: Principal, sku_id: int, qty: int, *, values: dict | None = None, status: int = 200, error: DomainError | None = None) -> Response:
+def _sku(s: Session, sku_id: int):
     v = catalog.sku_views(s, [sku_id]).get(sku_id)
     if v is None or not v.active:
         raise NotFound("product.not_found", "No such product.")
-    # A campaign order (a live offer, a team to open or join) shows the campaign price.
+    return v
+
+
+def _offers(page: Page, s: Session, who: Principal, v, qty: int, campaign_id: int | None, team_id: int | None, values: dict) -> dict:
+    """The price part of the checkout: the unit price (a campaign order, a live offer or a
+    team to open or join, shows the campaign price), what other domains' checkout blocks
+    offer (rewards: coupon, points, stored value; ``web.member``) and what is left to pay."""
+    unit = ports.campaign.get().quote(s, campaign_id, team_id, who.member_id, v.sku_id) if (campaign_id or team_id) else None
+    line = member.CartLine(v.sku_id, v.product_id, v.category, qty, unit if unit is not None else v.price, unit is not None)
+    cart = member.Cart(v.merchant_id, who.member_id, (line,), page.ctx.now(), campaign=bool(campaign_id or team_id))
+    offers = member.checkout_offers(page, s, cart, values)
+    return {"subtotal": cart.subtotal, "offers": offers, "to_pay": max(cart.subtotal - sum(o.off for o in offers), 0)}
+
+
+def _checkout(page: Page, s: Session, who: Principal, sku_id: int, qty: int, *, values: dict | None = None, status: int = 200, error: DomainError | None = None) -> Response:
+    v = _sku(s, sku_id)
     campaign_id = query_int(page, "campaign") if values is None else _int_or_none(values.get("campaign", ""))
     team_id = query_int(page, "team") if values is None else _int_or_none(values.get("team", ""))
-    unit = campaign_service.quoted_price(s, campaign_id, team_id, who.member_id, sku_id) if (campaign_id or team_id) else None
     merchant = identity.public_merchant(s, v.merchant_id)
-    member = identity.get_member(s, who.member_id)
+    member_ = identity.get_member(s, who.member_id)
     home = community.home_community(s, who.member_id, v.merchant_id)
     communities = community.public_communities(s, v.merchant_id, limit=500)
     points = community.pickup_points_of(s, [c.id for c in communities])
@@ -66,14 +80,24 @@ def _checkout(page: Page, s: Session, who: Principal, sku_id: int, qty: int, *, 
         near = home or (communities[0] if communities else None)
         values = {
             "mode": "pickup", "pickup_point_id": str(home_points[0].id) if home_points else "",
-            "name": member.nickname, "phone": member.phone, "text": "",
+            "name": member_.nickname, "phone": member_.phone, "text": "",
             "lat": f"{near.lat:.6f}" if near else "", "lng": f"{near.lng:.6f}" if near else "",
             "idem": idempotency_key(), "campaign": str(campaign_id or ""), "team": str(team_id or ""),
         }
     return page.render(
-        "orders/checkout.html", status=status, error=error, merchant=merchant, sku=v, qty=qty, subtotal=(unit if unit is not None else v.price) * qty,
-        home=home, home_points=home_points, others=others, values=values,
+        "orders/checkout.html", status=status, error=error, merchant=merchant, sku=v, qty=qty,
+        home=home, home_points=home_points, others=others, values=values, **_offers(page, s, who, v, qty, campaign_id, team_id, values),
     )
+
+
+@router.post("/m/checkout/preview")
+def checkout_preview(page: PageDep, form: Form, s: DB, who: MemberWho) -> Response:
+    """The price part of the checkout again with the member's choices (HTMX, on a change)."""
+    values = {k: text(form, k) for k in CHECKOUT_FIELDS}
+    v = _sku(s, _int(values["sku"], "order.sku_unknown", "An item is not sold by this shop."))
+    qty = _int(values["qty"], "order.qty_invalid", "Quantities must be at least 1.")
+    context = _offers(page, s, who, v, min(max(qty, 1), 9999), _int_or_none(values["campaign"]), _int_or_none(values["team"]), values)
+    return page.render("orders/_offers.html", **context)
 
 
 def idempotency_key() -> str:
@@ -97,7 +121,7 @@ def _address(values: dict[str, str]) -> service.Address:
     return service.Address(values["name"], values["phone"], values["text"], lat, lng)
 
 
-CHECKOUT_FIELDS = ("sku", "qty", "mode", "pickup_point_id", "name", "phone", "text", "lat", "lng", "idem", "campaign", "team")
+CHECKOUT_FIELDS = ("sku", "qty", "mode", "pickup_point_id", "name", "phone", "text", "lat", "lng", "idem", "campaign", "team", *member.CHECKOUT_FIELDS)
 
 
 def _int_or_none(raw: str) -> int | None:
@@ -109,7 +133,8 @@ def _new_order(s: Session, values: dict[str, str], sku_id: int, qty: int) -> ser
     v = catalog.sku_views(s, [sku_id]).get(sku_id)
     if v is None:
         raise Invalid("order.sku_unknown", "An item is not sold by this shop.")
-    in_campaign = {"campaign_id": _int_or_none(values["campaign"]), "team_id": _int_or_none(values["team"])}
+    choice = member.checkout_choice(values)
+    in_campaign = {"campaign_id": _int_or_none(values["campaign"]), "team_id": _int_or_none(values["team"]), "coupon_id": choice.coupon_id, "points": choice.points, "stored_value": choice.stored_value}
     if values["mode"] == "delivery":
         return service.NewOrder(v.merchant_id, [(sku_id, qty)], address=_address(values), **in_campaign)
     point = values["pickup_point_id"]

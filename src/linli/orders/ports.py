@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,10 @@ class CampaignTerms:
 
 
 class CampaignStep(Protocol):
+    def quote(self, s: Session, campaign_id: int | None, team_id: int | None, member_id: int, sku_id: int) -> int | None:
+        """The unit price a member would get for ``sku_id`` in the campaign (or the team's
+        campaign), to show at checkout; None when no campaign price applies."""
+
     def apply(self, s: Session, req: PricingRequest) -> CampaignTerms:
         """Validate the campaign for this order and take its quota, limits and seat."""
 
@@ -106,12 +110,19 @@ class PricedLine:
 class RewardTerms:
     """What the rewards step decided: the coupon's fen off and the line weights to spread it
     over (None: every line by amount), the points redeemed (one point is one fen) and the
-    stored value paid, all already taken from the member (given back on release)."""
+    stored value paid, all already taken from the member (given back on release).
+    ``unit_prices``: SKU → the member's price (their level's discount on a line no campaign
+    priced), which becomes that line's unit price; the coupon and its weights are already
+    computed on those prices. ``level`` and ``privileges`` are the rewards step's own record
+    (orders passes them back to ``attach``)."""
 
     coupon_off: int = 0
     coupon_weights: list[int] | None = None
     points: int = 0
     stored_value: int = 0
+    unit_prices: dict[int, int] = field(default_factory=dict)
+    level: str | None = None
+    privileges: dict[str, Any] = field(default_factory=dict)
 
 
 class RewardsStep(Protocol):
@@ -128,6 +139,9 @@ class RewardsStep(Protocol):
 
 
 class NoCampaigns:
+    def quote(self, s: Session, campaign_id: int | None, team_id: int | None, member_id: int, sku_id: int) -> int | None:
+        return None
+
     def apply(self, s: Session, req: PricingRequest) -> CampaignTerms:
         if req.campaign_id is not None or req.team_id is not None:
             raise NotFound("campaign.not_found", "No such campaign.")

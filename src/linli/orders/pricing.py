@@ -1,5 +1,6 @@
-"""Pricing as a pure pipeline: base price → campaign price → one coupon → points → stored
-value → what the payment gateway collects. Integer fen throughout.
+"""Pricing as a pure pipeline: base price → campaign price (or, on a line no campaign
+priced, the member's level price) → one coupon → points → stored value → what the payment
+gateway collects. Integer fen throughout.
 
 Order-level discounts (coupon, points) are spread over lines in proportion to the line
 amounts with ``allocate_proportionally`` so that per-line ``paid`` sums exactly to the
@@ -24,6 +25,7 @@ class LineIn:
     qty: int
     base_price: int  # list unit price, fen
     campaign_price: int | None = None  # unit price set by a campaign step
+    member_price: int | None = None  # unit price set by the rewards step (the member's level), on a line no campaign priced
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def price(lines: list[LineIn], *, coupon_off: int = 0, coupon_weights: list[int]
     for v, name in ((coupon_off, "coupon"), (points_fen, "points"), (stored_value, "stored value")):
         if v < 0:
             raise Invalid("pricing.negative", f"{name} cannot be negative.")
-    units = [ln.campaign_price if ln.campaign_price is not None else ln.base_price for ln in lines]
+    units = [ln.campaign_price if ln.campaign_price is not None else ln.member_price if ln.member_price is not None else ln.base_price for ln in lines]
     amounts = [u * ln.qty for u, ln in zip(units, lines)]
     subtotal = sum(amounts)
     weights = amounts if coupon_weights is None else coupon_weights

@@ -20,8 +20,6 @@ from sqlalchemy.orm import Session
 
 from linli import idempotency
 from linli.catalog import service as catalog
-from linli.commission import service as commission
-from linli.commission import withdrawals
 from linli.community import service as community
 from linli.errors import DomainError, Invalid
 from linli.i18n import N_
@@ -31,6 +29,7 @@ from linli.identity.service import Principal
 from linli.money import format_yuan, parse_yuan
 from linli.orders import service as orders
 from linli.referral import service
+from linli.referral.ports import sharer_money
 from linli.schema import Id
 from linli.web import templating
 from linli.web.console import merchant_view
@@ -189,14 +188,15 @@ def render_centre(page: Page, s: Session, who: Principal, mid: int, now: datetim
     products = catalog.public_products(s, mid, limit=30)
     chosen = next((p for p in products if p.id == _query_int(page, "product")), None)
     poster = f"/api/v1/me/poster?merchant_id={mid}" + (f"&product_id={chosen.id}" if chosen else "")
-    rules = commission.current(s, mid)
-    money = commission.earnings(s, who.member_id, mid, limit=100)
+    money_port = sharer_money.get()
+    rules = money_port.rule_set(s, mid)
+    money = money_port.earnings(s, who.member_id, mid, limit=100)
     q = page.request.query_params
     notice = {"applied": N_("Application sent."), "withdrawn": N_("Withdrawal requested.")}.get(next((k for k in ("applied", "withdrawn") if q.get(k) == "1"), ""), None)
     return page.render(
         "referral/centre.html", status=status, merchant=merchant, code=code.code, link=invite_link(page, code.code), products=products, chosen=chosen,
         poster=poster, my_status=service.sharer_status(s, mid, who.member_id), mode=mode_text(page, s, mid), rules=rules, money=money,
-        withdrawals=withdrawals.mine(s, who.member_id, mid, limit=20), team=team_rows(s, who, mid, rules.levels), state=state or {},
+        withdrawals=money_port.withdrawals(s, who.member_id, mid, limit=20), team=team_rows(s, who, mid, rules.levels), state=state or {},
         notice=page._(notice) if notice else None, idem=uuid.uuid4().hex, **NAMES,
     )
 
@@ -254,7 +254,7 @@ def withdraw(mid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now
                 raise Invalid("withdrawal.amount_format", "Enter the amount in yuan with at most 2 decimals.") from None
             claim = idempotency.claim(s, f"member:{who.member_id}", "pages.withdraw", values["idem"] or None, {"merchant_id": mid, "amount": amount}, now)
             if claim.replay is None:
-                w = withdrawals.request(s, who.member_id, mid, amount, now)
+                w = sharer_money.get().withdraw(s, who.member_id, mid, amount, now)
                 claim.store(s, {"id": w.id}, 201)
     except DomainError as exc:
         if exc.code == "merchant.not_found":

@@ -11,7 +11,7 @@ from fastapi import Body, Header, Query, Response
 from pydantic import AwareDatetime, Field
 
 from linli import idempotency
-from linli.rewards import coupons, stored_value, wallet
+from linli.rewards import coupons, grants, levels, stored_value, wallet
 from linli.schema import Id, Input, Output
 from linli.web.deps import DB, Now, Who
 from linli.web.deps import router as deps_router
@@ -244,3 +244,66 @@ def refund_stored_value(body: StoredValueRefundIn, response: Response, s: DB, wh
                                payments=[RefundedPaymentOut(payment_id=pid, amount=n) for pid, n in r.payments], created_at=r.created_at)
     claim.store(s, out.model_dump(mode="json"), 201)
     return out
+
+
+# --- member levels and the system coupons (new member, birthday) -------------------------------
+
+
+class LevelDefIn(Input):
+    name: str = Field(min_length=1, max_length=20)
+    growth: int = Field(ge=0, le=10**12, description="growth value (fen received and not refunded over 365 days) from which the level applies")
+    discount_bp: int = Field(default=0, ge=0, le=10_000, description="basis points off the lines no campaign priced")
+    free_delivery: bool = False
+    birthday_coupon_template_id: Id | None = None
+
+
+class LevelDefOut(Output):
+    rank: int
+    name: str
+    growth: int
+    discount_bp: int
+    free_delivery: bool
+    birthday_coupon_template_id: int | None
+
+
+class TemplateChoiceIn(Input):
+    template_id: Id | None = Field(description="one of the merchant's coupon templates, or null for none")
+
+
+class TemplateChoiceOut(Output):
+    template_id: int | None
+
+
+@router.get("/merchants/{mid}/levels", response_model=list[LevelDefOut], responses=PROBLEMS)
+def get_levels(mid: Id, s: DB, who: Who) -> list[LevelDefOut]:
+    return [LevelDefOut.model_validate(d) for d in levels.get_levels(s, who, mid)]
+
+
+@router.put("/merchants/{mid}/levels", response_model=list[LevelDefOut], responses=PROBLEMS)
+def put_levels(mid: Id, body: Annotated[list[LevelDefIn], Body(max_length=50)], s: DB, who: Who, now: Now) -> list[LevelDefOut]:
+    """Replace the levels, lowest first; thresholds must be strictly increasing
+    (``levels.thresholds_not_increasing``) and a birthday coupon one of this shop's."""
+    inp = [levels.LevelIn(b.name, b.growth, b.discount_bp, b.free_delivery, b.birthday_coupon_template_id) for b in body]
+    return [LevelDefOut.model_validate(d) for d in levels.set_levels(s, who, mid, inp, now)]
+
+
+@router.get("/merchants/{mid}/new-member-coupon", response_model=TemplateChoiceOut, responses=PROBLEMS)
+def get_new_member_coupon(mid: Id, s: DB, who: Who) -> TemplateChoiceOut:
+    return TemplateChoiceOut(template_id=grants.coupon_settings(s, who, mid)[0])
+
+
+@router.put("/merchants/{mid}/new-member-coupon", response_model=TemplateChoiceOut, responses=PROBLEMS)
+def put_new_member_coupon(mid: Id, body: TemplateChoiceIn, s: DB, who: Who) -> TemplateChoiceOut:
+    """The coupon a new member of this shop gets once (see rewards/grants.py for when)."""
+    return TemplateChoiceOut(template_id=grants.set_new_member_coupon(s, who, mid, body.template_id).new_member_template_id)
+
+
+@router.get("/merchants/{mid}/birthday-coupon", response_model=TemplateChoiceOut, responses=PROBLEMS)
+def get_birthday_coupon(mid: Id, s: DB, who: Who) -> TemplateChoiceOut:
+    return TemplateChoiceOut(template_id=grants.coupon_settings(s, who, mid)[1])
+
+
+@router.put("/merchants/{mid}/birthday-coupon", response_model=TemplateChoiceOut, responses=PROBLEMS)
+def put_birthday_coupon(mid: Id, body: TemplateChoiceIn, s: DB, who: Who) -> TemplateChoiceOut:
+    """The shop's birthday coupon, for members whose level names none of its own."""
+    return TemplateChoiceOut(template_id=grants.set_birthday_coupon(s, who, mid, body.template_id).birthday_template_id)

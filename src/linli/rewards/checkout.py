@@ -1,23 +1,36 @@
-"""The pricing pipeline's rewards step (``orders.ports.rewards``): one merchant coupon, then
-points (at most half of what is left), then stored value, checked in ``apply`` and taken
-in ``attach`` (once the order row exists, so every ledger transfer is keyed by the order);
+"""The pricing pipeline's rewards step (``orders.ports.rewards``): the member's level price
+on the lines no campaign priced, then one merchant coupon (on those prices), then points (at
+most half of what is left), then stored value, checked in ``apply`` and taken in ``attach``
+(once the order row exists, so every ledger transfer is keyed by the order);
 ``release`` gives everything back when the order is cancelled unpaid. What the order used
 is recorded in ``order_rewards``, which payment, cancel and refund handlers act on."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from linli.errors import Conflict
 from linli.orders.ports import CampaignTerms, PricedLine, PricingRequest, RewardTerms
-from linli.rewards import coupons, points, rules, stored_value
+from linli.rewards import coupons, levels, points, rules, stored_value
 from linli.rewards.models import OrderRewards
 
 
 class RewardsPricing:
     def apply(self, s: Session, req: PricingRequest, lines: list[PricedLine], terms: CampaignTerms) -> RewardTerms:
+        level = levels.in_force(s, req.merchant_id, req.member_id)
+        unit_prices: dict[int, int] = {}
+        privileges: dict[str, object] = {}
+        if level is not None:
+            # The level's privileges in force, recorded on the order. Free delivery is recorded
+            # only: orders have no delivery fee (pickup and delivery are both free today).
+            if level.discount_bp:
+                unit_prices = {ln.sku_id: rules.level_unit_price(ln.unit_price, level.discount_bp) for ln in lines if not ln.campaign_price}
+            level_off = sum((ln.unit_price - unit_prices[ln.sku_id]) * ln.qty for ln in lines if ln.sku_id in unit_prices)
+            privileges = {"discount_bp": level.discount_bp, "free_delivery": level.free_delivery, "level_off": level_off}
+            lines = [replace(ln, unit_price=unit_prices[ln.sku_id], amount=unit_prices[ln.sku_id] * ln.qty) if ln.sku_id in unit_prices else ln for ln in lines]
         subtotal = sum(ln.amount for ln in lines)
         off, weights = 0, None
         if req.coupon_id is not None:
@@ -33,12 +46,14 @@ class RewardsPricing:
             rules.check_points_redeem(req.points, subtotal - off, points.available(s, req.merchant_id, req.member_id))
         if req.stored_value:
             stored_value.check_spend(s, req.merchant_id, req.member_id, req.stored_value)
-        return RewardTerms(coupon_off=off, coupon_weights=weights, points=req.points, stored_value=req.stored_value)
+        return RewardTerms(coupon_off=off, coupon_weights=weights, points=req.points, stored_value=req.stored_value, unit_prices=unit_prices,
+                           level=None if level is None else level.name, privileges=privileges)
 
     def attach(self, s: Session, order_id: int, req: PricingRequest, rewards: RewardTerms) -> None:
-        if not (req.coupon_id or rewards.points or rewards.stored_value):
+        if not (req.coupon_id or rewards.points or rewards.stored_value or rewards.level):
             return
-        row = OrderRewards(order_id=order_id, merchant_id=req.merchant_id, member_id=req.member_id, coupon_id=req.coupon_id, coupon_off=rewards.coupon_off, points=rewards.points, state="held")
+        row = OrderRewards(order_id=order_id, merchant_id=req.merchant_id, member_id=req.member_id, coupon_id=req.coupon_id, coupon_off=rewards.coupon_off, points=rewards.points, state="held",
+                           level=rewards.level, privileges=rewards.privileges)
         if req.coupon_id is not None:
             coupons.attach(s, req.coupon_id, order_id)
         row.points_lots = points.redeem(s, req.merchant_id, req.member_id, order_id, rewards.points, req.now)

@@ -146,9 +146,10 @@ def claimable(s: Session, merchant_id: int, now: datetime, product_id: int | Non
     return out
 
 
-def _grant(s: Session, t: CouponTemplate, member_id: int, source: str, key: str | None, now: datetime) -> Coupon:
+def _grant(s: Session, t: CouponTemplate, member_id: int, source: str, key: str | None, now: datetime, *, limit: bool = True) -> Coupon:
     """Issue one coupon of ``t`` to ``member_id``; ``key`` (default: the member's next seq)
-    makes the grant happen once."""
+    makes the grant happen once. ``limit=False``: a keyed system grant that recurs (the
+    birthday coupon, once a year) is bounded by its key, not by the per-member limit."""
     if not t.active:
         raise Conflict("coupon.inactive", "This coupon is no longer issued.")
     if t.valid_to is not None and t.valid_to <= now:
@@ -159,7 +160,7 @@ def _grant(s: Session, t: CouponTemplate, member_id: int, source: str, key: str 
             return existing
     held = s.scalar(select(func.count()).select_from(Coupon).where(Coupon.template_id == t.id, Coupon.member_id == member_id)) or 0
     seq = held + 1
-    if seq > t.per_member:
+    if limit and seq > t.per_member:
         raise Conflict("coupon.member_limit", f"You already hold the most of this coupon ({t.per_member}).", limit=t.per_member)
     start, end = rules.valid_window(t.valid_from, t.valid_to, t.valid_days, now)
     values = {"merchant_id": t.merchant_id, "template_id": t.id, "member_id": member_id, "seq": seq, "grant_key": key or f"{source}:{t.id}:{member_id}:{seq}",
@@ -197,7 +198,7 @@ def issue(s: Session, who: Principal, merchant_id: int, template_id: int, member
     return [_grant(s, t, mid, "staff", None, now) for mid in sorted(member_ids)]
 
 
-def grant_once(s: Session, template_id: int, member_id: int, source: str, key: str, now: datetime) -> Coupon | None:
+def grant_once(s: Session, template_id: int, member_id: int, source: str, key: str, now: datetime, *, member_limit: bool = True) -> Coupon | None:
     """A grant by the system (new member, birthday, a reward): once per ``key``; None when
     the template cannot give one any more (ended, sold out, limit) — the caller moves on."""
     t = s.get(CouponTemplate, template_id)
@@ -205,7 +206,7 @@ def grant_once(s: Session, template_id: int, member_id: int, source: str, key: s
         return None
     try:
         with s.begin_nested():
-            return _grant(s, t, member_id, source, key, now)
+            return _grant(s, t, member_id, source, key, now, limit=member_limit)
     except Conflict:
         return None
 

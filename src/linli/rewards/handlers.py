@@ -1,15 +1,21 @@
 """Rewards' reactions to order events (each once per event: the outbox's handled_events):
 a paid order's coupon is used; a refund returns redeemed points and stored value pro rata
-and, when full and inside its validity, the coupon; a top-up's payment credits stored value."""
+and, when full and inside its validity, the coupon. Levels: a received order adds growth
+and a refund lowers it, each recomputing the member's level; a member who becomes a
+merchant's (bound by its link, or choosing one of its communities) gets its new-member
+coupon (rewards/grants.py says why these events). A top-up's payment credits stored value."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from linli.community.events import MemberCommunitySet
 from linli.events import Event, on
-from linli.orders.events import OrderPaid, OrderRefunded
+from linli.orders import service as orders
+from linli.orders.events import OrderPaid, OrderReceived, OrderRefunded
 from linli.payments.events import PaymentSucceeded
-from linli.rewards import checkout, coupons, stored_value
+from linli.referral.events import MemberBound
+from linli.rewards import checkout, coupons, grants, levels, stored_value
 from linli.rewards.models import OrderRewards
 
 
@@ -42,3 +48,32 @@ def topup_paid(s: Session, event: Event[PaymentSucceeded]) -> None:
     p = event.payload
     if p.subject == stored_value.TOPUP and p.subject_id is not None:
         stored_value.credit(s, p.subject_id, p.payment_id, event.created_at)
+
+
+@on(OrderReceived)
+def growth_on_receipt(s: Session, event: Event[OrderReceived]) -> None:
+    """The order's growth: what it paid less what is refunded now (a refund handled before
+    this receipt is counted here, whatever order the events arrive in)."""
+    p = event.payload
+    now_paid = orders.line_amounts(s, [ln.line_id for ln in p.lines])
+    net = sum(paid - refunded for paid, refunded in (now_paid.get(ln.line_id, (ln.paid, ln.refunded)) for ln in p.lines))
+    levels.record_receipt(s, p.merchant_id, p.member_id, p.order_id, net, p.received_at)
+    levels.recompute(s, p.merchant_id, p.member_id, event.created_at)
+
+
+@on(OrderRefunded)
+def growth_on_refund(s: Session, event: Event[OrderRefunded]) -> None:
+    p = event.payload
+    if levels.lower_growth(s, p.order_id, p.total_paid - sum(ln.refunded for ln in p.lines)) is not None:
+        levels.recompute(s, p.merchant_id, p.member_id, event.created_at)
+
+
+@on(MemberBound)
+def new_member_bound(s: Session, event: Event[MemberBound]) -> None:
+    grants.welcome(s, event.payload.merchant_id, event.payload.invitee_id, event.created_at)
+
+
+@on(MemberCommunitySet)
+def new_member_resident(s: Session, event: Event[MemberCommunitySet]) -> None:
+    if event.merchant_id is not None:  # the community's merchant (community emits it so)
+        grants.welcome(s, event.merchant_id, event.payload.member_id, event.created_at)

@@ -6,10 +6,10 @@ balance (``RewardBalance``) move in the same transaction as their ledger entries
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime, utcnow
@@ -24,6 +24,7 @@ class RewardSettings(Base):
     points_per_yuan: Mapped[int] = mapped_column(Integer, default=1)
     points_expiry_years: Mapped[int] = mapped_column(Integer, default=1)  # 0 = never
     new_member_template_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    birthday_template_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # for levels without their own
 
 
 class CouponTemplate(Base):
@@ -202,6 +203,7 @@ class MemberLevel(Base):
     yearly review at which a downgrade may take effect, and a pending notice."""
 
     __tablename__ = "member_level_states"
+    __table_args__ = (Index("ix_member_level_states_review", "review_at"), Index("ix_member_level_states_updated", "updated_at"))
 
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
@@ -224,3 +226,14 @@ class GrowthEntry(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     amount: Mapped[int] = mapped_column(BigInteger)  # fen, lowered by refunds
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RewardJobRun(Base):
+    """A daily job's sweep done for a Shanghai day (the nightly level recompute, the
+    birthday coupons), so the ticks after it that day read this row and stop."""
+
+    __tablename__ = "reward_job_runs"
+
+    job: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

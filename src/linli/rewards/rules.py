@@ -18,9 +18,10 @@ immediate, a downgrade waits for the yearly review and is announced 30 days befo
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from linli.errors import Invalid
@@ -300,3 +301,40 @@ def decide_level(current: int | None, growth: int, levels: Sequence[Level], now:
     if now >= review_at:
         return LevelChange(computed)
     return LevelChange(current, notice=now >= review_at - DOWNGRADE_NOTICE)
+
+
+REVIEW_EVERY_YEARS = 1
+
+
+def years_later(at: datetime, years: int = REVIEW_EVERY_YEARS) -> datetime:
+    """The same Shanghai wall-clock moment ``years`` later (29 February → 28 February): a
+    member's yearly review falls on the anniversary of the day they first reached a level."""
+    local = at.astimezone(SHANGHAI)
+    try:
+        moved = local.replace(year=local.year + years)
+    except ValueError:  # 29 February in a year without one
+        moved = local.replace(year=local.year + years, day=28)
+    return moved.astimezone(at.tzinfo)
+
+
+def next_review(review_at: datetime, now: datetime) -> datetime:
+    """The first yearly review after ``now`` (a review missed while nothing ran is applied
+    once, then the next one is a year after it)."""
+    nxt = review_at
+    while nxt <= now:
+        nxt = years_later(nxt)
+    return nxt
+
+
+def level_unit_price(unit_price: int, discount_bp: int) -> int:
+    """A unit's price after the level's discount: the discount is floored (a fraction of a
+    fen stays with the price), so the price is never below 1 fen for a unit of at least 1."""
+    return unit_price - apply_bp_floor(unit_price, discount_bp)
+
+
+def birthdays_on(today: date) -> list[tuple[int, int]]:
+    """The (month, day) birthdays celebrated on ``today``."""
+    out = [(today.month, today.day)]
+    if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+        out.append((2, 29))  # 29 February is celebrated on the 28th in a year without one
+    return out

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from linli.identity import service as identity
-from linli.rewards import accounts, rules
-from linli.rewards.models import Coupon, MemberLevel, MemberLevelDef, PointsLot
+from linli.rewards import accounts, levels, rules
+from linli.rewards.models import Coupon, PointsLot
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,5 @@ def of(s: Session, member_id: int, merchant_id: int, now: datetime) -> Wallet:
     expiring = [(int(n), at) for at, n in s.execute(q)]
     unused = s.scalar(select(func.count()).select_from(Coupon).where(Coupon.merchant_id == merchant_id, Coupon.member_id == member_id, Coupon.status == "unused",
                                                                      (Coupon.valid_to.is_(None)) | (Coupon.valid_to > now))) or 0
-    state = s.get(MemberLevel, (merchant_id, member_id))
-    levels = list(s.scalars(select(MemberLevelDef).where(MemberLevelDef.merchant_id == merchant_id).order_by(MemberLevelDef.rank)))
-    growth = state.growth if state else 0
-    rank = state.rank if state else rules.level_for(growth, [rules.Level(lv.name, lv.growth) for lv in levels])
-    name = next((lv.name for lv in levels if lv.rank == rank), None)
-    nxt = next((lv.growth for lv in levels if (rank is None or lv.rank > rank)), None)
-    return Wallet(b.points_available, b.points_pending, expiring, b.sv_principal, b.sv_bonus, name, growth, nxt, unused)
+    lv = levels.progress(s, merchant_id, member_id, now)
+    return Wallet(b.points_available, b.points_pending, expiring, b.sv_principal, b.sv_bonus, lv.name, lv.growth, lv.next_at, unused)

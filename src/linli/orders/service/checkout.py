@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -129,6 +129,8 @@ def create_order(s: Session, member_id: int, req: NewOrder, now: datetime, *, ac
     priced = [ports.PricedLine(ln.sku_id, views[ln.sku_id].product_id, views[ln.sku_id].category, ln.qty, unit, unit * ln.qty, ln.campaign_price is not None)
               for ln in line_ins for unit in [ln.campaign_price if ln.campaign_price is not None else ln.base_price]]
     rewards = ports.rewards.get().apply(s, preq, priced, terms)
+    if rewards.unit_prices:  # the member's level price on the lines no campaign priced
+        line_ins = [replace(ln, member_price=rewards.unit_prices[ln.sku_id]) if ln.sku_id in rewards.unit_prices and ln.campaign_price is None else ln for ln in line_ins]
     quote = pricing.price(line_ins, coupon_off=rewards.coupon_off, coupon_weights=rewards.coupon_weights, points_fen=rewards.points, stored_value=rewards.stored_value)
 
     per_product: dict[int, tuple[int, int]] = {}

@@ -107,6 +107,11 @@ def received_spend(s: Session, member_id: int, merchant_id: int) -> tuple[int, i
     return int(row[0]), int(row[1])
 
 
+def has_paid_order(s: Session, member_id: int, merchant_id: int) -> bool:
+    """Whether the member has ever paid an order at this merchant (a new member has not)."""
+    return s.scalars(select(Order.id).where(Order.member_id == member_id, Order.merchant_id == merchant_id, Order.paid_at.is_not(None)).limit(1)).first() is not None
+
+
 def line_amounts(s: Session, line_ids: list[int]) -> dict[int, tuple[int, int]]:
     """(paid, refunded) of order lines, for commission's month-close bonus."""
     if not line_ids:

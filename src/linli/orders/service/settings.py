@@ -13,9 +13,8 @@ from linli.orders.models import OrderSettings
 from linli.orders.rules import SETTINGS
 from linli.orders.service.common import settings_for
 
-__all__ = ["FIELDS", "SETTINGS", "get", "put"]
+__all__ = ["SETTINGS", "get", "put"]
 
-FIELDS = SETTINGS.names
 
 
 def get(s: Session, who: Principal, merchant_id: int) -> OrderSettings:
