@@ -81,10 +81,12 @@ def seed(db: Database, now: datetime) -> DemoInfo:
     from linli.demo_distribution import seed_distribution
     from linli.demo_orders import seed_orders
     from linli.demo_rewards import seed_rewards
+    from linli.demo_stored_value import seed_stored_value
 
     seed_orders(db, info.merchant_id, OWNER_PHONE, now)
     seed_distribution(db, info.merchant_id, OWNER_PHONE, now)
     seed_campaigns(db, info.merchant_id, OWNER_PHONE, now)
+    seed_stored_value(db, info.merchant_id, OWNER_PHONE, now)
     seed_rewards(db, info.merchant_id, OWNER_PHONE, now)
     return info
 

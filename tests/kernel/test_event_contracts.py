@@ -222,6 +222,14 @@ def _campaigns(client, db, shop: Shop, clock) -> None:
     events.drain(db)
 
 
+def _stored_value(client, db, shop: Shop) -> None:
+    """A top-up: a payment whose subject is not an order (payment.succeeded names it)."""
+    member = login(client, "13700000962")
+    t = client.post("/api/v1/me/topups", json={"merchant_id": shop.merchant_id, "pay": 10_000}, headers=member).json()
+    assert client.post(f"/api/v1/payments/sandbox/{t['payment_id']}/complete", headers=member).status_code == 202
+    events.drain(db)
+
+
 def _rewards_levels(client, db, shop: Shop, clock) -> None:
     """A member's level: up on a received order, a downgrade announced before the review."""
     body = [{"name": "银卡", "growth": 5000}, {"name": "金卡", "growth": 20000, "discount_bp": 500}]
@@ -247,6 +255,7 @@ def _rewards(db, clock) -> None:
 def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(client, db, merchant, clock):
     shop = _orders_money_and_people(client, db, merchant, clock)
     _campaigns(client, db, shop, clock)
+    _stored_value(client, db, shop)
     _rewards_levels(client, db, shop, clock)
     _rewards(db, clock)
     rows = outbox(db)
@@ -257,6 +266,8 @@ def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(cl
     closed = {p["kind"]: p for _, name, p in rows if name == "campaign.closed"}
     assert set(closed) == {"group_buy", "presale", "threshold"}
     assert "units" in closed["presale"] and "communities" in closed["threshold"] and "units" not in closed["group_buy"]
+    subjects = {p.get("subject", "order") for _, name, p in rows if name == "payment.succeeded"}
+    assert subjects == {"order", "topup"}
     # And every handler read what it was given: a handler that misread a payload (a missing
     # attribute) fails, which the dispatcher records and retries rather than raising here.
     events.drain(db)

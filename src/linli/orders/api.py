@@ -90,7 +90,7 @@ def _new_order(body: OrderCreate) -> service.NewOrder:
     return service.NewOrder(
         merchant_id=body.merchant_id, items=[(i.sku_id, i.qty) for i in body.items], pickup_point_id=body.pickup_point_id,
         address=service.Address(a.name, a.phone, a.text, a.lat, a.lng) if a else None, campaign_id=body.campaign_id,
-        team_id=body.team_id, invite_code=body.invite_code, coupon_id=body.coupon_id, points=body.points,
+        team_id=body.team_id, invite_code=body.invite_code, coupon_id=body.coupon_id, points=body.points, stored_value=body.stored_value,
     )
 
 

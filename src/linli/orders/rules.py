@@ -68,6 +68,18 @@ def refundable_left(paid: int, refunded: int, reserved: int) -> int:
     return max(paid - refunded - reserved, 0)
 
 
+def stored_value_share(stored_value: int, total_paid: int, refunded_before: int, amount: int) -> int:
+    """The part of a refund of ``amount`` that goes back to stored value rather than through
+    the gateway: the order's stored value in proportion to what is refunded, floored
+    cumulatively (so refunding the whole order in parts returns exactly its stored value and
+    the gateway exactly what it collected). Rewards returns the same share to the member."""
+    if stored_value <= 0 or total_paid <= 0:
+        return 0
+    after = min(refunded_before + amount, total_paid)
+    before = min(refunded_before, total_paid)
+    return stored_value * after // total_paid - stored_value * before // total_paid
+
+
 def quick_refund_applies(amount: int, quick_max: int, received_at: datetime | None, now: datetime, window_hours: int) -> bool:
     """坏果包赔: a small request soon after receipt is approved without review."""
     if received_at is None or quick_max <= 0:

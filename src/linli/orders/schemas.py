@@ -30,6 +30,7 @@ class OrderCreate(Input):
     invite_code: str | None = Field(default=None, max_length=32)
     coupon_id: Id | None = None
     points: int = Field(default=0, ge=0, le=100_000_000)
+    stored_value: int = Field(default=0, ge=0, le=100_000_000, description="fen paid from the member's stored value (principal first, then bonus)")
     pickup_point_id: Id | None = None
     address: AddressIn | None = None
 

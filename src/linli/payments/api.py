@@ -18,7 +18,9 @@ router = deps_router(prefix="/api/v1", tags=["payments"])
 
 class PaymentOut(Output):
     id: int
-    order_id: int
+    order_id: int | None  # None when the payment is for another subject
+    subject: str  # order | topup
+    subject_id: int | None
     amount: int
     refunded: int
     status: str

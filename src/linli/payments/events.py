@@ -3,8 +3,11 @@
 - ``sandbox.callback`` v1: the buyer confirmed in the sandbox payment sheet; carries the
   gateway's signed callback body, which payments' own handler delivers to itself (the
   outbox retries it as a real gateway would).
-- ``payment.succeeded`` v1: a payment was recorded as succeeded (once per payment). Orders
-  mark the order paid (or refund a late payment).
+- ``payment.succeeded`` v1: a payment was recorded as succeeded (once per payment), naming
+  what it paid for: an order (``subject`` "order", ``order_id``) or another domain's
+  subject (``subject`` and ``subject_id``, e.g. rewards' "topup"). Orders mark the order
+  paid (or refund a late payment); rewards credits a top-up. Rows written before subjects
+  existed have neither field and read as an order's payment.
 """
 
 from __future__ import annotations
@@ -21,5 +24,7 @@ class SandboxCallback(EventPayload):
 class PaymentSucceeded(EventPayload):
     NAME = "payment.succeeded"
     payment_id: int
-    order_id: int
+    order_id: int | None  # None when the payment is not for an order
     amount: int  # fen
+    subject: str = "order"  # order | topup | … (what the payment was for)
+    subject_id: int | None = None  # the subject's id when it is not an order

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime, utcnow
 
+ORDER = "order"  # the subject of an order's payment
+
 
 class Payment(Base):
+    """Money asked of a member at the gateway, for a subject: an order (``order_id``) or
+    another domain's thing named by ``subject`` and ``subject_id`` (rewards' ``topup``).
+    Payments knows nothing of those subjects; its success event names them, and the
+    subject's owner reacts."""
+
     __tablename__ = "payments"
-    __table_args__ = (CheckConstraint("refunded <= amount", name="refund_within_amount"),)
+    __table_args__ = (
+        CheckConstraint("refunded <= amount", name="refund_within_amount"),
+        CheckConstraint(
+            "(subject = 'order' AND order_id IS NOT NULL AND subject_id IS NULL) OR (subject <> 'order' AND order_id IS NULL AND subject_id IS NOT NULL)",
+            name="payment_subject",
+        ),
+        Index("ix_payments_subject", "subject", "subject_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True, nullable=True)
+    subject: Mapped[str] = mapped_column(String(16), default=ORDER, server_default=ORDER)  # order | topup | …
+    subject_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # the subject's id when it is not an order
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     amount: Mapped[int] = mapped_column(Integer)
     refunded: Mapped[int] = mapped_column(Integer, default=0)

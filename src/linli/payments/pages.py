@@ -1,6 +1,8 @@
 """The sandbox payment sheet (H5): what WeChat Pay's sheet would show — amount, payee,
 "confirm". Confirming makes the sandbox gateway send its signed callback (through the
-outbox, so it arrives a moment later); the order page waits for it."""
+outbox, so it arrives a moment later); the order page waits for it. A payment for
+something other than an order (a stored-value top-up) comes back to this page, which then
+says the payment was made (payments knows no other domain's pages)."""
 
 from __future__ import annotations
 
@@ -40,15 +42,20 @@ def _own(s, member_id: int, pid: int) -> Payment:
 
 
 def _order_url(p: Payment, confirming: bool = False) -> str:
-    return f"/m/orders/{p.order_id}" + ("?confirming=1" if confirming else "")
+    # Another subject (a top-up) comes back here: this page then says what happened.
+    base = f"/m/pay/{p.id}" if p.order_id is None else f"/m/orders/{p.order_id}"
+    return base + ("?confirming=1" if confirming else "")
 
 
 @router.get("/m/pay/{pid}")
-def sheet(pid: Id, page: PageDep, s: DB, who: MemberWho) -> Response:
+def sheet(pid: Id, page: PageDep, s: DB, who: MemberWho, confirming: bool = False) -> Response:
     p = _own(s, who.member_id, pid)
+    merchant = identity.public_merchant(s, p.merchant_id)
+    if p.order_id is None and (p.status != "pending" or confirming):
+        return page.render("payments/done.html", payment=p, merchant=merchant)
     if p.status != "pending":  # paid, or closed with its order: the order page says which
         return page.redirect(_order_url(p))
-    return page.render("payments/sheet.html", payment=p, merchant=identity.public_merchant(s, p.merchant_id))
+    return page.render("payments/sheet.html", payment=p, merchant=merchant)
 
 
 @router.post("/m/pay/{pid}")

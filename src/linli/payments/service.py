@@ -11,7 +11,7 @@ from linli import events
 from linli.errors import Conflict, NotFound
 from linli.payments.events import PaymentSucceeded, SandboxCallback
 from linli.payments.gateway import CallbackRefused, PaymentGateway, SandboxGateway, payment_gateway
-from linli.payments.models import Payment, PaymentRefund
+from linli.payments.models import ORDER, Payment, PaymentRefund
 
 
 def gateway() -> PaymentGateway:
@@ -23,12 +23,29 @@ def gateway() -> PaymentGateway:
 
 def open_intent(s: Session, merchant_id: int, order_id: int, member_id: int, amount: int, now: datetime) -> Payment:
     """The pending payment of an order, created at the gateway if there is none yet."""
-    existing = s.scalars(select(Payment).where(Payment.order_id == order_id, Payment.status == "pending")).first()
+    return _open(s, merchant_id, member_id, amount, now, ORDER, order_id)
+
+
+def open_for(s: Session, merchant_id: int, member_id: int, subject: str, subject_id: int, amount: int, now: datetime) -> Payment:
+    """The pending payment of another domain's ``subject`` (e.g. rewards' "topup"), created
+    at the gateway if there is none yet; its success event names the subject."""
+    if subject == ORDER:
+        raise ValueError("an order's payment is opened with open_intent")
+    return _open(s, merchant_id, member_id, amount, now, subject, subject_id)
+
+
+def _subject_is(subject: str, subject_id: int):
+    return Payment.order_id == subject_id if subject == ORDER else (Payment.subject == subject) & (Payment.subject_id == subject_id)
+
+
+def _open(s: Session, merchant_id: int, member_id: int, amount: int, now: datetime, subject: str, subject_id: int) -> Payment:
+    existing = s.scalars(select(Payment).where(_subject_is(subject, subject_id), Payment.status == "pending")).first()
     if existing is not None and existing.amount == amount:
         return existing
     if existing is not None:
         existing.status = "closed"
-    p = Payment(merchant_id=merchant_id, order_id=order_id, member_id=member_id, amount=amount, gateway=gateway().name, gateway_ref="pending", status="pending", created_at=now)
+    ids = {"order_id": subject_id} if subject == ORDER else {"subject": subject, "subject_id": subject_id}
+    p = Payment(merchant_id=merchant_id, member_id=member_id, amount=amount, gateway=gateway().name, gateway_ref="pending", status="pending", created_at=now, **ids)
     s.add(p)
     s.flush()
     p.gateway_ref = gateway().create_intent(p.id, amount)
@@ -84,7 +101,8 @@ def receive_callback(s: Session, raw: bytes, signature: str | None, now: datetim
         update(Payment).where(Payment.id == p.id, Payment.status.in_(("pending", "closed"))).values(status="succeeded", succeeded_at=now, gateway_txn=cb.txn)
     ).rowcount
     if moved == 1:
-        events.emit(s, PaymentSucceeded(payment_id=p.id, order_id=p.order_id, amount=p.amount), merchant_id=p.merchant_id, at=now)
+        subject = {} if p.subject == ORDER else {"subject": p.subject, "subject_id": p.subject_id}  # an order's payload keeps its keys
+        events.emit(s, PaymentSucceeded(payment_id=p.id, order_id=p.order_id, amount=p.amount, **subject), merchant_id=p.merchant_id, at=now)
     s.refresh(p)
     return p
 
@@ -96,6 +114,18 @@ def refund(s: Session, order_id: int, amount: int, request_key: str, now: dateti
         return done
     p = s.scalars(select(Payment).where(Payment.order_id == order_id, Payment.status == "succeeded").order_by(Payment.id)).first()
     if p is None:
+        raise Conflict("payment.not_paid", "There is no payment to refund.")
+    return refund_payment(s, p.id, amount, request_key, now)
+
+
+def refund_payment(s: Session, payment_id: int, amount: int, request_key: str, now: datetime) -> PaymentRefund:
+    """Refund ``amount`` of one succeeded payment (of any subject), once per ``request_key``;
+    never more than it paid and has not refunded yet (compare-and-set on ``refunded``)."""
+    done = s.scalars(select(PaymentRefund).where(PaymentRefund.payment_id == payment_id, PaymentRefund.request_key == request_key)).first()
+    if done is not None:
+        return done
+    p = get_payment(s, payment_id)
+    if p.status != "succeeded":
         raise Conflict("payment.not_paid", "There is no payment to refund.")
     if s.execute(update(Payment).where(Payment.id == p.id, Payment.refunded + amount <= Payment.amount).values(refunded=Payment.refunded + amount)).rowcount != 1:
         raise Conflict("payment.refund_exceeds", "The refund exceeds what was paid.")

@@ -1,15 +1,17 @@
 """Rewards endpoints (API.md "Rewards"): coupon templates and their counts (console), claiming
-and issuing coupons, a member's coupons, wallet and points statement, the reward settings."""
+and issuing coupons, a member's coupons, wallet and points statement, the reward settings,
+stored-value plans, top-ups and the principal refund."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Body, Query
+from fastapi import Body, Header, Query, Response
 from pydantic import AwareDatetime, Field
 
-from linli.rewards import coupons, grants, levels, statement, wallet
+from linli import idempotency
+from linli.rewards import coupons, grants, levels, statement, stored_value, wallet
 from linli.rewards import settings as reward_settings
 from linli.rewards.rules import SETTINGS
 from linli.schema import Id, Input, Output, setting_field
@@ -167,6 +169,83 @@ def my_wallet(s: DB, who: Who, now: Now, merchant_id: Annotated[Id, Query()]) ->
         level=LevelOut(name=w.level_name, growth=w.growth, next_at=w.next_at),
         coupons={"unused": w.coupons_unused},
     )
+
+
+# --- stored value ---------------------------------------------------------------------------
+
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=120)]
+MAX_PLANS = 20
+
+
+class PlanIO(Input):
+    pay: int = Field(ge=0, le=100_000_000, description="fen paid")
+    bonus: int = Field(ge=0, le=100_000_000, description="fen of bonus stored value given with it (充100送10)")
+
+
+class TopupIn(Input):
+    merchant_id: Id
+    pay: int = Field(ge=0, le=100_000_000, description="fen; a plan's amount gets its bonus")
+
+
+class TopupOut(Output):
+    id: int
+    merchant_id: int
+    pay: int
+    bonus: int
+    status: str
+    payment_id: int
+
+
+class StoredValueRefundIn(Input):
+    merchant_id: Id
+
+
+class RefundedPaymentOut(Output):
+    payment_id: int
+    amount: int
+
+
+class StoredValueRefundOut(Output):
+    id: int
+    merchant_id: int
+    principal: int
+    bonus_forfeited: int
+    payments: list[RefundedPaymentOut]
+    created_at: datetime
+
+
+@router.get("/merchants/{mid}/topup-plans", response_model=list[PlanIO], responses=PROBLEMS)
+def topup_plans(mid: Id, s: DB, who: Who) -> list[PlanIO]:
+    """The shop's top-up plans, for its members to choose from."""
+    return [PlanIO(pay=p.pay, bonus=p.bonus) for p in stored_value.plans(s, mid)]
+
+
+@router.put("/merchants/{mid}/topup-plans", response_model=list[PlanIO], responses=PROBLEMS)
+def set_topup_plans(mid: Id, body: Annotated[list[PlanIO], Body(max_length=MAX_PLANS)], s: DB, who: Who) -> list[PlanIO]:
+    """Replace the plans (staff with ``manage_rules``: they are money rules, like commission's)."""
+    return [PlanIO(pay=p.pay, bonus=p.bonus) for p in stored_value.set_plans(s, who, mid, [(p.pay, p.bonus) for p in body])]
+
+
+@router.post("/me/topups", status_code=201, response_model=TopupOut, responses=PROBLEMS)
+def create_topup(body: TopupIn, s: DB, who: Who, now: Now) -> TopupOut:
+    """A top-up and its payment: pay it like an order's (``/m/pay/{payment_id}`` in the sandbox)."""
+    t, p = stored_value.create_topup(s, who.member_id, body.merchant_id, body.pay, now)
+    return TopupOut(id=t.id, merchant_id=t.merchant_id, pay=t.pay, bonus=t.bonus, status=t.status, payment_id=p.id)
+
+
+@router.post("/me/stored-value/refund", status_code=201, response_model=StoredValueRefundOut, responses=PROBLEMS)
+def refund_stored_value(body: StoredValueRefundIn, response: Response, s: DB, who: Who, now: Now, key: IdemKey = None):
+    """Refund all the principal (the bonus is forfeited pro rata). Retry with the same
+    ``Idempotency-Key`` to get the same answer without refunding twice."""
+    claim = idempotency.claim(s, f"member:{who.member_id}", "stored_value.refund", key, body.model_dump(mode="json"), now)
+    if claim.replay is not None:
+        response.status_code = claim.replay_status or 201
+        return claim.replay
+    r = stored_value.refund_principal(s, who.member_id, body.merchant_id, now)
+    out = StoredValueRefundOut(id=r.id, merchant_id=r.merchant_id, principal=r.principal, bonus_forfeited=r.bonus_forfeited,
+                               payments=[RefundedPaymentOut(payment_id=pid, amount=n) for pid, n in r.payments], created_at=r.created_at)
+    claim.store(s, out.model_dump(mode="json"), 201)
+    return out
 
 
 # --- member levels and the system coupons (new member, birthday) -------------------------------

@@ -4,7 +4,7 @@ and, when full and inside its validity, the coupon; a received order earns point
 available once it completes, reversed per line by refunds. Levels: a received order adds
 growth and a refund lowers it, each recomputing the member's level; a member who becomes a
 merchant's (bound by its link, or choosing one of its communities) gets its new-member
-coupon (rewards/grants.py says why these events)."""
+coupon (rewards/grants.py says why these events). A top-up's payment credits stored value."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from linli.community.events import MemberCommunitySet
 from linli.events import Event, on
 from linli.orders import service as orders
 from linli.orders.events import OrderCompleted, OrderPaid, OrderReceived, OrderRefunded
+from linli.payments.events import PaymentSucceeded
 from linli.referral.events import MemberBound
-from linli.rewards import checkout, coupons, earning, grants, levels
+from linli.rewards import checkout, coupons, earning, grants, levels, stored_value
 from linli.rewards.models import OrderRewards
 
 
@@ -41,6 +42,13 @@ def refund_returns(s: Session, event: Event[OrderRefunded]) -> None:
         sv_target = spent_sv * refunded // total if total else 0
     checkout.return_share(s, row, max(points_target, row.points_returned), max(sv_target, row.sv_returned), f"refund:{p.refund.case_id}", event.created_at)
     s.flush()
+
+
+@on(PaymentSucceeded)
+def topup_paid(s: Session, event: Event[PaymentSucceeded]) -> None:
+    p = event.payload
+    if p.subject == stored_value.TOPUP and p.subject_id is not None:
+        stored_value.credit(s, p.subject_id, p.payment_id, event.created_at)
 
 
 @on(OrderReceived)

@@ -160,6 +160,10 @@ class TopupPlan(Base):
 
 
 class Topup(Base):
+    """A member's top-up, paid through the gateway (a payment whose subject is "topup").
+    pending → paid (principal and the plan's bonus credited) | refunded (the payment came
+    when the top-up would pass the cap: it went back, nothing was credited) | closed."""
+
     __tablename__ = "topups"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -167,10 +171,26 @@ class Topup(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     pay: Mapped[int] = mapped_column(Integer)
     bonus: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | paid | closed
-    payment_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | paid | refunded | closed
+    payment_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class StoredValueRefund(Base):
+    """A member's principal refund at one merchant: the principal paid back through the
+    gateway (against their top-up payments, newest first) and the bonus forfeited with it.
+    Its id keys the ledger transfers and the gateway refunds, so each happens once."""
+
+    __tablename__ = "sv_refunds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    principal: Mapped[int] = mapped_column(Integer)  # fen paid back
+    bonus_forfeited: Mapped[int] = mapped_column(Integer)  # fen
+    payments: Mapped[list[list[int]]] = mapped_column(JSON, default=list)  # [[payment id, fen refunded]]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class MemberLevelDef(Base):

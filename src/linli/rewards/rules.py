@@ -243,6 +243,7 @@ def valid_window(valid_from: datetime | None, valid_to: datetime | None, valid_d
 # --- stored value ---------------------------------------------------------------------------
 
 STORED_VALUE_CAP = 500_000  # fen per member per merchant (单用途商业预付卡 named-card cap)
+TOPUP_PENDING_HOLD = timedelta(minutes=30)  # how long an unpaid top-up counts towards the cap
 
 
 @dataclass(frozen=True)

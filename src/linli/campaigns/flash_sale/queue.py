@@ -195,7 +195,7 @@ class _Plan:
 def _plan(s: Session | None, member_id: int, req: orders.NewOrder, key: str | None, now: datetime) -> _Plan | None:
     """How to queue ``req``, if it is a plain flash-sale order and the gate is on (else None;
     also None without ``s`` when this process does not know the campaign yet)."""
-    if not flash.enabled() or flash.paused() or req.campaign_id is None or req.team_id is not None or req.coupon_id is not None or req.points:
+    if not flash.enabled() or flash.paused() or req.campaign_id is None or req.team_id is not None or req.coupon_id is not None or req.points or req.stored_value:
         return None
     if len(req.items) != 1 or (req.pickup_point_id is None) == (req.address is None):
         return None

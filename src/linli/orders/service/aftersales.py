@@ -89,7 +89,10 @@ def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: da
     if s.execute(update(RefundCase).where(RefundCase.id == case.id, RefundCase.status == "requested").values(status="approved", decided_by=actor, decided_at=now, decision_note=note)).rowcount != 1:
         raise Conflict("refund.already_decided", "This refund request was already decided.")
     o = s.get(Order, case.order_id)
-    payments.refund(s, o.id, case.amount, f"refund_case:{case.id}", now)
+    # What stored value paid goes back to it (rewards' refund handler), the rest through the gateway.
+    through_gateway = case.amount - rules.stored_value_share(o.stored_value, o.total_paid, o.refunded, case.amount)
+    if through_gateway > 0:
+        payments.refund(s, o.id, through_gateway, f"refund_case:{case.id}", now)
     changed: list[RefundedLine] = []
     for cl in _case_lines(s, case.id):
         s.execute(update(OrderLine).where(OrderLine.id == cl.line_id).values(refunded=OrderLine.refunded + cl.amount, refund_reserved=OrderLine.refund_reserved - cl.amount))
