@@ -245,9 +245,11 @@ def test_the_principal_refund_pays_back_newest_first_forfeits_the_bonus_and_happ
     r = client.post(url, json=body, headers={**buyer, "Idempotency-Key": "sv-refund-1"})
     assert r.status_code == 201, r.text
     out = r.json()
-    assert (out["principal"], out["bonus_forfeited"]) == (8200, 1000)  # all the principal back: all the bonus goes
+    # All the principal back; the bonus goes in the share of its top-up refunded: 3,200 of the
+    # 10,000 that earned 1,000 of bonus → 320 forfeited, the 680 earned by spending is kept.
+    assert (out["principal"], out["bonus_forfeited"]) == (8200, 320)
     assert out["payments"] == [{"payment_id": second["payment_id"], "amount": 5000}, {"payment_id": first["payment_id"], "amount": 3200}]
-    assert _sv(client, buyer, shop) == (0, 0)
+    assert _sv(client, buyer, shop) == (0, 680)
     assert (_payment(db, second["payment_id"]).refunded, _payment(db, first["payment_id"]).refunded) == (5000, 3200)
     again = client.post(url, json=body, headers={**buyer, "Idempotency-Key": "sv-refund-1"})  # a retry: the same answer, no second refund
     assert again.status_code == 201 and again.json() == out
@@ -259,7 +261,8 @@ def test_the_principal_refund_pays_back_newest_first_forfeits_the_bonus_and_happ
     # Topped up again, the member may refund again (a new refund, its own keys).
     _top_up(client, db, buyer, shop, 10_000)
     r = client.post(url, json=body, headers=buyer)
-    assert r.status_code == 201 and (r.json()["principal"], r.json()["bonus_forfeited"]) == (10_000, 1000)
+    assert r.status_code == 201 and (r.json()["principal"], r.json()["bonus_forfeited"]) == (10_000, 1000)  # none of it spent: its whole bonus goes
+    assert _sv(client, buyer, shop) == (0, 680)
     _ledger_ok(db, shop.merchant_id)
 
 

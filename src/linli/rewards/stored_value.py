@@ -167,14 +167,30 @@ def credit(s: Session, topup_id: int, payment_id: int, now: datetime) -> str:
 
 def refund_principal(s: Session, member_id: int, merchant_id: int, now: datetime) -> StoredValueRefund:
     """Pay back all the principal held (through the gateway, against the member's paid
-    top-ups newest first) and forfeit the bonus pro rata. Refused when there is none."""
+    top-ups newest first) and forfeit the bonus pro rata: each top-up's bonus in the share
+    of its payment refunded now (rounded against the bonus kept). A member who spent half of
+    a 100 元 + 10 元 top-up keeps 5 元 of its bonus; one who spent none keeps none. Refused
+    when there is no principal."""
     identity.public_merchant(s, merchant_id)
     b = _lock_balance(s, merchant_id, member_id)
     principal, bonus = b.sv_principal, b.sv_bonus
     if principal <= 0:
         raise Conflict("stored_value.nothing_to_refund", "There is no principal to refund.", principal=max(principal, 0))
-    forfeit = rules.bonus_forfeited(principal, principal, bonus)
-    r = StoredValueRefund(merchant_id=merchant_id, member_id=member_id, principal=principal, bonus_forfeited=forfeit, payments=[], created_at=now)
+    left, plan, forfeit = principal, [], 0
+    paid = s.scalars(select(Topup).where(Topup.merchant_id == merchant_id, Topup.member_id == member_id, Topup.status == "paid").order_by(Topup.id.desc()))
+    for t in paid:
+        p = payments.get_payment(s, t.payment_id)
+        take = min(left, p.amount - p.refunded)
+        if take > 0:
+            plan.append((p.id, take))
+            forfeit += rules.bonus_forfeited(take, t.pay, t.bonus)
+            left -= take
+        if left == 0:
+            break
+    if left:  # principal comes only from top-ups (and orders giving back what they took), so this is a bug
+        raise RuntimeError(f"principal refund for member {member_id}: {left} fen not backed by a top-up payment")
+    forfeit = min(forfeit, max(bonus, 0))
+    r = StoredValueRefund(merchant_id=merchant_id, member_id=member_id, principal=principal, bonus_forfeited=forfeit, payments=[[pid, take] for pid, take in plan], created_at=now)
     s.add(r)
     s.flush()
     legs = [Leg(accounts.SV_PRINCIPAL, member_id, -principal), Leg(accounts.SV_FUNDING, None, principal)]
@@ -183,20 +199,8 @@ def refund_principal(s: Session, member_id: int, merchant_id: int, now: datetime
         ledger.transfer(s, merchant_id, "sv_forfeit", f"sv:forfeit:{r.id}", [Leg(accounts.SV_BONUS, member_id, -forfeit), Leg(accounts.SV_BONUS_GRANTED, None, forfeit)], now, require_funds=True)
     except ledger.InsufficientFunds:
         raise Conflict("stored_value.changed", "Your stored value changed meanwhile; try again.") from None
-    left, paid_back = principal, []
-    paid = s.scalars(select(Topup).where(Topup.merchant_id == merchant_id, Topup.member_id == member_id, Topup.status == "paid").order_by(Topup.id.desc()))
-    for t in paid:
-        p = payments.get_payment(s, t.payment_id)
-        take = min(left, p.amount - p.refunded)
-        if take > 0:
-            payments.refund_payment(s, p.id, take, f"sv_refund:{r.id}", now)
-            paid_back.append([p.id, take])
-            left -= take
-        if left == 0:
-            break
-    if left:  # principal comes only from top-ups (and orders giving back what they took), so this is a bug
-        raise RuntimeError(f"principal refund {r.id}: {left} fen not backed by a top-up payment")
-    r.payments = paid_back
+    for pid, take in plan:
+        payments.refund_payment(s, pid, take, f"sv_refund:{r.id}", now)
     s.flush()
     return r
 
