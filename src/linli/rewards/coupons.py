@@ -158,6 +158,8 @@ def _grant(s: Session, t: CouponTemplate, member_id: int, source: str, key: str 
         existing = s.scalars(select(Coupon).where(Coupon.grant_key == key)).first()
         if existing is not None:
             return existing
+    if t.issued >= t.total:  # sold out as read: refuse without writing (the compare-and-set below decides a race)
+        raise Conflict("coupon.sold_out", "All of these coupons have been claimed.")
     held = s.scalar(select(func.count()).select_from(Coupon).where(Coupon.template_id == t.id, Coupon.member_id == member_id)) or 0
     seq = held + 1
     if limit and seq > t.per_member:
