@@ -1,6 +1,8 @@
 """Coupons in headless Chromium: a neighbour claims 满50减10 on the shop page, checks out with
 it preselected (the discount shown), pays in the sandbox and finds it used in the wallet; an
-operator creates a template in the console (a bad amount first shows its field's error)."""
+operator creates a template in the console (a bad amount first shows its field's error); a
+member tops up stored value with a plan, pays on the sandbox sheet and is back in the wallet
+with the new balance."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from sqlalchemy import select
 from linli import events
 from linli.identity.service import Principal
 from linli.orders.models import Order
-from linli.rewards import coupons
-from linli.rewards.models import CouponTemplate
+from linli.rewards import coupons, stored_value
+from linli.rewards.models import CouponTemplate, Topup
 from tests.conftest import ADMIN
 from tests.e2e.conftest import DESK, PHONE, fits_the_phone, shot, watch
 from tests.e2e.test_order_browser import BUYER, OWNER, _log_in, _shop
@@ -113,3 +115,42 @@ def test_operator_creates_a_coupon_template_in_the_console(browser, live_server,
     with db.transaction() as s:
         t = s.scalars(select(CouponTemplate)).one()
         assert (t.kind, t.percent_bp, t.cap, t.categories, t.valid_days) == ("percent", 1500, 2000, ["水果"], 30)
+
+
+def test_member_tops_up_through_the_sandbox_and_comes_back_to_the_wallet(browser, live_server, db, clock, backend, console_errors):
+    shop = _shop(db, clock)
+    with db.transaction() as s:
+        stored_value.set_plans(s, Principal(0, ADMIN, True), shop.merchant_id, [(10_000, 1000), (30_000, 5000)])
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    watch(page, console_errors)
+    base = live_server.url
+    mid = shop.merchant_id
+    try:
+        _log_in(page, base, f"/m/login?next=/m/wallet/{mid}", BUYER)
+        page.wait_for_url(f"**/m/wallet/{mid}")
+        assert page.get_by_test_id("stored-value-total").inner_text() == "¥0.00"
+        page.get_by_role("link", name="充值", exact=True).click()
+        page.wait_for_url(f"**/m/wallet/{mid}/topup")
+        page.get_by_test_id("topup-plan").filter(has_text="充¥300.00").locator("input").check()
+        fits_the_phone(page)
+        shot(page, f"/tmp/linli-mobile-topup-{backend}.png")
+        page.get_by_role("button", name="充值并支付").click()
+        page.wait_for_url("**/m/pay/**")  # ?next=/m/wallet/…
+        assert page.get_by_test_id("pay-amount").inner_text().replace(" ", "") == "¥300.00"
+        page.get_by_role("button", name="确认支付").click()
+        page.wait_for_url(f"**/m/wallet/{mid}/topups/*")
+        assert page.get_by_test_id("topup-status").get_attribute("data-status") == "pending"
+        events.drain(db)  # the gateway's callback: the top-up is credited; the page, polling, goes on to the wallet
+        page.wait_for_url(f"**/m/wallet/{mid}?topped_up=*")
+        assert page.get_by_test_id("stored-value-principal").inner_text() == "¥300.00"
+        assert page.get_by_test_id("stored-value-bonus").inner_text() == "¥50.00"
+        assert "充值成功" in page.get_by_test_id("wallet-notice").inner_text()
+        fits_the_phone(page)
+        shot(page, f"/tmp/linli-mobile-wallet-topped-up-{backend}.png")
+    finally:
+        context.close()
+    assert console_errors == []
+    with db.transaction() as s:
+        t = s.scalars(select(Topup)).one()
+        assert (t.status, t.pay, t.bonus) == ("paid", 30_000, 5000)

@@ -2,7 +2,8 @@
 "confirm". Confirming makes the sandbox gateway send its signed callback (through the
 outbox, so it arrives a moment later); the order page waits for it. A payment for
 something other than an order (a stored-value top-up) comes back to this page, which then
-says the payment was made (payments knows no other domain's pages)."""
+says the payment was made (payments knows no other domain's pages) — or, when the domain
+that opened it sent the member here with ``?next=<local path>``, goes back there."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from linli.schema import Id
 from linli.web import templating
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router
-from linli.web.pages import Form, MemberWho, PageDep, attempt, error_messages
+from linli.web.pages import Form, MemberWho, PageDep, attempt, error_messages, safe_next, text
 
 router = deps_router(include_in_schema=False)
 templating.env.filters.setdefault("yuan", format_yuan)
@@ -47,25 +48,34 @@ def _order_url(p: Payment, confirming: bool = False) -> str:
     return base + ("?confirming=1" if confirming else "")
 
 
+def _next(p: Payment, raw: str | None) -> str | None:
+    """Where a payment for another subject goes back to (a local path), if it was given one."""
+    return None if p.order_id is not None or not raw else safe_next(raw, "") or None
+
+
 @router.get("/m/pay/{pid}")
 def sheet(pid: Id, page: PageDep, s: DB, who: MemberWho, confirming: bool = False) -> Response:
     p = _own(s, who.member_id, pid)
     merchant = identity.public_merchant(s, p.merchant_id)
+    back = _next(p, page.request.query_params.get("next"))
     if p.order_id is None and (p.status != "pending" or confirming):
+        if back:
+            return page.redirect(back)
         return page.render("payments/done.html", payment=p, merchant=merchant)
     if p.status != "pending":  # paid, or closed with its order: the order page says which
         return page.redirect(_order_url(p))
-    return page.render("payments/sheet.html", payment=p, merchant=merchant)
+    return page.render("payments/sheet.html", payment=p, merchant=merchant, back=back)
 
 
 @router.post("/m/pay/{pid}")
 def confirm(pid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
     p = _own(s, who.member_id, pid)
+    back = _next(p, text(form, "next"))
     try:
         with attempt(s):
             service.sandbox_complete(s, who.member_id, pid, now)
     except DomainError as exc:
         if exc.code == "payment.not_pending":
-            return page.redirect(_order_url(p))
-        return page.render("payments/sheet.html", status=exc.status, error=exc, payment=p, merchant=identity.public_merchant(s, p.merchant_id))
-    return page.redirect(_order_url(p, confirming=True))
+            return page.redirect(back or _order_url(p))
+        return page.render("payments/sheet.html", status=exc.status, error=exc, payment=p, merchant=identity.public_merchant(s, p.merchant_id), back=back)
+    return page.redirect(back or _order_url(p, confirming=True))

@@ -13,4 +13,4 @@ def wire(w: Wiring) -> None:
     w.fill(ports.rewards, RewardsPricing(), by="rewards")
 
 
-DOMAIN = Domain("rewards", modules=("models", "accounts", "handlers", "jobs"), api=("api:router",), pages=("pages:router",), wire=wire)
+DOMAIN = Domain("rewards", modules=("models", "accounts", "handlers", "jobs"), api=("api:router",), pages=("pages:router", "console_pages:router", "wallet_pages:router"), wire=wire)
