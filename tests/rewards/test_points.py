@@ -327,3 +327,27 @@ def test_the_service_refuses_a_setting_out_of_bounds_and_writes_nothing(db):
         assert s.get(RewardSettings, mid) is None
     with db.transaction() as s:
         assert reward_settings.put(s, owner, mid, {"points_per_yuan": 2}).points_per_yuan == 2
+
+
+def test_points_spent_then_returned_after_their_lot_expired_are_not_taken_twice(client, db, merchant, clock):
+    """Found by review: A's points all spent on B, A's lot past its date, B refunded (its
+    points come back to A's lot and then expire), A refunded: the reversal takes them from
+    expired, so the member owes nothing."""
+    shop = make_shop(client, merchant)
+    buyer = login(client, "13700000001")
+    a = buy(client, db, buyer, shop, [(shop.skus["berry"], 1)])  # 68 points
+    _receive(client, db, shop, a)
+    _complete(db, clock)
+    b = order(client, buyer, shop, [(shop.skus["berry2"], 1)], points=68)
+    assert b.status_code == 201, b.text
+    b = pay(client, db, buyer, b.json()["id"])
+    assert _points(client, shop, buyer) == (0, 0)
+    jobs.run_due(db, EXPIRES)  # A's lot is past its date holding nothing
+    clock.current = EXPIRES
+    buyer, shop.owner = login(client, "13700000001"), login(client, merchant.owner_phone)
+    _refund(client, db, shop, buyer, b, 0, 12_800 - 68)  # all of B: its 68 redeemed points come back to A's lot
+    jobs.run_due(db, clock.advance(minutes=5))  # and expire with it
+    assert _points(client, shop, buyer) == (0, 0)
+    _refund(client, db, shop, buyer, a, 0, 6800)
+    assert _points(client, shop, buyer) == (0, 0)  # not -68: what expired is taken from expired
+    _check(db)

@@ -340,3 +340,59 @@ def test_the_demo_has_plans_and_a_member_with_stored_value(client, db, clock):
     w = client.get("/api/v1/me/wallet", params={"merchant_id": info.merchant_id}, headers=member).json()["stored_value"]
     assert (w["principal"], w["bonus"]) == (30_000, 5000)
     _ledger_ok(db, info.merchant_id)
+
+
+# --- found by review: each of these moved money wrongly before its fix ---------------------
+
+
+def test_a_principal_refund_and_a_refund_case_with_the_same_number_both_move_money(client, db, merchant):
+    """Refund case 1 giving stored value back and principal refund 1 once shared a ledger key:
+    the second was silently skipped while the gateway still paid out."""
+    shop = make_shop(client, merchant)
+    buyer = login(client, "13700000001")
+    _top_up(client, db, buyer, shop, 10_000)
+    o = _buy(client, db, buyer, shop, [(shop.skus["berry"], 1)], 6800)  # paid wholly by stored value
+    case = client.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": o["lines"][0]["id"], "amount": 3400}], "reason": "坏果"}, headers=buyer).json()
+    assert client.post(f"/api/v1/merchants/{shop.merchant_id}/refunds/{case['id']}/approve", headers=shop.owner).status_code == 200
+    events.drain(db)
+    assert _sv(client, buyer, shop) == (6600, 0)
+    r = client.post("/api/v1/me/stored-value/refund", json={"merchant_id": shop.merchant_id}, headers=buyer)
+    assert r.status_code == 201 and r.json()["principal"] == 6600, r.text
+    assert _sv(client, buyer, shop) == (0, 0)  # the balance went down by what the gateway paid out
+    assert _one(db, select(func.sum(PaymentRefund.amount))) == 6600
+    _ledger_ok(db, shop.merchant_id)
+
+
+def test_bonus_spent_while_an_unpaid_order_parked_the_principal_is_kept_back_from_the_refund(client, db, merchant):
+    """Principal parked in an unpaid order lets the bonus pay another order; the principal
+    refund then keeps back the bonus that was due, so bonus never leaves as cash."""
+    shop = make_shop(client, merchant)
+    _plans(client, shop, [(10_000, 1000)])
+    buyer = login(client, "13700000001")
+    _top_up(client, db, buyer, shop, 10_000)
+    parked = order(client, buyer, shop, [(shop.skus["berry"], 1)], stored_value=5000)  # unpaid: 5,000 of principal parked
+    assert parked.status_code == 201, parked.text
+    r = client.post("/api/v1/me/stored-value/refund", json={"merchant_id": shop.merchant_id}, headers=buyer)
+    assert r.status_code == 409 and problem_code(r) == "stored_value.held_by_order"  # not while an order holds some
+    _buy(client, db, buyer, shop, [(shop.skus["berry2"], 1)], 6000)  # the other 5,000 of principal and the 1,000 of bonus
+    assert client.post(f"/api/v1/orders/{parked.json()['id']}/cancel", headers=buyer).status_code == 200
+    assert _sv(client, buyer, shop) == (5000, 0)
+    r = client.post("/api/v1/me/stored-value/refund", json={"merchant_id": shop.merchant_id}, headers=buyer)
+    assert r.status_code == 201, r.text
+    # Spending 5,000 of the 10,000 earned 500 of the bonus; 1,000 was spent, so 500 stays with the shop.
+    assert (r.json()["principal"], r.json()["bonus_forfeited"]) == (4500, 500)
+    assert _one(db, select(func.sum(PaymentRefund.amount))) == 4500
+    assert _sv(client, buyer, shop) == (0, 0)
+    _ledger_ok(db, shop.merchant_id)
+
+
+def test_stored_value_parked_in_an_unpaid_order_counts_against_the_cap(client, db, merchant):
+    shop = make_shop(client, merchant, stock=1000)
+    buyer = login(client, "13700000001")
+    _top_up(client, db, buyer, shop, 300_000)
+    r = order(client, buyer, shop, [(shop.skus["berry2"], 24)], stored_value=300_000)  # 307,200 fen, unpaid
+    assert r.status_code == 201, r.text
+    assert _sv(client, buyer, shop) == (0, 0)
+    r = _topup(client, buyer, shop, 300_000)  # would hold 600,000 once the order is cancelled
+    assert r.status_code == 422 and problem_code(r) == "stored_value.over_cap"
+    assert _one(db, select(func.count()).select_from(Topup)) == 1

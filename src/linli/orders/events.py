@@ -9,7 +9,10 @@ campaign, team or invite code, what was paid per line) plus what the step adds:
 - ``order.paid`` v1: the order's money arrived (``paid_at``). Commission accrues;
   campaigns count a group-buy seat and announce ``campaign.purchased``.
 - ``order.refunded`` v1: a refund case was paid back (``refund``: the case, its amount and
-  lines; ``full``: nothing is left paid). Commission reverses or claws back.
+  lines; ``full``: nothing is left paid; ``order_kept``: the order goes on all the same, a
+  free order — absent in rows written before it existed, read as false). Commission
+  reverses or claws back; rewards returns points, stored value and (not for a kept order)
+  the coupon.
 - ``order.handed_over`` v1: ready for pickup or out for delivery (``status``).
 - ``order.received`` v1: the buyer received the goods (``received_at``). Referral may
   promote the buyer to sharer.
@@ -79,6 +82,7 @@ class OrderRefunded(OrderFacts):
     NAME = "order.refunded"
     refund: RefundFacts
     full: bool
+    order_kept: bool = False  # a full refund that leaves the order going on (a free order: 团长免单)
 
 
 class OrderHandedOver(OrderFacts):

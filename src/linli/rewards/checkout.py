@@ -66,15 +66,16 @@ class RewardsPricing:
         if row is None or row.state == "released":
             return
         coupons.release(s, order_id)
-        return_share(s, row, row.points, row.sv_principal + row.sv_bonus, f"release:{order_id}", now)
+        return_share(s, row, row.points, row.sv_principal + row.sv_bonus, "release", now)
         row.state = "released"
         s.flush()
 
 
 def return_share(s: Session, row: OrderRewards, points_target: int, sv_target: int, key: str, now: datetime) -> None:
     """Bring the order's returned points and stored value up to these cumulative targets
-    (a refund returns pro rata, a cancel the rest); each step once per ``key``."""
-    n = points.give_back(s, row.merchant_id, row.member_id, f"points:{key}", row.points_lots, row.points_returned, points_target - row.points_returned, now)
-    m = stored_value.give_back(s, row.merchant_id, row.member_id, f"sv:{key}", row.sv_principal, row.sv_bonus, row.sv_returned, sv_target - row.sv_returned, now)
+    (a refund returns pro rata, a cancel the rest); each step once per ``key`` (``release``
+    or ``refund_case:<id>``), its ledger key naming the order and the cause."""
+    n = points.give_back(s, row.merchant_id, row.member_id, f"points:return:{row.order_id}:{key}", row.points_lots, row.points_returned, points_target - row.points_returned, now)
+    m = stored_value.give_back(s, row.merchant_id, row.member_id, f"sv:return:{row.order_id}:{key}", row.sv_principal, row.sv_bonus, row.sv_returned, sv_target - row.sv_returned, now)
     row.points_returned += n
     row.sv_returned += m

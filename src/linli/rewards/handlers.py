@@ -8,6 +8,7 @@ coupon (rewards/grants.py says why these events). A top-up's payment credits sto
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from linli.community.events import MemberCommunitySet
@@ -22,7 +23,9 @@ from linli.rewards.models import OrderRewards
 
 @on(OrderPaid)
 def coupon_used(s: Session, event: Event[OrderPaid]) -> None:
+    """Paid: the coupon is used, and what the order took is spent (no longer parked)."""
     coupons.use(s, event.payload.order_id, event.created_at)
+    s.execute(update(OrderRewards).where(OrderRewards.order_id == event.payload.order_id, OrderRewards.state == "held").values(state="spent"))
 
 
 @on(OrderRefunded)
@@ -35,12 +38,13 @@ def refund_returns(s: Session, event: Event[OrderRefunded]) -> None:
     total = p.total_paid
     spent_sv = row.sv_principal + row.sv_bonus
     if p.full or refunded >= total:
-        coupons.give_back(s, row.order_id, event.created_at)
+        if not p.order_kept:  # a free order still used its coupon
+            coupons.give_back(s, row.order_id, event.created_at)
         points_target, sv_target = row.points, spent_sv
     else:  # pro rata of what has been refunded so far, floored (the last refund brings the rest)
         points_target = row.points * refunded // total if total else 0
         sv_target = spent_sv * refunded // total if total else 0
-    checkout.return_share(s, row, max(points_target, row.points_returned), max(sv_target, row.sv_returned), f"refund:{p.refund.case_id}", event.created_at)
+    checkout.return_share(s, row, max(points_target, row.points_returned), max(sv_target, row.sv_returned), f"refund_case:{p.refund.case_id}", event.created_at)
     s.flush()
 
 

@@ -47,14 +47,17 @@ def redeem(s: Session, merchant_id: int, member_id: int, order_id: int, points: 
 
 def give_back(s: Session, merchant_id: int, member_id: int, key: str, lots: list[list[int]], returned_before: int, n: int, now: datetime) -> int:
     """Return ``n`` more points of a redemption (``returned_before`` already came back) to the
-    lots they came from, the last taken first. Points whose lot expired meanwhile expire now
-    instead of coming back. Once per ``key``; returns the points moved."""
+    lots they came from, the last taken first. Points whose lot has expired (the expiry job
+    closed it) expire now instead of coming back, and the lot counts them as expired, so a
+    later reversal of that lot takes them from expired, not from the member's balance; a lot
+    past its date that the job has not closed yet takes them back and expires them with the
+    rest. Once per ``key``; returns the points moved."""
     if n <= 0:
         return 0
     from linli.rewards.earning import lock_points  # earning builds on this module
 
     lock_points(s, merchant_id, member_id)  # the lots, then the balance: the order every points movement takes
-    back, expired, skip, left = [], 0, returned_before, n
+    back, late, expired, skip, left = [], [], 0, returned_before, n
     for lot_id, taken in reversed(lots):
         if skip >= taken:
             skip -= taken
@@ -62,10 +65,11 @@ def give_back(s: Session, merchant_id: int, member_id: int, key: str, lots: list
         take = min(taken - skip, left)
         skip, left = 0, left - take
         lot = s.get(PointsLot, lot_id)
-        if lot.state == "available" and (lot.expires_at is None or lot.expires_at > now):
+        if lot.state == "available":
             back.append((lot_id, take))
         else:
             expired += take
+            late.append((lot_id, take))
         if left == 0:
             break
     moved = n - left
@@ -74,4 +78,6 @@ def give_back(s: Session, merchant_id: int, member_id: int, key: str, lots: list
         return 0
     for lot_id, take in back:
         s.execute(update(PointsLot).where(PointsLot.id == lot_id).values(remaining=PointsLot.remaining + take))
+    for lot_id, take in late:
+        s.execute(update(PointsLot).where(PointsLot.id == lot_id).values(expired=PointsLot.expired + take))
     return moved

@@ -12,9 +12,8 @@ from sqlalchemy.orm import Session
 
 from linli import ledger
 from linli.identity import service as identity
-from linli.orders import service as orders
 from linli.rewards import accounts
-from linli.rewards.models import OrderRewards, PointsLot
+from linli.rewards.models import PointsLot
 
 REASONS = {
     "points_earn": "earned",  # pending, on a received order
@@ -50,25 +49,18 @@ def of(s: Session, member_id: int, merchant_id: int, *, limit: int = 50, before:
         m["pending" if e.account == accounts.POINTS_PENDING else "available"] += e.amount
     lot_ids = [_int(m["parts"][2]) for m in moves.values() if m["kind"] == "points_expire" and len(m["parts"]) > 2]
     lot_orders = {i: o for i, o in s.execute(select(PointsLot.id, PointsLot.order_id).where(PointsLot.id.in_([i for i in lot_ids if i is not None])))} if lot_ids else {}
-    case_orders = _refund_case_orders(s, member_id, merchant_id) if any(m["kind"] == "points_return" and m["parts"][1:2] == ["refund"] for m in moves.values()) else {}
     out = []
     for tid, m in moves.items():
         parts, kind = m["parts"], m["kind"]
         order_id = case_id = None
         if kind == "points_expire":
             order_id = lot_orders.get(_int(parts[-1]))
-        elif kind == "points_return" and parts[1:2] == ["refund"]:
-            case_id = _int(parts[-1])
-            order_id = case_orders.get(case_id)
+        elif kind == "points_return":  # points:return:<order>:release | points:return:<order>:refund_case:<case>
+            order_id = _int(parts[2]) if len(parts) > 2 else None
+            case_id = _int(parts[4]) if len(parts) > 4 and parts[3] == "refund_case" else None
         elif len(parts) > 2:
             order_id = _int(parts[2])
             if kind == "points_reverse" and len(parts) > 4:
                 case_id = _int(parts[4])
         out.append(Movement(tid, m["at"], REASONS.get(kind, kind), order_id, case_id, m["pending"], m["available"]))
     return out
-
-
-def _refund_case_orders(s: Session, member_id: int, merchant_id: int) -> dict[int, int]:
-    """Refund case → order, for the member's orders whose redeemed points came back."""
-    order_ids = s.scalars(select(OrderRewards.order_id).where(OrderRewards.merchant_id == merchant_id, OrderRewards.member_id == member_id, OrderRewards.points_returned > 0)).all()
-    return {case.id: case.order_id for oid in order_ids for case in orders.cases_of_order(s, oid)}

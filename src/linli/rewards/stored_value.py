@@ -34,7 +34,7 @@ from linli.identity.service import Principal
 from linli.ledger import Leg
 from linli.payments import service as payments
 from linli.rewards import accounts, rules
-from linli.rewards.models import RewardBalance, RewardSettings, StoredValueRefund, Topup, TopupPlan
+from linli.rewards.models import OrderRewards, RewardBalance, RewardSettings, StoredValueRefund, Topup, TopupPlan
 
 TOPUP = "topup"  # the subject of a top-up's payment (payments' ``subject``)
 
@@ -116,6 +116,15 @@ def _lock_balance(s: Session, merchant_id: int, member_id: int) -> RewardBalance
     return row
 
 
+def _parked(s: Session, merchant_id: int, member_id: int) -> int:
+    """Stored value taken by the member's orders that are not paid yet: it comes back if they
+    are cancelled, so it counts against the cap (else parking 5,000 元 in an unpaid order,
+    topping up 5,000 元 and cancelling would hold 10,000 元)."""
+    q = select(func.coalesce(func.sum(OrderRewards.sv_principal + OrderRewards.sv_bonus - OrderRewards.sv_returned), 0)).where(
+        OrderRewards.merchant_id == merchant_id, OrderRewards.member_id == member_id, OrderRewards.state == "held")
+    return int(s.scalar(q))
+
+
 def create_topup(s: Session, member_id: int, merchant_id: int, pay: int, now: datetime) -> tuple[Topup, payments.Payment]:
     """A top-up of ``pay`` fen (the plan's bonus if ``pay`` is a plan's amount) and its
     payment intent at the gateway. Refused over the cap, counting pending top-ups."""
@@ -127,7 +136,8 @@ def create_topup(s: Session, member_id: int, merchant_id: int, pay: int, now: da
             Topup.merchant_id == merchant_id, Topup.member_id == member_id, Topup.status == "pending", Topup.created_at > now - rules.TOPUP_PENDING_HOLD
         )
     ).one()
-    rules.check_topup(pay, bonus, b.sv_principal + int(pend_pay), b.sv_bonus + int(pend_bonus))
+    parked = _parked(s, merchant_id, member_id)
+    rules.check_topup(pay, bonus, b.sv_principal + int(pend_pay) + parked, b.sv_bonus + int(pend_bonus))
     t = Topup(merchant_id=merchant_id, member_id=member_id, pay=pay, bonus=bonus, status="pending", created_at=now)
     s.add(t)
     s.flush()
@@ -149,7 +159,7 @@ def credit(s: Session, topup_id: int, payment_id: int, now: datetime) -> str:
     if t.status != "pending":
         return "duplicate"
     try:
-        rules.check_topup(t.pay, t.bonus, b.sv_principal, b.sv_bonus)
+        rules.check_topup(t.pay, t.bonus, b.sv_principal + _parked(s, t.merchant_id, t.member_id), b.sv_bonus)
     except Invalid:
         payments.refund_payment(s, payment_id, t.pay, f"topup_over_cap:{t.id}", now)
         t.status = "refunded"
@@ -169,38 +179,55 @@ def refund_principal(s: Session, member_id: int, merchant_id: int, now: datetime
     """Pay back all the principal held (through the gateway, against the member's paid
     top-ups newest first) and forfeit the bonus pro rata: each top-up's bonus in the share
     of its payment refunded now (rounded against the bonus kept). A member who spent half of
-    a 100 元 + 10 元 top-up keeps 5 元 of its bonus; one who spent none keeps none. Refused
-    when there is no principal."""
+    a 100 元 + 10 元 top-up keeps 5 元 of its bonus; one who spent none keeps none. Bonus that
+    is due but already spent (an unpaid order parked the principal while the bonus paid
+    another) is kept back from the principal paid out, so bonus never leaves as cash.
+    Refused when there is no principal, or while an unpaid order holds stored value."""
     identity.public_merchant(s, merchant_id)
     b = _lock_balance(s, merchant_id, member_id)
     principal, bonus = b.sv_principal, b.sv_bonus
     if principal <= 0:
         raise Conflict("stored_value.nothing_to_refund", "There is no principal to refund.", principal=max(principal, 0))
-    left, plan, forfeit = principal, [], 0
+    if _parked(s, merchant_id, member_id):
+        raise Conflict("stored_value.held_by_order", "An unpaid order holds some of your stored value: pay or cancel it first.")
+    left, plan, due = principal, [], 0
     paid = s.scalars(select(Topup).where(Topup.merchant_id == merchant_id, Topup.member_id == member_id, Topup.status == "paid").order_by(Topup.id.desc()))
     for t in paid:
         p = payments.get_payment(s, t.payment_id)
         take = min(left, p.amount - p.refunded)
         if take > 0:
-            plan.append((p.id, take))
-            forfeit += rules.bonus_forfeited(take, t.pay, t.bonus)
+            plan.append([p.id, take, p.refunded])
+            due += rules.bonus_forfeited(take, t.pay, t.bonus)
             left -= take
         if left == 0:
             break
     if left:  # principal comes only from top-ups (and orders giving back what they took), so this is a bug
         raise RuntimeError(f"principal refund for member {member_id}: {left} fen not backed by a top-up payment")
-    forfeit = min(forfeit, max(bonus, 0))
-    r = StoredValueRefund(merchant_id=merchant_id, member_id=member_id, principal=principal, bonus_forfeited=forfeit, payments=[[pid, take] for pid, take in plan], created_at=now)
+    forfeit = min(due, max(bonus, 0))
+    kept = min(due - forfeit, principal)  # spent bonus that was due: not paid out
+    cut_left = kept
+    for item in reversed(plan):  # kept back from the oldest payments
+        cut = min(cut_left, item[1])
+        item[1] -= cut
+        cut_left -= cut
+    plan = [item for item in plan if item[1] > 0]
+    r = StoredValueRefund(merchant_id=merchant_id, member_id=member_id, principal=principal - kept, bonus_forfeited=forfeit + kept,
+                          payments=[[pid, take] for pid, take, _ in plan], created_at=now)
     s.add(r)
     s.flush()
-    legs = [Leg(accounts.SV_PRINCIPAL, member_id, -principal), Leg(accounts.SV_FUNDING, None, principal)]
+    legs = [Leg(accounts.SV_PRINCIPAL, member_id, -principal), Leg(accounts.SV_FUNDING, None, principal - kept), Leg(accounts.SV_BONUS_GRANTED, None, kept)]
     try:
-        ledger.transfer(s, merchant_id, "sv_refund", f"sv:refund:{r.id}", legs, now, require_funds=True)
-        ledger.transfer(s, merchant_id, "sv_forfeit", f"sv:forfeit:{r.id}", [Leg(accounts.SV_BONUS, member_id, -forfeit), Leg(accounts.SV_BONUS_GRANTED, None, forfeit)], now, require_funds=True)
+        wrote = ledger.transfer(s, merchant_id, "sv_refund", f"sv:principal_refund:{r.id}", legs, now, require_funds=True)
+        if forfeit:
+            wrote = ledger.transfer(s, merchant_id, "sv_forfeit", f"sv:bonus_forfeit:{r.id}", [Leg(accounts.SV_BONUS, member_id, -forfeit), Leg(accounts.SV_BONUS_GRANTED, None, forfeit)], now, require_funds=True) and wrote
     except ledger.InsufficientFunds:
         raise Conflict("stored_value.changed", "Your stored value changed meanwhile; try again.") from None
-    for pid, take in plan:
-        payments.refund_payment(s, pid, take, f"sv_refund:{r.id}", now)
+    if not wrote:  # a new refund row has fresh keys: a transfer already written means a key collision
+        raise RuntimeError(f"principal refund {r.id}: its ledger transfer already exists")
+    for pid, take, refunded_before in plan:
+        # Keyed by the payment and what it had refunded before: a retry after a gateway failure
+        # asks the gateway for the same refund, which it answers once.
+        payments.refund_payment(s, pid, take, f"sv_refund:{pid}:{refunded_before}", now)
     s.flush()
     return r
 

@@ -88,7 +88,9 @@ def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: da
     ``keep_order`` a full refund leaves the order going on (a free order: 团长免单)."""
     if s.execute(update(RefundCase).where(RefundCase.id == case.id, RefundCase.status == "requested").values(status="approved", decided_by=actor, decided_at=now, decision_note=note)).rowcount != 1:
         raise Conflict("refund.already_decided", "This refund request was already decided.")
-    o = s.get(Order, case.order_id)
+    # The order's row, locked and fresh: two refunds of one order approved at once take turns,
+    # so each splits its share of stored value from what the other already refunded.
+    o = s.get(Order, case.order_id, with_for_update=True, populate_existing=True)
     # What stored value paid goes back to it (rewards' refund handler), the rest through the gateway.
     through_gateway = case.amount - rules.stored_value_share(o.stored_value, o.total_paid, o.refunded, case.amount)
     if through_gateway > 0:
@@ -109,7 +111,7 @@ def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: da
         restock = o.status in (Status.paid.value, Status.grouping.value, Status.fulfilling.value)
         if move(s, o, Status.cancelled.value, action="cancelled", actor=actor, kind=kind, now=now, cancelled_at=now, cancel_reason="refunded", open_pickup_code=None):
             release(s, o, now, restock=restock)
-    emit(s, OrderRefunded, o, now, refund=RefundFacts(case_id=case.id, amount=case.amount, lines=tuple(changed)), full=full)
+    emit(s, OrderRefunded, o, now, refund=RefundFacts(case_id=case.id, amount=case.amount, lines=tuple(changed)), full=full, order_kept=full and keep_order)
 
 
 def _staff_case(s: Session, who: Principal, merchant_id: int, case_id: int) -> RefundCase:

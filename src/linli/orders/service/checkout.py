@@ -173,7 +173,6 @@ def release(s: Session, o: Order, now: datetime, *, restock: bool = True) -> Non
     """Give back what a cancelled order held: stock (unless the goods left) and the
     per-member limit counts."""
     ports.campaign.get().release(s, o.id)
-    ports.rewards.get().release(s, o.id, now)
     lines = lines_of(s, o.id)
     views = catalog.sku_views(s, [ln.sku_id for ln in lines])
     for ln in lines:
@@ -186,6 +185,9 @@ def release(s: Session, o: Order, now: datetime, *, restock: bool = True) -> Non
                 .where(PurchaseCounter.member_id == o.member_id, PurchaseCounter.product_id == ln.product_id, PurchaseCounter.qty >= ln.qty)
                 .values(qty=PurchaseCounter.qty - ln.qty)
             )
+    # Last, as checkout takes them last (after stock): the member's coupon, points and stored
+    # value, so a cancel and a new order of the same member never wait on each other in a cycle.
+    ports.rewards.get().release(s, o.id, now)
 
 
 def cancel_unpaid(s: Session, o: Order, now: datetime, *, reason: str, actor: int | None, kind: str) -> bool:
