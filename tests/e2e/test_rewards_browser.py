@@ -1,8 +1,9 @@
-"""Coupons in headless Chromium: a neighbour claims 满50减10 on the shop page, checks out with
+"""Rewards in headless Chromium: a neighbour claims 满50减10 on the shop page, checks out with
 it preselected (the discount shown), pays in the sandbox and finds it used in the wallet; an
 operator creates a template in the console (a bad amount first shows its field's error); a
 member tops up stored value with a plan, pays on the sandbox sheet and is back in the wallet
-with the new balance."""
+with the new balance; a member who earned points checks out with a coupon and points and
+sees both spent in the wallet."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from linli import events
+from linli import events, jobs
+from linli.identity import service as identity
 from linli.identity.service import Principal
+from linli.orders import service as orders
 from linli.orders.models import Order
 from linli.rewards import coupons, stored_value
 from linli.rewards.models import CouponTemplate, Topup
 from tests.conftest import ADMIN
 from tests.e2e.conftest import DESK, PHONE, fits_the_phone, shot, watch
-from tests.e2e.test_order_browser import BUYER, OWNER, _log_in, _shop
+from tests.e2e.test_order_browser import BUYER, OWNER, _log_in, _paid_order, _shop
 
 pytestmark = pytest.mark.browser
 
@@ -79,6 +82,56 @@ def test_member_claims_a_coupon_and_checks_out_with_it_then_sees_it_used(browser
         o = s.scalars(select(Order)).one()
         assert (o.status, o.coupon, o.total_paid) == ("paid", 1000, 5800)
         assert s.get(CouponTemplate, tid).issued == 1
+
+
+def test_member_checks_out_with_a_coupon_and_points_and_the_wallet_changes(browser, live_server, db, clock, backend, console_errors):
+    """Points earned the real way (an order paid, received, its after-sales window closed),
+    then spent with a coupon at checkout: 68 元 − 10 元 coupon − 100 points (1 元) = 57 元."""
+    shop = _shop(db, clock)
+    earned = _paid_order(db, clock, shop, qty=2)  # 136.00 元 paid: 136 points
+    with db.transaction() as s:
+        buyer = identity.get_or_create_member(s, BUYER, clock())
+        owner = identity.get_or_create_member(s, OWNER, clock())
+        orders.mark_ready(s, Principal(owner.id, OWNER, False), shop.merchant_id, earned.id, clock())
+        orders.confirm_receipt(s, buyer.id, earned.id, clock())
+    events.drain(db)
+    jobs.run_due(db, clock.advance(days=7, minutes=1))  # the after-sales window closes: available
+    events.drain(db)
+    with db.transaction() as s:
+        t = coupons.create_template(s, Principal(0, ADMIN, True), shop.merchant_id, coupons.TemplateIn("满50减10", "threshold", total=100, amount=1000, threshold=5000, valid_days=30), clock())
+        coupons.claim(s, buyer.id, t.id, clock())
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    watch(page, console_errors)
+    base = live_server.url
+    try:
+        _log_in(page, base, f"/m/login?next=/m/wallet/{shop.merchant_id}", BUYER)
+        page.wait_for_url(f"**/m/wallet/{shop.merchant_id}")
+        assert page.get_by_test_id("points-available").inner_text().strip() == "136"
+        page.goto(f"{base}/m/checkout?sku={shop.berry}&qty=1")
+        assert page.get_by_test_id("coupon-choice").first.is_checked()
+        expect(page.get_by_test_id("checkout-total")).to_have_text("¥58.00")
+        page.get_by_test_id("points-input").fill("100")
+        page.get_by_test_id("points-input").press("Tab")  # change: the preview (HTMX) re-prices
+        expect(page.get_by_test_id("checkout-total")).to_have_text("¥57.00")
+        fits_the_phone(page)
+        page.get_by_role("button", name="提交订单并支付").click()
+        page.wait_for_url("**/m/pay/*")
+        assert page.get_by_test_id("pay-amount").inner_text().replace(" ", "") == "¥57.00"
+        page.get_by_role("button", name="确认支付").click()
+        page.wait_for_url("**/m/orders/*?confirming=1")
+        events.drain(db)
+        page.get_by_test_id("pickup-code").wait_for()
+        page.goto(f"{base}/m/wallet/{shop.merchant_id}")
+        assert page.get_by_test_id("points-available").inner_text().strip() == "36"
+        assert page.get_by_test_id("coupons-used-count").inner_text() == "1"
+        shot(page, f"/tmp/linli-mobile-wallet-points-{backend}.png")
+    finally:
+        context.close()
+    assert console_errors == []
+    with db.transaction() as s:
+        o = s.scalars(select(Order).where(Order.id != earned.id)).one()
+        assert (o.status, o.coupon, o.points_fen, o.payable) == ("paid", 1000, 100, 5700)
 
 
 def test_operator_creates_a_coupon_template_in_the_console(browser, live_server, db, clock, backend, console_errors):
