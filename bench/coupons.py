@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 
-import httpx
+import uvloop
 from sqlalchemy import func, select
 
-from bench.common import Server, fresh_database, raw_limit
+from bench.common import Conn, Server, fresh_database, raw_limit
 from linli import domains, migrate
 from linli.catalog import service as catalog
 from linli.community import service as community
@@ -51,15 +52,25 @@ def seed(db: Database, buyers: int, total: int) -> tuple[int, int, int, int, lis
     return merchant.id, point.id, skus[0].id, t.id, tokens
 
 
-async def _all(inflight: int, requests) -> list[httpx.Response]:
-    """Await the request coroutines, at most ``inflight`` at a time, answers in order."""
-    gate = asyncio.Semaphore(inflight)
+def _post(host: str, path: str, token: str, body: bytes) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
 
-    async def one(request):
-        async with gate:
-            return await request
 
-    return await asyncio.gather(*(one(r) for r in requests))
+async def _run(conns: list[Conn], requests: list[bytes]) -> tuple[list[tuple[int, bytes]], float]:
+    """Send the requests over the open connections (one in flight on each), answers in order,
+    and the seconds from the first to the last."""
+    answers: list[tuple[int, bytes] | None] = [None] * len(requests)
+    todo = list(reversed(range(len(requests))))
+
+    async def worker(conn: Conn):
+        while todo:
+            i = todo.pop()
+            answers[i] = await conn.post(requests[i], b"")
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(worker(c) for c in conns))
+    return answers, time.monotonic() - t0
 
 
 def main() -> None:
@@ -80,23 +91,25 @@ def main() -> None:
     env = {"LINLI_DATABASE_URL": url, "LINLI_SECRET_KEY": SECRET, "LINLI_LOG_JSON": "true", "LINLI_RATE_LIMITS": ""}
     server = Server(env, workers=args.workers)
     try:
-        async def run():
-            limits = httpx.Limits(max_connections=args.inflight, max_keepalive_connections=args.inflight)
-            heads = [{"Authorization": f"Bearer {t}"} for t in tokens]
-            async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as http:
-                t0 = time.monotonic()
-                claims = await _all(args.inflight, [http.post(f"/api/v1/coupons/{template_id}/claim", headers=h) for h in heads])
-                claim_s = time.monotonic() - t0
-                winners = [(heads[i], r.json()["id"]) for i, r in enumerate(claims) if r.status_code == 201]
-                body = {"merchant_id": merchant_id, "items": [{"sku_id": sku_id, "qty": 1}], "pickup_point_id": point_id}
-                t1 = time.monotonic()
-                orders = await _all(args.inflight, [http.post("/api/v1/orders", headers=h, json={**body, "coupon_id": cid}) for h, cid in winners])
-                return claims, claim_s, orders, time.monotonic() - t1
+        host, port = server.url.removeprefix("http://").split(":")
 
-        claims, claim_s, orders, order_s = asyncio.run(run())
+        async def run():
+            # The buyers have the shop page open: connections up, then everyone taps 领取.
+            conns = [Conn(host, int(port)) for _ in range(args.inflight)]
+            for i, conn in enumerate(conns):
+                assert await conn.get(f"/api/v1/me/coupons?merchant_id={merchant_id}", tokens[i % len(tokens)]) == 200
+            claims, claim_s = await _run(conns, [_post(host, f"/api/v1/coupons/{template_id}/claim", tok, b"") for tok in tokens])
+            winners = [(tokens[i], json.loads(body)["id"]) for i, (status, body) in enumerate(claims) if status == 201]
+            orders, order_s = await _run(conns, [_post(host, "/api/v1/orders", tok, json.dumps({
+                "merchant_id": merchant_id, "items": [{"sku_id": sku_id, "qty": 1}], "pickup_point_id": point_id, "coupon_id": cid}).encode()) for tok, cid in winners])
+            for conn in conns:
+                conn.close()
+            return claims, claim_s, orders, order_s
+
+        claims, claim_s, orders, order_s = uvloop.run(run())
     finally:
         server.stop()
-    codes = [r.status_code for r in claims]
+    codes = [status for status, _ in claims]
     with db.transaction() as s:
         issued = s.scalar(select(func.count()).select_from(Coupon).where(Coupon.template_id == template_id))
         locked = s.scalar(select(func.count()).select_from(Coupon).where(Coupon.template_id == template_id, Coupon.status == "locked"))
@@ -105,7 +118,7 @@ def main() -> None:
     hot = limit.get("order_txn_hot_sku_tps", 0.0)
     claims_per_s = len(claims) / claim_s
     print(f"claims: {len(claims)} in {claim_s:.2f} s → {claims_per_s:.0f} claims/s; {codes.count(201)} issued, {codes.count(409)} refused, {len(claims) - codes.count(201) - codes.count(409)} other; {issued} coupons in the database")
-    print(f"checkout with the coupon: {len(orders)} orders in {order_s:.2f} s → {len(orders) / order_s if order_s else 0:.0f} orders/s; {sum(r.status_code == 201 for r in orders)} placed, {locked} coupons locked")
+    print(f"checkout with the coupon: {len(orders)} orders in {order_s:.2f} s → {len(orders) / order_s if order_s else 0:.0f} orders/s; {sum(status == 201 for status, _ in orders)} placed, {locked} coupons locked")
     print(f"raw-SQL limit: hot row {hot:.0f} tps")
     print(f"ratio claims {claims_per_s / hot:.3f}" if hot else "ratio claims n/a (no raw limit)")
 

@@ -24,7 +24,7 @@ from datetime import timedelta
 import uvloop
 from sqlalchemy import func, insert, select
 
-from bench.common import Server, fresh_database, raw_limit
+from bench.common import Conn, Server, fresh_database, raw_limit
 from linli import domains, migrate
 from linli.campaigns import rules
 from linli.campaigns import service as campaigns
@@ -67,38 +67,6 @@ def new_sale(db: Database, owner: Principal, merchant_id: int, sku_id: int, unit
         c = campaigns.create_campaign(s, owner, merchant_id, spec, now=now)
         o = campaigns.add_offer(s, owner, merchant_id, c.id, campaigns.OfferSpec(sku_id=sku_id, price=990, quota=units, limit_per_member=limit), now)
     return c.id, o.id
-
-
-class Conn:
-    """One keep-alive HTTP/1.1 connection with the least client work per request (httpx would
-    spend more CPU than the server's gate on this 2-core machine)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader = self.writer = None
-
-    async def get(self, path: str, token: str) -> int:
-        head = f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
-        return (await self.post(head, b""))[0]
-
-    async def post(self, head: bytes, body: bytes) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(head + body)
-        status_line = await self.reader.readline()
-        if not status_line:  # the server closed an idle connection: reconnect once
-            self.writer = None
-            return await self.post(head, body)
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        return int(status_line.split()[1]), await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
 
 
 def request_head(host: str, token: str, body: bytes) -> bytes:
