@@ -319,3 +319,21 @@ def test_the_birthday_coupon_comes_once_a_year_to_members_with_a_level(client, d
     assert keys == sorted([f"birthday:{default['id']}:{_member_id(client, silver)}:{today.year}", f"birthday:{default['id']}:{_member_id(client, silver)}:{today.year + 1}",
                            f"birthday:{gold['id']}:{_member_id(client, golden)}:{today.year}"])
     _ledger_ok(db)
+
+
+def test_a_late_event_never_grants_a_stale_upgrade(client, db, merchant):
+    """An event handled late (or replayed) recomputes as of the latest recompute, not its own
+    time: growth that has since left the 365-day window does not lift the member again."""
+    from linli.identity import service as identity
+    from linli.rewards import levels
+
+    shop = make_shop(client, merchant)
+    _levels(client, shop)
+    t0 = datetime(2026, 1, 10, 4, tzinfo=timezone.utc)
+    later = t0 + timedelta(days=400)  # t0's growth is out of the window by then
+    with db.transaction() as s:
+        member = identity.get_or_create_member(s, "13700000555", t0)
+        levels.record_receipt(s, shop.merchant_id, member.id, 990_001, SILVER, t0)
+        assert levels.recompute(s, shop.merchant_id, member.id, later).rank is None  # no level today
+        st = levels.recompute(s, shop.merchant_id, member.id, t0 + timedelta(minutes=1))  # the old receipt's event, handled late
+        assert (st.rank, st.updated_at) == (None, later)

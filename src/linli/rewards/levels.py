@@ -159,6 +159,10 @@ def recompute(s: Session, merchant_id: int, member_id: int, now: datetime) -> Me
     defs = level_defs(s, merchant_id)
     levels = [_rule(d) for d in defs]
     st = _state(s, merchant_id, member_id, now)
+    if st.updated_at is not None and st.updated_at > now:
+        # A late or replayed event: judge as of the latest recompute, never earlier (growth
+        # that has since left the 365-day window must not grant a stale upgrade).
+        now = st.updated_at
     growth = growth_of(s, merchant_id, member_id, now)
     before = st.rank
     current = _clamp(st.rank, len(defs))
