@@ -396,3 +396,25 @@ def test_stored_value_parked_in_an_unpaid_order_counts_against_the_cap(client, d
     r = _topup(client, buyer, shop, 300_000)  # would hold 600,000 once the order is cancelled
     assert r.status_code == 422 and problem_code(r) == "stored_value.over_cap"
     assert _one(db, select(func.count()).select_from(Topup)) == 1
+
+
+def test_refunding_a_top_ups_principal_in_parts_forfeits_exactly_its_bonus(client, db, merchant):
+    """Second review: two principal refunds against one top-up once forfeited a fen more than
+    its bonus (each share rounded up on its own); rounded cumulatively they add up exactly."""
+    shop = make_shop(client, merchant)
+    _plans(client, shop, [(10_000, 1001)])
+    buyer = login(client, "13700000001")
+    _top_up(client, db, buyer, shop, 10_000)
+    o = _buy(client, db, buyer, shop, [(shop.skus["berry"], 1)], 5000)  # 5,000 of principal spent, 1,800 through the gateway
+    url, body = "/api/v1/me/stored-value/refund", {"merchant_id": shop.merchant_id}
+    r = client.post(url, json=body, headers=buyer)
+    assert r.status_code == 201 and (r.json()["principal"], r.json()["bonus_forfeited"]) == (5000, 501), r.text
+    case = client.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": o["lines"][0]["id"], "amount": 6800}], "reason": "坏果"}, headers=buyer).json()
+    if case["status"] == "requested":
+        assert client.post(f"/api/v1/merchants/{shop.merchant_id}/refunds/{case['id']}/approve", headers=shop.owner).status_code == 200
+    events.drain(db)
+    assert _sv(client, buyer, shop) == (5000, 500)  # the order's 5,000 of principal came back
+    r = client.post(url, json=body, headers=buyer)
+    assert r.status_code == 201 and (r.json()["principal"], r.json()["bonus_forfeited"]) == (5000, 500), r.text  # 501 + 500 = the 1,001 of bonus
+    assert _sv(client, buyer, shop) == (0, 0)
+    _ledger_ok(db, shop.merchant_id)

@@ -197,7 +197,9 @@ def refund_principal(s: Session, member_id: int, merchant_id: int, now: datetime
         take = min(left, p.amount - p.refunded)
         if take > 0:
             plan.append([p.id, take, p.refunded])
-            due += rules.bonus_forfeited(take, t.pay, t.bonus)
+            # Rounded cumulatively per top-up, so refunds of one top-up in parts forfeit
+            # exactly its bonus's share in total, never a fen more.
+            due += rules.bonus_forfeited(p.refunded + take, t.pay, t.bonus) - rules.bonus_forfeited(p.refunded, t.pay, t.bonus)
             left -= take
         if left == 0:
             break

@@ -51,6 +51,9 @@ def request_refund(s: Session, member_id: int, order_id: int, lines: list[tuple[
         if amount <= 0:
             raise Invalid("refund.amount_invalid", "Refund amounts are positive fen.", line_id=line_id)
         wanted[line_id] = wanted.get(line_id, 0) + amount
+    # The order first, then its lines, as approving a case takes them: a quick refund and a
+    # staff approval of the same order never wait on each other in a cycle.
+    s.get(Order, o.id, with_for_update=True, populate_existing=True)
     # Reserve per line by compare-and-set, in id order: concurrent requests can never
     # reserve more than was paid.
     for line_id in sorted(wanted):
@@ -172,7 +175,7 @@ def system_refund(s: Session, order_id: int, amount: int | None, reason: str, no
     when nothing is left to refund. Callers make it idempotent (state compare-and-set or a
     marker row), since two system refunds of one order are two real refunds. ``keep_order``:
     the goods still go out after a full refund (a team leader's free order)."""
-    o = s.get(Order, order_id)
+    o = s.get(Order, order_id, with_for_update=True, populate_existing=True)  # the order, then its lines (see request_refund)
     if o is None or o.status not in rules.REFUNDABLE:
         return None
     if amount is None:
