@@ -13,6 +13,10 @@ from pathlib import Path
 
 import httpx
 
+from linli import domains, migrate
+from linli.config import Settings
+from linli.db import Database
+
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT_SCRIPT = ROOT.parent / "shared" / "limit" / "run.sh"
 PG_ADMIN = os.environ.get("LINLI_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -26,6 +30,19 @@ def fresh_database(name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+SECRET = "bench-secret-0123456789abcdef0123456789"
+
+
+def migrated_database(name: str) -> tuple[str, Database, dict[str, str]]:
+    """A fresh PostgreSQL database ``name`` at the schema head with the domains loaded, and
+    the environment a ``Server`` on it needs."""
+    url = fresh_database(name)
+    domains.bootstrap(Settings(database_url=url, secret_key=SECRET))
+    db = Database(url)
+    migrate.upgrade(db)
+    return url, db, {"LINLI_DATABASE_URL": url, "LINLI_SECRET_KEY": SECRET, "LINLI_LOG_JSON": "true", "LINLI_RATE_LIMITS": ""}
 
 
 def raw_limit(seconds: int = 10, clients: int = 16) -> dict[str, float]:

@@ -19,19 +19,15 @@ import time
 import uvloop
 from sqlalchemy import func, select
 
-from bench.common import Conn, Server, fresh_database, raw_limit
-from linli import domains, migrate
+from bench.common import SECRET, Conn, Server, migrated_database, raw_limit
 from linli.catalog import service as catalog
 from linli.community import service as community
-from linli.config import Settings
 from linli.db import Database, utcnow
 from linli.identity import service as identity
 from linli.identity.service import Principal
 from linli.rewards import coupons
 from linli.rewards.models import Coupon
 from linli.security import issue_token
-
-SECRET = "bench-secret-0123456789abcdef0123456789"
 
 
 def seed(db: Database, buyers: int, total: int) -> tuple[int, int, int, int, list[str]]:
@@ -82,13 +78,8 @@ def main() -> None:
     ap.add_argument("--limit-seconds", type=int, default=10)
     args = ap.parse_args()
 
-    url = fresh_database("linli_bench_coupons")
-    settings = Settings(database_url=url, secret_key=SECRET)
-    domains.bootstrap(settings)
-    db = Database(settings.database_url)
-    migrate.upgrade(db)
+    url, db, env = migrated_database("linli_bench_coupons")
     merchant_id, point_id, sku_id, template_id, tokens = seed(db, args.buyers, args.total)
-    env = {"LINLI_DATABASE_URL": url, "LINLI_SECRET_KEY": SECRET, "LINLI_LOG_JSON": "true", "LINLI_RATE_LIMITS": ""}
     server = Server(env, workers=args.workers)
     try:
         host, port = server.url.removeprefix("http://").split(":")

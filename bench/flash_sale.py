@@ -24,14 +24,12 @@ from datetime import timedelta
 import uvloop
 from sqlalchemy import func, insert, select
 
-from bench.common import Conn, Server, fresh_database, raw_limit
-from linli import domains, migrate
+from bench.common import SECRET, Conn, Server, migrated_database, raw_limit
 from linli.campaigns import rules
 from linli.campaigns import service as campaigns
 from linli.campaigns.models import Offer
 from linli.catalog import service as catalog
 from linli.community import service as community
-from linli.config import Settings
 from linli.db import Database, utcnow
 from linli.identity import service as identity
 from linli.identity.models import Member
@@ -39,7 +37,6 @@ from linli.identity.service import Principal
 from linli.orders.models import Order
 from linli.security import issue_token
 
-SECRET = "bench-secret-0123456789abcdef0123456789"
 REDIS_URL = os.environ.get("LINLI_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 LIMITS = {100: 1, 10_000: 5}  # units on sale → limit per member
 
@@ -159,17 +156,13 @@ def main() -> None:
     ap.add_argument("--limit-seconds", type=int, default=10)
     args = ap.parse_args()
 
-    url = fresh_database("linli_bench_flash")
-    settings = Settings(database_url=url, secret_key=SECRET)
-    domains.bootstrap(settings)
-    db = Database(settings.database_url)
-    migrate.upgrade(db)
+    url, db, base_env = migrated_database("linli_bench_flash")
     owner, merchant_id, point_id, sku_id, tokens = seed(db, args.buyers)
     clear_gate_keys()
     results = {}
     for shape in args.shapes.split(","):
         gated, apart = SHAPES[shape]
-        env = {"LINLI_DATABASE_URL": url, "LINLI_SECRET_KEY": SECRET, "LINLI_LOG_JSON": "true", "LINLI_RATE_LIMITS": ""}
+        env = dict(base_env)
         if gated:
             env["LINLI_REDIS_URL"] = REDIS_URL
         for units in [int(u) for u in args.units.split(",")]:

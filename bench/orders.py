@@ -18,19 +18,15 @@ import time
 import httpx
 from sqlalchemy import func, select
 
-from bench.common import Server, fresh_database, raw_limit
-from linli import domains, migrate
+from bench.common import SECRET, Server, migrated_database, raw_limit
 from linli.catalog import service as catalog
 from linli.community import service as community
-from linli.config import Settings
 from linli.db import Database, utcnow
 from linli.events import OutboxEvent
 from linli.identity import service as identity
 from linli.identity.service import Principal
 from linli.orders.models import Order
 from linli.security import issue_token
-
-SECRET = "bench-secret-0123456789abcdef0123456789"
 
 
 def seed(db: Database, buyers: int) -> tuple[int, int, list[int], list[str]]:
@@ -101,13 +97,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
 
-    url = fresh_database("linli_bench_orders")
-    settings = Settings(database_url=url, secret_key=SECRET)
-    domains.bootstrap(settings)
-    db = Database(settings.database_url)
-    migrate.upgrade(db)
+    url, db, env = migrated_database("linli_bench_orders")
     merchant_id, point_id, skus, tokens = seed(db, args.clients)
-    env = {"LINLI_DATABASE_URL": url, "LINLI_SECRET_KEY": SECRET, "LINLI_LOG_JSON": "true", "LINLI_RATE_LIMITS": ""}
     server = Server(env, workers=args.workers)
     try:
         rng = random.Random(7)

@@ -14,10 +14,9 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from bench.common import fresh_database, raw_limit
-from linli import domains, ledger, migrate
+from bench.common import migrated_database, raw_limit
+from linli import ledger
 from linli.commission import settlement
-from linli.config import Settings
 from linli.db import Database, utcnow
 
 SHARERS = 50_000
@@ -64,11 +63,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--chunk", type=int, default=settlement.CHUNK)
     args = ap.parse_args()
-    url = fresh_database("linli_bench_settle")
-    settings = Settings(database_url=url)
-    domains.bootstrap(settings)
-    db = Database(settings.database_url)
-    migrate.upgrade(db)
+    _, db, _ = migrated_database("linli_bench_settle")
     print(f"seeding {args.records:,} frozen records…", flush=True)
     seed(db, args.records)
     before = rss_mb()

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event, select, update
 from sqlalchemy.engine import Engine
@@ -289,3 +290,18 @@ def take_counter(s: Session, model, keys: dict, qty: int, limit: int, *, merchan
     if s.scalars(select(model.id).where(*where)).first() is None:
         s.execute(insert_ignore(s, model, {**keys, "merchant_id": merchant_id, "qty": 0}, list(keys)))
     return s.execute(update(model).where(*where, model.qty + qty <= limit).values(qty=model.qty + qty)).rowcount == 1
+
+
+def put_settings(s: Session, spec, model, merchant_id: int, values: dict, new_row) -> Any:
+    """A domain's settings service's write: ``values`` checked against ``spec`` (its
+    ``linli.knobs.Spec``: one out of bounds, or not a setting, is refused before anything is
+    written), then set on the merchant's row, made by ``new_row()`` when it has none yet."""
+    spec.check(values)
+    row = s.get(model, merchant_id)
+    if row is None:
+        row = new_row()
+        s.add(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    s.flush()
+    return row

@@ -340,7 +340,7 @@ def get_reward_settings(mid: Id, s: DB, who: Who) -> RewardSettingsIO:
     """The points rules (API.md names no path for them: this one follows
     ``/merchants/{mid}/order-settings``). Staff who can view the console may read them."""
     row = reward_settings.get(s, who, mid)
-    return RewardSettingsIO(**{f: getattr(row, f) for f in reward_settings.FIELDS})
+    return RewardSettingsIO(**{f: getattr(row, f) for f in SETTINGS.names})
 
 
 @router.put("/merchants/{mid}/reward-settings", response_model=RewardSettingsIO, responses=PROBLEMS)
@@ -348,4 +348,4 @@ def put_reward_settings(mid: Id, body: RewardSettingsIO, s: DB, who: Who) -> Rew
     """Set the points rules (the whole set, like ``PUT /order-settings``: a field left out
     takes its default); needs ``manage_rules``. Out of bounds: 422."""
     row = reward_settings.put(s, who, mid, body.model_dump())
-    return RewardSettingsIO(**{f: getattr(row, f) for f in reward_settings.FIELDS})
+    return RewardSettingsIO(**{f: getattr(row, f) for f in SETTINGS.names})

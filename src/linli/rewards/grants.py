@@ -53,22 +53,20 @@ def coupon_settings(s: Session, who: Principal, merchant_id: int) -> tuple[int |
 
 
 def set_new_member_coupon(s: Session, who: Principal, merchant_id: int, template_id: int | None) -> RewardSettings:
-    identity.require_permission(s, who, merchant_id, Permission.manage_campaigns)
-    if template_id is not None:
-        levels.check_template(s, merchant_id, template_id, code="coupon.template_unknown", field="template_id")
-    cfg = _settings_row(s, merchant_id)
-    cfg.new_member_template_id = template_id
-    s.flush()
-    return cfg
+    return _set_coupon(s, who, merchant_id, "new_member_template_id", template_id)
 
 
 def set_birthday_coupon(s: Session, who: Principal, merchant_id: int, template_id: int | None) -> RewardSettings:
     """The merchant's birthday coupon, for members whose level names none of its own."""
+    return _set_coupon(s, who, merchant_id, "birthday_template_id", template_id)
+
+
+def _set_coupon(s: Session, who: Principal, merchant_id: int, column: str, template_id: int | None) -> RewardSettings:
     identity.require_permission(s, who, merchant_id, Permission.manage_campaigns)
     if template_id is not None:
         levels.check_template(s, merchant_id, template_id, code="coupon.template_unknown", field="template_id")
     cfg = _settings_row(s, merchant_id)
-    cfg.birthday_template_id = template_id
+    setattr(cfg, column, template_id)
     s.flush()
     return cfg
 

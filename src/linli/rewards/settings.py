@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from linli.db import put_settings
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.rewards.earning import settings_of
 from linli.rewards.models import RewardSettings
 from linli.rewards.rules import SETTINGS
-
-FIELDS = SETTINGS.names
 
 
 def get(s: Session, who: Principal, merchant_id: int) -> RewardSettings:
@@ -25,12 +24,4 @@ def put(s: Session, who: Principal, merchant_id: int, values: dict[str, int]) ->
     setting) is refused with ``rewards.settings_invalid`` and nothing is written. A change
     applies to points earned (rate) or made available (expiry) from now on."""
     identity.require_permission(s, who, merchant_id, Permission.manage_rules)
-    SETTINGS.check(values)
-    row = s.get(RewardSettings, merchant_id)
-    if row is None:
-        row = settings_of(s, merchant_id)
-        s.add(row)
-    for name, value in values.items():
-        setattr(row, name, value)
-    s.flush()
-    return row
+    return put_settings(s, SETTINGS, RewardSettings, merchant_id, values, lambda: settings_of(s, merchant_id))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from linli.db import put_settings
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
@@ -26,12 +27,4 @@ def put(s: Session, who: Principal, merchant_id: int, values: dict[str, int]) ->
     """Change some of the settings; a value outside its bounds (or a name that is not a
     setting) is refused with ``order.settings_invalid`` and nothing is written."""
     identity.require_permission(s, who, merchant_id, Permission.manage_rules)
-    SETTINGS.check(values)
-    row = s.get(OrderSettings, merchant_id)
-    if row is None:
-        row = settings_for(s, merchant_id)
-        s.add(row)
-    for name, value in values.items():
-        setattr(row, name, value)
-    s.flush()
-    return row
+    return put_settings(s, SETTINGS, OrderSettings, merchant_id, values, lambda: settings_for(s, merchant_id))
