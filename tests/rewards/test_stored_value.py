@@ -363,26 +363,70 @@ def test_a_principal_refund_and_a_refund_case_with_the_same_number_both_move_mon
     _ledger_ok(db, shop.merchant_id)
 
 
-def test_bonus_spent_while_an_unpaid_order_parked_the_principal_is_kept_back_from_the_refund(client, db, merchant):
+def _refund_all(client, db, shop, buyer, o: dict) -> None:
+    lines = [{"line_id": ln["id"], "amount": ln["amount"]} for ln in o["lines"]]
+    case = client.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": lines, "reason": "坏果"}, headers=buyer)
+    assert case.status_code == 201, case.text
+    if case.json()["status"] == "requested":
+        assert client.post(f"/api/v1/merchants/{shop.merchant_id}/refunds/{case.json()['id']}/approve", headers=shop.owner).status_code == 200
+    events.drain(db)
+
+
+def _held_back(client, buyer, shop) -> int:
+    return client.get("/api/v1/me/wallet", params={"merchant_id": shop.merchant_id}, headers=buyer).json()["stored_value"]["held_back"]
+
+
+def test_bonus_spent_while_an_unpaid_order_parked_the_principal_is_held_back_until_it_comes_back(client, db, merchant):
     """Principal parked in an unpaid order lets the bonus pay another order; the principal
-    refund then keeps back the bonus that was due, so bonus never leaves as cash."""
+    refund then holds back the bonus that was due, so bonus never leaves as cash. Third
+    review: when the order that spent the bonus is refunded, what was held back is paid out,
+    so the member ends with exactly what they paid in."""
     shop = make_shop(client, merchant)
     _plans(client, shop, [(10_000, 1000)])
     buyer = login(client, "13700000001")
-    _top_up(client, db, buyer, shop, 10_000)
+    t = _top_up(client, db, buyer, shop, 10_000)
     parked = order(client, buyer, shop, [(shop.skus["berry"], 1)], stored_value=5000)  # unpaid: 5,000 of principal parked
     assert parked.status_code == 201, parked.text
     r = client.post("/api/v1/me/stored-value/refund", json={"merchant_id": shop.merchant_id}, headers=buyer)
     assert r.status_code == 409 and problem_code(r) == "stored_value.held_by_order"  # not while an order holds some
-    _buy(client, db, buyer, shop, [(shop.skus["berry2"], 1)], 6000)  # the other 5,000 of principal and the 1,000 of bonus
+    spender = _buy(client, db, buyer, shop, [(shop.skus["berry2"], 1)], 6000)  # the other 5,000 of principal and the 1,000 of bonus
     assert client.post(f"/api/v1/orders/{parked.json()['id']}/cancel", headers=buyer).status_code == 200
     assert _sv(client, buyer, shop) == (5000, 0)
     r = client.post("/api/v1/me/stored-value/refund", json={"merchant_id": shop.merchant_id}, headers=buyer)
     assert r.status_code == 201, r.text
-    # Spending 5,000 of the 10,000 earned 500 of the bonus; 1,000 was spent, so 500 stays with the shop.
-    assert (r.json()["principal"], r.json()["bonus_forfeited"]) == (4500, 500)
-    assert _one(db, select(func.sum(PaymentRefund.amount))) == 4500
+    # Refunding 5,000 of the 10,000 forfeits 500 of the bonus; all 1,000 was spent, so 500 of principal is held back.
+    assert (r.json()["principal"], r.json()["bonus_forfeited"], r.json()["held_back"]) == (4500, 0, 500)
+    assert _one(db, select(func.sum(PaymentRefund.amount)).where(PaymentRefund.payment_id == t["payment_id"])) == 4500
+    assert _sv(client, buyer, shop) == (0, 0) and _held_back(client, buyer, shop) == 500
+    _ledger_ok(db, shop.merchant_id)
+    # The order that spent the bonus is refunded: its 5,000 of principal and 1,000 of bonus come back;
+    # 500 of that bonus settles what was due, and the 500 held back is paid out to the top-up's payment.
+    _refund_all(client, db, shop, buyer, spender)
+    assert _sv(client, buyer, shop) == (5000, 500) and _held_back(client, buyer, shop) == 0
+    assert _one(db, select(func.sum(PaymentRefund.amount)).where(PaymentRefund.payment_id == t["payment_id"])) == 5000
+    r = client.post("/api/v1/me/stored-value/refund", json={"merchant_id": shop.merchant_id}, headers=buyer)
+    assert r.status_code == 201 and (r.json()["principal"], r.json()["bonus_forfeited"], r.json()["held_back"]) == (5000, 500, 0), r.text
+    assert _one(db, select(func.sum(PaymentRefund.amount)).where(PaymentRefund.payment_id == t["payment_id"])) == 10_000  # all of it, nothing bought
     assert _sv(client, buyer, shop) == (0, 0)
+    _ledger_ok(db, shop.merchant_id)
+    events.drain(db)  # replaying nothing changes nothing
+    assert _one(db, select(func.sum(PaymentRefund.amount)).where(PaymentRefund.payment_id == t["payment_id"])) == 10_000
+
+
+def test_stored_value_coming_back_over_the_cap_is_paid_out_not_held(client, db, merchant):
+    """Third review: a member who paid with stored value, topped up to the cap again and was
+    then refunded held more than 500,000 fen; the part over the cap is now paid out as
+    principal through the gateway."""
+    shop = make_shop(client, merchant, stock=1000)
+    buyer = login(client, "13700000001")
+    _top_up(client, db, buyer, shop, 300_000)
+    o = _buy(client, db, buyer, shop, [(shop.skus["berry2"], 24)], 300_000)  # 307,200: 300,000 from stored value
+    t2 = _top_up(client, db, buyer, shop, 400_000)
+    assert _sv(client, buyer, shop) == (400_000, 0)
+    _refund_all(client, db, shop, buyer, o)
+    assert _sv(client, buyer, shop) == (CAP, 0)  # 700,000 came to be held: 200,000 paid out
+    assert _one(db, select(func.sum(PaymentRefund.amount)).where(PaymentRefund.payment_id == t2["payment_id"])) == 200_000
+    assert _one(db, select(StoredValueRefund.reason).where(StoredValueRefund.principal == 200_000)) == "over_cap"
     _ledger_ok(db, shop.merchant_id)
 
 

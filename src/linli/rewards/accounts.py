@@ -14,7 +14,10 @@ Movements (debit → credit, each one balanced transfer with a unique key):
   (of a lot that expired: points_expired → points_issued for what expired; rewards/earning.py)
 - top-up:   sv_funding → sv_principal, sv_bonus_granted → sv_bonus
 - spend:    sv_principal / sv_bonus → sv_spent; return on refund: the reverse
-- refund principal: sv_principal → sv_funding, forfeited bonus: sv_bonus → sv_bonus_granted
+- refund principal: sv_principal → sv_funding (and → sv_held_back for principal held back
+  because bonus due to be forfeited was spent), forfeited bonus: sv_bonus → sv_bonus_granted;
+  when spent bonus comes back it settles what was held back: sv_bonus → sv_bonus_granted and
+  sv_held_back → sv_funding (paid out)
 """
 
 from __future__ import annotations
@@ -37,17 +40,18 @@ SV_BONUS_GRANTED = "sv_bonus_granted"
 SV_PRINCIPAL = "sv_principal"
 SV_BONUS = "sv_bonus"
 SV_SPENT = "sv_spent"
-_BALANCE_COLUMN = {POINTS_PENDING: "points_pending", POINTS_AVAILABLE: "points_available", SV_PRINCIPAL: "sv_principal", SV_BONUS: "sv_bonus"}
-ACCOUNTS = [POINTS_ISSUED, POINTS_PENDING, POINTS_AVAILABLE, POINTS_REDEEMED, POINTS_EXPIRED, SV_FUNDING, SV_BONUS_GRANTED, SV_PRINCIPAL, SV_BONUS, SV_SPENT]
+SV_HELD_BACK = "sv_held_back"
+_BALANCE_COLUMN = {POINTS_PENDING: "points_pending", POINTS_AVAILABLE: "points_available", SV_PRINCIPAL: "sv_principal", SV_BONUS: "sv_bonus", SV_HELD_BACK: "sv_held_back"}
+ACCOUNTS = [POINTS_ISSUED, POINTS_PENDING, POINTS_AVAILABLE, POINTS_REDEEMED, POINTS_EXPIRED, SV_FUNDING, SV_BONUS_GRANTED, SV_PRINCIPAL, SV_BONUS, SV_SPENT, SV_HELD_BACK]
 
 
 def ensure_balance(s: Session, merchant_id: int, member_id: int) -> None:
-    s.execute(insert_ignore(s, RewardBalance, {"merchant_id": merchant_id, "member_id": member_id, "points_pending": 0, "points_available": 0, "sv_principal": 0, "sv_bonus": 0}, ["merchant_id", "member_id"]))
+    s.execute(insert_ignore(s, RewardBalance, {"merchant_id": merchant_id, "member_id": member_id, "points_pending": 0, "points_available": 0, "sv_principal": 0, "sv_bonus": 0, "sv_held_back": 0}, ["merchant_id", "member_id"]))
 
 
 def balance(s: Session, merchant_id: int, member_id: int) -> RewardBalance:
     row = s.get(RewardBalance, (merchant_id, member_id))
-    return row if row is not None else RewardBalance(merchant_id=merchant_id, member_id=member_id, points_pending=0, points_available=0, sv_principal=0, sv_bonus=0)
+    return row if row is not None else RewardBalance(merchant_id=merchant_id, member_id=member_id, points_pending=0, points_available=0, sv_principal=0, sv_bonus=0, sv_held_back=0)
 
 
 class RewardBook:

@@ -143,6 +143,7 @@ class PointsOut(Output):
 class StoredValueOut(Output):
     principal: int
     bonus: int
+    held_back: int = Field(description="principal a refund held back because bonus it had to forfeit was spent; paid out when that bonus comes back")
 
 
 class LevelOut(Output):
@@ -165,7 +166,7 @@ def my_wallet(s: DB, who: Who, now: Now, merchant_id: Annotated[Id, Query()]) ->
     return WalletOut(
         merchant_id=merchant_id,
         points=PointsOut(available=w.points_available, pending=w.points_pending, expiring=[ExpiringOut(points=n, expires_at=at) for n, at in w.expiring]),
-        stored_value=StoredValueOut(principal=w.sv_principal, bonus=w.sv_bonus),
+        stored_value=StoredValueOut(principal=w.sv_principal, bonus=w.sv_bonus, held_back=w.sv_held_back),
         level=LevelOut(name=w.level_name, growth=w.growth, next_at=w.next_at),
         coupons={"unused": w.coupons_unused},
     )
@@ -208,8 +209,9 @@ class RefundedPaymentOut(Output):
 class StoredValueRefundOut(Output):
     id: int
     merchant_id: int
-    principal: int
+    principal: int = Field(description="fen paid back through the gateway")
     bonus_forfeited: int
+    held_back: int = Field(description="principal not paid out because bonus due to be forfeited was spent; paid out when that bonus comes back")
     payments: list[RefundedPaymentOut]
     created_at: datetime
 
@@ -242,7 +244,7 @@ def refund_stored_value(body: StoredValueRefundIn, response: Response, s: DB, wh
         response.status_code = claim.replay_status or 201
         return claim.replay
     r = stored_value.refund_principal(s, who.member_id, body.merchant_id, now)
-    out = StoredValueRefundOut(id=r.id, merchant_id=r.merchant_id, principal=r.principal, bonus_forfeited=r.bonus_forfeited,
+    out = StoredValueRefundOut(id=r.id, merchant_id=r.merchant_id, principal=r.principal, bonus_forfeited=r.bonus_forfeited, held_back=r.held_back,
                                payments=[RefundedPaymentOut(payment_id=pid, amount=n) for pid, n in r.payments], created_at=r.created_at)
     claim.store(s, out.model_dump(mode="json"), 201)
     return out

@@ -96,6 +96,9 @@ class RewardBalance(Base):
     points_available: Mapped[int] = mapped_column(BigInteger, default=0)
     sv_principal: Mapped[int] = mapped_column(BigInteger, default=0)  # fen
     sv_bonus: Mapped[int] = mapped_column(BigInteger, default=0)  # fen
+    # Principal a principal refund held back because bonus it had to forfeit was spent: paid
+    # out when that bonus comes back (rewards/stored_value.py).
+    sv_held_back: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # fen
 
 
 class PointsLot(Base):
@@ -190,6 +193,12 @@ class StoredValueRefund(Base):
     principal: Mapped[int] = mapped_column(Integer)  # fen paid back
     bonus_forfeited: Mapped[int] = mapped_column(Integer)  # fen
     payments: Mapped[list[list[int]]] = mapped_column(JSON, default=list)  # [[payment id, fen refunded]]
+    # Principal not paid out because bonus due to be forfeited was spent (its payments as
+    # [[payment id, fen]]); paid out later, in that order, as the spent bonus comes back.
+    held_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    held_back_payments: Mapped[list[list[int]]] = mapped_column(JSON, default=list)
+    held_back_paid: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reason: Mapped[str] = mapped_column(String(16), default="requested", server_default="requested")  # requested | over_cap
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

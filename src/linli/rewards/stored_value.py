@@ -11,12 +11,16 @@ principal, bonus and the member's pending top-ups when a top-up is created (a pe
 counts for ``rules.TOPUP_PENDING_HOLD``, the time its payment may take). It is checked again
 when the payment arrives, against what is held then: a top-up that would pass the cap at
 that moment (two top-ups paid at once, or a stale one paid late) is refunded in full through
-the gateway and marked ``refunded``; nothing is credited.
+the gateway and marked ``refunded``; nothing is credited. Stored value that comes back from
+a refunded paid order is the member's again even if they topped up since; what that puts
+over the cap is paid out through the gateway as principal (``settle_over_cap``).
 
 A principal refund pays back all the principal held, against the member's paid top-up
 payments newest first (each at most what it paid and has not refunded), and forfeits the
 bonus in the same proportion (``rules.bonus_forfeited`` of the principal held: refunding all
-of it forfeits all the bonus — the bonus was given for money that stays prepaid)."""
+of it forfeits all the bonus — the bonus was given for money that stays prepaid). Bonus due
+that was already spent is held back from the principal paid out and paid out once that
+bonus comes back (``settle_held_back``)."""
 
 from __future__ import annotations
 
@@ -76,7 +80,11 @@ def give_back(s: Session, merchant_id: int, member_id: int, key: str, principal:
     p_after = principal * (returned_before + n) // total
     p_back, b_back = p_after - p_before, n - (p_after - p_before)
     legs = [Leg(accounts.SV_SPENT, None, -n), Leg(accounts.SV_PRINCIPAL, member_id, p_back), Leg(accounts.SV_BONUS, member_id, b_back)]
-    return n if ledger.transfer(s, merchant_id, "sv_return", key, legs, now) else 0
+    if not ledger.transfer(s, merchant_id, "sv_return", key, legs, now):
+        return 0
+    if b_back > 0:
+        settle_held_back(s, merchant_id, member_id, b_back, key, now)
+    return n
 
 
 # --- plans ----------------------------------------------------------------------------------
@@ -180,19 +188,41 @@ def refund_principal(s: Session, member_id: int, merchant_id: int, now: datetime
     top-ups newest first) and forfeit the bonus pro rata: each top-up's bonus in the share
     of its payment refunded now (rounded against the bonus kept). A member who spent half of
     a 100 元 + 10 元 top-up keeps 5 元 of its bonus; one who spent none keeps none. Bonus that
-    is due but already spent (an unpaid order parked the principal while the bonus paid
-    another) is kept back from the principal paid out, so bonus never leaves as cash.
-    Refused when there is no principal, or while an unpaid order holds stored value."""
+    is due but already spent (an order paid with it while its principal sat in another order
+    that was later refunded or cancelled) is held back from the principal paid out, so bonus
+    never leaves as cash; what is held back is paid out when that bonus comes back
+    (``settle_held_back``). Refused when there is no principal, or while an unpaid order holds
+    stored value."""
     identity.public_merchant(s, merchant_id)
     b = _lock_balance(s, merchant_id, member_id)
-    principal, bonus = b.sv_principal, b.sv_bonus
-    if principal <= 0:
-        raise Conflict("stored_value.nothing_to_refund", "There is no principal to refund.", principal=max(principal, 0))
+    if b.sv_principal <= 0:
+        raise Conflict("stored_value.nothing_to_refund", "There is no principal to refund.", principal=max(b.sv_principal, 0))
     if _parked(s, merchant_id, member_id):
         raise Conflict("stored_value.held_by_order", "An unpaid order holds some of your stored value: pay or cancel it first.")
-    left, plan, due = principal, [], 0
-    paid = s.scalars(select(Topup).where(Topup.merchant_id == merchant_id, Topup.member_id == member_id, Topup.status == "paid").order_by(Topup.id.desc()))
-    for t in paid:
+    return _pay_out(s, b, b.sv_principal, "requested", now)
+
+
+def settle_over_cap(s: Session, merchant_id: int, member_id: int, now: datetime) -> StoredValueRefund | None:
+    """Stored value came back from a refunded paid order: whatever now passes the cap (the
+    member topped up again after paying the order) is paid out as principal through the
+    gateway like a principal refund (bonus forfeited pro rata), and if the principal is not
+    enough, the bonus over the cap is forfeited. None when nothing passes the cap."""
+    b = _lock_balance(s, merchant_id, member_id)
+    over = b.sv_principal + b.sv_bonus + _parked(s, merchant_id, member_id) - rules.STORED_VALUE_CAP
+    if over <= 0:
+        return None
+    amount = min(over, max(b.sv_principal, 0))
+    return _pay_out(s, b, amount, "over_cap", now, bonus_over=over - amount)
+
+
+def _pay_out(s: Session, b: RewardBalance, amount: int, reason: str, now: datetime, *, bonus_over: int = 0) -> StoredValueRefund:
+    """Pay ``amount`` of the principal held (at most all of it) back through the gateway and
+    forfeit its share of the bonus, at least ``bonus_over`` of it (the part over the cap)."""
+    merchant_id, member_id = b.merchant_id, b.member_id
+    left, plan, due = amount, [], 0
+    for t in _paid_topups(s, merchant_id, member_id):
+        if left == 0:
+            break
         p = payments.get_payment(s, t.payment_id)
         take = min(left, p.amount - p.refunded)
         if take > 0:
@@ -201,27 +231,30 @@ def refund_principal(s: Session, member_id: int, merchant_id: int, now: datetime
             # exactly its bonus's share in total, never a fen more.
             due += rules.bonus_forfeited(p.refunded + take, t.pay, t.bonus) - rules.bonus_forfeited(p.refunded, t.pay, t.bonus)
             left -= take
-        if left == 0:
-            break
     if left:  # principal comes only from top-ups (and orders giving back what they took), so this is a bug
         raise RuntimeError(f"principal refund for member {member_id}: {left} fen not backed by a top-up payment")
-    forfeit = min(due, max(bonus, 0))
-    kept = min(due - forfeit, principal)  # spent bonus that was due: not paid out
-    cut_left = kept
-    for item in reversed(plan):  # kept back from the oldest payments
+    forfeit = min(max(due, bonus_over), max(b.sv_bonus, 0))
+    held = min(max(due - forfeit, 0), amount)  # spent bonus that was due: held back, not paid out
+    held_from, cut_left = [], held
+    for item in reversed(plan):  # held back from the oldest payments
         cut = min(cut_left, item[1])
-        item[1] -= cut
-        cut_left -= cut
+        if cut:
+            item[1] -= cut
+            cut_left -= cut
+            held_from.append([item[0], cut])
     plan = [item for item in plan if item[1] > 0]
-    r = StoredValueRefund(merchant_id=merchant_id, member_id=member_id, principal=principal - kept, bonus_forfeited=forfeit + kept,
-                          payments=[[pid, take] for pid, take, _ in plan], created_at=now)
+    r = StoredValueRefund(merchant_id=merchant_id, member_id=member_id, principal=amount - held, bonus_forfeited=forfeit, held_back=held, held_back_payments=held_from,
+                          reason=reason, payments=[[pid, take] for pid, take, _ in plan], created_at=now)
     s.add(r)
     s.flush()
-    legs = [Leg(accounts.SV_PRINCIPAL, member_id, -principal), Leg(accounts.SV_FUNDING, None, principal - kept), Leg(accounts.SV_BONUS_GRANTED, None, kept)]
+    wrote = True
     try:
-        wrote = ledger.transfer(s, merchant_id, "sv_refund", f"sv:principal_refund:{r.id}", legs, now, require_funds=True)
+        if amount:
+            legs = [Leg(accounts.SV_PRINCIPAL, member_id, -amount), Leg(accounts.SV_FUNDING, None, amount - held), Leg(accounts.SV_HELD_BACK, member_id, held)]
+            wrote = ledger.transfer(s, merchant_id, "sv_refund", f"sv:principal_refund:{r.id}", legs, now, require_funds=True)
         if forfeit:
-            wrote = ledger.transfer(s, merchant_id, "sv_forfeit", f"sv:bonus_forfeit:{r.id}", [Leg(accounts.SV_BONUS, member_id, -forfeit), Leg(accounts.SV_BONUS_GRANTED, None, forfeit)], now, require_funds=True) and wrote
+            legs = [Leg(accounts.SV_BONUS, member_id, -forfeit), Leg(accounts.SV_BONUS_GRANTED, None, forfeit)]
+            wrote = ledger.transfer(s, merchant_id, "sv_forfeit", f"sv:bonus_forfeit:{r.id}", legs, now, require_funds=True) and wrote
     except ledger.InsufficientFunds:
         raise Conflict("stored_value.changed", "Your stored value changed meanwhile; try again.") from None
     if not wrote:  # a new refund row has fresh keys: a transfer already written means a key collision
@@ -233,3 +266,49 @@ def refund_principal(s: Session, member_id: int, merchant_id: int, now: datetime
     s.flush()
     return r
 
+
+def _paid_topups(s: Session, merchant_id: int, member_id: int) -> list[Topup]:
+    q = select(Topup).where(Topup.merchant_id == merchant_id, Topup.member_id == member_id, Topup.status == "paid").order_by(Topup.id.desc())
+    return list(s.scalars(q))
+
+
+def settle_held_back(s: Session, merchant_id: int, member_id: int, bonus_back: int, key: str, now: datetime) -> int:
+    """``bonus_back`` of spent bonus came back to the member (its order refunded or
+    cancelled). If a principal refund held principal back for it, that bonus is forfeited
+    now, as it would have been then, and the principal held back is paid out through the
+    gateway: against the payments it was held back from first (oldest refund first), then
+    any of the member's top-up payments with room. Once per ``key``; returns the fen paid."""
+    b = _lock_balance(s, merchant_id, member_id)
+    n = min(bonus_back, b.sv_held_back, max(b.sv_bonus, 0))
+    if n <= 0:
+        return 0
+    legs = [Leg(accounts.SV_BONUS, member_id, -n), Leg(accounts.SV_BONUS_GRANTED, None, n), Leg(accounts.SV_HELD_BACK, member_id, -n), Leg(accounts.SV_FUNDING, None, n)]
+    if not ledger.transfer(s, merchant_id, "sv_release", f"sv:held_back_paid:{key}", legs, now, require_funds=True):
+        return 0
+    left = n
+    held = s.scalars(select(StoredValueRefund).where(StoredValueRefund.merchant_id == merchant_id, StoredValueRefund.member_id == member_id,
+                                                      StoredValueRefund.held_back > StoredValueRefund.held_back_paid).order_by(StoredValueRefund.id))
+    for r in held:
+        take = min(left, r.held_back - r.held_back_paid)
+        paid_before = r.held_back_paid
+        others = [t.payment_id for t in _paid_topups(s, merchant_id, member_id)]
+        out = r.payments
+        for pid in dict.fromkeys([pid for pid, _ in r.held_back_payments] + others):
+            if take == 0:
+                break
+            p = payments.get_payment(s, pid)
+            part = min(take, p.amount - p.refunded)
+            if part > 0:
+                payments.refund_payment(s, pid, part, f"sv_held_back:{r.id}:{pid}:{r.held_back_paid}", now)
+                out = [*out, [pid, part]]
+                r.held_back_paid += part
+                r.principal += part
+                take -= part
+        if take:  # held-back principal came from these payments, so there is room: a bug
+            raise RuntimeError(f"principal refund {r.id}: {take} fen held back with no payment to pay it from")
+        r.payments = out
+        left -= r.held_back_paid - paid_before
+        if left == 0:
+            break
+    s.flush()
+    return n
