@@ -223,10 +223,13 @@ def _campaigns(client, db, shop: Shop, clock) -> None:
 
 
 def _stored_value(client, db, shop: Shop) -> None:
-    """A top-up: a payment whose subject is not an order (payment.succeeded names it)."""
+    """A top-up: a payment whose subject is not an order (payment.succeeded names it); its
+    principal refunded (a payout to the top-up's payment, asked of the gateway after commit)."""
     member = login(client, "13700000962")
     t = client.post("/api/v1/me/topups", json={"merchant_id": shop.merchant_id, "pay": 10_000}, headers=member).json()
     assert client.post(f"/api/v1/payments/sandbox/{t['payment_id']}/complete", headers=member).status_code == 202
+    events.drain(db)
+    assert client.post("/api/v1/me/stored-value/refund", json={"merchant_id": shop.merchant_id}, headers=member).status_code == 201
     events.drain(db)
 
 

@@ -250,6 +250,7 @@ def test_the_principal_refund_pays_back_newest_first_forfeits_the_bonus_and_happ
     assert (out["principal"], out["bonus_forfeited"]) == (8200, 320)
     assert out["payments"] == [{"payment_id": second["payment_id"], "amount": 5000}, {"payment_id": first["payment_id"], "amount": 3200}]
     assert _sv(client, buyer, shop) == (0, 680)
+    events.drain(db)  # the gateway is asked after commit
     assert (_payment(db, second["payment_id"]).refunded, _payment(db, first["payment_id"]).refunded) == (5000, 3200)
     again = client.post(url, json=body, headers={**buyer, "Idempotency-Key": "sv-refund-1"})  # a retry: the same answer, no second refund
     assert again.status_code == 201 and again.json() == out
@@ -277,6 +278,7 @@ def test_the_principal_refund_after_an_order_gave_stored_value_back_stays_within
     assert _sv(client, buyer, shop) == (6800, 0)
     r = client.post("/api/v1/me/stored-value/refund", json={"merchant_id": shop.merchant_id}, headers=buyer)
     assert r.status_code == 201 and r.json()["payments"] == [{"payment_id": t["payment_id"], "amount": 6800}]
+    events.drain(db)
     assert _payment(db, t["payment_id"]).refunded == 10_000
     _ledger_ok(db, shop.merchant_id)
 
@@ -359,6 +361,7 @@ def test_a_principal_refund_and_a_refund_case_with_the_same_number_both_move_mon
     r = client.post("/api/v1/me/stored-value/refund", json={"merchant_id": shop.merchant_id}, headers=buyer)
     assert r.status_code == 201 and r.json()["principal"] == 6600, r.text
     assert _sv(client, buyer, shop) == (0, 0)  # the balance went down by what the gateway paid out
+    events.drain(db)
     assert _one(db, select(func.sum(PaymentRefund.amount))) == 6600
     _ledger_ok(db, shop.merchant_id)
 
@@ -396,6 +399,7 @@ def test_bonus_spent_while_an_unpaid_order_parked_the_principal_is_held_back_unt
     assert r.status_code == 201, r.text
     # Refunding 5,000 of the 10,000 forfeits 500 of the bonus; all 1,000 was spent, so 500 of principal is held back.
     assert (r.json()["principal"], r.json()["bonus_forfeited"], r.json()["held_back"]) == (4500, 0, 500)
+    events.drain(db)
     assert _one(db, select(func.sum(PaymentRefund.amount)).where(PaymentRefund.payment_id == t["payment_id"])) == 4500
     assert _sv(client, buyer, shop) == (0, 0) and _held_back(client, buyer, shop) == 500
     _ledger_ok(db, shop.merchant_id)
@@ -406,6 +410,7 @@ def test_bonus_spent_while_an_unpaid_order_parked_the_principal_is_held_back_unt
     assert _one(db, select(func.sum(PaymentRefund.amount)).where(PaymentRefund.payment_id == t["payment_id"])) == 5000
     r = client.post("/api/v1/me/stored-value/refund", json={"merchant_id": shop.merchant_id}, headers=buyer)
     assert r.status_code == 201 and (r.json()["principal"], r.json()["bonus_forfeited"], r.json()["held_back"]) == (5000, 500, 0), r.text
+    events.drain(db)
     assert _one(db, select(func.sum(PaymentRefund.amount)).where(PaymentRefund.payment_id == t["payment_id"])) == 10_000  # all of it, nothing bought
     assert _sv(client, buyer, shop) == (0, 0)
     _ledger_ok(db, shop.merchant_id)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from linli import ledger
 from linli.db import insert_ignore
 from linli.ledger import Problem
-from linli.rewards.models import PointsLot, RewardBalance
+from linli.rewards.models import PointsLot, RewardBalance, Topup
 
 POINTS_ISSUED = "points_issued"
 POINTS_PENDING = "points_pending"
@@ -68,7 +68,8 @@ class RewardBook:
 
     def check(self, s: Session, merchant_id: int | None) -> list[Problem]:
         """Each member's balance row equals the ledger; each points balance equals what its
-        lots hold (pending lots for pending, available lots for available)."""
+        lots hold (pending lots for pending, available lots for available); principal held
+        back equals what is held back on the member's top-ups."""
         totals = ledger.account_totals(s, _BALANCE_COLUMN, merchant_id)
         rows: dict[tuple[int, str, int], int] = {}
         q = select(RewardBalance)
@@ -83,13 +84,19 @@ class RewardBook:
             lq = lq.where(PointsLot.merchant_id == merchant_id)
         for mid, state, member, total in s.execute(lq):
             lots[(mid, POINTS_PENDING if state == "pending" else POINTS_AVAILABLE, member)] = int(total)
+        hq = select(Topup.merchant_id, Topup.member_id, func.sum(Topup.held_back)).where(Topup.held_back != 0).group_by(Topup.merchant_id, Topup.member_id)
+        if merchant_id is not None:
+            hq = hq.where(Topup.merchant_id == merchant_id)
+        held = {(mid, SV_HELD_BACK, member): int(total) for mid, member, total in s.execute(hq)}
         problems = []
-        for key in sorted(set(totals) | set(rows) | set(lots), key=lambda k: (k[0], k[2] or 0, k[1])):
+        for key in sorted(set(totals) | set(rows) | set(lots) | set(held), key=lambda k: (k[0], k[2] or 0, k[1])):
             lv, bv = totals.get(key, 0), rows.get(key, 0)
             if lv != bv:
                 problems.append(Problem(key[0], key[1], key[2], f"ledger {lv}, balance row {bv}"))
             elif key[1] in (POINTS_PENDING, POINTS_AVAILABLE) and lots.get(key, 0) != lv:
                 problems.append(Problem(key[0], key[1], key[2], f"ledger {lv}, points lots {lots.get(key, 0)}"))
+            elif key[1] == SV_HELD_BACK and held.get(key, 0) != lv:
+                problems.append(Problem(key[0], key[1], key[2], f"ledger {lv}, held back on top-ups {held.get(key, 0)}"))
         return problems
 
 

@@ -144,6 +144,7 @@ class StoredValueOut(Output):
     principal: int
     bonus: int
     held_back: int = Field(description="principal a refund held back because bonus it had to forfeit was spent; paid out when that bonus comes back")
+    paying_out: int = Field(description="principal being paid back to the member's top-up payments, not paid by the gateway yet")
 
 
 class LevelOut(Output):
@@ -166,7 +167,7 @@ def my_wallet(s: DB, who: Who, now: Now, merchant_id: Annotated[Id, Query()]) ->
     return WalletOut(
         merchant_id=merchant_id,
         points=PointsOut(available=w.points_available, pending=w.points_pending, expiring=[ExpiringOut(points=n, expires_at=at) for n, at in w.expiring]),
-        stored_value=StoredValueOut(principal=w.sv_principal, bonus=w.sv_bonus, held_back=w.sv_held_back),
+        stored_value=StoredValueOut(principal=w.sv_principal, bonus=w.sv_bonus, held_back=w.sv_held_back, paying_out=w.sv_paying_out),
         level=LevelOut(name=w.level_name, growth=w.growth, next_at=w.next_at),
         coupons={"unused": w.coupons_unused},
     )
@@ -209,7 +210,7 @@ class RefundedPaymentOut(Output):
 class StoredValueRefundOut(Output):
     id: int
     merchant_id: int
-    principal: int = Field(description="fen paid back through the gateway")
+    principal: int = Field(description="fen paid back to the top-up payments (``payments``; the gateway is asked right after)")
     bonus_forfeited: int
     held_back: int = Field(description="principal not paid out because bonus due to be forfeited was spent; paid out when that bonus comes back")
     payments: list[RefundedPaymentOut]

@@ -79,6 +79,6 @@ def return_share(s: Session, row: OrderRewards, points_target: int, sv_target: i
     m = stored_value.give_back(s, row.merchant_id, row.member_id, f"sv:return:{row.order_id}:{key}", row.sv_principal, row.sv_bonus, row.sv_returned, sv_target - row.sv_returned, now)
     row.points_returned += n
     row.sv_returned += m
-    if m and row.state == "spent":  # a paid order's stored value may pass the cap if the member topped up since
+    if m:  # what comes back may pass the cap if the member topped up since paying
         s.flush()
         stored_value.settle_over_cap(s, row.merchant_id, row.member_id, now)

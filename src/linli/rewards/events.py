@@ -11,6 +11,10 @@
   from now): ``points`` is what their lots expiring then still hold. Once per lot (lots
   expiring at the same instant share one event). The SMS and automation issue consumes it.
 
+- ``rewards.stored_value_payout_due`` v1: principal is to be paid back to a top-up's payment
+  (``payout_id``: a principal refund, a refund bringing stored value over the cap, or
+  principal held back whose bonus came back). Rewards' own handler asks the gateway.
+
 Points are integers (one point is worth one fen when redeemed).
 """
 
@@ -48,3 +52,11 @@ class PointsExpiring(EventPayload):
     member_id: int
     points: int
     expires_at: IsoDatetime
+
+
+class StoredValuePayoutDue(EventPayload):
+    NAME = "rewards.stored_value_payout_due"
+    merchant_id: int
+    member_id: int
+    payout_id: int
+    amount: int

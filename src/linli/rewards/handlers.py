@@ -4,7 +4,8 @@ and, when full and inside its validity, the coupon; a received order earns point
 available once it completes, reversed per line by refunds. Levels: a received order adds
 growth and a refund lowers it, each recomputing the member's level; a member who becomes a
 merchant's (bound by its link, or choosing one of its communities) gets its new-member
-coupon (rewards/grants.py says why these events). A top-up's payment credits stored value."""
+coupon (rewards/grants.py says why these events). A top-up's payment credits stored value;
+a payout of principal to a top-up's payment is asked of the gateway."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from linli.orders.events import OrderCompleted, OrderPaid, OrderReceived, OrderR
 from linli.payments.events import PaymentSucceeded
 from linli.referral.events import MemberBound
 from linli.rewards import checkout, coupons, earning, grants, levels, stored_value
+from linli.rewards.events import StoredValuePayoutDue
 from linli.rewards.models import OrderRewards
 
 
@@ -34,6 +36,9 @@ def refund_returns(s: Session, event: Event[OrderRefunded]) -> None:
     row = s.get(OrderRewards, p.order_id, with_for_update=True)
     if row is None:
         return
+    if row.state == "held":  # refunded, so it was paid: its order.paid is handled late (a retry)
+        coupons.use(s, row.order_id, event.created_at)
+        row.state = "spent"
     refunded = sum(ln.refunded for ln in p.lines)
     total = p.total_paid
     spent_sv = row.sv_principal + row.sv_bonus
@@ -46,6 +51,13 @@ def refund_returns(s: Session, event: Event[OrderRefunded]) -> None:
         sv_target = spent_sv * refunded // total if total else 0
     checkout.return_share(s, row, max(points_target, row.points_returned), max(sv_target, row.sv_returned), f"refund_case:{p.refund.case_id}", event.created_at)
     s.flush()
+
+
+@on(StoredValuePayoutDue)
+def stored_value_payout(s: Session, event: Event[StoredValuePayoutDue]) -> None:
+    """Principal decided to go back to a top-up's payment: ask the gateway (after the
+    deciding transaction committed; a refusal is retried with backoff)."""
+    stored_value.pay_payout(s, event.payload.payout_id, event.created_at)
 
 
 @on(PaymentSucceeded)

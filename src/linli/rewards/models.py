@@ -178,6 +178,34 @@ class Topup(Base):
     payment_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Principal of this top-up that has left it: paid out (or being paid out) to its payment,
+    # or held back (below). The room left to pay out is ``pay - principal_out``, and its bonus
+    # is forfeited in the share of ``principal_out`` (rewards/stored_value.py).
+    principal_out: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    held_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # part of principal_out not paid out yet
+
+
+class StoredValuePayout(Base):
+    """Principal paid back to one top-up's payment, asked of the gateway after the
+    transaction that decided it (an order refund, a principal refund) has committed: the
+    ``rewards.stored_value_payout_due`` event's handler calls the gateway with the key
+    ``sv_payout:<id>``, so a retry asks for the same refund, and a gateway that refuses
+    delays the payout (retried, logged) without undoing what decided it.
+    pending → paid."""
+
+    __tablename__ = "sv_payouts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    topup_id: Mapped[int] = mapped_column(ForeignKey("topups.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(BigId)
+    amount: Mapped[int] = mapped_column(Integer)  # fen
+    reason: Mapped[str] = mapped_column(String(16))  # requested | over_cap | held_back
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("sv_refunds.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | paid
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class StoredValueRefund(Base):
@@ -192,12 +220,10 @@ class StoredValueRefund(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     principal: Mapped[int] = mapped_column(Integer)  # fen paid back
     bonus_forfeited: Mapped[int] = mapped_column(Integer)  # fen
-    payments: Mapped[list[list[int]]] = mapped_column(JSON, default=list)  # [[payment id, fen refunded]]
-    # Principal not paid out because bonus due to be forfeited was spent (its payments as
-    # [[payment id, fen]]); paid out later, in that order, as the spent bonus comes back.
+    payments: Mapped[list[list[int]]] = mapped_column(JSON, default=list)  # [[payment id, fen paid out to it]]
+    # Principal not paid out because bonus due to be forfeited was spent (held on its top-ups,
+    # ``Topup.held_back``); paid out later as the spent bonus comes back.
     held_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    held_back_payments: Mapped[list[list[int]]] = mapped_column(JSON, default=list)
-    held_back_paid: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reason: Mapped[str] = mapped_column(String(16), default="requested", server_default="requested")  # requested | over_cap
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -29,7 +29,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from linli import ledger
+from linli import events, ledger
 from linli.db import insert_ignore
 from linli.errors import Conflict, Invalid
 from linli.identity import service as identity
@@ -38,7 +38,8 @@ from linli.identity.service import Principal
 from linli.ledger import Leg
 from linli.payments import service as payments
 from linli.rewards import accounts, rules
-from linli.rewards.models import OrderRewards, RewardBalance, RewardSettings, StoredValueRefund, Topup, TopupPlan
+from linli.rewards.events import StoredValuePayoutDue
+from linli.rewards.models import OrderRewards, RewardBalance, RewardSettings, StoredValuePayout, StoredValueRefund, Topup, TopupPlan
 
 TOPUP = "topup"  # the subject of a top-up's payment (payments' ``subject``)
 
@@ -180,71 +181,90 @@ def credit(s: Session, topup_id: int, payment_id: int, now: datetime) -> str:
     return "paid"
 
 
-# --- principal refund -----------------------------------------------------------------------
+# --- principal refund and payouts ------------------------------------------------------------
 
 
 def refund_principal(s: Session, member_id: int, merchant_id: int, now: datetime) -> StoredValueRefund:
-    """Pay back all the principal held (through the gateway, against the member's paid
-    top-ups newest first) and forfeit the bonus pro rata: each top-up's bonus in the share
-    of its payment refunded now (rounded against the bonus kept). A member who spent half of
-    a 100 元 + 10 元 top-up keeps 5 元 of its bonus; one who spent none keeps none. Bonus that
-    is due but already spent (an order paid with it while its principal sat in another order
-    that was later refunded or cancelled) is held back from the principal paid out, so bonus
-    never leaves as cash; what is held back is paid out when that bonus comes back
-    (``settle_held_back``). Refused when there is no principal, or while an unpaid order holds
-    stored value."""
+    """Pay back all the principal held (against the member's paid top-ups newest first) and
+    forfeit the bonus pro rata: each top-up's bonus in the share of its principal that has
+    left it (rounded against the bonus kept). A member who spent half of a 100 元 + 10 元
+    top-up keeps 5 元 of its bonus; one who spent none keeps none. Bonus that is due but
+    already spent (an order paid with it while its principal sat in another order that was
+    later refunded or cancelled) is held back from the principal paid out, so bonus never
+    leaves as cash; it is paid out when that bonus comes back (``settle_held_back``). The
+    gateway is asked after commit (``StoredValuePayout``). Refused when there is no
+    principal, or while an unpaid order holds stored value."""
     identity.public_merchant(s, merchant_id)
     b = _lock_balance(s, merchant_id, member_id)
     if b.sv_principal <= 0:
         raise Conflict("stored_value.nothing_to_refund", "There is no principal to refund.", principal=max(b.sv_principal, 0))
     if _parked(s, merchant_id, member_id):
         raise Conflict("stored_value.held_by_order", "An unpaid order holds some of your stored value: pay or cancel it first.")
-    return _pay_out(s, b, b.sv_principal, "requested", now)
+    left, plan = b.sv_principal, []
+    for t in _paid_topups(s, merchant_id, member_id):  # newest first
+        take = min(left, t.pay - t.principal_out)
+        if take > 0:
+            plan.append((t, take))
+            left -= take
+    if left:  # principal comes only from top-ups (and orders giving back what they took), so this is a bug
+        raise RuntimeError(f"principal refund for member {member_id}: {left} fen not backed by a top-up payment")
+    return _pay_out(s, b, plan, "requested", now)
 
 
 def settle_over_cap(s: Session, merchant_id: int, member_id: int, now: datetime) -> StoredValueRefund | None:
-    """Stored value came back from a refunded paid order: whatever now passes the cap (the
-    member topped up again after paying the order) is paid out as principal through the
-    gateway like a principal refund (bonus forfeited pro rata), and if the principal is not
-    enough, the bonus over the cap is forfeited. None when nothing passes the cap."""
+    """Stored value came back from a refunded order: whatever now passes the cap (the member
+    topped up since paying it) is paid out as principal, from the top-ups with the least
+    bonus per fen first, so that what is paid out plus the bonus it forfeits brings the
+    member exactly to the cap; if the principal is not enough, bonus over the cap is
+    forfeited. None when nothing passes the cap."""
     b = _lock_balance(s, merchant_id, member_id)
     over = b.sv_principal + b.sv_bonus + _parked(s, merchant_id, member_id) - rules.STORED_VALUE_CAP
     if over <= 0:
         return None
-    amount = min(over, max(b.sv_principal, 0))
-    return _pay_out(s, b, amount, "over_cap", now, bonus_over=over - amount)
-
-
-def _pay_out(s: Session, b: RewardBalance, amount: int, reason: str, now: datetime, *, bonus_over: int = 0) -> StoredValueRefund:
-    """Pay ``amount`` of the principal held (at most all of it) back through the gateway and
-    forfeit its share of the bonus, at least ``bonus_over`` of it (the part over the cap)."""
-    merchant_id, member_id = b.merchant_id, b.member_id
-    left, plan, due = amount, [], 0
-    for t in _paid_topups(s, merchant_id, member_id):
-        if left == 0:
-            break
-        p = payments.get_payment(s, t.payment_id)
-        take = min(left, p.amount - p.refunded)
+    left, plan = over, []
+    principal, bonus = max(b.sv_principal, 0), max(b.sv_bonus, 0)
+    for t in sorted(_paid_topups(s, merchant_id, member_id), key=lambda t: (t.bonus * 10_000 // t.pay, -t.id)):
+        take = _largest_take(t, min(t.pay - t.principal_out, principal), left, bonus)
         if take > 0:
-            plan.append([p.id, take, p.refunded])
-            # Rounded cumulatively per top-up, so refunds of one top-up in parts forfeit
-            # exactly its bonus's share in total, never a fen more.
-            due += rules.bonus_forfeited(p.refunded + take, t.pay, t.bonus) - rules.bonus_forfeited(p.refunded, t.pay, t.bonus)
-            left -= take
-    if left:  # principal comes only from top-ups (and orders giving back what they took), so this is a bug
-        raise RuntimeError(f"principal refund for member {member_id}: {left} fen not backed by a top-up payment")
-    forfeit = min(max(due, bonus_over), max(b.sv_bonus, 0))
-    held = min(max(due - forfeit, 0), amount)  # spent bonus that was due: held back, not paid out
-    held_from, cut_left = [], held
-    for item in reversed(plan):  # held back from the oldest payments
-        cut = min(cut_left, item[1])
-        if cut:
-            item[1] -= cut
-            cut_left -= cut
-            held_from.append([item[0], cut])
-    plan = [item for item in plan if item[1] > 0]
-    r = StoredValueRefund(merchant_id=merchant_id, member_id=member_id, principal=amount - held, bonus_forfeited=forfeit, held_back=held, held_back_payments=held_from,
-                          reason=reason, payments=[[pid, take] for pid, take, _ in plan], created_at=now)
+            plan.append((t, take))
+            forfeit = min(_due(t, take), bonus)  # bonus due but spent is held back, which does not lower the balance
+            left -= take + forfeit
+            principal -= take
+            bonus -= forfeit
+    return _pay_out(s, b, plan, "over_cap", now, bonus_over=min(left, bonus))
+
+
+def _due(t: Topup, take: int) -> int:
+    """The bonus of ``t`` forfeited by ``take`` more of its principal leaving it (rounded
+    cumulatively, so a top-up refunded in parts forfeits exactly its bonus, never a fen more)."""
+    return rules.bonus_forfeited(t.principal_out + take, t.pay, t.bonus) - rules.bonus_forfeited(t.principal_out, t.pay, t.bonus)
+
+
+def _largest_take(t: Topup, room: int, reduce_by: int, bonus: int) -> int:
+    """The most principal of ``t`` (at most ``room``) that, taken out with the bonus it
+    forfeits (at most ``bonus``), lowers the balance by at most ``reduce_by``."""
+    lo, hi = 0, max(0, min(room, reduce_by))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if mid + min(_due(t, mid), bonus) <= reduce_by:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _pay_out(s: Session, b: RewardBalance, plan: list[tuple[Topup, int]], reason: str, now: datetime, *, bonus_over: int = 0) -> StoredValueRefund:
+    """Take ``plan``'s principal ([(top-up, fen)]) out of the member's balance and forfeit its
+    share of their bonus (and ``bonus_over`` more: the bonus over the cap); principal whose
+    due bonus was spent is held back on its top-up (the oldest first), the rest is paid out
+    to each top-up's payment after commit."""
+    merchant_id, member_id = b.merchant_id, b.member_id
+    amount = sum(take for _, take in plan)
+    due = sum(_due(t, take) for t, take in plan)
+    bonus = max(b.sv_bonus, 0)
+    forfeit = min(due + max(bonus_over, 0), bonus)
+    held = min(max(due - bonus, 0), amount)
+    r = StoredValueRefund(merchant_id=merchant_id, member_id=member_id, principal=amount - held, bonus_forfeited=forfeit, held_back=held, reason=reason, payments=[], created_at=now)
     s.add(r)
     s.flush()
     wrote = True
@@ -259,15 +279,22 @@ def _pay_out(s: Session, b: RewardBalance, amount: int, reason: str, now: dateti
         raise Conflict("stored_value.changed", "Your stored value changed meanwhile; try again.") from None
     if not wrote:  # a new refund row has fresh keys: a transfer already written means a key collision
         raise RuntimeError(f"principal refund {r.id}: its ledger transfer already exists")
-    for pid, take, refunded_before in plan:
-        # Keyed by the payment and what it had refunded before: a retry after a gateway failure
-        # asks the gateway for the same refund, which it answers once.
-        payments.refund_payment(s, pid, take, f"sv_refund:{pid}:{refunded_before}", now)
+    holds, hold_left = {}, held
+    for t, take in sorted(plan, key=lambda item: item[0].id):  # held back on the oldest top-ups
+        holds[t.id] = min(hold_left, take)
+        hold_left -= holds[t.id]
+    for t, take in plan:
+        t.principal_out += take
+        t.held_back += holds[t.id]
+        if take - holds[t.id]:
+            _schedule_payout(s, t, take - holds[t.id], reason, r.id, now)
+    r.payments = [[p.payment_id, p.amount] for p in s.scalars(select(StoredValuePayout).where(StoredValuePayout.refund_id == r.id).order_by(StoredValuePayout.id))]
     s.flush()
     return r
 
 
 def _paid_topups(s: Session, merchant_id: int, member_id: int) -> list[Topup]:
+    """The member's paid top-ups, newest first."""
     q = select(Topup).where(Topup.merchant_id == merchant_id, Topup.member_id == member_id, Topup.status == "paid").order_by(Topup.id.desc())
     return list(s.scalars(q))
 
@@ -275,9 +302,8 @@ def _paid_topups(s: Session, merchant_id: int, member_id: int) -> list[Topup]:
 def settle_held_back(s: Session, merchant_id: int, member_id: int, bonus_back: int, key: str, now: datetime) -> int:
     """``bonus_back`` of spent bonus came back to the member (its order refunded or
     cancelled). If a principal refund held principal back for it, that bonus is forfeited
-    now, as it would have been then, and the principal held back is paid out through the
-    gateway: against the payments it was held back from first (oldest refund first), then
-    any of the member's top-up payments with room. Once per ``key``; returns the fen paid."""
+    now, as it would have been then, and the principal held back is paid out to the
+    payments it was held on (the oldest top-up first). Once per ``key``; returns the fen."""
     b = _lock_balance(s, merchant_id, member_id)
     n = min(bonus_back, b.sv_held_back, max(b.sv_bonus, 0))
     if n <= 0:
@@ -286,29 +312,43 @@ def settle_held_back(s: Session, merchant_id: int, member_id: int, bonus_back: i
     if not ledger.transfer(s, merchant_id, "sv_release", f"sv:held_back_paid:{key}", legs, now, require_funds=True):
         return 0
     left = n
-    held = s.scalars(select(StoredValueRefund).where(StoredValueRefund.merchant_id == merchant_id, StoredValueRefund.member_id == member_id,
-                                                      StoredValueRefund.held_back > StoredValueRefund.held_back_paid).order_by(StoredValueRefund.id))
-    for r in held:
-        take = min(left, r.held_back - r.held_back_paid)
-        paid_before = r.held_back_paid
-        others = [t.payment_id for t in _paid_topups(s, merchant_id, member_id)]
-        out = r.payments
-        for pid in dict.fromkeys([pid for pid, _ in r.held_back_payments] + others):
-            if take == 0:
-                break
-            p = payments.get_payment(s, pid)
-            part = min(take, p.amount - p.refunded)
-            if part > 0:
-                payments.refund_payment(s, pid, part, f"sv_held_back:{r.id}:{pid}:{r.held_back_paid}", now)
-                out = [*out, [pid, part]]
-                r.held_back_paid += part
-                r.principal += part
-                take -= part
-        if take:  # held-back principal came from these payments, so there is room: a bug
-            raise RuntimeError(f"principal refund {r.id}: {take} fen held back with no payment to pay it from")
-        r.payments = out
-        left -= r.held_back_paid - paid_before
+    held = select(Topup).where(Topup.merchant_id == merchant_id, Topup.member_id == member_id, Topup.held_back > 0).order_by(Topup.id)
+    for t in s.scalars(held):
+        take = min(left, t.held_back)
+        t.held_back -= take
+        _schedule_payout(s, t, take, "held_back", None, now)
+        left -= take
         if left == 0:
             break
+    if left:  # sv_held_back is the sum of the top-ups' held_back (ledger check): a bug
+        raise RuntimeError(f"member {member_id}: {left} fen held back on no top-up")
     s.flush()
     return n
+
+
+def _schedule_payout(s: Session, t: Topup, amount: int, reason: str, refund_id: int | None, now: datetime) -> StoredValuePayout:
+    p = StoredValuePayout(merchant_id=t.merchant_id, member_id=t.member_id, topup_id=t.id, payment_id=t.payment_id, amount=amount, reason=reason, refund_id=refund_id, status="pending", created_at=now)
+    s.add(p)
+    s.flush()
+    events.emit(s, StoredValuePayoutDue(merchant_id=t.merchant_id, member_id=t.member_id, payout_id=p.id, amount=amount), merchant_id=t.merchant_id, at=now)
+    return p
+
+
+def pay_payout(s: Session, payout_id: int, now: datetime) -> bool:
+    """Ask the gateway for one payout (``sv_payout:<id>``: a retry asks for the same refund,
+    which it answers once). A refusal raises: the event is retried with backoff and logged
+    until the gateway pays (or staff pay it by hand and mark it). False if already paid."""
+    p = s.get(StoredValuePayout, payout_id, with_for_update=True)
+    if p is None or p.status == "paid":
+        return False
+    payments.refund_payment(s, p.payment_id, p.amount, f"sv_payout:{p.id}", now)
+    p.status, p.paid_at = "paid", now
+    s.flush()
+    return True
+
+
+def paying_out(s: Session, merchant_id: int, member_id: int) -> int:
+    """Principal decided to be paid back to the member that the gateway has not paid yet."""
+    q = select(func.coalesce(func.sum(StoredValuePayout.amount), 0)).where(
+        StoredValuePayout.merchant_id == merchant_id, StoredValuePayout.member_id == member_id, StoredValuePayout.status == "pending")
+    return int(s.scalar(q))

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from linli.identity import service as identity
-from linli.rewards import accounts, levels, rules
+from linli.rewards import accounts, levels, rules, stored_value
 from linli.rewards.models import Coupon, PointsLot
 
 
@@ -22,6 +22,7 @@ class Wallet:
     sv_principal: int
     sv_bonus: int
     sv_held_back: int  # principal a refund held back until spent bonus comes back
+    sv_paying_out: int  # principal decided to be paid back that the gateway has not paid yet
     level_name: str | None
     growth: int
     next_at: int | None  # growth at which the next level starts
@@ -39,4 +40,4 @@ def of(s: Session, member_id: int, merchant_id: int, now: datetime) -> Wallet:
     unused = s.scalar(select(func.count()).select_from(Coupon).where(Coupon.merchant_id == merchant_id, Coupon.member_id == member_id, Coupon.status == "unused",
                                                                      (Coupon.valid_to.is_(None)) | (Coupon.valid_to > now))) or 0
     lv = levels.progress(s, merchant_id, member_id, now)
-    return Wallet(b.points_available, b.points_pending, expiring, b.sv_principal, b.sv_bonus, b.sv_held_back, lv.name, lv.growth, lv.next_at, unused)
+    return Wallet(b.points_available, b.points_pending, expiring, b.sv_principal, b.sv_bonus, b.sv_held_back, stored_value.paying_out(s, merchant_id, member_id), lv.name, lv.growth, lv.next_at, unused)

@@ -1,4 +1,5 @@
-"""stored value: principal held back for spent bonus, and why a principal refund was made
+"""stored value: what has left each top-up, principal held back for spent bonus, payouts to
+top-up payments made after the deciding transaction, and why a principal refund was made
 
 Revision ID: 0011
 Revises: 0010
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
+import linli.db
 
 
 revision = '0011'
@@ -15,22 +17,55 @@ down_revision = '0010'
 branch_labels = None
 depends_on = None
 
+BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+
 
 def upgrade() -> None:
     with op.batch_alter_table('reward_balances', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sv_held_back', sa.BigInteger(), nullable=False, server_default='0'))
     with op.batch_alter_table('sv_refunds', schema=None) as batch_op:
         batch_op.add_column(sa.Column('held_back', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('held_back_payments', sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
-        batch_op.add_column(sa.Column('held_back_paid', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('reason', sa.String(length=16), nullable=False, server_default='requested'))
+    with op.batch_alter_table('topups', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('principal_out', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('held_back', sa.Integer(), nullable=False, server_default='0'))
+    # Until now a top-up's principal left it only by refunds of its payment.
+    op.execute("UPDATE topups SET principal_out = (SELECT payments.refunded FROM payments WHERE payments.id = topups.payment_id) WHERE status = 'paid'")
+    op.create_table('sv_payouts',
+    sa.Column('id', BigId, autoincrement=True, nullable=False),
+    sa.Column('merchant_id', BigId, nullable=False),
+    sa.Column('member_id', BigId, nullable=False),
+    sa.Column('topup_id', BigId, nullable=False),
+    sa.Column('payment_id', BigId, nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=16), nullable=False),
+    sa.Column('refund_id', BigId, nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('created_at', linli.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', linli.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_sv_payouts_member_id_members')),
+    sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_sv_payouts_merchant_id_merchants')),
+    sa.ForeignKeyConstraint(['refund_id'], ['sv_refunds.id'], name=op.f('fk_sv_payouts_refund_id_sv_refunds')),
+    sa.ForeignKeyConstraint(['topup_id'], ['topups.id'], name=op.f('fk_sv_payouts_topup_id_topups')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sv_payouts'))
+    )
+    with op.batch_alter_table('sv_payouts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sv_payouts_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sv_payouts_merchant_id'), ['merchant_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sv_payouts_topup_id'), ['topup_id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('sv_payouts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sv_payouts_topup_id'))
+        batch_op.drop_index(batch_op.f('ix_sv_payouts_merchant_id'))
+        batch_op.drop_index(batch_op.f('ix_sv_payouts_member_id'))
+    op.drop_table('sv_payouts')
+    with op.batch_alter_table('topups', schema=None) as batch_op:
+        batch_op.drop_column('held_back')
+        batch_op.drop_column('principal_out')
     with op.batch_alter_table('sv_refunds', schema=None) as batch_op:
         batch_op.drop_column('reason')
-        batch_op.drop_column('held_back_paid')
-        batch_op.drop_column('held_back_payments')
         batch_op.drop_column('held_back')
     with op.batch_alter_table('reward_balances', schema=None) as batch_op:
         batch_op.drop_column('sv_held_back')
