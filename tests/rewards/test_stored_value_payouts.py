@@ -11,8 +11,8 @@ from linli import events
 from linli.payments.models import PaymentRefund
 from linli.rewards.models import StoredValuePayout
 from tests.conftest import login
-from tests.orders.helpers import make_shop
-from tests.rewards.test_stored_value import _buy, _held_back, _ledger_ok, _one, _plans, _refund, _refund_all, _sv, _top_up
+from tests.orders.helpers import make_shop, order
+from tests.rewards.test_stored_value import CAP, _buy, _held_back, _ledger_ok, _one, _plans, _refund, _refund_all, _sv, _top_up
 
 URL = "/api/v1/me/stored-value/refund"
 
@@ -108,4 +108,33 @@ def test_the_payout_over_the_cap_forfeits_no_bonus_the_member_did_not_ask_to_giv
     events.drain(db)
     principal, bonus = _sv(client, buyer, shop)
     assert (principal, bonus) == (460_000, 40_000)  # exactly the cap: the bonus-free top-up's principal went out, no bonus forfeited
+    _ledger_ok(db, shop.merchant_id)
+
+
+def test_bonus_forfeited_over_the_cap_is_forfeited_again_by_the_principal_refund(client, db, merchant):
+    """settle_over_cap forfeits bonus over the cap (``bonus_over``) when the principal it can
+    pay out is not enough, but records it on no top-up: a later principal refund of the
+    top-up that bonus came with counts all of its bonus as still due, finds it gone, and
+    holds back that much principal for ever. The member bought nothing and is 150,000 fen
+    (1,500 元) short."""
+    shop = make_shop(client, merchant, stock=1000)
+    _plans(client, shop, [(250_000, 250_000)])  # 充2500送2500 (a bonus of at most the pay)
+    buyer = login(client, "13700000001")
+    t1 = _top_up(client, db, buyer, shop, 250_000)
+    a = _buy(client, db, buyer, shop, [(shop.skus["berry2"], 40)], CAP)  # 512,000: all of t1, principal and bonus
+    t2 = _top_up(client, db, buyer, shop, 400_000)  # no bonus
+    h = order(client, buyer, shop, [(shop.skus["berry2"], 32)], stored_value=400_000)  # unpaid: 400,000 parked
+    assert h.status_code == 201, h.text
+    t3 = _top_up(client, db, buyer, shop, 100_000)  # no bonus: 100,000 + 400,000 parked = the cap
+    assert _sv(client, buyer, shop) == (100_000, 0)
+    _refund_all(client, db, shop, buyer, a)  # 250,000 + 250,000 come back: 500,000 over the cap
+    events.drain(db)
+    principal, bonus = _sv(client, buyer, shop)
+    assert principal + bonus + 400_000 == CAP
+    assert client.post(f"/api/v1/orders/{h.json()['id']}/cancel", headers=buyer).status_code == 200
+    r = client.post(URL, json={"merchant_id": shop.merchant_id}, headers=buyer)
+    assert r.status_code == 201, r.text
+    events.drain(db)
+    # Nothing was bought: every fen paid in (750,000) must be back, no principal held back.
+    assert (_cash_out(db, t1["payment_id"], t2["payment_id"], t3["payment_id"]), _held_back(client, buyer, shop)) == (750_000, 0)
     _ledger_ok(db, shop.merchant_id)

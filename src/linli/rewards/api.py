@@ -279,6 +279,40 @@ class TemplateChoiceOut(Output):
     template_id: int | None
 
 
+class PayoutOut(Output):
+    id: int
+    member_id: int
+    topup_id: int
+    payment_id: int
+    amount: int
+    reason: str = Field(description="requested (a principal refund) | over_cap | held_back (held-back principal whose bonus came back)")
+    status: str = Field(description="pending (the gateway is asked, retried) | paid")
+    created_at: datetime
+    paid_at: datetime | None
+    note: str | None = Field(description="how it was paid, when finance paid it by hand")
+
+
+class PaidByHandIn(Input):
+    note: str = Field(min_length=1, max_length=200, description="how it was paid (a bank transfer, cash at the counter)")
+
+
+def _payout_out(p) -> PayoutOut:
+    return PayoutOut(id=p.id, member_id=p.member_id, topup_id=p.topup_id, payment_id=p.payment_id, amount=p.amount, reason=p.reason, status=p.status,
+                     created_at=p.created_at, paid_at=p.paid_at, note=p.note)
+
+
+@router.get("/merchants/{mid}/stored-value-payouts", response_model=list[PayoutOut], responses=PROBLEMS)
+def stored_value_payouts(mid: Id, s: DB, who: Who, status: Annotated[str | None, Query(pattern="^(pending|paid)$")] = "pending") -> list[PayoutOut]:
+    """Principal paid back to members' top-up payments (finance): pending ones by default."""
+    return [_payout_out(p) for p in stored_value.payouts(s, who, mid, status)]
+
+
+@router.post("/merchants/{mid}/stored-value-payouts/{pid}/paid-by-hand", response_model=PayoutOut, responses=PROBLEMS)
+def payout_paid_by_hand(mid: Id, pid: Id, body: PaidByHandIn, s: DB, who: Who, now: Now) -> PayoutOut:
+    """A payout the gateway will not take (a payment past its refund window), paid outside it."""
+    return _payout_out(stored_value.mark_paid_by_hand(s, who, mid, pid, body.note, now))
+
+
 @router.get("/merchants/{mid}/levels", response_model=list[LevelDefOut], responses=PROBLEMS)
 def get_levels(mid: Id, s: DB, who: Who) -> list[LevelDefOut]:
     return [LevelDefOut.model_validate(d) for d in levels.get_levels(s, who, mid)]

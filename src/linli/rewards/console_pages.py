@@ -48,6 +48,8 @@ error_messages(
         "levels.thresholds_not_increasing": N_("Each level needs more growth than the one before it."),
         "levels.template_unknown": N_("Choose one of this shop's coupons."),
         "coupon.template_unknown": N_("Choose one of this shop's coupons."),
+        "payout.note_required": N_("Say how it was paid (1 to 200 characters)."),
+        "payout.already_paid": N_("This refund is already paid."),
     }
 )
 
@@ -157,6 +159,7 @@ def _page(page: Page, s: Session, who: Principal, mid: int, now, *, state: dict 
         "rewards/console_rules.html", status=status, view=view, state=state, knobs=[(k, SETTING_NAMES[k.name]) for k in SETTINGS], points=points,
         plans=list(plans) + [dict(blank_plan) for _ in range(BLANK_ROWS)], levels=list(lvls) + [dict(blank_level) for _ in range(BLANK_ROWS)],
         chosen=chosen, templates=templates, can_rules=view.can(Permission.manage_rules), can_campaigns=view.can(Permission.manage_campaigns),
+        can_finance=view.can(Permission.finance), payouts=stored_value.payouts(s, who, mid) if view.can(Permission.finance) else [],
         saved=page.request.query_params.get("saved", ""),
     )
 
@@ -250,3 +253,17 @@ def save_coupons(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now
         field = exc.extra.get("field")
         return _refused(page, s, who, mid, now, "coupons", values, exc, "new_member" if field == "template_id" else field)
     return page.redirect(f"{_url(mid)}?saved=coupons#system-coupons")
+
+
+@router.post("/console/merchants/{mid}/rewards/payouts/{pid}")
+def payout_paid_by_hand(mid: Id, pid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+    """Finance marks a stored-value payout paid outside the gateway, saying how."""
+    values = {"id": pid, "note": text(form, "note")[:200]}
+    try:
+        with attempt(s):
+            stored_value.mark_paid_by_hand(s, who, mid, pid, values["note"], now)
+    except DomainError as exc:
+        if exc.code == "payout.not_found":
+            raise
+        return _refused(page, s, who, mid, now, "payouts", values, exc, exc.extra.get("field"))
+    return page.redirect(f"{_url(mid)}?saved=payouts#payouts")

@@ -180,9 +180,10 @@ class Topup(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Principal of this top-up that has left it: paid out (or being paid out) to its payment,
     # or held back (below). The room left to pay out is ``pay - principal_out``, and its bonus
-    # is forfeited in the share of ``principal_out`` (rewards/stored_value.py).
+    # is forfeited in the share of ``principal_out`` less ``bonus_out`` (rewards/stored_value.py).
     principal_out: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     held_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # part of principal_out not paid out yet
+    bonus_out: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # of its bonus, what has been forfeited (or held back for)
 
 
 class StoredValuePayout(Base):
@@ -190,7 +191,8 @@ class StoredValuePayout(Base):
     transaction that decided it (an order refund, a principal refund) has committed: the
     ``rewards.stored_value_payout_due`` event's handler calls the gateway with the key
     ``sv_payout:<id>``, so a retry asks for the same refund, and a gateway that refuses
-    delays the payout (retried, logged) without undoing what decided it.
+    delays the payout (retried, logged) without undoing what decided it; finance can mark a
+    payout the gateway will not take (a payment past its refund window) paid by hand.
     pending → paid."""
 
     __tablename__ = "sv_payouts"
@@ -206,6 +208,9 @@ class StoredValuePayout(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | paid
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Paid by hand (the gateway cannot refund that payment any more): who marked it, and how.
+    paid_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
+    note: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class StoredValueRefund(Base):

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from linli import events, ledger
 from linli.db import insert_ignore
-from linli.errors import Conflict, Invalid
+from linli.errors import Conflict, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
@@ -191,7 +191,8 @@ def refund_principal(s: Session, member_id: int, merchant_id: int, now: datetime
     top-up keeps 5 元 of its bonus; one who spent none keeps none. Bonus that is due but
     already spent (an order paid with it while its principal sat in another order that was
     later refunded or cancelled) is held back from the principal paid out, so bonus never
-    leaves as cash; it is paid out when that bonus comes back (``settle_held_back``). The
+    leaves as cash; it is paid out when that bonus comes back (``settle_held_back``),
+    held on the newest top-ups, whose payments the gateway refunds longest. The
     gateway is asked after commit (``StoredValuePayout``). Refused when there is no
     principal, or while an unpaid order holds stored value."""
     identity.public_merchant(s, merchant_id)
@@ -235,9 +236,10 @@ def settle_over_cap(s: Session, merchant_id: int, member_id: int, now: datetime)
 
 
 def _due(t: Topup, take: int) -> int:
-    """The bonus of ``t`` forfeited by ``take`` more of its principal leaving it (rounded
-    cumulatively, so a top-up refunded in parts forfeits exactly its bonus, never a fen more)."""
-    return rules.bonus_forfeited(t.principal_out + take, t.pay, t.bonus) - rules.bonus_forfeited(t.principal_out, t.pay, t.bonus)
+    """The bonus of ``t`` forfeited by ``take`` more of its principal leaving it: its share
+    of everything that has left, less what it has forfeited already (rounded cumulatively,
+    so a top-up refunded in parts forfeits exactly its bonus, never a fen more)."""
+    return max(0, rules.bonus_forfeited(t.principal_out + take, t.pay, t.bonus) - t.bonus_out)
 
 
 def _largest_take(t: Topup, room: int, reduce_by: int, bonus: int) -> int:
@@ -280,14 +282,21 @@ def _pay_out(s: Session, b: RewardBalance, plan: list[tuple[Topup, int]], reason
     if not wrote:  # a new refund row has fresh keys: a transfer already written means a key collision
         raise RuntimeError(f"principal refund {r.id}: its ledger transfer already exists")
     holds, hold_left = {}, held
-    for t, take in sorted(plan, key=lambda item: item[0].id):  # held back on the oldest top-ups
+    for t, take in sorted(plan, key=lambda item: -item[0].id):  # held back on the newest top-ups (the gateway's refund window closes last there)
         holds[t.id] = min(hold_left, take)
         hold_left -= holds[t.id]
     for t, take in plan:
+        t.bonus_out += _due(t, take)
         t.principal_out += take
         t.held_back += holds[t.id]
         if take - holds[t.id]:
             _schedule_payout(s, t, take - holds[t.id], reason, r.id, now)
+    extra = forfeit - min(due, bonus)  # bonus over the cap: charged to the top-ups with the most bonus per fen
+    for t in sorted(_paid_topups(s, merchant_id, member_id), key=lambda t: (-(t.bonus * 10_000 // t.pay), -t.id)):
+        x = min(extra, t.bonus - t.bonus_out)
+        if x > 0:
+            t.bonus_out += x
+            extra -= x
     r.payments = [[p.payment_id, p.amount] for p in s.scalars(select(StoredValuePayout).where(StoredValuePayout.refund_id == r.id).order_by(StoredValuePayout.id))]
     s.flush()
     return r
@@ -303,7 +312,7 @@ def settle_held_back(s: Session, merchant_id: int, member_id: int, bonus_back: i
     """``bonus_back`` of spent bonus came back to the member (its order refunded or
     cancelled). If a principal refund held principal back for it, that bonus is forfeited
     now, as it would have been then, and the principal held back is paid out to the
-    payments it was held on (the oldest top-up first). Once per ``key``; returns the fen."""
+    payments it was held on (the newest top-up first). Once per ``key``; returns the fen."""
     b = _lock_balance(s, merchant_id, member_id)
     n = min(bonus_back, b.sv_held_back, max(b.sv_bonus, 0))
     if n <= 0:
@@ -312,7 +321,7 @@ def settle_held_back(s: Session, merchant_id: int, member_id: int, bonus_back: i
     if not ledger.transfer(s, merchant_id, "sv_release", f"sv:held_back_paid:{key}", legs, now, require_funds=True):
         return 0
     left = n
-    held = select(Topup).where(Topup.merchant_id == merchant_id, Topup.member_id == member_id, Topup.held_back > 0).order_by(Topup.id)
+    held = select(Topup).where(Topup.merchant_id == merchant_id, Topup.member_id == member_id, Topup.held_back > 0).order_by(Topup.id.desc())
     for t in s.scalars(held):
         take = min(left, t.held_back)
         t.held_back -= take
@@ -352,3 +361,29 @@ def paying_out(s: Session, merchant_id: int, member_id: int) -> int:
     q = select(func.coalesce(func.sum(StoredValuePayout.amount), 0)).where(
         StoredValuePayout.merchant_id == merchant_id, StoredValuePayout.member_id == member_id, StoredValuePayout.status == "pending")
     return int(s.scalar(q))
+
+
+def payouts(s: Session, who: Principal, merchant_id: int, status: str | None = "pending", limit: int = 100) -> list[StoredValuePayout]:
+    """The shop's payouts of principal (finance): oldest first, pending ones by default."""
+    identity.require_permission(s, who, merchant_id, Permission.finance)
+    q = select(StoredValuePayout).where(StoredValuePayout.merchant_id == merchant_id)
+    if status is not None:
+        q = q.where(StoredValuePayout.status == status)
+    return list(s.scalars(q.order_by(StoredValuePayout.id).limit(limit)))
+
+
+def mark_paid_by_hand(s: Session, who: Principal, merchant_id: int, payout_id: int, note: str, now: datetime) -> StoredValuePayout:
+    """Finance paid a payout outside the gateway (a bank transfer, cash at the counter): it is
+    paid, the gateway is no longer asked. The note (how it was paid) is required."""
+    identity.require_permission(s, who, merchant_id, Permission.finance)
+    note = note.strip()
+    if not 1 <= len(note) <= 200:
+        raise Invalid("payout.note_required", "Say how it was paid (1 to 200 characters).", field="note")
+    p = s.get(StoredValuePayout, payout_id, with_for_update=True)
+    if p is None or p.merchant_id != merchant_id:
+        raise NotFound("payout.not_found", "No such payout.")
+    if p.status == "paid":
+        raise Conflict("payout.already_paid", "This payout is already paid.")
+    p.status, p.paid_at, p.paid_by, p.note = "paid", now, who.member_id, note
+    s.flush()
+    return p

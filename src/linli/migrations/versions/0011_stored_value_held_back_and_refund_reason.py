@@ -29,8 +29,8 @@ def upgrade() -> None:
     with op.batch_alter_table('topups', schema=None) as batch_op:
         batch_op.add_column(sa.Column('principal_out', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('held_back', sa.Integer(), nullable=False, server_default='0'))
-    # Until now a top-up's principal left it only by refunds of its payment.
-    op.execute("UPDATE topups SET principal_out = (SELECT payments.refunded FROM payments WHERE payments.id = topups.payment_id) WHERE status = 'paid'")
+        batch_op.add_column(sa.Column('bonus_out', sa.Integer(), nullable=False, server_default='0'))
+    _principal_out_so_far()
     op.create_table('sv_payouts',
     sa.Column('id', BigId, autoincrement=True, nullable=False),
     sa.Column('merchant_id', BigId, nullable=False),
@@ -43,6 +43,9 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('created_at', linli.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('paid_at', linli.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paid_by', BigId, nullable=True),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.ForeignKeyConstraint(['paid_by'], ['members.id'], name=op.f('fk_sv_payouts_paid_by_members')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_sv_payouts_member_id_members')),
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_sv_payouts_merchant_id_merchants')),
     sa.ForeignKeyConstraint(['refund_id'], ['sv_refunds.id'], name=op.f('fk_sv_payouts_refund_id_sv_refunds')),
@@ -55,6 +58,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_sv_payouts_topup_id'), ['topup_id'], unique=False)
 
 
+def _principal_out_so_far() -> None:
+    """Until now a top-up's principal left it by refunds of its payment, and by principal a
+    refund kept back for spent bonus (booked to sv_bonus_granted: kept by the shop, as the
+    rules then said), which the refund took from its oldest payments. Both are out of the
+    top-up now, and its bonus forfeited in their share."""
+    conn = op.get_bind()
+    topups = conn.execute(sa.text(
+        "SELECT t.id, t.merchant_id, t.member_id, t.pay, t.bonus, p.refunded FROM topups t JOIN payments p ON p.id = t.payment_id WHERE t.status = 'paid' ORDER BY t.id"
+    )).fetchall()
+    out = {row.id: row.refunded for row in topups}
+    kept = conn.execute(sa.text(
+        "SELECT r.merchant_id, r.member_id, SUM(e.amount) AS kept FROM sv_refunds r"
+        " JOIN ledger_transfers lt ON lt.key = 'sv:principal_refund:' || CAST(r.id AS VARCHAR(20))"
+        " JOIN ledger_entries e ON e.transfer_id = lt.id AND e.account = 'sv_bonus_granted'"
+        " GROUP BY r.merchant_id, r.member_id"
+    )).fetchall()
+    for k in kept:
+        left = int(k.kept or 0)
+        for row in topups:  # oldest first
+            if left <= 0:
+                break
+            if (row.merchant_id, row.member_id) == (k.merchant_id, k.member_id):
+                take = min(left, row.pay - out[row.id])
+                out[row.id] += take
+                left -= take
+    for row in topups:
+        bonus_out = min(row.bonus, -(-row.bonus * out[row.id] // row.pay)) if out[row.id] and row.bonus else 0
+        conn.execute(sa.text("UPDATE topups SET principal_out = :o, bonus_out = :b WHERE id = :i"), {"o": out[row.id], "b": bonus_out, "i": row.id})
+
+
 def downgrade() -> None:
     with op.batch_alter_table('sv_payouts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sv_payouts_topup_id'))
@@ -62,6 +95,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_sv_payouts_member_id'))
     op.drop_table('sv_payouts')
     with op.batch_alter_table('topups', schema=None) as batch_op:
+        batch_op.drop_column('bonus_out')
         batch_op.drop_column('held_back')
         batch_op.drop_column('principal_out')
     with op.batch_alter_table('sv_refunds', schema=None) as batch_op:
