@@ -38,7 +38,7 @@ error_messages(
     }
 )
 
-STATUS = {"pending": N_("Pending"), "granted": N_("Granted"), "voided": N_("Void")}
+STATUS = {"pending": N_("Reward pending"), "granted": N_("Reward granted"), "voided": N_("Reward void")}
 VOID_REASONS = {"refunded": N_("the order was refunded below the minimum"), "monthly_cap": N_("this month's limit was reached")}
 
 
