@@ -8,6 +8,7 @@ from __future__ import annotations
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from linli.catalog import service as catalog
 from linli.i18n import N_
 from linli.incentives import programmes, referrals, rules
 from linli.money import format_yuan
@@ -50,9 +51,11 @@ def reward_text(page: Page, s: Session, r: rules.Reward | None) -> str:
         return page._(N_("%(n)s points")) % {"n": r.amount}
     if r.kind == rules.Kind.stored_value_bonus:
         return page._(N_("¥%(amount)s stored value")) % {"amount": format_yuan(r.amount)}
+    if r.kind == rules.Kind.gift and r.sku_id is not None:
+        sku = catalog.sku_views(s, [r.sku_id]).get(r.sku_id)
+        return page._(N_("Gift: %(name)s")) % {"name": f"{sku.product_name} {sku.sku_name}" if sku else ""}
     t = coupons.template_by_id(s, r.template_id) if r.template_id else None
-    name = t.name if t is not None else ""
-    return (page._(N_("Gift: %(name)s")) if r.kind == rules.Kind.gift else page._(N_("Coupon: %(name)s"))) % {"name": name}
+    return page._(N_("Coupon: %(name)s")) % {"name": t.name if t is not None else ""}
 
 
 def _render(page: Page, name: str, **context) -> Markup:
