@@ -51,7 +51,7 @@ def _facts(r: ProgrammeReferral, at: datetime) -> dict:
 
 def on_received(s: Session, p: OrderReceived, now: datetime) -> list[ProgrammeReferral]:
     binding = referral.binding_of(s, p.merchant_id, p.member_id)
-    if binding is None or binding[0] == p.member_id:
+    if binding is None:
         return []
     inviter_id, bound_at = binding
     if orders.first_received_order(s, p.member_id, p.merchant_id) != p.order_id:
