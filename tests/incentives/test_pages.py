@@ -55,3 +55,18 @@ def test_the_console_lists_programmes_and_refuses_a_sign_up_trigger(client, db, 
     html = console.get(url, headers=HTML).text
     assert "每邀1人各得3元" in html
     assert console.get(f"/console/merchants/{p.shop.merchant_id}", headers=HTML).text.count('data-testid="programmes-summary"') == 1
+    # Edit: a cap out of bounds comes back on the row with nothing changed, then a good one saves.
+    edit = {"csrf_token": csrf(console), "name": "老王的鸡蛋", "ends_at": "2027-01-31", "monthly_cap": "0"}
+    r = console.post(f"{url}/{p.id}", data=edit, headers=HTML)
+    assert r.status_code == 422 and 'value="老王的鸡蛋"' in r.text
+    with db.transaction() as s:
+        assert s.get(ReferralProgramme, p.id).name == "邻里鸡蛋计划"
+    edit["monthly_cap"] = "5"
+    assert console.post(f"{url}/{p.id}", data=edit, headers=HTML, follow_redirects=False).status_code == 303
+    with db.transaction() as s:
+        row = s.get(ReferralProgramme, p.id)
+        assert (row.name, row.monthly_cap) == ("老王的鸡蛋", 5)
+    assert 'value="2027-01-31"' in console.get(url, headers=HTML).text
+    assert console.post(f"{url}/{p.id}/end", data={"csrf_token": csrf(console)}, headers=HTML, follow_redirects=False).status_code == 303
+    with db.transaction() as s:
+        assert s.get(ReferralProgramme, p.id).ended_at is not None

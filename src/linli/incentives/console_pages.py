@@ -26,7 +26,7 @@ from linli.incentives.pages import STATUS, reward_text
 from linli.money import parse_yuan
 from linli.rewards import coupons
 from linli.schema import Id
-from linli.timeutil import SHANGHAI
+from linli.timeutil import SHANGHAI, local_time
 from linli.web import templating
 from linli.web.console import MerchantView, merchant_section, merchant_view
 from linli.web.deps import DB, Now
@@ -134,7 +134,7 @@ def _page(page: Page, s: Session, who: Principal, mid: int, now: datetime, *, st
     rows = []
     for st in programmes.stats(s, who, mid):
         p = st.programme
-        rows.append({"st": st, "p": p, "status": programmes.status(p, now), "inviter": reward_text(page, s, programmes.reward_of(p.inviter_reward)),
+        rows.append({"st": st, "p": p, "status": programmes.status(p, now), "last_day": local_time(p.ends_at - timedelta(seconds=1), "%Y-%m-%d"), "inviter": reward_text(page, s, programmes.reward_of(p.inviter_reward)),
                      "invitee": reward_text(page, s, programmes.reward_of(p.invitee_reward)),
                      "milestones": [(m.count, reward_text(page, s, m.inviter_reward)) for m in programmes.milestones_of(p)]})
     templates = [st.template for st in coupons.template_stats(s, who, mid, now) if st.template.active]
@@ -162,6 +162,22 @@ def create(mid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now)
         values: dict[str, Any] = {k: text(form, k)[:80] for k in form.keys() if k != "csrf_token"}
         return _page(page, s, who, mid, now, state={"values": values, "error": page.error_text(exc), "field": exc.extra.get("field")}, status=exc.status)
     return page.redirect(f"{_url(mid)}#programme-{p.id}")
+
+
+@router.post("/console/merchants/{mid}/referral-programmes/{pid}")
+def edit(mid: Id, pid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+    """Rename it, move its last day, change its monthly cap (its rewards stay as promised)."""
+    values = {k: text(form, k)[:40] for k in ("name", "ends_at", "monthly_cap")}
+    try:
+        with attempt(s):
+            ends = _day(values["ends_at"], "ends_at") + timedelta(days=1) if values["ends_at"] else None
+            cap = _whole(values["monthly_cap"], "monthly_cap") if values["monthly_cap"] else None
+            programmes.update(s, who, mid, pid, now, name=values["name"] or None, ends_at=ends, monthly_cap=cap)
+    except DomainError as exc:
+        if exc.code == "merchant.not_found":
+            raise
+        return _page(page, s, who, mid, now, state={"row": pid, "row_error": page.error_text(exc), "edit": values}, status=exc.status)
+    return page.redirect(f"{_url(mid)}#programme-{pid}")
 
 
 @router.post("/console/merchants/{mid}/referral-programmes/{pid}/end")
