@@ -79,6 +79,7 @@ def seed(db: Database, now: datetime) -> DemoInfo:
         _describe(s, info)
     from linli.demo_campaigns import seed_campaigns
     from linli.demo_distribution import seed_distribution
+    from linli.demo_incentives import seed_incentives
     from linli.demo_orders import seed_orders
     from linli.demo_rewards import seed_rewards
     from linli.demo_stored_value import seed_stored_value
@@ -87,6 +88,7 @@ def seed(db: Database, now: datetime) -> DemoInfo:
     seed_distribution(db, info.merchant_id, OWNER_PHONE, now)
     seed_campaigns(db, info.merchant_id, OWNER_PHONE, now)
     seed_stored_value(db, info.merchant_id, OWNER_PHONE, now)
+    seed_incentives(db, info.merchant_id, OWNER_PHONE, now)  # before the new-member coupon is set: the friends joined before it
     seed_rewards(db, info.merchant_id, OWNER_PHONE, now)
     return info
 

@@ -233,6 +233,27 @@ def _stored_value(client, db, shop: Shop) -> None:
     events.drain(db)
 
 
+def _incentives(client, db, shop: Shop, clock) -> None:
+    """A referral programme: one friend's first order granted, another's voided by a refund."""
+    body = {"name": "邀邻居", "starts_at": clock.current.isoformat(), "ends_at": (clock.current + timedelta(days=60)).isoformat(), "min_paid": 5000,
+            "inviter_reward": {"kind": "points", "amount": 100}}
+    assert client.post(f"/api/v1/merchants/{shop.merchant_id}/referral-programmes", json=body, headers=shop.owner).status_code == 201
+    code = client.get("/api/v1/me/invite", params={"merchant_id": shop.merchant_id}, headers=login(client, "13700000970")).json()["code"]
+    for phone, refund in (("13700000971", 0), ("13700000972", 3000)):
+        friend = login(client, phone, invite_code=code)
+        o = buy(client, db, friend, shop, [(shop.skus["berry"], 1)])
+        assert client.post(f"/api/v1/merchants/{shop.merchant_id}/orders/{o['id']}/ready", headers=shop.owner).status_code == 200
+        assert client.post(f"/api/v1/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.leader).status_code == 200
+        events.drain(db)
+        if refund:
+            case = client.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": o["lines"][0]["id"], "amount": refund}], "reason": "坏果"}, headers=friend).json()
+            if case["status"] == "requested":
+                assert client.post(f"/api/v1/merchants/{shop.merchant_id}/refunds/{case['id']}/approve", headers=shop.owner).status_code == 200
+            events.drain(db)
+    jobs.run_due(db, clock.advance(days=7, minutes=1))  # the granted one's window closes
+    events.drain(db)
+
+
 def _rewards_levels(client, db, shop: Shop, clock) -> None:
     """A member's level: up on a received order, a downgrade announced before the review."""
     body = [{"name": "银卡", "growth": 5000}, {"name": "金卡", "growth": 20000, "discount_bp": 500}]
@@ -259,6 +280,7 @@ def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(cl
     shop = _orders_money_and_people(client, db, merchant, clock)
     _campaigns(client, db, shop, clock)
     _stored_value(client, db, shop)
+    _incentives(client, db, shop, clock)
     _rewards_levels(client, db, shop, clock)
     _rewards(db, clock)
     rows = outbox(db)

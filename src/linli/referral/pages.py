@@ -36,6 +36,7 @@ from linli.web.console import merchant_view
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router
 from linli.web.labels import NAMES
+from linli.web.member import invite_blocks, share_blocks
 from linli.web.pages import (
     INVITE_COOKIE,
     ConsoleWho,
@@ -146,7 +147,8 @@ def invite(code: str, page: PageDep, s: DB, now: Now) -> Response:
                 notice = (page._(N_("You joined %(shop)s through %(name)s's invitation.")) if bound else page._(N_("You already joined %(shop)s through %(name)s's invitation."))) % {
                     "shop": merchant.name, "name": inviter.nickname,
                 }
-    response = page.render("referral/invite.html", merchant=merchant, inviter=inviter, product=product, price=price, target=target, notice=notice, refusal=refusal)
+    response = page.render("referral/invite.html", merchant=merchant, inviter=inviter, product=product, price=price, target=target, notice=notice, refusal=refusal,
+                           blocks=invite_blocks(page, s, merchant.id))
     if page.who is None:
         response.set_cookie(INVITE_COOKIE, c.code, max_age=INVITE_TTL, httponly=True, samesite="lax", secure=page.ctx.settings.is_production, path="/")
     return response
@@ -197,7 +199,7 @@ def render_centre(page: Page, s: Session, who: Principal, mid: int, now: datetim
         "referral/centre.html", status=status, merchant=merchant, code=code.code, link=invite_link(page, code.code), products=products, chosen=chosen,
         poster=poster, my_status=service.sharer_status(s, mid, who.member_id), mode=mode_text(page, s, mid), rules=rules, money=money,
         withdrawals=money_port.withdrawals(s, who.member_id, mid, limit=20), team=team_rows(s, who, mid, rules.levels), state=state or {},
-        notice=page._(notice) if notice else None, idem=uuid.uuid4().hex, **NAMES,
+        notice=page._(notice) if notice else None, idem=uuid.uuid4().hex, blocks=share_blocks(page, s, mid, who.member_id), **NAMES,
     )
 
 

@@ -105,6 +105,12 @@ def set_code_enabled(s: Session, who: Principal, merchant_id: int, code: str, en
 # --- bindings --------------------------------------------------------------------------------
 
 
+def binding_of(s: Session, merchant_id: int, member_id: int) -> tuple[int, datetime] | None:
+    """(inviter, bound at) of a member at a merchant, or None when nobody invited them."""
+    row = s.execute(select(Binding.inviter_id, Binding.bound_at).where(Binding.merchant_id == merchant_id, Binding.invitee_id == member_id)).first()
+    return None if row is None else (row[0], row[1])
+
+
 def inviter_of(s: Session, merchant_id: int, member_id: int) -> int | None:
     return s.scalars(select(Binding.inviter_id).where(Binding.merchant_id == merchant_id, Binding.invitee_id == member_id)).first()
 

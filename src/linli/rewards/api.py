@@ -351,7 +351,7 @@ def put_birthday_coupon(mid: Id, body: TemplateChoiceIn, s: DB, who: Who) -> Tem
 class MovementOut(Output):
     id: int
     at: datetime
-    reason: str = Field(description="earned | available | redeemed | returned | reversed | expired")
+    reason: str = Field(description="earned | available | redeemed | returned | reversed | expired | reward")
     order_id: int | None
     refund_case_id: int | None
     pending: int

@@ -176,6 +176,10 @@ def _grant(s: Session, t: CouponTemplate, member_id: int, source: str, key: str 
     return s.get(Coupon, coupon_id)
 
 
+def template_by_id(s: Session, template_id: int) -> CouponTemplate | None:
+    return s.get(CouponTemplate, template_id)
+
+
 def template_of(s: Session, c: Coupon) -> CouponTemplate:
     return s.get(CouponTemplate, c.template_id)
 

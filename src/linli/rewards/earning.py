@@ -170,3 +170,26 @@ def settle_debts(s: Session, merchant_id: int, member_id: int) -> None:
         by_id[src].remaining -= n
         by_id[dst].remaining += n
     s.flush()
+
+
+REFERRAL = "referral"
+
+
+def grant_reward(s: Session, merchant_id: int, member_id: int, points: int, source: str, now: datetime) -> int:
+    """A reward's points (a referral programme's, RULES.md "Points ... on referral rewards"):
+    one lot keyed ``(merchant, member, "referral", source)``, available at once (the reward
+    is only given once the order behind it is past its after-sales window) and expiring like
+    earned points; one transfer points_issued → points_available keyed ``points:reward:{source}``.
+    Once per ``source``; returns the points granted now (0 on a repeat)."""
+    if points <= 0:
+        return 0
+    lock_points(s, merchant_id, member_id)
+    years = settings_of(s, merchant_id).points_expiry_years
+    row = {"merchant_id": merchant_id, "member_id": member_id, "key": f"{merchant_id}:{member_id}:{REFERRAL}:{source}", "reason": REFERRAL, "order_id": None, "line_id": None,
+           "amount": points, "remaining": points, "reversed": 0, "expired": 0, "state": "available", "earned_at": now, "expires_at": rules.points_expire_at(now, years)}
+    if s.execute(insert_ignore(s, PointsLot, row, ["key"]).returning(PointsLot.id)).scalar() is None:
+        return 0
+    ledger.transfer(s, merchant_id, "points_reward", f"points:reward:{source}", [Leg(accounts.POINTS_ISSUED, None, -points), Leg(accounts.POINTS_AVAILABLE, member_id, points)], now)
+    s.flush()
+    settle_debts(s, merchant_id, member_id)
+    return points

@@ -22,6 +22,7 @@ REASONS = {
     "points_return": "returned",  # redeemed points back on a refund or an unpaid cancel
     "points_reverse": "reversed",  # earned points taken back by a refund of their line
     "points_expire": "expired",
+    "points_reward": "reward",  # a referral programme's reward (incentives), available at once
 }
 
 

@@ -387,3 +387,22 @@ def mark_paid_by_hand(s: Session, who: Principal, merchant_id: int, payout_id: i
     p.status, p.paid_at, p.paid_by, p.note = "paid", now, who.member_id, note
     s.flush()
     return p
+
+
+# --- a reward's bonus (incentives) ------------------------------------------------------------
+
+
+def grant_bonus(s: Session, merchant_id: int, member_id: int, amount: int, key: str, now: datetime) -> int:
+    """A reward paid as stored-value bonus (a referral programme's): sv_bonus_granted →
+    sv_bonus, keyed ``sv:reward:{key}``, once. The cap holds: only what fits under 500,000 fen
+    (principal, bonus and what unpaid orders hold) is granted, and the rest is not given —
+    the caller records what was. Returns the fen granted now (0 on a repeat or a full card)."""
+    if amount <= 0:
+        return 0
+    b = _lock_balance(s, merchant_id, member_id)
+    room = max(0, rules.STORED_VALUE_CAP - b.sv_principal - b.sv_bonus - _parked(s, merchant_id, member_id))
+    fits = min(amount, room)
+    if fits <= 0:
+        return 0
+    legs = [Leg(accounts.SV_BONUS_GRANTED, None, -fits), Leg(accounts.SV_BONUS, member_id, fits)]
+    return fits if ledger.transfer(s, merchant_id, "sv_reward", f"sv:reward:{key}", legs, now) else 0

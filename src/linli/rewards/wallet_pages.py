@@ -37,7 +37,7 @@ MAX_POLLS = 60  # the top-up page stops waiting for the payment callback after a
 STATEMENT_PAGE = 30
 REASON_NAMES = {
     "earned": N_("Earned (pending)"), "available": N_("Now available"), "redeemed": N_("Paid an order"), "returned": N_("Given back"),
-    "reversed": N_("Taken back by a refund"), "expired": N_("Expired"),
+    "reversed": N_("Taken back by a refund"), "expired": N_("Expired"), "reward": N_("Invitation reward"),
 }
 
 

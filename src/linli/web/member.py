@@ -1,6 +1,8 @@
 """The member H5's page furniture that domains add to each other's pages without importing
 them: blocks on the shop and product pages (``@shop_block``: e.g. rewards' "领券") and
-blocks at checkout (``@checkout_block``: e.g. rewards' coupon, points and stored value).
+blocks at checkout (``@checkout_block``: e.g. rewards' coupon, points and stored value),
+sections of referral's sharer centre (``@share_block``: incentives' 邀请奖励) and blocks on its
+invite landing (``@invite_block``: the reward an invited neighbour will get).
 
 The page that owns the place (catalog's shop and product pages, orders' checkout) calls
 ``shop_blocks`` / ``checkout_offers`` and shows what comes back; the contributing domain
@@ -68,6 +70,12 @@ class Offer:
 
 # (page, session, merchant id, product id or None on the shop page) -> HTML or None.
 ShopBlock = Callable[[Page, Session, int, int | None], Markup | None]
+# (page, session, merchant id, member id) -> HTML or None: a section of the sharer centre.
+ShareBlock = Callable[[Page, Session, int, int], Markup | None]
+# (page, session, merchant id) -> HTML or None: what the invite landing adds for the invitee.
+InviteBlock = Callable[[Page, Session, int], Markup | None]
+_share_blocks: list[tuple[int, ShareBlock]] = []
+_invite_blocks: list[tuple[int, InviteBlock]] = []
 # (page, session, cart, the checkout form's values; empty on the first view) -> Offer or None.
 CheckoutBlock = Callable[[Page, Session, Cart, Mapping[str, str]], Offer | None]
 _shop_blocks: list[tuple[int, ShopBlock]] = []
@@ -84,6 +92,24 @@ def shop_block(order: int) -> Callable[[ShopBlock], ShopBlock]:
 def checkout_block(order: int) -> Callable[[CheckoutBlock], CheckoutBlock]:
     """Let a domain add a block to the checkout (lower ``order`` first)."""
     return _registrar(_checkout_blocks, order)
+
+
+def share_block(order: int) -> Callable[[ShareBlock], ShareBlock]:
+    """Let a domain add a section to the sharer centre (lower ``order`` first)."""
+    return _registrar(_share_blocks, order)
+
+
+def invite_block(order: int) -> Callable[[InviteBlock], InviteBlock]:
+    """Let a domain add a block to the invite landing (lower ``order`` first)."""
+    return _registrar(_invite_blocks, order)
+
+
+def share_blocks(page: Page, s: Session, merchant_id: int, member_id: int) -> list[Markup]:
+    return [html for _, fn in _share_blocks if (html := fn(page, s, merchant_id, member_id)) is not None]
+
+
+def invite_blocks(page: Page, s: Session, merchant_id: int) -> list[Markup]:
+    return [html for _, fn in _invite_blocks if (html := fn(page, s, merchant_id)) is not None]
 
 
 def shop_blocks(page: Page, s: Session, merchant_id: int, product_id: int | None = None) -> list[Markup]:

@@ -117,3 +117,10 @@ def line_amounts(s: Session, line_ids: list[int]) -> dict[int, tuple[int, int]]:
     if not line_ids:
         return {}
     return {i: (p, r) for i, p, r in s.execute(select(OrderLine.id, OrderLine.paid, OrderLine.refunded).where(OrderLine.id.in_(set(line_ids))))}
+
+
+def first_received_order(s: Session, member_id: int, merchant_id: int) -> int | None:
+    """The member's first received order at this merchant (earliest receipt, then lowest id),
+    whatever happened to it since — what a referral programme's reward waits for."""
+    q = select(Order.id).where(Order.member_id == member_id, Order.merchant_id == merchant_id, Order.received_at.is_not(None)).order_by(Order.received_at, Order.id).limit(1)
+    return s.scalars(q).first()

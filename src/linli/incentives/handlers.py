@@ -1,0 +1,28 @@
+"""Incentives' reactions to order events (each once per event: the outbox's handled_events;
+and once per referral by its own states, so a replay changes nothing): a received first
+order makes a referral pending, its completion grants it, a refund below the minimum voids
+it (incentives/referrals.py). Bindings are read from referral when an order is received
+(``member.bound`` alone rewards nothing: RULES.md never rewards a sign-up)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from linli.events import Event, on
+from linli.incentives import referrals
+from linli.orders.events import OrderCompleted, OrderReceived, OrderRefunded
+
+
+@on(OrderReceived)
+def referral_pending(s: Session, event: Event[OrderReceived]) -> None:
+    referrals.on_received(s, event.payload, event.created_at)
+
+
+@on(OrderCompleted)
+def referral_granted(s: Session, event: Event[OrderCompleted]) -> None:
+    referrals.on_completed(s, event.payload, event.created_at)
+
+
+@on(OrderRefunded)
+def referral_voided(s: Session, event: Event[OrderRefunded]) -> None:
+    referrals.on_refunded(s, event.payload, event.created_at)

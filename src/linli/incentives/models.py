@@ -1,0 +1,129 @@
+"""Incentives' tables: referral programmes, the referrals they reward (pending → granted |
+voided), the counters that hold the monthly cap and serialise milestones, the milestones
+reached, and every reward given (what was asked, what the rewards domain granted, its cost).
+
+Uniques do the once-only work: one referral per (programme, invitee), one milestone per
+(programme, inviter, count), one reward per key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from linli.db import Base, BigId, UTCDateTime, utcnow
+from linli.incentives.rules import SETTINGS, TRIGGER
+
+
+class ReferralProgramme(Base):
+    __tablename__ = "referral_programmes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    trigger: Mapped[str] = mapped_column(String(24), default=TRIGGER)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # ended early by staff
+    min_paid: Mapped[int] = mapped_column(Integer)  # fen
+    window_days: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("window_days"))
+    monthly_cap: Mapped[int] = mapped_column(Integer, default=SETTINGS.default("monthly_cap"))
+    # {kind, amount, template_id, sku_id} or null; a gift's template is made with the programme
+    inviter_reward: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    invitee_reward: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    milestones: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # [{count, inviter_reward, invitee_reward}]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProgrammeReferral(Base):
+    """One invitee's first received order under one programme."""
+
+    __tablename__ = "programme_referrals"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "invitee_id"),
+        Index("ix_programme_referrals_inviter", "merchant_id", "inviter_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("referral_programmes.id"), index=True)
+    inviter_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    invitee_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    order_id: Mapped[int] = mapped_column(BigId, index=True)
+    paid: Mapped[int] = mapped_column(Integer)  # fen, net of refunds when it qualified
+    month: Mapped[str] = mapped_column(String(7))  # Asia/Shanghai YYYY-MM of the receipt: the cap's period
+    status: Mapped[str] = mapped_column(String(10))  # pending | granted | voided
+    void_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)  # refunded | monthly_cap
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ProgrammeCap(Base):
+    """Rewarded (pending or granted) referrals of an inviter in a month: a compare-and-set
+    below the programme's monthly cap (``db.take_counter``); a void gives its place back."""
+
+    __tablename__ = "programme_caps"
+    __table_args__ = (UniqueConstraint("programme_id", "inviter_id", "month"), CheckConstraint("qty >= 0", name="cap_not_negative"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("referral_programmes.id"))
+    inviter_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    qty: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProgrammeInviter(Base):
+    """An inviter's granted referrals in a programme. Each grant increments it in one UPDATE
+    (the row lock orders concurrent grants), so each grant knows its own rank: the one that
+    makes it 3 reaches the 3-friends milestone, however many are granted at once."""
+
+    __tablename__ = "programme_inviters"
+
+    programme_id: Mapped[int] = mapped_column(ForeignKey("referral_programmes.id"), primary_key=True)
+    inviter_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    granted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProgrammeMilestone(Base):
+    __tablename__ = "programme_milestones"
+    __table_args__ = (UniqueConstraint("programme_id", "inviter_id", "count"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("referral_programmes.id"))
+    inviter_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    count: Mapped[int] = mapped_column(Integer)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("programme_referrals.id"))  # the grant that reached it
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProgrammeReward(Base):
+    """One reward given to one member, through the rewards domain (its own keyed grant):
+    ``granted`` is what that grant gave (points, fen of bonus — less than asked when the
+    stored-value cap is near — or 1 coupon, 0 when the template could give none), ``value``
+    its cost to the merchant in fen (points and bonus at face; a coupon's amount off or its
+    gift's price; a percent coupon 0, its cost known only when used)."""
+
+    __tablename__ = "programme_rewards"
+    __table_args__ = (Index("ix_programme_rewards_member", "merchant_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("referral_programmes.id"), index=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("programme_referrals.id"), index=True)
+    milestone_id: Mapped[int | None] = mapped_column(ForeignKey("programme_milestones.id"), nullable=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    side: Mapped[str] = mapped_column(String(8))  # inviter | invitee
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    asked: Mapped[int] = mapped_column(Integer)
+    granted: Mapped[int] = mapped_column(Integer)
+    coupon_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,30 @@
+"""The demo's referral programme as 菜场老王 and his inviting neighbour see it through the API."""
+
+from __future__ import annotations
+
+from linli import demo, demo_incentives, events, ledger
+from tests.conftest import login
+
+
+def test_demo_runs_the_eggs_programme_with_referrals_in_every_state_and_a_milestone(client, db, clock):
+    info = demo.seed(db, clock.current)
+    events.drain(db)
+    mid = info.merchant_id
+    owner = login(client, demo.OWNER_PHONE)
+    progs = client.get(f"/api/v1/merchants/{mid}/referral-programmes", headers=owner).json()
+    [p] = [p for p in progs if p["name"] == demo_incentives.PROGRAMME]
+    assert p["status"] == "active" and p["inviter_reward"]["kind"] == "gift" and p["invitee_reward"]["kind"] == "coupon"
+    assert p["counts"] == {"pending": 1, "granted": 3, "voided": 1}
+    inviter = login(client, demo_incentives.INVITER)
+    mine = client.get("/api/v1/me/referrals", params={"merchant_id": mid}, headers=inviter).json()
+    assert sorted(r["status"] for r in mine["referrals"]) == ["granted", "granted", "granted", "pending", "voided"]
+    assert all("****" in r["invitee"] for r in mine["referrals"])
+    assert mine["milestones"][0]["reached"] == [3]
+    wallet = client.get("/api/v1/me/wallet", params={"merchant_id": mid}, headers=inviter).json()
+    assert wallet["stored_value"]["bonus"] >= 5000  # 邀请3位好友得50元
+    gifts = [c for c in client.get("/api/v1/me/coupons", params={"merchant_id": mid}, headers=inviter).json() if c["kind"] == "gift"]
+    assert len(gifts) == 3  # a jin of eggs per friend
+    demo.seed(db, clock.current)  # seeding again adds nothing
+    assert client.get(f"/api/v1/merchants/{mid}/referral-programmes", headers=owner).json()[-1]["counts"] == p["counts"]
+    with db.transaction() as s:
+        assert ledger.check(s) == []
