@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Body, Depends, Header, Query, Response
+from fastapi import Body, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime, Field
 
 from linli import idempotency
@@ -15,7 +15,7 @@ from linli.rewards import coupons, grants, levels, statement, stored_value, wall
 from linli.rewards import settings as reward_settings
 from linli.rewards.rules import SETTINGS
 from linli.schema import Id, Input, Output, setting_field
-from linli.web.deps import DB, Ctx, Now, Who
+from linli.web.deps import DB, Now, Who
 from linli.web.deps import router as deps_router
 from linli.web.problems import PROBLEMS
 
@@ -118,10 +118,10 @@ def issue(mid: Id, tid: Id, body: IssueIn, s: DB, who: Who, now: Now) -> list[Co
     return [_coupon_out(c, coupons.template_of(s, c), now) for c in issued]
 
 
-async def _not_known_sold_out(tid: Id, who: Who, ctx: Ctx) -> None:
+async def _not_known_sold_out(tid: Id, who: Who, request: Request) -> None:
     """Once the caller is known: a template this process saw sold out a moment ago is
     refused on the event loop, with the endpoint's answer, before a thread or a session."""
-    if coupons.known_sold_out(ctx.db.engine, tid):
+    if coupons.known_sold_out(request.app.state.ctx.db.engine, tid):
         raise coupons.sold_out()
 
 
