@@ -138,7 +138,7 @@ def _sqlite_begin_deferred(conn) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
+def make_engine(url: str, *, pool_size: int = 30, read_only: bool = False, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
     """An engine; on SQLite, ``read_only`` gives connections that begin deferred (no write
     lock) and refuse every write (``PRAGMA query_only``), for requests that only read, and
     ``busy_timeout_s`` bounds the wait for the write lock (then: ``database is locked``)."""
@@ -154,7 +154,11 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, busy_
         else:
             _WriterTurns(busy_timeout_s).install(engine)
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2)
+    # At most pool_size connections, all kept once opened. (10 kept plus 20 overflow had the
+    # same ceiling, but with more than 10 requests in flight an overflow connection was
+    # closed at nearly every check-in and a new one opened at the next checkout: a new
+    # PostgreSQL backend every few requests.)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=0)
     _ping_when_idle(engine)
     return engine
 
