@@ -105,7 +105,7 @@ class UnitOfWorkRoute(APIRoute):
         self._head = self.path.partition("{")[0]  # every path this route matches starts so
 
     def matches(self, scope) -> tuple[Match, dict]:
-        # The app tries its ~180 routes in order; refusing most on their literal head is a
+        # The app tries its ~200 routes in order; refusing most on their literal head is a
         # string compare instead of FastAPI's scope look-ups and a regex. Not when the route
         # is matched through a nested inclusion (its path is then the inclusion's).
         if scope["type"] == "http" and not scope.get("root_path") and not _included(scope) and not scope["path"].startswith(self._head):
