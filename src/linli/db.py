@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -137,7 +138,7 @@ def _sqlite_begin_deferred(conn) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
+def make_engine(url: str, *, pool_size: int = 30, read_only: bool = False, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
     """An engine; on SQLite, ``read_only`` gives connections that begin deferred (no write
     lock) and refuse every write (``PRAGMA query_only``), for requests that only read, and
     ``busy_timeout_s`` bounds the wait for the write lock (then: ``database is locked``)."""
@@ -153,7 +154,43 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, busy_
         else:
             _WriterTurns(busy_timeout_s).install(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    # At most pool_size connections, all kept once opened. (10 kept plus 20 overflow had the
+    # same ceiling, but with more than 10 requests in flight an overflow connection was
+    # closed at nearly every check-in and a new one opened at the next checkout: a new
+    # PostgreSQL backend every few requests.)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=0)
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_IDLE_S = 5.0  # a pooled connection unused this long is tested before a request gets it
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for connections that sat idle in the pool.
+
+    Pinging every checkout cost a round trip (``SELECT 1``) per request, a fifth of a
+    short request's statements. A connection handed back a moment ago is as alive as the
+    ping would show; one idle for a while may have been closed by the server or the
+    network, and is pinged (a dead one is replaced, as with ``pool_pre_ping``). A server
+    lost while connections are busy fails the statements in flight either way, and the
+    first such failure invalidates the whole pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle(_dbapi_conn, record) -> None:
+        record.info["linli_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, _proxy) -> None:
+        since = record.info.pop("linli_idle_since", None)
+        if since is None or time.monotonic() - since < PING_IDLE_S:
+            return  # just connected, or just used
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_conn, None):
+                raise DisconnectionError() from exc  # the pool replaces it and checks out again
+            raise
 
 
 def is_write_refused(exc: BaseException) -> bool:

@@ -5,10 +5,14 @@ refund, kept on a partial one)."""
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
 from linli import events, ledger
+from linli.rewards import coupons
 from linli.rewards.models import Coupon, CouponTemplate
 from tests.conftest import login, problem_code
 from tests.e2e.conftest import LiveServer
@@ -73,6 +77,37 @@ def test_claims_respect_the_per_member_limit_and_the_total(client, merchant):
     assert r.status_code == 409 and problem_code(r) == "coupon.sold_out"
     mine = client.get("/api/v1/me/coupons", params={"merchant_id": shop.merchant_id}, headers=a).json()
     assert [c["status"] for c in mine] == ["unused", "unused"]
+
+
+def test_a_sold_out_template_is_refused_alike_from_memory_and_a_raised_total_is_seen_after_the_ttl(client, db, merchant, monkeypatch):
+    shop = make_shop(client, merchant)
+    t = _template(client, shop, total=1)
+    a, b, c = (login(client, f"1370000000{i}") for i in (1, 2, 3))
+    claim = f"/api/v1/coupons/{t['id']}/claim"
+    assert client.post(claim, headers=a).status_code == 201
+    from_db = client.post(claim, headers=b)
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        remembered = client.post(claim, headers=c)
+        anonymous = client.post(claim)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert (from_db.status_code, remembered.status_code) == (409, 409) and problem_code(remembered) == "coupon.sold_out"
+    assert remembered.content == from_db.content and remembered.headers["content-type"] == from_db.headers["content-type"]
+    assert not [q for q in statements if "coupon" in q.lower()], statements  # answered without the database
+    assert anonymous.status_code == 401  # who asks is still checked first
+    # Another process raises the total: this one answers from memory until the TTL is up.
+    with db.transaction() as s:
+        s.execute(update(CouponTemplate).where(CouponTemplate.id == t["id"]).values(total=2))
+    assert client.post(claim, headers=c).status_code == 409
+    later = time.monotonic() + coupons.SOLD_OUT_TTL_S
+    monkeypatch.setattr(coupons, "time", SimpleNamespace(monotonic=lambda: later))
+    assert client.post(claim, headers=c).status_code == 201
 
 
 def test_concurrent_claims_issue_exactly_the_total_and_nobody_holds_two(app, client, db, merchant):

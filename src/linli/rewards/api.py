@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Body, Header, Query, Response
+from fastapi import Body, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime, Field
 
 from linli import idempotency
@@ -118,7 +118,14 @@ def issue(mid: Id, tid: Id, body: IssueIn, s: DB, who: Who, now: Now) -> list[Co
     return [_coupon_out(c, coupons.template_of(s, c), now) for c in issued]
 
 
-@router.post("/coupons/{tid}/claim", status_code=201, response_model=CouponOut, responses=PROBLEMS)
+async def _not_known_sold_out(tid: Id, who: Who, request: Request) -> None:
+    """Once the caller is known: a template this process saw sold out a moment ago is
+    refused on the event loop, with the endpoint's answer, before a thread or a session."""
+    if coupons.known_sold_out(request.app.state.ctx.db.engine, tid):
+        raise coupons.sold_out()
+
+
+@router.post("/coupons/{tid}/claim", status_code=201, response_model=CouponOut, responses=PROBLEMS, dependencies=[Depends(_not_known_sold_out)])
 def claim(tid: Id, s: DB, who: Who, now: Now) -> CouponOut:
     c = coupons.claim(s, who.member_id, tid, now)
     return _coupon_out(c, coupons.template_of(s, c), now)

@@ -11,6 +11,7 @@ rolls back."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from linli.catalog import service as catalog
-from linli.db import insert_ignore
+from linli.db import after_commit, insert_ignore
 from linli.errors import Conflict, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.rules import Permission
@@ -103,6 +104,7 @@ def create_template(s: Session, who: Principal, merchant_id: int, inp: TemplateI
     )
     s.add(t)
     s.flush()
+    _forget_on_commit(s, t.id)  # a test database may reuse a template id
     return t
 
 
@@ -111,6 +113,7 @@ def set_active(s: Session, who: Principal, merchant_id: int, template_id: int, a
     t = _template(s, template_id, merchant_id)
     t.active = active
     s.flush()
+    _forget_on_commit(s, t.id)
     return t
 
 
@@ -146,6 +149,37 @@ def claimable(s: Session, merchant_id: int, now: datetime, product_id: int | Non
     return out
 
 
+# --- sold out, as this process last saw it --------------------------------------------------------
+# A rush of claims on a popular template is mostly refusals once it is gone. ``issued`` only
+# grows, so a template seen sold out stays so until someone raises its ``total`` (or turns
+# it off): remembered for SOLD_OUT_TTL_S, a claim is refused with the same answer without a
+# transaction. A template written in this process is forgotten when that commits; another
+# process's change is seen within the TTL.
+
+SOLD_OUT_TTL_S = 1.0
+_sold_out: dict[tuple[object, int], float] = {}  # (engine, template id) -> monotonic deadline
+
+
+def known_sold_out(bind: object, template_id: int) -> bool:
+    """Whether this process saw the template sold out less than SOLD_OUT_TTL_S ago."""
+    until = _sold_out.get((bind, template_id))
+    return until is not None and time.monotonic() < until
+
+
+def sold_out() -> Conflict:
+    return Conflict("coupon.sold_out", "All of these coupons have been claimed.")
+
+
+def _seen_sold_out(s: Session, template_id: int) -> Conflict:
+    _sold_out[(s.get_bind(), template_id)] = time.monotonic() + SOLD_OUT_TTL_S
+    return sold_out()
+
+
+def _forget_on_commit(s: Session, template_id: int) -> None:
+    bind = s.get_bind()
+    after_commit(s, lambda: _sold_out.pop((bind, template_id), None))
+
+
 def _grant(s: Session, t: CouponTemplate, member_id: int, source: str, key: str | None, now: datetime, *, limit: bool = True) -> Coupon:
     """Issue one coupon of ``t`` to ``member_id``; ``key`` (default: the member's next seq)
     makes the grant happen once. ``limit=False``: a keyed system grant that recurs (the
@@ -159,7 +193,7 @@ def _grant(s: Session, t: CouponTemplate, member_id: int, source: str, key: str 
         if existing is not None:
             return existing
     if t.issued >= t.total:  # sold out as read: refuse without writing (the compare-and-set below decides a race)
-        raise Conflict("coupon.sold_out", "All of these coupons have been claimed.")
+        raise _seen_sold_out(s, t.id)
     held = s.scalar(select(func.count()).select_from(Coupon).where(Coupon.template_id == t.id, Coupon.member_id == member_id)) or 0
     seq = held + 1
     if limit and seq > t.per_member:
@@ -172,7 +206,7 @@ def _grant(s: Session, t: CouponTemplate, member_id: int, source: str, key: str 
         raise Conflict("coupon.member_limit", f"You already hold the most of this coupon ({t.per_member}).", limit=t.per_member)
     took = s.execute(update(CouponTemplate).where(CouponTemplate.id == t.id, CouponTemplate.issued < CouponTemplate.total).values(issued=CouponTemplate.issued + 1)).rowcount
     if took != 1:
-        raise Conflict("coupon.sold_out", "All of these coupons have been claimed.")
+        raise _seen_sold_out(s, t.id)
     return s.get(Coupon, coupon_id)
 
 
@@ -185,6 +219,8 @@ def template_of(s: Session, c: Coupon) -> CouponTemplate:
 
 
 def claim(s: Session, member_id: int, template_id: int, now: datetime) -> Coupon:
+    if known_sold_out(s.get_bind(), template_id):
+        raise sold_out()
     t = _template(s, template_id)
     identity.public_merchant(s, t.merchant_id)
     if not t.claimable:

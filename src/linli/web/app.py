@@ -6,9 +6,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import event, text
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
 
     for d in domains.registered():
         for router in d.routers("api"):
-            app.include_router(router)
+            _mount(app, router)
     _install_ops(app, ctx)
     _install_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -91,6 +92,22 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestContext)
     return app
+
+
+def _mount(app: FastAPI, router: APIRouter) -> None:
+    """Put a domain router's routes on the app's own route list, in order.
+
+    ``include_router`` (FastAPI 0.16x) keeps the router nested: every request is matched
+    router by router, each building a per-inclusion context and juggling scope keys for
+    every route it tries, which cost an eighth of a cheap request's CPU. The domains'
+    routers carry their prefix and tags in their routes already and set nothing an
+    inclusion would add (dependencies, responses, a response class), so their routes can
+    stand on the app as they are. (They do not see ``app.dependency_overrides``.)"""
+    plain = not (router.dependencies or router.responses or router.callbacks or router.on_startup or router.on_shutdown)
+    if not (plain and all(isinstance(r, APIRoute) for r in router.routes)):
+        app.include_router(router)
+        return
+    app.router.routes.extend(router.routes)
 
 
 def _install_ops(app: FastAPI, ctx: AppContext) -> None:
@@ -134,10 +151,10 @@ def _install_pages(app: FastAPI) -> None:
     handlers. Importing a domain's pages registers its merchant sections and order panels."""
     from linli.web import pages
 
-    app.include_router(pages.shell)
+    _mount(app, pages.shell)
     for d in domains.registered():
         for router in d.routers("pages"):
-            app.include_router(router)
+            _mount(app, router)
     pages.install_errors(app)
 
 

@@ -10,7 +10,7 @@ import uuid
 import structlog
 from prometheus_client import Counter, Histogram
 
-log = structlog.get_logger("linli.access")
+from linli import logging as linli_logging
 
 MAX_BODY = 1024 * 1024  # 1 MB
 # Picture uploads (checked again, at 5 MB, when decoded) may be larger.
@@ -141,5 +141,5 @@ class RequestContext:
             method = scope.get("method", "")
             REQUESTS.labels(method, route_path, str(status_holder["status"])).inc()
             LATENCY.labels(method, route_path).observe(elapsed)
-            log.info("request", method=method, path=path, status=status_holder["status"], ms=round(elapsed * 1000, 1))
+            linli_logging.access(method=method, path=path, status=status_holder["status"], ms=round(elapsed * 1000, 1))
             structlog.contextvars.clear_contextvars()
