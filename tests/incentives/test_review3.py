@@ -1,0 +1,125 @@
+"""Review 3: failing tests that prove problems in the incentives domain."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from linli.incentives.models import ProgrammeReferral, ProgrammeReward
+from tests.incentives.helpers import _complete, counts, first_order, friend, referrals, setup
+from tests.incentives.test_concurrency import _hold, _run_together
+
+
+def _refund_completed(client, db, p, buyer, o, amount):
+    """A member asks back money on a completed order (REFUNDABLE includes completed); the shop approves."""
+    from linli import events
+
+    line = o["lines"][0]
+    r = client.post(f"/api/v1/orders/{o['id']}/refunds", json={"lines": [{"line_id": line["id"], "amount": amount}], "reason": "坏果"}, headers=buyer)
+    assert r.status_code == 201, r.text
+    case = r.json()
+    if case["status"] == "requested":
+        a = client.post(f"/api/v1/merchants/{p.shop.merchant_id}/refunds/{case['id']}/approve", headers=p.shop.owner)
+        assert a.status_code == 200, a.text
+    events.drain(db)
+
+
+def test_a_refund_after_completion_handled_before_the_completion_voids_a_referral_it_should_grant(client, db, merchant, clock, monkeypatch):
+    # RULES: pending until the after-sales window ends, then granted; voided only if refunded below the minimum (while pending).
+    p = setup(client, merchant, clock)
+    f = friend(client, db, p, 1)
+    o = first_order(client, db, p, f)
+    held = _hold(monkeypatch, "order.completed")  # incentives' completion handler is late (a retry, a backlog)
+    _complete(db, clock)  # the window closed: the order is completed
+    _refund_completed(client, db, p, f, o, 6000)  # after completion: 800 left, below the 3,000 minimum
+    _run_together(db, "order.completed", held)
+    assert [st for _, st, _ in referrals(db)] == ["granted"]  # fails: voided (refunded)
+
+
+def test_a_completion_handled_after_a_later_refund_reads_todays_net_and_voids(client, db, merchant, clock, monkeypatch):
+    p = setup(client, merchant, clock)
+    f = friend(client, db, p, 1)
+    o = first_order(client, db, p, f)
+    held_c = _hold(monkeypatch, "order.completed")
+    _complete(db, clock)
+    held_r = _hold(monkeypatch, "order.refunded")
+    _refund_completed(client, db, p, f, o, 6000)
+    _run_together(db, "order.completed", held_c)  # in order: completion first, then the refund
+    _run_together(db, "order.refunded", held_r)
+    assert [st for _, st, _ in referrals(db)] == ["granted"]  # fails: _grant_order read the later refund from the DB
+
+
+def test_three_referrals_granted_at_once_each_give_the_inviter_its_gift(client, db, merchant, clock, monkeypatch):
+    p = setup(client, merchant, clock)
+    for i in range(3):
+        first_order(client, db, p, friend(client, db, p, i))
+    held = _hold(monkeypatch, "order.completed")
+    _complete(db, clock)
+    _run_together(db, "order.completed", held)
+    with db.transaction() as s:
+        got = [r.granted for r in s.scalars(select(ProgrammeReward).where(ProgrammeReward.side == "inviter", ProgrammeReward.milestone_id.is_(None)))]
+    assert got == [1, 1, 1]  # PostgreSQL: the coupon seq race makes grant_once return None -> granted 0, never retried
+    assert counts(db)["reward_coupons"] == 6
+
+
+def test_far_future_dates_are_refused_not_a_500(client, db, merchant, clock, app):
+    from fastapi.testclient import TestClient
+
+    from tests.incentives.helpers import programme_body
+    from tests.orders.helpers import make_shop
+    from tests.web.conftest import HTML, csrf, page_login
+
+    shop = make_shop(client, merchant)
+    body = programme_body(shop, clock, 0, invitee_reward=None, ends_at="9999-12-31T23:00:00-12:00")
+    r = client.post(f"/api/v1/merchants/{shop.merchant_id}/referral-programmes", json=body, headers=shop.owner)
+    api_status = r.status_code
+    console = TestClient(app, raise_server_exceptions=False)
+    page_login(console, merchant.owner_phone, "console")
+    url = f"/console/merchants/{shop.merchant_id}/referral-programmes"
+    form = {"csrf_token": csrf(console), "name": "x", "starts_at": "2026-11-22", "ends_at": "9999-12-31", "min_paid": "1",
+            "window_days": "30", "monthly_cap": "20", "inviter_kind": "points", "inviter_amount": "300"}
+    console_status = console.post(url, data=form, headers=HTML).status_code
+    assert (api_status, console_status) == (422, 422)
+
+
+def test_a_late_receipt_handled_while_the_order_completes_is_left_pending_forever(client, db, merchant, clock, monkeypatch, backend):
+    import pytest
+
+    from linli.events import OutboxEvent
+    from linli.incentives import referrals as incentive_referrals
+    from linli.orders.events import OrderReceived
+
+    if backend != "postgresql":
+        pytest.skip("needs two open transactions")
+    p = setup(client, merchant, clock)
+    _hold(monkeypatch, "order.received")  # the receipt's handler runs late (a backlog) ...
+    first_order(client, db, p, friend(client, db, p, 1))
+    with db.transaction() as s:
+        payload, at = s.execute(select(OutboxEvent.payload, OutboxEvent.created_at).where(OutboxEvent.name == "order.received")).one()
+    with db.transaction() as s1:  # ... and is inside its transaction (order still "received") when
+        incentive_referrals.on_received(s1, OrderReceived.from_json(payload), at)
+        _complete(db, clock)  # the order completes, and incentives' completion handler sees no pending referral yet
+    _complete(db, clock)
+    assert [st for _, st, _ in referrals(db)] == ["granted"]  # fails: pending, with nothing left to grant it
+
+
+def test_a_rebinding_before_the_receipt_is_handled_takes_the_referral_from_the_inviter_of_the_time(client, db, merchant, clock, monkeypatch):
+    from linli import events
+    from linli.referral import service as referral_service
+    from tests.conftest import login
+
+    p = setup(client, merchant, clock)
+    with db.transaction() as s:
+        referral_service.configure(s, p.shop.merchant_id, bind_mode="protected", protection_days=1, sharer_mode="everyone_after_purchase", spend_threshold=0)
+    f = friend(client, db, p, 1)
+    clock.advance(days=2)
+    held = _hold(monkeypatch, "order.received")
+    first_order(client, db, p, f)  # received while bound to the inviter: qualifies for them
+    clock.advance(minutes=5)
+    other = login(client, "13600000002")
+    code2 = client.get("/api/v1/me/invite", params={"merchant_id": p.shop.merchant_id}, headers=other).json()["code"]
+    r = client.post(f"/api/v1/merchants/{p.shop.merchant_id}/bindings", json={"invite_code": code2}, headers=f)
+    assert r.status_code in (200, 201), r.text  # the protection is over: rebound to another sharer
+    events.drain(db)
+    _run_together(db, "order.received", held)  # incentives handles the receipt after the rebinding
+    with db.transaction() as s:
+        assert [(r.inviter_id, r.status) for r in s.scalars(select(ProgrammeReferral))] == [(p.inviter_id, "pending")]  # fails: [] (the new binding is after the receipt)
