@@ -78,11 +78,16 @@ def _yuan(raw: str, field: str) -> int:
         raise Invalid("programme.amount_format", "Enter an amount in yuan with at most 2 decimals.", field=field) from None
 
 
-def _day(raw: str, field: str) -> datetime:
+def _day(raw: str, field: str, *, last: bool = False) -> datetime:
+    """A Shanghai day's start; ``last``: the end of that day (the next day's start)."""
     try:
-        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=SHANGHAI)
+        day = datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=SHANGHAI)
     except ValueError:
         raise Invalid("programme.date_format", "Enter a date like 2026-12-31.", field=field) from None
+    try:
+        return day + timedelta(days=1) if last else day
+    except OverflowError:  # 9999-12-31 has no next day
+        raise Invalid("programme.dates_out_of_range", "Dates fall in the years 2000 to 2100.", field=field) from None
 
 
 def _reward(form: FormData, prefix: str) -> rules.Reward | None:
@@ -113,7 +118,7 @@ def terms_from(form: FormData) -> rules.Terms:
             milestones.append(rules.Milestone(_whole(raw, f"ms{i}_count"), _reward(form, f"ms{i}_inviter") or rules.Reward(rules.Kind.points, 0), _reward(form, f"ms{i}_invitee")))
     return rules.Terms(
         name=text(form, "name"), trigger=text(form, "trigger") or rules.TRIGGER, starts_at=_day(text(form, "starts_at"), "starts_at"),
-        ends_at=_day(text(form, "ends_at"), "ends_at") + timedelta(days=1), min_paid=_yuan(text(form, "min_paid"), "min_paid"),
+        ends_at=_day(text(form, "ends_at"), "ends_at", last=True), min_paid=_yuan(text(form, "min_paid"), "min_paid"),
         window_days=_whole(text(form, "window_days"), "window_days"), monthly_cap=_whole(text(form, "monthly_cap"), "monthly_cap"),
         inviter_reward=_reward(form, "inviter"), invitee_reward=_reward(form, "invitee"), milestones=tuple(milestones),
     )
@@ -170,7 +175,7 @@ def edit(mid: Id, pid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, no
     values = {k: text(form, k)[:40] for k in ("name", "ends_at", "monthly_cap")}
     try:
         with attempt(s):
-            ends = _day(values["ends_at"], "ends_at") + timedelta(days=1) if values["ends_at"] else None
+            ends = _day(values["ends_at"], "ends_at", last=True) if values["ends_at"] else None
             cap = _whole(values["monthly_cap"], "monthly_cap") if values["monthly_cap"] else None
             programmes.update(s, who, mid, pid, now, name=values["name"] or None, ends_at=ends, monthly_cap=cap)
     except DomainError as exc:

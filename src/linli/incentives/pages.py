@@ -26,6 +26,7 @@ error_messages(
         "programme.trigger_invalid": N_("The only trigger is the friend's first received order."),
         "programme.name_invalid": N_("A programme has a name of 1 to 40 characters."),
         "programme.dates_invalid": N_("The end must be after the start and in the future."),
+        "programme.dates_out_of_range": N_("Dates fall in the years 2000 to 2100."),
         "programme.settings_invalid": N_("That value is outside what is allowed."),
         "programme.reward_required": N_("Reward the inviter, the friend or both."),
         "programme.reward_amount_invalid": N_("Enter a reward amount within the allowed range."),

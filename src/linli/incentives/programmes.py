@@ -102,6 +102,8 @@ def update(s: Session, who: Principal, merchant_id: int, programme_id: int, now:
         raise Conflict("programme.ended", "This programme has ended.")
     if name is not None and (not name.strip() or len(name.strip()) > rules.NAME_MAX):
         raise Invalid("programme.name_invalid", f"A programme has a name of 1 to {rules.NAME_MAX} characters.", field="name")
+    if ends_at is not None:
+        rules.check_date(ends_at, "ends_at")
     if ends_at is not None and (ends_at <= p.starts_at or ends_at <= now):
         raise Invalid("programme.dates_invalid", "The end must be after the start and in the future.", field="ends_at")
     if monthly_cap is not None:

@@ -42,6 +42,7 @@ MAX_MILESTONES = 10
 MAX_MILESTONE_COUNT = 1000
 MAX_POINTS = 1_000_000
 MAX_BONUS = 500_000  # fen: never more than the stored-value cap
+YEARS = (2000, 2100)  # a programme's dates fall in these years (a year 9999 overflows the clock's arithmetic)
 
 
 class Kind(StrEnum):
@@ -101,11 +102,20 @@ def check_reward(r: Reward, field: str) -> None:
         raise Invalid("programme.reward_gift_required", "Choose the gift.", field=field)
 
 
+def check_date(at: datetime, field: str) -> None:
+    """A programme date in ``YEARS``, checked on its own fields before any arithmetic or
+    comparison with another offset could overflow."""
+    if not YEARS[0] <= at.year <= YEARS[1] or not YEARS[0] <= at.astimezone(SHANGHAI).year <= YEARS[1]:
+        raise Invalid("programme.dates_out_of_range", f"Dates fall in the years {YEARS[0]} to {YEARS[1]}.", field=field)
+
+
 def check_terms(t: Terms, now: datetime) -> None:
     """Everything that can be said without the database; raises with a stable code."""
     check_trigger(t.trigger)
     if not t.name.strip() or len(t.name.strip()) > NAME_MAX:
         raise Invalid("programme.name_invalid", f"A programme has a name of 1 to {NAME_MAX} characters.", field="name")
+    check_date(t.starts_at, "starts_at")
+    check_date(t.ends_at, "ends_at")
     if t.ends_at <= t.starts_at:
         raise Invalid("programme.dates_invalid", "The end must be after the start.", field="ends_at")
     if t.ends_at <= now:
