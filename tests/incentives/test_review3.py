@@ -123,3 +123,15 @@ def test_a_rebinding_before_the_receipt_is_handled_takes_the_referral_from_the_i
     _run_together(db, "order.received", held)  # incentives handles the receipt after the rebinding
     with db.transaction() as s:
         assert [(r.inviter_id, r.status) for r in s.scalars(select(ProgrammeReferral))] == [(p.inviter_id, "pending")]  # fails: [] (the new binding is after the receipt)
+
+
+def test_a_programme_past_its_last_day_cannot_be_revived_by_a_new_end_date(client, db, merchant, clock):
+    from datetime import timedelta
+
+    from tests.conftest import problem_code
+
+    p = setup(client, merchant, clock)
+    url = f"/api/v1/merchants/{p.shop.merchant_id}/referral-programmes/{p.id}"
+    clock.advance(days=61)  # its last day has passed: it ended on its own
+    r = client.patch(url, json={"ends_at": (clock() + timedelta(days=30)).isoformat()}, headers=p.shop.owner)
+    assert r.status_code == 409 and problem_code(r) == "programme.ended"

@@ -98,7 +98,7 @@ def update(s: Session, who: Principal, merchant_id: int, programme_id: int, now:
     (referrals already pending were promised them)."""
     identity.require_permission(s, who, merchant_id, Permission.manage_campaigns)
     p = _programme(s, merchant_id, programme_id)
-    if p.ended_at is not None:
+    if status(p, now) == "ended":  # ended early, or on its own last day: a new end date does not revive it
         raise Conflict("programme.ended", "This programme has ended.")
     if name is not None and (not name.strip() or len(name.strip()) > rules.NAME_MAX):
         raise Invalid("programme.name_invalid", f"A programme has a name of 1 to {rules.NAME_MAX} characters.", field="name")
