@@ -32,6 +32,10 @@ MAX_PER_MEMBER = 100
 SOURCES = ("claim", "staff", "new_member", "birthday", "reward", "automation")
 
 
+class GrantContended(RuntimeError):
+    """Grants to one member kept taking each other's seq: not a refusal — roll back and retry."""
+
+
 @dataclass(frozen=True)
 class TemplateIn:
     name: str
@@ -183,7 +187,9 @@ def _forget_on_commit(s: Session, template_id: int) -> None:
 def _grant(s: Session, t: CouponTemplate, member_id: int, source: str, key: str | None, now: datetime, *, limit: bool = True) -> Coupon:
     """Issue one coupon of ``t`` to ``member_id``; ``key`` (default: the member's next seq)
     makes the grant happen once. ``limit=False``: a keyed system grant that recurs (the
-    birthday coupon, once a year) is bounded by its key, not by the per-member limit."""
+    birthday coupon, once a year) is bounded by its key, not by the per-member limit. A seq
+    taken by the member's concurrent grant moves this one to the next seq (a claim still
+    stops at ``per_member``): concurrent grants each get their coupon."""
     if not t.active:
         raise Conflict("coupon.inactive", "This coupon is no longer issued.")
     if t.valid_to is not None and t.valid_to <= now:
@@ -195,15 +201,20 @@ def _grant(s: Session, t: CouponTemplate, member_id: int, source: str, key: str 
     if t.issued >= t.total:  # sold out as read: refuse without writing (the compare-and-set below decides a race)
         raise _seen_sold_out(s, t.id)
     held = s.scalar(select(func.count()).select_from(Coupon).where(Coupon.template_id == t.id, Coupon.member_id == member_id)) or 0
-    seq = held + 1
-    if limit and seq > t.per_member:
-        raise Conflict("coupon.member_limit", f"You already hold the most of this coupon ({t.per_member}).", limit=t.per_member)
     start, end = rules.valid_window(t.valid_from, t.valid_to, t.valid_days, now)
-    values = {"merchant_id": t.merchant_id, "template_id": t.id, "member_id": member_id, "seq": seq, "grant_key": key or f"{source}:{t.id}:{member_id}:{seq}",
-              "source": source, "status": "unused", "valid_from": start, "valid_to": end, "created_at": now}
-    coupon_id = s.execute(insert_ignore(s, Coupon, values, ["template_id", "member_id", "seq"]).returning(Coupon.id)).scalar()
-    if coupon_id is None:  # the member's concurrent claim took this seq
-        raise Conflict("coupon.member_limit", f"You already hold the most of this coupon ({t.per_member}).", limit=t.per_member)
+    coupon_id = None
+    for seq in range(held + 1, held + 1 + MAX_PER_MEMBER):
+        if limit and seq > t.per_member:
+            raise Conflict("coupon.member_limit", f"You already hold the most of this coupon ({t.per_member}).", limit=t.per_member)
+        values = {"merchant_id": t.merchant_id, "template_id": t.id, "member_id": member_id, "seq": seq, "grant_key": key or f"{source}:{t.id}:{member_id}:{seq}",
+                  "source": source, "status": "unused", "valid_from": start, "valid_to": end, "created_at": now}
+        coupon_id = s.execute(insert_ignore(s, Coupon, values, ["template_id", "member_id", "seq"]).returning(Coupon.id)).scalar()
+        if coupon_id is not None:
+            break
+        # the member's concurrent grant took this seq (and committed: PostgreSQL waits for it):
+        # the next one is this grant's, up to the limit
+    if coupon_id is None:
+        raise GrantContended(f"coupon {t.id}: {MAX_PER_MEMBER} concurrent grants to member {member_id}")
     took = s.execute(update(CouponTemplate).where(CouponTemplate.id == t.id, CouponTemplate.issued < CouponTemplate.total).values(issued=CouponTemplate.issued + 1)).rowcount
     if took != 1:
         raise _seen_sold_out(s, t.id)
@@ -240,15 +251,22 @@ def issue(s: Session, who: Principal, merchant_id: int, template_id: int, member
     return [_grant(s, t, mid, "staff", None, now) for mid in sorted(member_ids)]
 
 
-def grant_once(s: Session, template_id: int, member_id: int, source: str, key: str, now: datetime, *, member_limit: bool = True) -> Coupon | None:
-    """A grant by the system (new member, birthday, a reward): once per ``key``; None when
-    the template cannot give one any more (ended, sold out, limit) — the caller moves on."""
+def grant_keyed(s: Session, template_id: int, member_id: int, source: str, key: str, now: datetime, *, member_limit: bool = True) -> Coupon:
+    """A grant by the system, once per ``key``, in a savepoint. Raises ``Conflict`` with the
+    reason when the template cannot give one (``coupon.template_not_found``, ``.inactive``,
+    ``.ended``, ``.sold_out``, ``.member_limit``); a race with the member's other grants is
+    never such a refusal (the next seq is taken), and ``GrantContended`` is for the caller to retry."""
     t = s.get(CouponTemplate, template_id)
     if t is None:
-        return None
+        raise Conflict("coupon.template_not_found", "No such coupon.")
+    with s.begin_nested():
+        return _grant(s, t, member_id, source, key, now, limit=member_limit)
+
+
+def grant_once(s: Session, template_id: int, member_id: int, source: str, key: str, now: datetime, *, member_limit: bool = True) -> Coupon | None:
+    """``grant_keyed``, None when the template cannot give one any more — the caller moves on."""
     try:
-        with s.begin_nested():
-            return _grant(s, t, member_id, source, key, now, limit=member_limit)
+        return grant_keyed(s, template_id, member_id, source, key, now, member_limit=member_limit)
     except Conflict:
         return None
 
