@@ -46,7 +46,9 @@ from linli.orders.service.fulfilment import (
 )
 from linli.orders.service.placement import Placed, place_order, queue_on_loop
 from linli.orders.service.queries import (
+    Completion,
     OrderFilter,
+    completions,
     first_received_order,
     has_paid_order,
     line_amounts,
@@ -63,7 +65,7 @@ __all__ = [
     "Address", "NewOrder", "OrderFilter", "approve", "cancel_by_member", "cases_of_order", "confirm_receipt", "create_order",
     "delivery_update", "find_by_code", "lines_for", "list_cases", "mark_paid", "mark_ready", "member_order", "member_orders",
     "merchant_order", "merchant_orders", "Placed", "place_order", "queue_on_loop", "point_arrived", "point_orders", "reject", "request_refund", "start_fulfilment",
-    "first_received_order",
+    "first_received_order", "Completion", "completions",
     "has_paid_order", "line_amounts", "received_spend", "start_payment", "verify_pickup",
     "release_hold", "system_refund", "open_requests", "cancel_unpaid_order",
     # campaign views (campaign_views.py)

@@ -124,3 +124,27 @@ def first_received_order(s: Session, member_id: int, merchant_id: int) -> int | 
     whatever happened to it since — what a referral programme's reward waits for."""
     q = select(Order.id).where(Order.member_id == member_id, Order.merchant_id == merchant_id, Order.received_at.is_not(None)).order_by(Order.received_at, Order.id).limit(1)
     return s.scalars(q).first()
+
+
+@dataclass(frozen=True)
+class Completion:
+    completed_at: datetime
+    net_paid: int  # fen: the lines' paid less the refunds paid back before completion
+
+
+def completions(s: Session, order_ids: list[int]) -> dict[int, Completion]:
+    """The completed orders among ``order_ids``: when their after-sales window closed and
+    what they had paid net of refunds at that moment (what ``order.completed`` carried; a
+    refund of a completed order, later, is not counted) — what referral rewards are judged on."""
+    if not order_ids:
+        return {}
+    ids = set(order_ids)
+    done = dict(s.execute(select(Order.id, Order.completed_at).where(Order.id.in_(ids), Order.completed_at.is_not(None))).all())
+    if not done:
+        return {}
+    paid = dict(s.execute(select(OrderLine.order_id, func.sum(OrderLine.paid)).where(OrderLine.order_id.in_(done)).group_by(OrderLine.order_id)).all())
+    before = (select(RefundCase.order_id, func.sum(RefundCase.amount)).join(Order, Order.id == RefundCase.order_id)
+              .where(RefundCase.order_id.in_(done), RefundCase.status == "refunded", RefundCase.refunded_at < Order.completed_at).group_by(RefundCase.order_id))
+    refunded = dict(s.execute(before).all())
+    return {oid: Completion(at, int(paid.get(oid) or 0) - int(refunded.get(oid) or 0)) for oid, at in done.items()}
+
