@@ -1,17 +1,24 @@
 """Referrals: what incentives does when an invitee's orders move (handlers.py calls these),
 and a member's own referrals.
 
+A referral is judged on its order's net paid when the after-sales window closed
+(``order.completed``'s lines; orders' ``completions`` for a receipt handled after it).
+
 - Received: if this is the invitee's first received order at the shop, paid (net of refunds
-  so far) ≥ the minimum, within ``window_days`` of their binding and while a programme runs,
-  one referral per (programme, invitee) (a unique) becomes ``pending`` — if it gets a place
-  under the inviter's monthly cap (a compare-and-set on ``ProgrammeCap``, so concurrent
-  qualifying orders never pass it); else it is ``voided`` (``monthly_cap``).
+  so far, or at completion if it has completed) ≥ the minimum, within ``window_days`` of the
+  binding and while a programme runs, one referral
+  per (programme, invitee) (a unique) becomes ``pending`` — if it gets a place under the
+  inviter's monthly cap (a compare-and-set on ``ProgrammeCap``, so concurrent qualifying
+  orders never pass it); else it is ``voided`` (``monthly_cap``). An order already completed
+  is judged at once.
 - Completed (the after-sales window closed): ``pending → granted`` by compare-and-set, and in
   the same transaction the rewards, each through the rewards domain's own keyed grant; the
   inviter's granted count goes up by one in one UPDATE, which says which milestone this grant
-  reaches (a unique (programme, inviter, count) grants each once).
-- Refunded: a pending referral whose order's net paid is now below the minimum is ``voided``
-  and gives its place under the cap back. A granted referral stays granted.
+  reaches (a unique (programme, inviter, count) grants each once). Below the minimum at
+  completion: ``voided`` (``refunded``).
+- Refunded before completion: a pending referral whose order's net paid is now below the
+  minimum is ``voided`` and gives its place under the cap back. A refund of a completed order
+  changes nothing (RULES.md: voided only while pending); a granted referral stays granted.
 
 A replayed or redelivered event finds the row already past its state and does nothing."""
 
@@ -56,7 +63,8 @@ def on_received(s: Session, p: OrderReceived, now: datetime) -> list[ProgrammeRe
     inviter_id, bound_at = binding
     if orders.first_received_order(s, p.member_id, p.merchant_id) != p.order_id:
         return []
-    net = _net_paid(s, p.lines)
+    done = orders.completions(s, [p.order_id]).get(p.order_id)
+    net = done.net_paid if done is not None else _net_paid(s, p.lines)
     made = []
     for prog in programmes.running(s, p.merchant_id, p.received_at):
         if not rules.qualifies(bound_at, p.received_at, prog.window_days, net, prog.min_paid):
@@ -75,19 +83,21 @@ def on_received(s: Session, p: OrderReceived, now: datetime) -> list[ProgrammeRe
             events.emit(s, ReferralVoided(**_facts(r, now), reason="monthly_cap"), merchant_id=p.merchant_id, at=now)
         made.append(r)
     s.flush()
-    if made and orders.member_order(s, p.member_id, p.order_id).order.status == "completed":
-        _grant_order(s, p.order_id, p.lines, now)  # the window closed before this ran
+    if made and done is not None:
+        _grant_order(s, p.order_id, done.net_paid, now)  # the window closed before this ran
     return made
 
 
 def on_completed(s: Session, p: OrderCompleted, now: datetime) -> int:
-    return _grant_order(s, p.order_id, p.lines, now)
+    return _grant_order(s, p.order_id, sum(ln.paid - ln.refunded for ln in p.lines), now)
 
 
 def on_refunded(s: Session, p: OrderRefunded, now: datetime) -> int:
-    """Void the order's pending referrals whose minimum its net paid no longer reaches."""
+    """Void the order's pending referrals whose minimum its net paid no longer reaches —
+    unless the order has completed: then its completion judges (a refund before it is in
+    what it carried; one after it changes nothing)."""
     pending = _pending(s, p.order_id)
-    if not pending:
+    if not pending or orders.completions(s, [p.order_id]):
         return 0
     net = min(p.total_paid - sum(ln.refunded for ln in p.lines), _net_paid(s, p.lines))
     voided = 0
@@ -113,12 +123,11 @@ def _void(s: Session, r: ProgrammeReferral, reason: str, now: datetime) -> bool:
     return True
 
 
-def _grant_order(s: Session, order_id: int, lines, now: datetime) -> int:
+def _grant_order(s: Session, order_id: int, net_at_completion: int, now: datetime) -> int:
+    """The order's pending referrals judged on its net paid when its window closed."""
     granted = 0
-    pending = _pending(s, order_id)
-    net = _net_paid(s, lines) if pending else 0
-    for r, prog in pending:
-        if net < prog.min_paid:  # a refund not handled yet brought it below the minimum
+    for r, prog in _pending(s, order_id):
+        if net_at_completion < prog.min_paid:  # refunded below the minimum before completion
             _void(s, r, "refunded", now)
         elif grant(s, r, prog, now):
             granted += 1
