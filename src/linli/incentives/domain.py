@@ -7,4 +7,4 @@ from __future__ import annotations
 
 from linli.composition import Domain
 
-DOMAIN = Domain("incentives", modules=("models", "handlers"), api=("api:router",), pages=("pages:router", "console_pages:router"))
+DOMAIN = Domain("incentives", modules=("models", "handlers", "jobs"), api=("api:router",), pages=("pages:router", "console_pages:router"))

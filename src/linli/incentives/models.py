@@ -3,7 +3,8 @@ voided), the counters that hold the monthly cap and serialise milestones, the mi
 reached, and every reward given (what was asked, what the rewards domain granted, its cost).
 
 Uniques do the once-only work: one referral per (programme, invitee), one milestone per
-(programme, inviter, count), one reward per key."""
+(programme, inviter, count), one reward per key. One row per invitee is what its order
+handlers lock to take turns."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class ProgrammeReferral(Base):
     __table_args__ = (
         UniqueConstraint("programme_id", "invitee_id"),
         Index("ix_programme_referrals_inviter", "merchant_id", "inviter_id", "status"),
+        Index("ix_programme_referrals_status", "status", "id"),  # the backstop job reads the pending ones
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -127,3 +129,13 @@ class ProgrammeReward(Base):
     coupon_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     value: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InviteeTurn(Base):
+    """One row per (merchant, invitee): the receipt, completion and refund handlers of that
+    invitee lock it first (``SELECT … FOR UPDATE``), so they take turns."""
+
+    __tablename__ = "incentive_invitees"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    invitee_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)

@@ -1,8 +1,11 @@
 """Referrals: what incentives does when an invitee's orders move (handlers.py calls these),
 and a member's own referrals.
 
-A referral is judged on its order's net paid when the after-sales window closed
-(``order.completed``'s lines; orders' ``completions`` for a receipt handled after it).
+The three order handlers of one invitee take turns: each first locks the invitee's row in
+``incentive_invitees`` (``_take_turn``), so a late receipt and the completion, or a refund and
+the completion, never each miss what the other is writing. A referral is judged on its
+order's net paid when the after-sales window closed (``order.completed``'s lines; orders'
+``completions`` for a receipt or a backstop run that comes after it).
 
 - Received: if this is the invitee's first received order at the shop, paid (net of refunds
   so far, or at completion if it has completed) ≥ the minimum, within ``window_days`` of the
@@ -19,28 +22,40 @@ A referral is judged on its order's net paid when the after-sales window closed
 - Refunded before completion: a pending referral whose order's net paid is now below the
   minimum is ``voided`` and gives its place under the cap back. A refund of a completed order
   changes nothing (RULES.md: voided only while pending); a granted referral stays granted.
+- ``grant_completed`` (a due job) grants what is still pending on a completed order: the
+  backstop for a completion handler that found the invitee's turn taken.
 
 A replayed or redelivered event finds the row already past its state and does nothing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from linli import events
 from linli.catalog import service as catalog
-from linli.db import insert_ignore, take_counter
+from linli.db import Database, insert_ignore, take_counter
 from linli.identity import service as identity
 from linli.identity.rules import mask_phone
 from linli.incentives import programmes, rules
 from linli.incentives.events import ReferralGranted, ReferralPending, ReferralVoided
-from linli.incentives.models import ProgrammeCap, ProgrammeInviter, ProgrammeMilestone, ProgrammeReferral, ProgrammeReward, ReferralProgramme
+from linli.incentives.models import (
+    InviteeTurn,
+    ProgrammeCap,
+    ProgrammeInviter,
+    ProgrammeMilestone,
+    ProgrammeReferral,
+    ProgrammeReward,
+    ReferralProgramme,
+)
 from linli.orders import service as orders
 from linli.orders.events import OrderCompleted, OrderReceived, OrderRefunded
 from linli.referral import service as referral
+from linli.referral.events import MemberBound
 from linli.rewards import coupons, earning, stored_value
 
 
@@ -56,7 +71,25 @@ def _facts(r: ProgrammeReferral, at: datetime) -> dict:
             "order_id": r.order_id, "paid": r.paid, "at": at}
 
 
+def _take_turn(s: Session, merchant_id: int, invitee_id: int) -> None:
+    """Lock the invitee's row (made on its first binding, else here) until this transaction
+    ends. NOWAIT on PostgreSQL: a handler that finds it taken fails and is retried (the
+    outbox's backoff) instead of waiting on a transaction that may be waiting on it; SQLite
+    ignores it (its writer turns serialise the handlers)."""
+    q = select(InviteeTurn.invitee_id).where(InviteeTurn.merchant_id == merchant_id, InviteeTurn.invitee_id == invitee_id).with_for_update(nowait=True)
+    if s.scalars(q).first() is None:
+        s.execute(insert_ignore(s, InviteeTurn, {"merchant_id": merchant_id, "invitee_id": invitee_id}, ["merchant_id", "invitee_id"]))
+        s.scalars(q).first()
+
+
+def on_bound(s: Session, p: MemberBound) -> None:
+    """Make the invitee's turn row when incentives first hears of them, so its order
+    handlers only ever lock it."""
+    s.execute(insert_ignore(s, InviteeTurn, {"merchant_id": p.merchant_id, "invitee_id": p.invitee_id}, ["merchant_id", "invitee_id"]))
+
+
 def on_received(s: Session, p: OrderReceived, now: datetime) -> list[ProgrammeReferral]:
+    _take_turn(s, p.merchant_id, p.member_id)
     binding = referral.binding_of(s, p.merchant_id, p.member_id)
     if binding is None:
         return []
@@ -89,6 +122,7 @@ def on_received(s: Session, p: OrderReceived, now: datetime) -> list[ProgrammeRe
 
 
 def on_completed(s: Session, p: OrderCompleted, now: datetime) -> int:
+    _take_turn(s, p.merchant_id, p.member_id)
     return _grant_order(s, p.order_id, sum(ln.paid - ln.refunded for ln in p.lines), now)
 
 
@@ -96,6 +130,7 @@ def on_refunded(s: Session, p: OrderRefunded, now: datetime) -> int:
     """Void the order's pending referrals whose minimum its net paid no longer reaches —
     unless the order has completed: then its completion judges (a refund before it is in
     what it carried; one after it changes nothing)."""
+    _take_turn(s, p.merchant_id, p.member_id)
     pending = _pending(s, p.order_id)
     if not pending or orders.completions(s, [p.order_id]):
         return 0
@@ -105,6 +140,32 @@ def on_refunded(s: Session, p: OrderRefunded, now: datetime) -> int:
         if net < prog.min_paid and _void(s, r, "refunded", now):
             voided += 1
     return voided
+
+
+BACKSTOP_AFTER = timedelta(hours=1)  # the completion handler's own retries come first
+
+
+def grant_completed(db: Database, as_of: datetime, chunk: int = 500) -> int:
+    """Grant (or void) the pending referrals whose order completed over ``BACKSTOP_AFTER``
+    ago, each invitee in its own transaction and turn; an invitee whose turn is taken now is
+    left to the next run."""
+    granted, after = 0, 0
+    while True:
+        with db.transaction() as s:
+            rows = s.execute(select(ProgrammeReferral.id, ProgrammeReferral.merchant_id, ProgrammeReferral.invitee_id, ProgrammeReferral.order_id)
+                             .where(ProgrammeReferral.status == "pending", ProgrammeReferral.id > after).order_by(ProgrammeReferral.id).limit(chunk)).all()
+            done = {oid: c for oid, c in orders.completions(s, [r.order_id for r in rows]).items() if c.completed_at <= as_of - BACKSTOP_AFTER}
+        if not rows:
+            return granted
+        after = rows[-1].id
+        for merchant_id, invitee_id, order_id in sorted({(r.merchant_id, r.invitee_id, r.order_id) for r in rows if r.order_id in done}):
+            try:
+                with db.transaction() as s:
+                    _take_turn(s, merchant_id, invitee_id)
+                    granted += _grant_order(s, order_id, done[order_id].net_paid, as_of)
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: the invitee's handler is running
+                    raise
 
 
 def _pending(s: Session, order_id: int) -> list[tuple[ProgrammeReferral, ReferralProgramme]]:
