@@ -1,5 +1,5 @@
 """Replaying every handled event 50 times changes nothing, for every incentives handler
-(a referral pending on receipt, granted on completion, voided by a refund, an invitee's turn row made), over a flow with
+(a referral pending on receipt, granted on completion, voided by a refund, a binding recorded), over a flow with
 a granted, a voided and a capped referral and a milestone reached, on SQLite and
 PostgreSQL. Each handler is called directly on every event it has handled, bypassing the
 outbox's handled_events: only the referrals' states and the grants' keys stand between a
@@ -16,7 +16,7 @@ from linli.ledger import LedgerEntry
 from linli.rewards.models import Coupon, PointsLot, RewardBalance
 from tests.incentives.helpers import _complete, _refund, first_order, friend, setup
 
-TABLES = [models.ProgrammeReferral, models.InviteeTurn, models.ProgrammeCap, models.ProgrammeInviter, models.ProgrammeMilestone, models.ProgrammeReward, Coupon, PointsLot, RewardBalance]
+TABLES = [models.ProgrammeReferral, models.InviteeBinding, models.InviteeTurn, models.ProgrammeCap, models.ProgrammeInviter, models.ProgrammeMilestone, models.ProgrammeReward, Coupon, PointsLot, RewardBalance]
 
 
 def _snapshot(db):
@@ -50,7 +50,7 @@ def test_replaying_every_incentives_handler_50_times_changes_nothing(client, db,
                     with db.transaction() as s:
                         reg.handler(s, Event(eid, name, emid, reg.payload_type.from_json(payload), at))
                     handlers.add(reg.key)
-    assert len(handlers) == 4, handlers  # pending, granted, voided, and the invitee's turn row
+    assert len(handlers) == 4, handlers  # pending, granted, voided, and the binding history
     after = _snapshot(db)
     for name, rows_before in before[1].items():
         assert after[1][name] == rows_before, name

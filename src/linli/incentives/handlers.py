@@ -1,8 +1,8 @@
 """Incentives' reactions to order events (each once per event: the outbox's handled_events;
 and once per referral by its own states, so a replay changes nothing): a received first
 order makes a referral pending, its completion grants it, a refund below the minimum voids
-it (incentives/referrals.py). ``member.bound`` makes the invitee's turn row and rewards
-nothing: RULES.md never rewards a sign-up."""
+it (incentives/referrals.py). ``member.bound`` is recorded as binding history (the inviter
+bound at the receipt gets the referral) and rewards nothing: RULES.md never rewards a sign-up."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from linli.referral.events import MemberBound
 
 @on(MemberBound)
 def binding_recorded(s: Session, event: Event[MemberBound]) -> None:
-    referrals.on_bound(s, event.payload)
+    referrals.on_bound(s, event.payload, event.id, event.created_at)
 
 
 @on(OrderReceived)

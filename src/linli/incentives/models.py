@@ -3,8 +3,9 @@ voided), the counters that hold the monthly cap and serialise milestones, the mi
 reached, and every reward given (what was asked, what the rewards domain granted, its cost).
 
 Uniques do the once-only work: one referral per (programme, invitee), one milestone per
-(programme, inviter, count), one reward per key. One row per invitee is what its order
-handlers lock to take turns."""
+(programme, inviter, count), one reward per key. Incentives also keeps its own history of
+an invitee's bindings (who invited them when, from ``member.bound``) and one row per
+invitee that its order handlers lock to take turns."""
 
 from __future__ import annotations
 
@@ -129,6 +130,21 @@ class ProgrammeReward(Base):
     coupon_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     value: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InviteeBinding(Base):
+    """One binding of an invitee as it was made (``member.bound``): referral keeps only the
+    current one, and a referral goes to the inviter bound when the order was received."""
+
+    __tablename__ = "incentive_bindings"
+    __table_args__ = (Index("ix_incentive_bindings_invitee", "merchant_id", "invitee_id", "bound_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    invitee_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    inviter_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    event_id: Mapped[int] = mapped_column(BigId, unique=True)  # the member.bound event: recorded once
 
 
 class InviteeTurn(Base):

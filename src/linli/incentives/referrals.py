@@ -9,7 +9,7 @@ order's net paid when the after-sales window closed (``order.completed``'s lines
 
 - Received: if this is the invitee's first received order at the shop, paid (net of refunds
   so far, or at completion if it has completed) ≥ the minimum, within ``window_days`` of the
-  binding and while a programme runs, one referral
+  binding in force at the receipt (``inviter_at``) and while a programme runs, one referral
   per (programme, invitee) (a unique) becomes ``pending`` — if it gets a place under the
   inviter's monthly cap (a compare-and-set on ``ProgrammeCap``, so concurrent qualifying
   orders never pass it); else it is ``voided`` (``monthly_cap``). An order already completed
@@ -44,6 +44,7 @@ from linli.identity.rules import mask_phone
 from linli.incentives import programmes, rules
 from linli.incentives.events import ReferralGranted, ReferralPending, ReferralVoided
 from linli.incentives.models import (
+    InviteeBinding,
     InviteeTurn,
     ProgrammeCap,
     ProgrammeInviter,
@@ -82,15 +83,27 @@ def _take_turn(s: Session, merchant_id: int, invitee_id: int) -> None:
         s.scalars(q).first()
 
 
-def on_bound(s: Session, p: MemberBound) -> None:
-    """Make the invitee's turn row when incentives first hears of them, so its order
-    handlers only ever lock it."""
+def on_bound(s: Session, p: MemberBound, event_id: int, at: datetime) -> None:
+    """Record the binding as made (referral keeps only the current one)."""
+    row = {"merchant_id": p.merchant_id, "invitee_id": p.invitee_id, "inviter_id": p.inviter_id, "bound_at": at, "event_id": event_id}
+    s.execute(insert_ignore(s, InviteeBinding, row, ["event_id"]))
     s.execute(insert_ignore(s, InviteeTurn, {"merchant_id": p.merchant_id, "invitee_id": p.invitee_id}, ["merchant_id", "invitee_id"]))
+
+
+def inviter_at(s: Session, merchant_id: int, invitee_id: int, at: datetime) -> tuple[int, datetime] | None:
+    """(inviter, bound at) of the binding in force at ``at``: the latest made by then —
+    from incentives' history, or referral's current binding if it is older than ``at`` (made
+    before the history was kept, or its ``member.bound`` not handled yet). A rebinding after
+    ``at`` does not take the referral away."""
+    q = (select(InviteeBinding.inviter_id, InviteeBinding.bound_at).where(InviteeBinding.merchant_id == merchant_id, InviteeBinding.invitee_id == invitee_id, InviteeBinding.bound_at <= at)
+         .order_by(InviteeBinding.bound_at.desc(), InviteeBinding.id.desc()).limit(1))
+    found = [tuple(r) for r in s.execute(q)] + [b for b in [referral.binding_of(s, merchant_id, invitee_id)] if b is not None and b[1] <= at]
+    return max(found, key=lambda b: b[1]) if found else None
 
 
 def on_received(s: Session, p: OrderReceived, now: datetime) -> list[ProgrammeReferral]:
     _take_turn(s, p.merchant_id, p.member_id)
-    binding = referral.binding_of(s, p.merchant_id, p.member_id)
+    binding = inviter_at(s, p.merchant_id, p.member_id, p.received_at)
     if binding is None:
         return []
     inviter_id, bound_at = binding
