@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from linli.incentives.models import ProgrammeReferral, ProgrammeReward
-from tests.incentives.helpers import _complete, counts, first_order, friend, referrals, setup
+from tests.incentives.helpers import _complete, counts, first_order, friend, programme_body, referrals, setup
 from tests.incentives.test_concurrency import _hold, _run_together
 
 
@@ -135,3 +135,48 @@ def test_a_programme_past_its_last_day_cannot_be_revived_by_a_new_end_date(clien
     clock.advance(days=61)  # its last day has passed: it ended on its own
     r = client.patch(url, json={"ends_at": (clock() + timedelta(days=30)).isoformat()}, headers=p.shop.owner)
     assert r.status_code == 409 and problem_code(r) == "programme.ended"
+
+
+def test_a_coupon_that_runs_out_shows_as_not_given_on_the_sharer_page_not_as_granted(client, db, merchant, clock, app):
+    from fastapi.testclient import TestClient
+
+    from tests.incentives.helpers import INVITER
+    from tests.web.conftest import HTML, page_login
+
+    p = setup(client, merchant, clock)
+    h, mid = p.shop.owner, p.shop.merchant_id
+    t = client.post(f"/api/v1/merchants/{mid}/coupon-templates", json={"name": "邀请5元", "kind": "fixed", "amount": 500, "total": 1, "valid_days": 30, "claimable": False}, headers=h).json()
+    r = client.post(f"/api/v1/merchants/{mid}/referral-programmes", json={**p.body, "name": "限量券", "inviter_reward": {"kind": "coupon", "template_id": t["id"]}, "invitee_reward": None,
+                                                                         "milestones": []}, headers=h)
+    assert r.status_code == 201, r.text
+    for i in range(2):
+        first_order(client, db, p, friend(client, db, p, i))
+    _complete(db, clock)
+    mine = client.get("/api/v1/me/referrals", params={"merchant_id": mid}, headers=p.inviter).json()["referrals"]
+    ours = sorted(((x["status"], x["reward_failure"]) for x in mine if x["programme_id"] == r.json()["id"]), key=lambda x: x[1] or "")
+    assert ours == [("granted", None), ("granted", "coupon.sold_out")]  # the second inviter coupon: none left
+    browser = TestClient(app, raise_server_exceptions=False)
+    page_login(browser, INVITER)
+    html = browser.get(f"/m/share/{mid}", headers=HTML).text
+    assert "奖励未能发放" in html and "优惠券已发完" in html
+
+
+def test_a_deactivated_or_ended_coupon_is_refused_as_a_programme_reward(client, db, merchant, clock):
+    from datetime import timedelta
+
+    from linli.rewards.models import CouponTemplate
+    from tests.conftest import problem_code
+    from tests.orders.helpers import make_shop
+
+    shop = make_shop(client, merchant)
+    h, mid = shop.owner, shop.merchant_id
+    base = {"kind": "fixed", "amount": 500, "total": 100, "claimable": False}
+    off = client.post(f"/api/v1/merchants/{mid}/coupon-templates", json={**base, "name": "停用券", "valid_days": 30}, headers=h).json()
+    with db.transaction() as s:  # the console's 停用 (coupons.set_active)
+        s.get(CouponTemplate, off["id"]).active = False
+    ended = client.post(f"/api/v1/merchants/{mid}/coupon-templates", json={**base, "name": "过期券", "valid_to": (clock() + timedelta(hours=1)).isoformat()}, headers=h).json()
+    clock.advance(hours=2)
+    for tid in (off["id"], ended["id"]):
+        body = programme_body(shop, clock, tid, inviter_reward={"kind": "coupon", "template_id": tid}, invitee_reward=None, milestones=[])
+        r = client.post(f"/api/v1/merchants/{mid}/referral-programmes", json=body, headers=h)
+        assert r.status_code == 422 and problem_code(r) == "programme.reward_template_unavailable", r.text

@@ -134,6 +134,7 @@ class ReferralOut(Output):
     paid: int
     created_at: datetime
     granted_at: datetime | None
+    reward_failure: str | None = Field(default=None, description="why the inviter's reward was not given though granted: coupon.sold_out | coupon.ended | coupon.inactive")
 
 
 class MilestoneProgressOut(Output):
@@ -156,7 +157,7 @@ def my_referrals(s: DB, who: Who, now: Now, merchant_id: Annotated[Id, Query()])
     return MyReferralsOut(
         programmes=[_out(p, now) for p in m.programmes],
         referrals=[ReferralOut(id=r.id, programme_id=r.programme_id, invitee=r.invitee_masked, status=r.status, void_reason=r.void_reason, reward=_reward_out(programmes.stored(r.reward)),
-                               paid=r.paid, created_at=r.created_at, granted_at=r.granted_at) for r in m.referrals],
+                               paid=r.paid, created_at=r.created_at, granted_at=r.granted_at, reward_failure=r.reward_failure) for r in m.referrals],
         milestones=[MilestoneProgressOut(programme_id=g.programme.id, granted=g.granted, reached=g.reached, next_count=g.next.count if g.next else None,
                                          next_reward=_reward_out(programmes.stored(g.next.inviter_reward)) if g.next else None) for g in m.progress],
     )

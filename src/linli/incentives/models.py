@@ -109,9 +109,9 @@ class ProgrammeMilestone(Base):
 class ProgrammeReward(Base):
     """One reward given to one member, through the rewards domain (its own keyed grant):
     ``granted`` is what that grant gave (points, fen of bonus — less than asked when the
-    stored-value cap is near — or 1 coupon, 0 when the template could give none), ``value``
-    its cost to the merchant in fen (points and bonus at face; a coupon's amount off or its
-    gift's price; a percent coupon 0, its cost known only when used)."""
+    stored-value cap is near — or 1 coupon, 0 when the template could give none: ``failure``
+    says why), ``value`` its cost to the merchant in fen (points and bonus at face; a coupon's
+    amount off or its gift's price; a percent coupon 0, its cost known only when used)."""
 
     __tablename__ = "programme_rewards"
     __table_args__ = (Index("ix_programme_rewards_member", "merchant_id", "member_id"),)
@@ -129,6 +129,8 @@ class ProgrammeReward(Base):
     granted: Mapped[int] = mapped_column(Integer)
     coupon_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     value: Mapped[int] = mapped_column(Integer)
+    # why nothing was granted: the rewards domain's refusal (coupon.sold_out, coupon.ended, …)
+    failure: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -32,6 +32,7 @@ error_messages(
         "programme.reward_amount_invalid": N_("Enter a reward amount within the allowed range."),
         "programme.reward_template_required": N_("Choose the coupon."),
         "programme.reward_template_unknown": N_("Choose one of this shop's coupons."),
+        "programme.reward_template_unavailable": N_("This coupon can no longer be given (deactivated, ended or all given)."),
         "programme.reward_gift_required": N_("Choose the gift."),
         "programme.reward_sku_unknown": N_("The gift is not a product of this shop."),
         "programme.milestones_invalid": N_("Milestones count 1 to 1000 friends, each more than the one before."),
@@ -42,6 +43,9 @@ error_messages(
 
 STATUS = {"pending": N_("Reward pending"), "granted": N_("Reward granted"), "voided": N_("Reward void")}
 VOID_REASONS = {"refunded": N_("the order was refunded below the minimum"), "monthly_cap": N_("this month's limit was reached")}
+# a granted referral whose coupon the rewards domain refused (ProgrammeReward.failure)
+NOT_GIVEN = N_("Reward not given")
+FAILURES = {"coupon.sold_out": N_("the coupons ran out"), "coupon.ended": N_("the coupon has ended"), "coupon.inactive": N_("the coupon was withdrawn")}
 
 
 def reward_text(page: Page, s: Session, r: rules.Reward | None) -> str:
@@ -69,7 +73,8 @@ def sharer_rewards(page: Page, s: Session, merchant_id: int, member_id: int) -> 
     if not mine.programmes and not mine.referrals:
         return None
     text = lambda r: reward_text(page, s, r)  # noqa: E731
-    return _render(page, "incentives/_share.html", mine=mine, reward_text=text, statuses=STATUS, void_reasons=VOID_REASONS, reward_of=programmes.reward_of)
+    return _render(page, "incentives/_share.html", mine=mine, reward_text=text, statuses=STATUS, void_reasons=VOID_REASONS, reward_of=programmes.reward_of,
+                   not_given=NOT_GIVEN, failures=FAILURES)
 
 
 @invite_block(order=20)

@@ -53,11 +53,11 @@ def _resolve(s: Session, who: Principal, merchant_id: int, r: rules.Reward | Non
     if r is None:
         return None
     if r.kind == rules.Kind.coupon:
-        levels.check_template(s, merchant_id, r.template_id, code="programme.reward_template_unknown", field=field)
+        _usable(levels.check_template(s, merchant_id, r.template_id, code="programme.reward_template_unknown", field=field), field, now)
         return rules.Reward(r.kind, 0, r.template_id)
     if r.kind == rules.Kind.gift:
         if r.template_id is not None:
-            t = levels.check_template(s, merchant_id, r.template_id, code="programme.reward_template_unknown", field=field)
+            t = _usable(levels.check_template(s, merchant_id, r.template_id, code="programme.reward_template_unknown", field=field), field, now)
             if t.kind != "gift" or t.gift_sku_id is None:
                 raise Invalid("programme.reward_template_unknown", "A gift reward names a gift coupon.", field=field)
             return rules.Reward(r.kind, 0, t.id, t.gift_sku_id)
@@ -69,6 +69,14 @@ def _resolve(s: Session, who: Principal, merchant_id: int, r: rules.Reward | Non
                                                                           valid_days=GIFT_VALID_DAYS, claimable=False), now)
         return rules.Reward(r.kind, 0, t.id, sku.sku_id)
     return rules.Reward(r.kind, r.amount)
+
+
+def _usable(t, field: str, now: datetime):
+    """A coupon that can still be given: not deactivated, not ended, not sold out (one that
+    runs out later is recorded as a failed grant, shown on the sharer's page)."""
+    if not t.active or (t.valid_to is not None and t.valid_to <= now) or t.issued >= t.total:
+        raise Invalid("programme.reward_template_unavailable", "This coupon can no longer be given (deactivated, ended or all given).", field=field)
+    return t
 
 
 def create(s: Session, who: Principal, merchant_id: int, t: rules.Terms, now: datetime) -> ReferralProgramme:

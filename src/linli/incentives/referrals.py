@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from linli import events
 from linli.catalog import service as catalog
 from linli.db import Database, insert_ignore, take_counter
+from linli.errors import Conflict
 from linli.identity import service as identity
 from linli.identity.rules import mask_phone
 from linli.incentives import programmes, rules
@@ -239,18 +240,27 @@ def _give(s: Session, prog: ReferralProgramme, r: ProgrammeReferral, milestone_i
     if s.scalars(select(ProgrammeReward.id).where(ProgrammeReward.key == key)).first() is not None:
         return
     source = f"incentive-{key.replace(':', '-')}"
-    coupon_id, asked = None, reward.amount or 1
+    coupon_id, asked, failure = None, reward.amount or 1, None
     if reward.kind == rules.Kind.points:
         granted = value = earning.grant_reward(s, prog.merchant_id, member_id, reward.amount, source, now)
     elif reward.kind == rules.Kind.stored_value_bonus:
         granted = value = stored_value.grant_bonus(s, prog.merchant_id, member_id, reward.amount, source, now)
     else:  # a coupon, or a gift SKU's gift coupon: bounded by the key, not the per-member limit
-        c = coupons.grant_once(s, reward.template_id, member_id, "reward", source, now, member_limit=False)
-        coupon_id, granted = (c.id, 1) if c is not None else (None, 0)
-        value = _coupon_value(s, reward) if c is not None else 0
+        granted, value, coupon_id, failure = _give_coupon(s, reward, member_id, source, now)
     s.add(ProgrammeReward(merchant_id=prog.merchant_id, programme_id=prog.id, referral_id=r.id, milestone_id=milestone_id, member_id=member_id, side=side, key=key,
-                          kind=reward.kind.value, asked=asked, granted=granted, coupon_id=coupon_id, value=value, created_at=now))
+                          kind=reward.kind.value, asked=asked, granted=granted, coupon_id=coupon_id, value=value, failure=failure, created_at=now))
     s.flush()
+
+
+def _give_coupon(s: Session, reward: rules.Reward, member_id: int, source: str, now: datetime) -> tuple[int, int, int | None, str | None]:
+    """(granted, value, coupon id, failure): a template that cannot give one (ended, sold
+    out, deactivated) is a failure on record; a race with the member's other grants raises
+    (``coupons.GrantContended``), so the handler rolls back and is retried, never a 0 grant."""
+    try:
+        c = coupons.grant_keyed(s, reward.template_id, member_id, "reward", source, now, member_limit=False)
+    except Conflict as exc:
+        return 0, 0, None, exc.code
+    return 1, _coupon_value(s, reward), c.id, None
 
 
 def _coupon_value(s: Session, reward: rules.Reward) -> int:
@@ -280,6 +290,7 @@ class ReferralView:
     paid: int
     created_at: datetime
     granted_at: datetime | None
+    reward_failure: str | None = None  # why the inviter's reward was not given (coupon.sold_out, …)
 
 
 @dataclass(frozen=True)
@@ -308,8 +319,10 @@ def mine(s: Session, member_id: int, merchant_id: int, now: datetime, limit: int
     for p in running:
         progs.setdefault(p.id, p)
     people = identity.members_by_ids(s, [r.invitee_id for r in rows])
+    failed = dict(s.execute(select(ProgrammeReward.referral_id, ProgrammeReward.failure).where(
+        ProgrammeReward.referral_id.in_([r.id for r in rows]), ProgrammeReward.side == "inviter", ProgrammeReward.milestone_id.is_(None), ProgrammeReward.failure.is_not(None))).all()) if rows else {}
     views = [ReferralView(r.id, r.programme_id, mask_phone(people[r.invitee_id].phone), people[r.invitee_id].nickname, r.status, r.void_reason,
-                          programmes.reward_of(progs[r.programme_id].inviter_reward), r.paid, r.created_at, r.granted_at) for r in rows]
+                          programmes.reward_of(progs[r.programme_id].inviter_reward), r.paid, r.created_at, r.granted_at, failed.get(r.id)) for r in rows]
     counts = dict(s.execute(select(ProgrammeInviter.programme_id, ProgrammeInviter.granted).where(ProgrammeInviter.inviter_id == member_id, ProgrammeInviter.merchant_id == merchant_id)).all())
     reached: dict[int, list[int]] = {}
     for pid, count in s.execute(select(ProgrammeMilestone.programme_id, ProgrammeMilestone.count).where(ProgrammeMilestone.inviter_id == member_id, ProgrammeMilestone.merchant_id == merchant_id)

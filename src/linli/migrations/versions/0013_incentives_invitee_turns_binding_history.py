@@ -1,4 +1,4 @@
-"""incentives: invitee turns, binding history, pending index
+"""incentives: invitee turns, binding history, reward failure, pending index
 
 Revision ID: 0013
 Revises: 0012
@@ -44,9 +44,15 @@ def upgrade() -> None:
     with op.batch_alter_table('programme_referrals', schema=None) as batch_op:
         batch_op.create_index('ix_programme_referrals_status', ['status', 'id'], unique=False)
 
+    with op.batch_alter_table('programme_rewards', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('failure', sa.String(length=32), nullable=True))
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('programme_rewards', schema=None) as batch_op:
+        batch_op.drop_column('failure')
+
     with op.batch_alter_table('programme_referrals', schema=None) as batch_op:
         batch_op.drop_index('ix_programme_referrals_status')
 
