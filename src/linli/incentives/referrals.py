@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -73,15 +73,24 @@ def _facts(r: ProgrammeReferral, at: datetime) -> dict:
             "order_id": r.order_id, "paid": r.paid, "at": at}
 
 
+TURN_WAIT_MS = 2000  # PostgreSQL: how long a handler waits for the invitee's turn
+
+
 def _take_turn(s: Session, merchant_id: int, invitee_id: int) -> None:
     """Lock the invitee's row (made on its first binding, else here) until this transaction
-    ends. NOWAIT on PostgreSQL: a handler that finds it taken fails and is retried (the
-    outbox's backoff) instead of waiting on a transaction that may be waiting on it; SQLite
-    ignores it (its writer turns serialise the handlers)."""
-    q = select(InviteeTurn.invitee_id).where(InviteeTurn.merchant_id == merchant_id, InviteeTurn.invitee_id == invitee_id).with_for_update(nowait=True)
+    ends. On PostgreSQL the wait is bounded (``lock_timeout``, then back to the default for
+    the rest of the transaction): a handler that cannot get the turn in time fails and is
+    retried by the outbox instead of waiting on a transaction that may be waiting on it.
+    SQLite ignores the lock (its writer turns serialise the handlers)."""
+    pg = s.get_bind().dialect.name == "postgresql"
+    if pg:
+        s.execute(text(f"SET LOCAL lock_timeout = {TURN_WAIT_MS}"))
+    q = select(InviteeTurn.invitee_id).where(InviteeTurn.merchant_id == merchant_id, InviteeTurn.invitee_id == invitee_id).with_for_update()
     if s.scalars(q).first() is None:
         s.execute(insert_ignore(s, InviteeTurn, {"merchant_id": merchant_id, "invitee_id": invitee_id}, ["merchant_id", "invitee_id"]))
         s.scalars(q).first()
+    if pg:
+        s.execute(text("SET LOCAL lock_timeout = DEFAULT"))
 
 
 def on_bound(s: Session, p: MemberBound, event_id: int, at: datetime) -> None:
@@ -178,7 +187,7 @@ def grant_completed(db: Database, as_of: datetime, chunk: int = 500) -> int:
                     _take_turn(s, merchant_id, invitee_id)
                     granted += _grant_order(s, order_id, done[order_id].net_paid, as_of)
             except OperationalError as exc:
-                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: the invitee's handler is running
+                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: the invitee's handler holds the turn
                     raise
 
 
