@@ -60,3 +60,12 @@ def test_a_programme_ended_early_stops_running():
     assert rules.running(NOW, NOW + timedelta(days=30), None, NOW + timedelta(days=1))
     assert not rules.running(NOW, NOW + timedelta(days=30), NOW + timedelta(hours=1), NOW + timedelta(days=1))
     assert not rules.running(NOW, NOW + timedelta(days=30), None, NOW - timedelta(seconds=1))
+
+
+@pytest.mark.parametrize("ends_at", [datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-12))), datetime(2101, 1, 1, tzinfo=timezone.utc),
+                                     datetime(2100, 12, 31, 20, tzinfo=timezone.utc)])  # the last: already 2101 in Shanghai
+def test_a_date_past_2100_is_refused_with_its_code_before_any_arithmetic(ends_at):
+    with pytest.raises(Invalid) as e:
+        rules.check_terms(_terms(ends_at=ends_at), NOW)
+    assert (e.value.code, e.value.extra.get("field")) == ("programme.dates_out_of_range", "ends_at")
+    rules.check_terms(_terms(ends_at=datetime(2100, 12, 31, tzinfo=timezone.utc)), NOW)
