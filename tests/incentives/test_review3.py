@@ -8,6 +8,7 @@ given says so on the sharer's page instead of showing granted."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from linli.incentives.models import ProgrammeReferral, ProgrammeReward
@@ -93,18 +94,15 @@ def test_far_future_dates_are_refused_not_a_500(client, db, merchant, clock, app
     assert (api_status, console_status) == (422, 422)
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])  # two transactions open at once: PostgreSQL's row locks
 def test_a_late_receipt_racing_the_completion_is_still_granted(client, db, merchant, clock, monkeypatch, backend):
     """The receipt's handler is still in its transaction when the order completes: the
     completion's handler finds the friend's turn taken and is retried, and the backstop job
     grants the referral — it is never left pending for ever."""
-    import pytest
-
     from linli.events import OutboxEvent
     from linli.incentives import referrals as incentive_referrals
     from linli.orders.events import OrderReceived
 
-    if backend != "postgresql":
-        pytest.skip("needs two open transactions")
     p = setup(client, merchant, clock)
     _hold(monkeypatch, "order.received")  # the receipt's handler runs late (a backlog) ...
     first_order(client, db, p, friend(client, db, p, 1))
