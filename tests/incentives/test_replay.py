@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from linli import domains, events, ledger
-from linli.events import Event, OutboxEvent
+from linli import ledger
+from linli.events import OutboxEvent
 from linli.incentives import models
 from linli.ledger import LedgerEntry
 from linli.rewards.models import Coupon, PointsLot, RewardBalance
 from tests.incentives.helpers import _complete, _refund, first_order, friend, setup
+from tests.replay import replay_handlers
 
 TABLES = [models.ProgrammeReferral, models.InviteeBinding, models.InviteeTurn, models.ProgrammeCap, models.ProgrammeInviter, models.ProgrammeMilestone, models.ProgrammeReward, Coupon, PointsLot, RewardBalance]
 
@@ -39,17 +40,7 @@ def test_replaying_every_incentives_handler_50_times_changes_nothing(client, db,
         assert states == [("granted", ""), ("granted", ""), ("voided", "monthly_cap"), ("voided", "refunded")]
         assert ledger.check(s) == []
     before = _snapshot(db)
-    domains.load_all()
-    with db.transaction() as s:
-        rows = list(s.execute(select(OutboxEvent.id, OutboxEvent.name, OutboxEvent.merchant_id, OutboxEvent.payload, OutboxEvent.created_at).order_by(OutboxEvent.id)))
-    handlers = set()
-    for _ in range(50):
-        for eid, name, emid, payload, at in rows:
-            for reg in events.registrations(name):
-                if reg.key.startswith("linli.incentives."):
-                    with db.transaction() as s:
-                        reg.handler(s, Event(eid, name, emid, reg.payload_type.from_json(payload), at))
-                    handlers.add(reg.key)
+    handlers = {key for key, _ in replay_handlers(db, "incentives")}
     assert len(handlers) == 4, handlers  # pending, granted, voided, and the binding history
     after = _snapshot(db)
     for name, rows_before in before[1].items():

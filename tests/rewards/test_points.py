@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from linli import domains, events, jobs, ledger
+from linli import events, jobs, ledger
 from linli.errors import Invalid
-from linli.events import Event, OutboxEvent
+from linli.events import OutboxEvent
 from linli.ledger import LedgerEntry, LedgerTransfer
 from linli.rewards import settings as reward_settings
 from linli.rewards.models import PointsLot, RewardBalance, RewardSettings
@@ -26,6 +26,7 @@ from tests.e2e.conftest import LiveServer
 from tests.merchants import new_merchant
 from tests.orders.concurrency import together
 from tests.orders.helpers import buy, make_shop, order, pay
+from tests.replay import replay_handlers
 
 UTC = timezone.utc
 # Earned on 22 November 2026 (the test clock): expires at the end of 2027, Shanghai time.
@@ -284,17 +285,7 @@ def test_replaying_every_handled_event_50_times_changes_nothing(client, db, merc
     jobs.run_due(db, EXPIRES)
     _check(db)
     before = _snapshot(db)
-    domains.load_all()
-    with db.transaction() as s:
-        rows = list(s.execute(select(OutboxEvent.id, OutboxEvent.name, OutboxEvent.merchant_id, OutboxEvent.payload, OutboxEvent.created_at).order_by(OutboxEvent.id)))
-    replayed = set()
-    for _ in range(50):
-        for eid, name, mid, payload, at in rows:
-            for reg in events.registrations(name):
-                if reg.key.startswith("linli.rewards."):
-                    with db.transaction() as s:
-                        reg.handler(s, Event(eid, name, mid, reg.payload_type.from_json(payload), at))
-                    replayed.add(name)
+    replayed = {name for _, name in replay_handlers(db, "rewards")}
     jobs.run_due(db, EXPIRES)
     assert {"order.paid", "order.received", "order.completed", "order.refunded"} <= replayed
     assert _snapshot(db) == before

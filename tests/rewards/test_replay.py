@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from linli import domains, events, ledger
-from linli.events import Event, OutboxEvent
+from linli import events, ledger
+from linli.events import OutboxEvent
 from linli.ledger import LedgerEntry
 from linli.rewards import models
 from tests.campaigns.helpers import resident
 from tests.conftest import login
 from tests.orders.helpers import make_shop, order, pay
+from tests.replay import replay_handlers
 from tests.rewards.test_points import _complete, _receive, _refund
 
 TABLES = [models.RewardBalance, models.PointsLot, models.Coupon, models.CouponTemplate, models.OrderRewards, models.Topup, models.MemberLevel, models.GrowthEntry]
@@ -76,18 +77,8 @@ def test_replaying_every_rewards_handler_50_times_changes_nothing(client, db, me
     with db.transaction() as s:
         assert ledger.check(s) == []
     before = _snapshot(db)
-    domains.load_all()
-    with db.transaction() as s:
-        rows = list(s.execute(select(OutboxEvent.id, OutboxEvent.name, OutboxEvent.merchant_id, OutboxEvent.payload, OutboxEvent.created_at).order_by(OutboxEvent.id)))
-    replayed, handlers = set(), set()
-    for _ in range(50):
-        for eid, name, emid, payload, at in rows:
-            for reg in events.registrations(name):
-                if reg.key.startswith("linli.rewards."):
-                    with db.transaction() as s:
-                        reg.handler(s, Event(eid, name, emid, reg.payload_type.from_json(payload), at))
-                    replayed.add(name)
-                    handlers.add(reg.key)
+    ran = replay_handlers(db, "rewards")
+    replayed, handlers = {name for _, name in ran}, {key for key, _ in ran}
     assert {"order.paid", "order.received", "order.completed", "order.refunded", "payment.succeeded", "member.bound", "member.community_set"} <= replayed
     assert len(handlers) >= 10, handlers
     after = _snapshot(db)
