@@ -17,7 +17,7 @@ from linli.rewards.models import Coupon, PointsLot, RewardBalance
 from tests.incentives.helpers import _complete, _refund, first_order, friend, setup
 from tests.replay import replay_handlers
 
-TABLES = [models.ProgrammeReferral, models.InviteeBinding, models.InviteeTurn, models.ProgrammeCap, models.ProgrammeInviter, models.ProgrammeMilestone, models.ProgrammeReward, Coupon, PointsLot, RewardBalance]
+TABLES = [models.ProgrammeReferral, models.InviteeBinding, models.InviteeTurn, models.ProgrammeCap, models.ProgrammeInviter, models.ProgrammeMilestone, models.ProgrammeReward, models.ReferredSale, Coupon, PointsLot, RewardBalance]
 
 
 def _snapshot(db):
@@ -41,7 +41,7 @@ def test_replaying_every_incentives_handler_50_times_changes_nothing(client, db,
         assert ledger.check(s) == []
     before = _snapshot(db)
     handlers = {key for key, _ in replay_handlers(db, "incentives")}
-    assert len(handlers) == 4, handlers  # pending, granted, voided, and the binding history
+    assert len(handlers) == 6, handlers  # pending, granted, voided, the binding history, and the referred sale's receipt and refunds
     after = _snapshot(db)
     for name, rows_before in before[1].items():
         assert after[1][name] == rows_before, name

@@ -157,3 +157,20 @@ class InviteeTurn(Base):
 
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
     invitee_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+
+
+class ReferredSale(Base):
+    """A received order of a buyer someone brought (``incentives/sales.py``): whose sale it
+    is, where, when it was received, and its net paid now (fen, refunds taken off)."""
+
+    __tablename__ = "incentive_sales"
+    __table_args__ = (Index("ix_incentive_sales_sharer", "merchant_id", "sharer_id", "received_at"),)
+
+    order_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    sharer_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    community_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paid: Mapped[int] = mapped_column(Integer)  # fen, what the order paid
+    net: Mapped[int] = mapped_column(Integer)  # fen, paid less refunded now

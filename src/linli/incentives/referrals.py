@@ -2,7 +2,7 @@
 and a member's own referrals.
 
 The three order handlers of one invitee take turns: each first locks the invitee's row in
-``incentive_invitees`` (``_take_turn``), so a late receipt and the completion, or a refund and
+``incentive_invitees`` (``turns.take_turn``), so a late receipt and the completion, or a refund and
 the completion, never each miss what the other is writing. A referral is judged on its
 order's net paid when the after-sales window closed (``order.completed``'s lines; orders'
 ``completions`` for a receipt or a backstop run that comes after it).
@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ from linli.errors import Conflict
 from linli.identity import service as identity
 from linli.identity.rules import mask_phone
 from linli.incentives import programmes, rules
+from linli.incentives.turns import take_turn
 from linli.incentives.events import ReferralGranted, ReferralPending, ReferralVoided
 from linli.incentives.models import (
     InviteeBinding,
@@ -73,26 +74,6 @@ def _facts(r: ProgrammeReferral, at: datetime) -> dict:
             "order_id": r.order_id, "paid": r.paid, "at": at}
 
 
-TURN_WAIT_MS = 2000  # PostgreSQL: how long a handler waits for the invitee's turn
-
-
-def _take_turn(s: Session, merchant_id: int, invitee_id: int) -> None:
-    """Lock the invitee's row (made on its first binding, else here) until this transaction
-    ends. On PostgreSQL the wait is bounded (``lock_timeout``, then back to the default for
-    the rest of the transaction): a handler that cannot get the turn in time fails and is
-    retried by the outbox instead of waiting on a transaction that may be waiting on it.
-    SQLite ignores the lock (its writer turns serialise the handlers)."""
-    pg = s.get_bind().dialect.name == "postgresql"
-    if pg:
-        s.execute(text(f"SET LOCAL lock_timeout = {TURN_WAIT_MS}"))
-    q = select(InviteeTurn.invitee_id).where(InviteeTurn.merchant_id == merchant_id, InviteeTurn.invitee_id == invitee_id).with_for_update()
-    if s.scalars(q).first() is None:
-        s.execute(insert_ignore(s, InviteeTurn, {"merchant_id": merchant_id, "invitee_id": invitee_id}, ["merchant_id", "invitee_id"]))
-        s.scalars(q).first()
-    if pg:
-        s.execute(text("SET LOCAL lock_timeout = DEFAULT"))
-
-
 def on_bound(s: Session, p: MemberBound, event_id: int, at: datetime) -> None:
     """Record the binding as made (referral keeps only the current one)."""
     row = {"merchant_id": p.merchant_id, "invitee_id": p.invitee_id, "inviter_id": p.inviter_id, "bound_at": at, "event_id": event_id}
@@ -112,7 +93,7 @@ def inviter_at(s: Session, merchant_id: int, invitee_id: int, at: datetime) -> t
 
 
 def on_received(s: Session, p: OrderReceived, now: datetime) -> list[ProgrammeReferral]:
-    _take_turn(s, p.merchant_id, p.member_id)
+    take_turn(s, p.merchant_id, p.member_id)
     binding = inviter_at(s, p.merchant_id, p.member_id, p.received_at)
     if binding is None:
         return []
@@ -145,7 +126,7 @@ def on_received(s: Session, p: OrderReceived, now: datetime) -> list[ProgrammeRe
 
 
 def on_completed(s: Session, p: OrderCompleted, now: datetime) -> int:
-    _take_turn(s, p.merchant_id, p.member_id)
+    take_turn(s, p.merchant_id, p.member_id)
     return _grant_order(s, p.order_id, sum(ln.paid - ln.refunded for ln in p.lines), now)
 
 
@@ -153,7 +134,7 @@ def on_refunded(s: Session, p: OrderRefunded, now: datetime) -> int:
     """Void the order's pending referrals whose minimum its net paid no longer reaches —
     unless the order has completed: then its completion judges (a refund before it is in
     what it carried; one after it changes nothing)."""
-    _take_turn(s, p.merchant_id, p.member_id)
+    take_turn(s, p.merchant_id, p.member_id)
     pending = _pending(s, p.order_id)
     if not pending or orders.completions(s, [p.order_id]):
         return 0
@@ -184,7 +165,7 @@ def grant_completed(db: Database, as_of: datetime, chunk: int = 500) -> int:
         for merchant_id, invitee_id, order_id in sorted({(r.merchant_id, r.invitee_id, r.order_id) for r in rows if r.order_id in done}):
             try:
                 with db.transaction() as s:
-                    _take_turn(s, merchant_id, invitee_id)
+                    take_turn(s, merchant_id, invitee_id)
                     granted += _grant_order(s, order_id, done[order_id].net_paid, as_of)
             except OperationalError as exc:
                 if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: the invitee's handler holds the turn
