@@ -7,9 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from linli.incentives.models import ReferredSale
-from tests.incentives.helpers import _refund, first_order, friend, setup
-from tests.orders.helpers import buy
 from tests.conftest import login
+from tests.incentives.helpers import _receive, _refund, first_order, friend, setup
+from tests.orders.helpers import buy
 from tests.replay import replay_handlers
 
 
@@ -36,7 +36,5 @@ def test_a_buyer_nobody_brought_is_no_ones_sale(client, db, merchant, clock):
     p = setup(client, merchant, clock)
     stranger = login(client, "13900000077")
     o = buy(client, db, stranger, p.shop, [(p.shop.skus["berry"], 1)])
-    from tests.incentives.helpers import _receive
-
     _receive(client, db, p.shop, o)
     assert _sales(db) == []

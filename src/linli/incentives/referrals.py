@@ -43,7 +43,6 @@ from linli.errors import Conflict
 from linli.identity import service as identity
 from linli.identity.rules import mask_phone
 from linli.incentives import programmes, rules
-from linli.incentives.turns import take_turn
 from linli.incentives.events import ReferralGranted, ReferralPending, ReferralVoided
 from linli.incentives.models import (
     InviteeBinding,
@@ -55,6 +54,7 @@ from linli.incentives.models import (
     ProgrammeReward,
     ReferralProgramme,
 )
+from linli.incentives.turns import take_turn
 from linli.orders import service as orders
 from linli.orders.events import OrderCompleted, OrderReceived, OrderRefunded
 from linli.referral import service as referral
