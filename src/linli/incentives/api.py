@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import AwareDatetime, Field
 
-from linli.incentives import programmes, referrals, rules
+from linli.incentives import desk, programmes, referrals, rules
 from linli.incentives.rules import SETTINGS
 from linli.schema import Id, Input, Output, setting_field
 from linli.web.deps import DB, Now, Who
@@ -122,6 +122,50 @@ def patch_programme(mid: Id, pid: Id, body: ProgrammePatch, s: DB, who: Who, now
 def end_programme(mid: Id, pid: Id, s: DB, who: Who, now: Now) -> ProgrammeOut:
     """End it now; referrals already pending are still granted when their window closes."""
     return _out(programmes.end(s, who, mid, pid, now), now)
+
+
+class GivenOut(Output):
+    side: str = Field(description="inviter | invitee")
+    milestone: int | None = Field(description="the milestone (friends count) this reward is for; null for the referral's own reward")
+    kind: str
+    asked: int = Field(description="points, fen of bonus, or 1 coupon")
+    granted: int = Field(description="what the rewards domain gave (less than asked when the stored-value cap was near; 0 with a failure)")
+    value: int = Field(description="its cost to the shop in fen")
+    failure: str | None = Field(description="why nothing was given: coupon.sold_out | coupon.ended | coupon.inactive")
+
+
+class DeskRowOut(Output):
+    id: int
+    inviter_id: int
+    inviter: str = Field(description="the inviter's nickname and masked phone")
+    invitee_id: int
+    invitee: str = Field(description="the invitee's nickname and masked phone")
+    order_id: int
+    paid: int
+    status: str = Field(description="pending | granted | voided")
+    void_reason: str | None
+    created_at: datetime
+    granted_at: datetime | None
+    voided_at: datetime | None
+    cost: int = Field(description="fen: the value of every reward given for this referral")
+    rewards: list[GivenOut]
+
+
+class DeskOut(Output):
+    programme_id: int
+    referrals: list[DeskRowOut]
+    next_before: int | None = Field(description="pass as before= for the next page; null on the last page")
+
+
+@router.get("/merchants/{mid}/referral-programmes/{pid}/referrals", response_model=DeskOut, responses=PROBLEMS)
+def programme_referrals(mid: Id, pid: Id, s: DB, who: Who, status: Annotated[str | None, Query(max_length=10)] = None, before: Annotated[Id | None, Query()] = None,
+                        limit: Annotated[int, Query(ge=1, le=desk.PAGE_MAX)] = 50) -> DeskOut:
+    """The referral desk: one programme's referrals, newest first, with the rewards given."""
+    d = desk.desk(s, who, mid, pid, status=status, before=before, limit=limit)
+    return DeskOut(programme_id=d.programme.id, next_before=d.next_before, referrals=[
+        DeskRowOut(id=r.id, inviter_id=r.inviter_id, inviter=f"{r.inviter_name} {r.inviter_phone}", invitee_id=r.invitee_id, invitee=f"{r.invitee_name} {r.invitee_phone}",
+                   order_id=r.order_id, paid=r.paid, status=r.status, void_reason=r.void_reason, created_at=r.created_at, granted_at=r.granted_at, voided_at=r.voided_at, cost=r.cost,
+                   rewards=[GivenOut(**g.__dict__) for g in r.rewards]) for r in d.rows])
 
 
 class ReferralOut(Output):

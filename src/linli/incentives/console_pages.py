@@ -1,7 +1,9 @@
 """Console: referral programmes ``/console/merchants/{mid}/referral-programmes`` — the list
 with each programme's referrals (pending, granted, void) and cost, ending one, and the
 editor for a new one (who gets what, the minimum first order, the window after binding,
-the monthly cap, up to three milestones) — plus a merchant-page section.
+the monthly cap, up to three milestones) — plus a merchant-page section, and the referral
+desk ``…/referral-programmes/{pid}/referrals``: one programme's referrals one by one with
+the rewards given for each.
 
 The form is one use case in a savepoint: what cannot be read is an error on its field and
 the page comes back with what was typed (4xx); the service checks everything again."""
@@ -21,8 +23,8 @@ from linli.errors import DomainError, Invalid
 from linli.i18n import N_
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
-from linli.incentives import programmes, rules
-from linli.incentives.pages import STATUS, reward_text
+from linli.incentives import desk, programmes, rules
+from linli.incentives.pages import FAILURES, STATUS, VOID_REASONS, reward_text
 from linli.money import parse_yuan
 from linli.rewards import coupons
 from linli.schema import Id
@@ -46,6 +48,7 @@ error_messages(
 KIND_NAMES = {"points": N_("Points"), "coupon": N_("A coupon"), "stored_value_bonus": N_("Stored-value bonus"), "gift": N_("A gift product")}
 PROGRAMME_STATUS = {"scheduled": N_("Not started"), "active": N_("Running"), "ended": N_("Ended")}
 SIDES = ("inviter", "invitee")
+SIDE_NAMES = {"inviter": N_("Inviter"), "invitee": N_("Friend")}
 MILESTONE_ROWS = 3
 
 
@@ -195,3 +198,21 @@ def end(mid: Id, pid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now
             raise
         return _page(page, s, who, mid, now, state={"row": pid, "row_error": page.error_text(exc)}, status=exc.status)
     return page.redirect(f"{_url(mid)}#programme-{pid}")
+
+
+@router.get("/console/merchants/{mid}/referral-programmes/{pid}/referrals")
+def referral_desk(mid: Id, pid: Id, page: PageDep, s: DB, who: ConsoleWho) -> Response:
+    """The referral desk (filter by status, 50 a page, newest first)."""
+    view = merchant_view(s, who, mid)
+    q = page.request.query_params
+    status = (q.get("status") or "")[:10] or None
+    raw_before = q.get("before", "")
+    before = int(raw_before) if raw_before.isascii() and raw_before.isdigit() and len(raw_before) <= 12 else None
+    error = None
+    try:
+        d = desk.desk(s, who, mid, pid, status=status, before=before)
+    except Invalid as exc:  # an unknown status: the whole desk, with the error
+        error, status = exc, None
+        d = desk.desk(s, who, mid, pid)
+    return page.render("incentives/console_referrals.html", status=error.status if error else 200, error=error, view=view, d=d, filter=status or "",
+                       statuses=STATUS, void_reasons=VOID_REASONS, failures=FAILURES, kinds=KIND_NAMES, sides=SIDE_NAMES)

@@ -93,7 +93,7 @@ def create(s: Session, who: Principal, merchant_id: int, t: rules.Terms, now: da
     return p
 
 
-def _programme(s: Session, merchant_id: int, programme_id: int) -> ReferralProgramme:
+def programme_of(s: Session, merchant_id: int, programme_id: int) -> ReferralProgramme:
     p = s.get(ReferralProgramme, programme_id)
     if p is None or p.merchant_id != merchant_id:
         raise NotFound("programme.not_found", "No such programme.")
@@ -105,7 +105,7 @@ def update(s: Session, who: Principal, merchant_id: int, programme_id: int, now:
     """Rename it, move its end, change its cap; its rewards and conditions stay as they were
     (referrals already pending were promised them)."""
     identity.require_permission(s, who, merchant_id, Permission.manage_campaigns)
-    p = _programme(s, merchant_id, programme_id)
+    p = programme_of(s, merchant_id, programme_id)
     if status(p, now) == "ended":  # ended early, or on its own last day: a new end date does not revive it
         raise Conflict("programme.ended", "This programme has ended.")
     if name is not None and (not name.strip() or len(name.strip()) > rules.NAME_MAX):
@@ -127,7 +127,7 @@ def end(s: Session, who: Principal, merchant_id: int, programme_id: int, now: da
     """End it now: orders received from now on earn nothing; referrals already pending are
     still granted when their window closes. Ending twice is the same end."""
     identity.require_permission(s, who, merchant_id, Permission.manage_campaigns)
-    p = _programme(s, merchant_id, programme_id)
+    p = programme_of(s, merchant_id, programme_id)
     if p.ended_at is None:
         p.ended_at = min(now, p.ends_at)
         s.flush()
