@@ -134,5 +134,7 @@ def test_a_stored_value_reward_grants_what_fits_under_the_cap(client, db, mercha
 
     with db.transaction() as s:
         r = s.scalars(select(ProgrammeReward)).one()
-        assert (r.asked, r.granted, r.value) == (5000, 100, 100)
+        assert (r.asked, r.granted, r.value, r.failure) == (5000, 100, 100, "stored_value.cap")
         assert ledger.check(s) == []
+    mine = client.get("/api/v1/me/referrals", params={"merchant_id": p.shop.merchant_id}, headers=p.inviter).json()
+    assert mine["referrals"][0]["reward_failure"] == "stored_value.cap"  # the sharer is told why less came

@@ -131,7 +131,7 @@ class GivenOut(Output):
     asked: int = Field(description="points, fen of bonus, or 1 coupon")
     granted: int = Field(description="what the rewards domain gave (less than asked when the stored-value cap was near; 0 with a failure)")
     value: int = Field(description="its cost to the shop in fen")
-    failure: str | None = Field(description="why nothing was given: coupon.sold_out | coupon.ended | coupon.inactive")
+    failure: str | None = Field(description="why nothing was given: coupon.sold_out | coupon.ended | coupon.inactive | stored_value.cap (less or nothing given: the card was at its cap)")
 
 
 class DeskRowOut(Output):
@@ -178,7 +178,7 @@ class ReferralOut(Output):
     paid: int
     created_at: datetime
     granted_at: datetime | None
-    reward_failure: str | None = Field(default=None, description="why the inviter's reward was not given though granted: coupon.sold_out | coupon.ended | coupon.inactive")
+    reward_failure: str | None = Field(default=None, description="why the inviter's reward was not given though granted: coupon.sold_out | coupon.ended | coupon.inactive | stored_value.cap (less or nothing given: the card was at its cap)")
 
 
 class MilestoneProgressOut(Output):

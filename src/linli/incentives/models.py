@@ -129,7 +129,7 @@ class ProgrammeReward(Base):
     granted: Mapped[int] = mapped_column(Integer)
     coupon_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     value: Mapped[int] = mapped_column(Integer)
-    # why nothing was granted: the rewards domain's refusal (coupon.sold_out, coupon.ended, …)
+    # why less than asked was granted: the rewards domain's refusal (coupon.sold_out, coupon.ended, …, stored_value.cap)
     failure: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -45,7 +45,8 @@ STATUS = {"pending": N_("Reward pending"), "granted": N_("Reward granted"), "voi
 VOID_REASONS = {"refunded": N_("the order was refunded below the minimum"), "monthly_cap": N_("this month's limit was reached")}
 # a granted referral whose coupon the rewards domain refused (ProgrammeReward.failure)
 NOT_GIVEN = N_("Reward not given")
-FAILURES = {"coupon.sold_out": N_("the coupons ran out"), "coupon.ended": N_("the coupon has ended"), "coupon.inactive": N_("the coupon was withdrawn")}
+FAILURES = {"coupon.sold_out": N_("the coupons ran out"), "coupon.ended": N_("the coupon has ended"), "coupon.inactive": N_("the coupon was withdrawn"),
+            "stored_value.cap": N_("the stored-value card was at its 5,000 yuan limit")}
 
 
 def reward_text(page: Page, s: Session, r: rules.Reward | None) -> str:

@@ -235,6 +235,7 @@ def _give(s: Session, prog: ReferralProgramme, r: ProgrammeReferral, milestone_i
         granted = value = earning.grant_reward(s, prog.merchant_id, member_id, reward.amount, source, now)
     elif reward.kind == rules.Kind.stored_value_bonus:
         granted = value = stored_value.grant_bonus(s, prog.merchant_id, member_id, reward.amount, source, now)
+        failure = "stored_value.cap" if granted < reward.amount else None  # the card was (nearly) full: less or nothing given
     else:  # a coupon, or a gift SKU's gift coupon: bounded by the key, not the per-member limit
         granted, value, coupon_id, failure = _give_coupon(s, reward, member_id, source, now)
     s.add(ProgrammeReward(merchant_id=prog.merchant_id, programme_id=prog.id, referral_id=r.id, milestone_id=milestone_id, member_id=member_id, side=side, key=key,
