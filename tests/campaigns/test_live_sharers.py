@@ -15,6 +15,9 @@ from linli import events
 from linli.campaigns import ports
 from linli.commission import service as commission
 from linli.events import OutboxEvent
+from linli.identity import service as identity
+from linli.identity.service import Principal
+from linli.referral import service as referral
 from linli.referral.models import Sharer
 from tests.campaigns.helpers import add_offer, campaign_shop, create_campaign, leader_code, resident
 from tests.campaigns.test_flash import PG
@@ -279,6 +282,11 @@ def test_the_board_ranks_sharers_by_the_gmv_their_codes_brought_with_ties_and_ma
     assert _ranks(_board(client, c)) == [(1, b_id, 1, 2 * PRICE), (2, a_id, 2, 2 * PRICE - 1000)]
     c_member = login(client, "13600000003")
     assert _board(client, c, c_member)["me"] == {"rank": None, "orders": 1, "gmv": PRICE, "commission": PRICE * 2000 // 10000, "code": c_code}
+    # The shop disables B's code (it pays nobody any more): B leaves the board too.
+    with db.transaction() as s:
+        owner = identity.get_or_create_member(s, merchant.owner_phone, clock.current)
+        referral.set_code_enabled(s, Principal(owner.id, owner.phone, False), mid, b_code, False)
+    assert _ranks(_board(client, c)) == [(1, a_id, 2, 2 * PRICE - 1000)]
 
 
 def test_the_board_on_the_live_page_refreshes_itself_while_the_session_is_live(client, db, merchant, clock):

@@ -27,6 +27,7 @@ from linli.payments import service as payments
 from linli.referral import service as referral
 from tests.conftest import ADMIN
 from tests.e2e.conftest import PHONE, fits_the_phone, shot, watch
+from tests.e2e.test_campaign_browser import _log_in
 
 pytestmark = pytest.mark.browser
 
@@ -78,14 +79,6 @@ def _buy(db, room: Room, phone: str, code: str, qty: int, clock) -> None:
         p = orders.start_payment(s, m.id, o.id, now)
         payments.sandbox_complete(s, m.id, p.id, now)
     events.drain(db)
-
-
-def _log_in(page, phone: str) -> None:
-    page.locator("input[name=phone]").fill(phone)
-    page.locator("form[action$='/login/code'] button[type=submit]").click()
-    code = page.get_by_test_id("debug-code").inner_text().strip()
-    page.locator("input[name=code]").fill(code)
-    page.locator("form[action$='/login'] button[type=submit]").click()
 
 
 def _entry(locator) -> str:

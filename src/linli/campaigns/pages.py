@@ -4,7 +4,6 @@ the leader's campaign kit (code, link, copy, preheat poster)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from pathlib import Path
 from urllib.parse import quote
 
 from fastapi.responses import Response
@@ -18,15 +17,15 @@ from linli.campaigns.live import pages as live_pages
 from linli.campaigns.live import sharers
 from linli.campaigns.member_view import member_view
 from linli.campaigns.models import Campaign
+from linli.campaigns.posters import poster_png
 from linli.catalog import service as catalog
 from linli.community import service as community
-from linli.errors import DomainError, Invalid, ServiceUnavailable
+from linli.errors import DomainError, Invalid
 from linli.i18n import N_
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import format_yuan
-from linli.referral import poster
 from linli.referral import service as referral
 from linli.schema import Id
 from linli.timeutil import SHANGHAI, local_time
@@ -468,13 +467,7 @@ def kit_poster(cid: Id, page: PageDep, s: DB, who: MemberWho, ctx: Ctx, now: Now
     shop = identity.public_merchant(s, c.merchant_id)
     me = identity.get_member(s, who.member_id)
     offer = _poster_offer(s, c, who.member_id, now)
-    picture = None
-    if offer is not None:
-        image = _image(s, offer.offer.product_id)
-        path = Path(ctx.settings.media_dir) / image if image else None
-        picture = path.read_bytes() if path and path.is_file() else None
-    try:
-        png = poster.render(shop=shop.name, product=c.title, price=offer.offer.price if offer else None, nickname=me.nickname, link=kit_link(page, c.id, code.code), picture=picture)
-    except poster.FontMissing as exc:
-        raise ServiceUnavailable("poster.font_missing", str(exc)) from None
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+    return poster_png(
+        s, ctx.settings.media_dir, shop=shop.name, title=c.title, product_id=offer.offer.product_id if offer else None,
+        price=offer.offer.price if offer else None, nickname=me.nickname, link=kit_link(page, c.id, code.code),
+    )

@@ -380,11 +380,15 @@ def code_owner(s: Session, raw: str | None) -> int | None:
 
 
 def personal_code_owners(s: Session, merchant_id: int, codes: list[str]) -> dict[str, int]:
-    """Who owns each of these codes among the merchant's personal codes (a leader's
-    campaign code is left out: it pays the leader's share, not a sharer's level 1)."""
+    """Who owns each of these codes among the merchant's enabled personal codes — the ones
+    that pay their owner level 1 (``attribution_chain``); a leader's campaign code, which
+    pays the leader's share, is left out."""
     if not codes:
         return {}
-    return dict(s.execute(select(InviteCode.code, InviteCode.member_id).where(InviteCode.code.in_(codes), InviteCode.merchant_id == merchant_id, InviteCode.kind == "personal")).all())
+    return dict(s.execute(
+        select(InviteCode.code, InviteCode.member_id)
+        .where(InviteCode.code.in_(codes), InviteCode.merchant_id == merchant_id, InviteCode.kind == "personal", InviteCode.enabled.is_(True))
+    ).all())
 
 
 def code_owners(s: Session, codes: list[str]) -> dict[str, int]:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import quote
 
 from fastapi.responses import Response
@@ -19,12 +18,11 @@ from sqlalchemy.orm import Session
 from linli.campaigns import service
 from linli.campaigns.live import sharers
 from linli.campaigns.models import Campaign
-from linli.catalog import service as catalog
-from linli.errors import DomainError, Forbidden, ServiceUnavailable
+from linli.campaigns.posters import poster_png
+from linli.errors import Forbidden
 from linli.i18n import N_
 from linli.identity import service as identity
 from linli.money import format_yuan
-from linli.referral import poster
 from linli.referral.rules import SharerPath
 from linli.schema import Id
 from linli.web.deps import DB, Ctx, Now
@@ -98,16 +96,7 @@ def share_poster(cid: Id, page: PageDep, s: DB, who: MemberWho, ctx: Ctx, now: N
     shop = identity.public_merchant(s, c.merchant_id)
     me = identity.get_member(s, who.member_id)
     offer = _poster_offer(s, c, now)
-    picture = None
-    if offer is not None:
-        try:
-            image = catalog.public_product(s, offer.offer.product_id).image
-        except DomainError:
-            image = None
-        path = Path(ctx.settings.media_dir) / image if image else None
-        picture = path.read_bytes() if path and path.is_file() else None
-    try:
-        png = poster.render(shop=shop.name, product=c.title, price=offer.offer.price if offer else None, nickname=me.nickname, link=share_link(page, c.id, st.code), picture=picture)
-    except poster.FontMissing as exc:
-        raise ServiceUnavailable("poster.font_missing", str(exc)) from None
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+    return poster_png(
+        s, ctx.settings.media_dir, shop=shop.name, title=c.title, product_id=offer.offer.product_id if offer else None,
+        price=offer.offer.price if offer else None, nickname=me.nickname, link=share_link(page, c.id, st.code),
+    )
