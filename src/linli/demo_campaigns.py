@@ -4,7 +4,9 @@
   through 小李's code, 78元 for everyone else in the room — with entries and orders;
 - a 3-person apple team (拼团) with two of three seats paid, and one that already filled;
 - a community threshold (满10单每单减5元, 满25单每单减15元) with 云顶华府 part-way;
-- a flash sale starting tonight and a pre-sale (今晚订、明早达).
+- a flash sale starting tonight and a pre-sale (今晚订、明早达);
+- the live session's sharer board: neighbours who came in through the demo sharers'
+  links (``demo_live``).
 """
 
 from __future__ import annotations
@@ -95,4 +97,7 @@ def seed_campaigns(db: Database, merchant_id: int, owner_phone: str, now: dateti
     # Threshold: twelve orders in 云顶华府 — past the first tier, 13 short of the second.
     for member_id in ids[15:27]:
         buy(member_id, eggs, 1, now - 3 * hour, campaign_id=threshold_id)
+    from linli.demo_live import seed_live_sharers
+
+    seed_live_sharers(db, merchant_id, owner_phone, live_id, now)
     return True

@@ -19,11 +19,16 @@ def test_demo_seeds_the_strawberry_session_a_team_and_a_threshold_part_way(clien
     live = listed["live"]
     board = client.get(f"/api/v1/merchants/{mid}/campaigns/{live['id']}/board", headers=owner).json()
     xiaoli = [r for r in board["by_code"] if r["nickname"] == "小李"]
-    assert board["paid_orders"] == 10 and board["entries"] == 10
+    assert board["paid_orders"] == 15 and board["entries"] == 15  # 10 through 小李 or on their own, 5 through the sharers' links
     assert xiaoli and xiaoli[0]["orders"] == 8 and xiaoli[0]["entries"] == 8
     community_offer = next(o for o in board["offers"] if o["quota"] == 100)
     assert community_offer["price"] == 6800 and community_offer["left"] == 100 - community_offer["sold"] and community_offer["sold"] == 12
-    # A neighbour of 云顶华府 sees the threshold's progress: 12 orders, 13 to the next tier.
+    # The room's sharer board: 阿芳 leads, 豆豆妈 and 健身小王 share second place.
+    sharers = client.get(f"/api/v1/campaigns/{live['id']}/sharer-board").json()["entries"]
+    assert [(e["rank"], e["name"], e["phone_masked"], e["orders"], e["gmv"]) for e in sharers] == [
+        (1, "阿芳", "137****0041", 2, 4 * 7800), (2, "豆豆妈", "137****0042", 1, 2 * 7800), (2, "健身小王", "137****0043", 2, 2 * 7800),
+    ]
+        # A neighbour of 云顶华府 sees the threshold's progress: 12 orders, 13 to the next tier.
     neighbour = login(client, "13700000060")
     progress = client.get(f"/api/v1/campaigns/{listed['threshold']['id']}", headers=neighbour).json()["progress"]
     assert progress["orders"] == 12 and progress["tier"] == [10, 500] and progress["next_tier"] == [25, 1500] and progress["orders_to_next"] == 13

@@ -74,6 +74,11 @@ class CampaignIn(Input):
     promised_at: AwareDatetime | None = None
     promised_date: date | None = None
     promised_note: str | None = Field(default=None, max_length=100)
+    early_access_minutes: int = Field(default=0, description="Members with early access (社区推荐官) enter and buy this many minutes before the start (0 to 1440)")
+
+
+class CampaignPatch(Input):
+    early_access_minutes: int = Field(description="0 to 1440 minutes before the start")
 
 
 class OfferIn(Input):
@@ -128,6 +133,8 @@ class CampaignOut(Output):
     entry_code: str | None = None
     community_id: int | None = None
     progress: dict | None = None
+    early_access_minutes: int = 0
+    early_access: bool = Field(default=False, description="The caller is in before the start (early access)")
 
 
 class EnterIn(Input):
@@ -176,7 +183,7 @@ def campaign_out(v: service.CampaignView) -> CampaignOut:
         starts_at=c.starts_at, ends_at=c.ends_at, seconds_to_start=v.seconds_to_start, seconds_to_end=v.seconds_to_end,
         team_size=c.team_size, team_hours=c.team_hours, team_variant=c.team_variant, tiers=c.tiers, miss_policy=c.miss_policy,
         cutoff_at=c.ends_at if c.kind == rules.Kind.presale else None, promised_date=c.promised_date, promised_note=c.promised_note, offers=[_offer_out(o) for o in v.offers],
-        entry_code=v.entry_code, community_id=v.community_id, progress=v.progress,
+        entry_code=v.entry_code, community_id=v.community_id, progress=v.progress, early_access_minutes=c.early_access_minutes, early_access=v.early_access,
     )
 
 
@@ -194,7 +201,7 @@ def create_campaign(merchant_id: Id, body: CampaignIn, s: DB, who: Who, now: Now
     promised = body.promised_date or (body.promised_at.astimezone(SHANGHAI).date() if body.promised_at else None)
     spec = rules.CampaignSpec(
         kind=body.kind, title=body.name, starts_at=body.starts_at, ends_at=ends_at, team_size=body.team_size, team_hours=body.time_limit_hours,
-        team_variant=variant, tiers=tiers, miss_policy=body.on_miss, promised_date=promised,
+        team_variant=variant, tiers=tiers, miss_policy=body.on_miss, promised_date=promised, early_access_minutes=body.early_access_minutes,
     )
     c = service.create_campaign(s, who, merchant_id, spec, description=body.description, kit_copy=body.kit_copy, promised_note=body.promised_note, now=now)
     for it in body.items:
@@ -209,6 +216,13 @@ def create_campaign(merchant_id: Id, body: CampaignIn, s: DB, who: Who, now: Now
 @router.get("/merchants/{merchant_id}/campaigns", response_model=list[CampaignOut], responses=PROBLEMS)
 def list_campaigns(merchant_id: Id, s: DB, who: Who, now: Now, kind: str | None = Query(default=None, pattern="^(live|group_buy|threshold|flash_sale|presale)$")) -> list[CampaignOut]:
     return [campaign_out(member_view(s, c.id, None, now)) for c in service.list_campaigns(s, who, merchant_id, kind)]
+
+
+@router.patch("/merchants/{merchant_id}/campaigns/{campaign_id}", response_model=CampaignOut, responses=PROBLEMS)
+def update_campaign(merchant_id: Id, campaign_id: Id, body: CampaignPatch, s: DB, who: Who, now: Now) -> CampaignOut:
+    """Change a campaign's settings that may change while it runs: its early access."""
+    service.set_early_access(s, who, merchant_id, campaign_id, body.early_access_minutes, now)
+    return campaign_out(member_view(s, campaign_id, None, now))
 
 
 @router.post("/merchants/{merchant_id}/campaigns/{campaign_id}/offers", status_code=201, response_model=OfferOut, responses=PROBLEMS)

@@ -98,10 +98,15 @@ class CampaignPricing:
         if req.campaign_id is None and req.team_id is None:
             return CampaignTerms()
         c, team = _campaign(s, req)
+        # A member with early access may buy (and open or join a team) in the minutes before
+        # the start; for everyone else the campaign has not started.
+        early = service.early_minutes(s, c, req.member_id, req.now)
         if team is None or c.kind != rules.Kind.team:
-            rules.require_open(c.starts_at, c.ends_at, c.status, req.now, c.kind)
+            rules.require_open(c.starts_at, c.ends_at, c.status, req.now, c.kind, early_minutes=early)
         elif c.status != "active":
             raise Conflict("campaign.ended", "Orders for this campaign are closed.")
+        elif req.now < c.starts_at:
+            rules.require_open(c.starts_at, c.ends_at, c.status, req.now, c.kind, early_minutes=early)
         entry = entry_of(s, c.id, req.member_id)
         code = req.invite_code or (entry.invite_code if entry else None)
         # The code that decides eligibility: the one named with the order, else the entry's.

@@ -18,4 +18,4 @@ def wire(w: Wiring) -> None:
     flash_sale.configure(w.redis)
 
 
-DOMAIN = Domain("campaigns", modules=("models", "handlers", "jobs"), api=("api:router", "group_buy.api:router"), pages=("pages:router", "group_buy.pages:router"), wire=wire)
+DOMAIN = Domain("campaigns", modules=("models", "handlers", "jobs"), api=("api:router", "group_buy.api:router", "live.api:router"), pages=("pages:router", "group_buy.pages:router", "live.pages:router"), wire=wire)

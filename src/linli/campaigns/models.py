@@ -29,6 +29,9 @@ class Campaign(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | closing (threshold/pre-sale settling, see closing) | closed | cancelled
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)  # a pre-sale's cut-off
+    # Members the ``ports.early_access`` port admits (社区推荐官's first access to trials)
+    # enter and buy this many minutes before ``starts_at``; everyone else waits for it.
+    early_access_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # group-buy team
     team_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     team_hours: Mapped[int | None] = mapped_column(Integer, nullable=True)

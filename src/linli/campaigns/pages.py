@@ -4,7 +4,6 @@ the leader's campaign kit (code, link, copy, preheat poster)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from pathlib import Path
 from urllib.parse import quote
 
 from fastapi.responses import Response
@@ -14,17 +13,19 @@ from starlette.datastructures import FormData
 
 from linli.campaigns import rules, service
 from linli.campaigns.live import board as live
+from linli.campaigns.live import pages as live_pages
+from linli.campaigns.live import sharers
 from linli.campaigns.member_view import member_view
 from linli.campaigns.models import Campaign
+from linli.campaigns.posters import poster_png
 from linli.catalog import service as catalog
 from linli.community import service as community
-from linli.errors import DomainError, Invalid, ServiceUnavailable
+from linli.errors import DomainError, Invalid
 from linli.i18n import N_
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.money import format_yuan
-from linli.referral import poster
 from linli.referral import service as referral
 from linli.schema import Id
 from linli.timeutil import SHANGHAI, local_time
@@ -75,6 +76,7 @@ error_messages(
         "campaign.community_only": N_("This offer is for neighbours of another community."),
         "campaign.code_required": N_("This offer is for neighbours who came in through their leader's invitation."),
         "campaign.sku_not_in_campaign": N_("This item is not part of the campaign."),
+        "campaign.early_access_invalid": N_("Early access is 0 to 1,440 minutes (one day) before the start."),
         "poster.font_missing": N_("Posters cannot be drawn on this server yet (a Chinese font is missing)."),
     }
 )
@@ -94,7 +96,7 @@ NAMES = {"kind_names": KIND_NAMES, "phase_names": PHASE_NAMES, "status_names": S
 TIER_ROWS = rules.MAX_TIERS
 BOARD_POLL_SECONDS = 5
 TIME_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends, in Shanghai time
-CAMPAIGN_FIELDS = ("kind", "title", "starts_at", "ends_at", "description", "kit_copy", "team_size", "team_hours", "team_variant", "miss_policy", "promised_date", "promised_note")
+CAMPAIGN_FIELDS = ("kind", "title", "starts_at", "ends_at", "description", "kit_copy", "team_size", "team_hours", "team_variant", "miss_policy", "promised_date", "promised_note", "early_access_minutes")
 OFFER_FIELDS = ("sku_id", "price", "quota", "limit_per_member", "community_id", "leader_id", "label")
 
 
@@ -145,9 +147,19 @@ def _tiers(form: FormData) -> list[tuple[int, int]]:
     return out
 
 
+def _early_access(form: FormData) -> int:
+    raw = text(form, "early_access_minutes")
+    if not raw:
+        return 0
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+        raise Invalid("campaign.early_access_invalid", "Early access is a whole number of minutes.")
+    return int(raw)
+
+
 def _spec(form: FormData) -> rules.CampaignSpec:
     kind = text(form, "kind")
-    fields: dict = {"kind": kind, "title": text(form, "title")[:200], "starts_at": _local(text(form, "starts_at")), "ends_at": _local(text(form, "ends_at"))}
+    fields: dict = {"kind": kind, "title": text(form, "title")[:200], "starts_at": _local(text(form, "starts_at")), "ends_at": _local(text(form, "ends_at")),
+                    "early_access_minutes": _early_access(form)}
     if kind == rules.Kind.team:
         fields.update(team_size=int_field(text(form, "team_size"), required=False), team_hours=int_field(text(form, "team_hours"), required=False), team_variant=text(form, "team_variant") or None)
     elif kind == rules.Kind.threshold:
@@ -259,6 +271,18 @@ def console_board(mid: Id, cid: Id, page: PageDep, s: DB, who: ConsoleWho, now: 
     return page.render("campaigns/_board.html", view=view, board=b, c=b.campaign, poll=BOARD_POLL_SECONDS, **NAMES)
 
 
+@router.post("/console/merchants/{mid}/campaigns/{cid}/early-access")
+def set_early_access(mid: Id, cid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+    try:
+        with attempt(s):
+            service.set_early_access(s, who, mid, cid, _early_access(form), now)
+    except DomainError as exc:
+        if _page_error(exc):
+            raise
+        return _detail(page, s, who, mid, cid, now, state={"early": {"early_access_minutes": text(form, "early_access_minutes")}, "early_error": page.error_text(exc)}, status=exc.status)
+    return page.redirect(f"/console/merchants/{mid}/campaigns/{cid}#early-access")
+
+
 @router.post("/console/merchants/{mid}/campaigns/{cid}/offers")
 def add_offer(mid: Id, cid: Id, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
     try:
@@ -342,7 +366,7 @@ def _image(s: Session, product_id: int) -> str | None:
         return None
 
 
-def _member_page(page: Page, s: Session, cid: int, now: datetime) -> Response:
+def _member_page(page: Page, s: Session, cid: int, now: datetime, *, state: dict | None = None, status: int = 200) -> Response:
     c = service.public_campaign(s, cid)
     merchant = identity.public_merchant(s, c.merchant_id)
     member_id = page.who.member_id if page.who else None
@@ -358,10 +382,13 @@ def _member_page(page: Page, s: Session, cid: int, now: datetime) -> Response:
     images = {p: _image(s, p) for p in {o.offer.product_id for o in view.offers}}
     leads = member_id is not None and any(cm.merchant_id == c.merchant_id for cm in community.communities_led_by(s, member_id))
     here = f"/m/campaigns/{c.id}" + (f"?code={quote(code)}" if code else "")
+    room = {}
+    if c.kind == rules.Kind.live:  # the sharer card and board (seed 003)
+        room = {**live_pages.board_context(page, s, c.id, now), **(live_pages.sharer_context(page, s, c, now) if view.phase != "ended" else {})}
     return page.render(
-        "campaigns/member.html", c=c, view=view, merchant=merchant, offers=offers, images=images, inviter=inviter, notice=notice, leads=leads,
+        "campaigns/member.html", status=status, c=c, view=view, merchant=merchant, offers=offers, images=images, inviter=inviter, notice=notice, leads=leads,
         home=communities.get(view.community_id) if view.community_id else None, progress=_threshold_text(page, view.progress),
-        login_url=f"/m/login?next={quote(here, safe='')}", **NAMES,
+        login_url=f"/m/login?next={quote(here, safe='')}", state=state or {}, **room, **NAMES,
     )
 
 
@@ -370,6 +397,20 @@ def campaign_page(cid: Id, page: PageDep, s: DB, now: Now) -> Response:
     """The campaign as a member sees it; ``?code=`` records the entry through a leader's
     code once the member is logged in (a visitor logs in and comes back here)."""
     return _member_page(page, s, cid, now)
+
+
+@router.post("/m/campaigns/{cid}/sharer")
+def become_sharer(cid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+    """一键成为分享官: apply by the shop's sharer mode (a second tap changes nothing), then
+    back to the live page's sharer card; a refusal is shown there with its reason."""
+    try:
+        with attempt(s):
+            st = sharers.become_sharer(s, who.member_id, cid, now)
+    except DomainError as exc:
+        if exc.code in ("campaign.not_found", "campaign.no_sharer_board", "merchant.not_found"):
+            raise
+        return _member_page(page, s, cid, now, state={"sharer_error": page.error_text(exc)}, status=exc.status)
+    return page.redirect(f"/m/campaigns/{cid}?sharer={st.path.value}#sharer")
 
 
 @router.get("/m/shop/{mid}/campaigns")
@@ -426,13 +467,7 @@ def kit_poster(cid: Id, page: PageDep, s: DB, who: MemberWho, ctx: Ctx, now: Now
     shop = identity.public_merchant(s, c.merchant_id)
     me = identity.get_member(s, who.member_id)
     offer = _poster_offer(s, c, who.member_id, now)
-    picture = None
-    if offer is not None:
-        image = _image(s, offer.offer.product_id)
-        path = Path(ctx.settings.media_dir) / image if image else None
-        picture = path.read_bytes() if path and path.is_file() else None
-    try:
-        png = poster.render(shop=shop.name, product=c.title, price=offer.offer.price if offer else None, nickname=me.nickname, link=kit_link(page, c.id, code.code), picture=picture)
-    except poster.FontMissing as exc:
-        raise ServiceUnavailable("poster.font_missing", str(exc)) from None
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+    return poster_png(
+        s, ctx.settings.media_dir, shop=shop.name, title=c.title, product_id=offer.offer.product_id if offer else None,
+        price=offer.offer.price if offer else None, nickname=me.nickname, link=kit_link(page, c.id, code.code),
+    )

@@ -24,6 +24,7 @@ TEAM_VARIANTS = ("standard", "leader_free")
 MISS_POLICIES = ("cancel", "proceed")
 MAX_TIERS = 5
 MAX_DURATION = timedelta(days=90)
+EARLY_ACCESS_MAX = 1440  # minutes: members with early access may come in up to a day before the start
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,14 @@ class CampaignSpec:
     tiers: list[tuple[int, int]] | None = None
     miss_policy: str | None = None
     promised_date: date | None = None
+    early_access_minutes: int = 0
+
+
+def check_early_access(minutes: int) -> int:
+    """Minutes before the start that members with early access may enter and buy."""
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= EARLY_ACCESS_MAX:
+        raise Invalid("campaign.early_access_invalid", f"Early access is 0 to {EARLY_ACCESS_MAX} minutes before the start.", min=0, max=EARLY_ACCESS_MAX)
+    return minutes
 
 
 def check_spec(spec: CampaignSpec) -> CampaignSpec:
@@ -55,7 +64,7 @@ def check_spec(spec: CampaignSpec) -> CampaignSpec:
         raise Invalid("campaign.window_invalid", "The end must come after the start.")
     if spec.ends_at - spec.starts_at > MAX_DURATION:
         raise Invalid("campaign.window_too_long", "A campaign runs at most 90 days.")
-    fields = {"kind": kind.value, "title": title, "starts_at": spec.starts_at, "ends_at": spec.ends_at}
+    fields = {"kind": kind.value, "title": title, "starts_at": spec.starts_at, "ends_at": spec.ends_at, "early_access_minutes": check_early_access(spec.early_access_minutes)}
     if kind is Kind.team:
         size = spec.team_size
         if size is None or not TEAM_SIZE_MIN <= size <= TEAM_SIZE_MAX:
@@ -114,14 +123,21 @@ class Phase(StrEnum):
     ended = "ended"
 
 
-def phase(starts_at: datetime, ends_at: datetime, status: str, now: datetime) -> Phase:
+def phase(starts_at: datetime, ends_at: datetime, status: str, now: datetime, *, early_minutes: int = 0) -> Phase:
+    """The campaign's phase for one member: ``early_minutes`` is their head start (a member
+    with early access: the campaign's ``early_access_minutes``; everyone else 0)."""
     if status != "active" or now >= ends_at:
         return Phase.ended
-    return Phase.upcoming if now < starts_at else Phase.live
+    return Phase.upcoming if now < starts_at - timedelta(minutes=early_minutes) else Phase.live
 
 
-def require_open(starts_at: datetime, ends_at: datetime, status: str, now: datetime, kind: str) -> None:
-    p = phase(starts_at, ends_at, status, now)
+def in_early_window(starts_at: datetime, early_access_minutes: int, now: datetime) -> bool:
+    """Whether ``now`` is in the early-access window: before the start, within its minutes."""
+    return early_access_minutes > 0 and starts_at - timedelta(minutes=early_access_minutes) <= now < starts_at
+
+
+def require_open(starts_at: datetime, ends_at: datetime, status: str, now: datetime, kind: str, *, early_minutes: int = 0) -> None:
+    p = phase(starts_at, ends_at, status, now, early_minutes=early_minutes)
     if p is Phase.upcoming:
         raise Conflict("campaign.not_started", "This campaign has not started yet.", starts_at=starts_at.isoformat())
     if p is Phase.ended:

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from linli.campaigns import rules
+from linli.campaigns import ports, rules
 from linli.campaigns.models import Campaign, CampaignEntry, Offer
 from linli.catalog import service as catalog
 from linli.community import service as community
@@ -60,11 +60,32 @@ def create_campaign(s: Session, who: Principal, merchant_id: int, spec: rules.Ca
         starts_at=spec.starts_at, ends_at=spec.ends_at, team_size=spec.team_size, team_hours=spec.team_hours,
         team_variant=spec.team_variant, tiers=[list(t) for t in spec.tiers] if spec.tiers else None, miss_policy=spec.miss_policy,
         promised_date=spec.promised_date, promised_note=(promised_note or "").strip()[:100] or None,
-        created_by=who.member_id, created_at=now, status="active",
+        early_access_minutes=spec.early_access_minutes, created_by=who.member_id, created_at=now, status="active",
     )
     s.add(c)
     s.flush()
     return c
+
+
+def set_early_access(s: Session, who: Principal, merchant_id: int, campaign_id: int, minutes: int, now: datetime) -> Campaign:
+    """Change how many minutes before the start members with early access come in (until
+    the campaign ends)."""
+    identity.require_permission(s, who, merchant_id, Permission.manage_campaigns)
+    c = _campaign_of(s, merchant_id, campaign_id)
+    if c.status != "active" or now >= c.ends_at:
+        raise Conflict("campaign.closed", "This campaign has ended; it can no longer change.")
+    c.early_access_minutes = rules.check_early_access(minutes)
+    s.flush()
+    return c
+
+
+def early_minutes(s: Session, c: Campaign, member_id: int | None, now: datetime) -> int:
+    """The head start ``member_id`` has on ``c``: its early-access minutes when we are in
+    that window and the ``early_access`` port admits them, else 0 (the port is asked only
+    inside the window)."""
+    if member_id is None or c.status != "active" or not rules.in_early_window(c.starts_at, c.early_access_minutes, now):
+        return 0
+    return c.early_access_minutes if ports.has_early_access(s, c.merchant_id, member_id) else 0
 
 
 @dataclass(frozen=True)
@@ -213,6 +234,7 @@ class CampaignView:
     entry_code: str | None = None
     community_id: int | None = None
     progress: dict | None = None  # a threshold's progress in the member's community (``member_view``)
+    early_access: bool = False  # the member is in before the start (early access)
     extra: dict = field(default_factory=dict)
 
 
@@ -230,10 +252,11 @@ def campaign_view(s: Session, campaign_id: int, member_id: int | None, now: date
         v = views.get(o.sku_id)
         ok = member_id is not None and rules.eligible(offer_view(o), cid, owner)
         out.append(OfferOut(o, v.product_name if v else "", v.sku_name if v else "", v.price if v else o.price, None if o.quota is None else max(o.quota - o.sold, 0), ok))
-    ph = rules.phase(c.starts_at, c.ends_at, c.status, now)
+    early = early_minutes(s, c, member_id, now)
+    ph = rules.phase(c.starts_at, c.ends_at, c.status, now, early_minutes=early)
     return CampaignView(
         c, ph.value, max(int((c.starts_at - now).total_seconds()), 0), max(int((c.ends_at - now).total_seconds()), 0), out,
-        entry.invite_code if entry else None, cid,
+        entry.invite_code if entry else None, cid, early_access=early > 0,
     )
 
 

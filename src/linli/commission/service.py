@@ -224,6 +224,19 @@ def earnings(s: Session, member_id: int, merchant_id: int, limit: int = 200) -> 
     return Earnings(b.frozen if b else 0, b.available if b else 0, int(withdrawn or 0), recs)
 
 
+def commission_on_orders(s: Session, merchant_id: int, member_id: int, order_ids: list[int]) -> int:
+    """What ``member_id`` is owed on these orders now (fen): their records on them, net of
+    refund reversals and clawbacks, whatever state the money is in. An estimate until the
+    orders' after-sales windows close (a later refund takes its share back)."""
+    total = 0
+    for i in range(0, len(order_ids), 500):
+        total += int(s.scalar(
+            select(func.coalesce(func.sum(CommissionRecord.amount), 0))
+            .where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id, CommissionRecord.order_id.in_(order_ids[i:i + 500]), CommissionRecord.state != "cancelled")
+        ) or 0)
+    return total
+
+
 def rule_version_of(s: Session, order_id: int) -> int | None:
     """The rule-set version recorded when the order was paid (None if it was never paid)."""
     return s.scalar(select(OrderRuleVersion.rule_version).where(OrderRuleVersion.order_id == order_id))

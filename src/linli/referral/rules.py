@@ -24,6 +24,33 @@ class SharerMode(StrEnum):
     invited = "invited"
 
 
+class SharerPath(StrEnum):
+    """Where a member stands on the way to becoming a sharer, and what one tap would do."""
+
+    active = "active"  # a sharer already
+    applied = "applied"  # waiting for the shop's review
+    suspended = "suspended"  # suspended by staff or risk control: no tap helps
+    instant = "instant"  # one tap makes them an active sharer
+    approval = "approval"  # one tap files an application for review
+    needs_purchase = "needs_purchase"  # a received order first
+    needs_spend = "needs_spend"  # received orders up to the spend threshold first
+    invite_only = "invite_only"  # the shop appoints its sharers
+
+
+def sharer_path(mode: SharerMode, status: str, eligible: bool) -> SharerPath:
+    """What ``apply`` would do for a member with sharer ``status`` (none, rejected, applied,
+    active, suspended) under ``mode``; ``eligible``: their purchases meet the mode's condition."""
+    if status in ("active", "applied", "suspended"):
+        return SharerPath(status)
+    if mode == SharerMode.approval:
+        return SharerPath.approval
+    if mode == SharerMode.invited:
+        return SharerPath.invite_only
+    if mode == SharerMode.everyone or eligible:
+        return SharerPath.instant
+    return SharerPath.needs_spend if mode == SharerMode.spend_threshold else SharerPath.needs_purchase
+
+
 # Per-merchant referral settings: the one place their defaults and bounds are written (the
 # table, the commission rule-set API and editor, and ``service.configure`` read them). The
 # codes are the ones the rule-set editor has always shown.

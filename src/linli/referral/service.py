@@ -19,7 +19,7 @@ from linli.orders import service as orders
 from linli.referral import rules
 from linli.referral.events import MemberBound, SharerActivated, SharerSuspended
 from linli.referral.models import Binding, InviteCode, ReferralSettings, Sharer
-from linli.referral.rules import BindMode, ChainLink, SharerMode
+from linli.referral.rules import BindMode, ChainLink, SharerMode, SharerPath
 
 MAX_DEPTH = 64  # bindings form a forest; this bounds a walk even on corrupt data
 
@@ -229,6 +229,43 @@ def _put(s: Session, merchant_id: int, member_id: int, status: str, now: datetim
     return row
 
 
+def _claim(s: Session, merchant_id: int, member_id: int, status: str, now: datetime) -> Sharer:
+    """``apply``'s write, by compare-and-set: a new row, or a rejected one reopened. Of
+    taps at the same instant (a double tap) exactly one writes and emits; the others get
+    the row it wrote."""
+    row = _sharer(s, merchant_id, member_id)
+    if row is None:
+        try:
+            with s.begin_nested():
+                row = Sharer(merchant_id=merchant_id, member_id=member_id, status=status, created_at=now, decided_at=now if status != "applied" else None)
+                s.add(row)
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            return s.scalars(select(Sharer).where(Sharer.merchant_id == merchant_id, Sharer.member_id == member_id).execution_options(populate_existing=True)).one()
+    else:
+        moved = s.execute(
+            update(Sharer).where(Sharer.id == row.id, Sharer.status == "rejected").values(status=status, note=None, decided_at=now)
+        ).rowcount
+        s.refresh(row)
+        if moved != 1:
+            return row
+    s.flush()
+    if status == "active":
+        events.emit(s, SharerActivated(merchant_id=merchant_id, member_id=member_id), merchant_id=merchant_id, at=now)
+    return row
+
+
+def sharer_path(s: Session, merchant_id: int, member_id: int) -> tuple[SharerPath, ReferralSettings]:
+    """Where the member stands on the way to becoming a sharer here (what ``apply`` would
+    do), with the settings that say why (e.g. the spend threshold)."""
+    cfg = settings_for(s, merchant_id)
+    status = sharer_status(s, merchant_id, member_id)
+    mode = SharerMode(cfg.sharer_mode)
+    needs_orders = status not in ("active", "applied", "suspended") and mode in (SharerMode.everyone_after_purchase, SharerMode.spend_threshold)
+    return rules.sharer_path(mode, status, needs_orders and _eligible(s, cfg, member_id)), cfg
+
+
 def apply(s: Session, member_id: int, merchant_id: int, now: datetime) -> Sharer:
     """Become a sharer (分享官). Never costs money; the mode decides whether at once,
     after a received order, above a spend threshold, or after staff review."""
@@ -241,14 +278,14 @@ def apply(s: Session, member_id: int, merchant_id: int, now: datetime) -> Sharer
         raise Forbidden("sharer.suspended", "Your sharer account is suspended; contact the shop.")
     mode = SharerMode(cfg.sharer_mode)
     if mode == SharerMode.approval:
-        return _put(s, merchant_id, member_id, "applied", now)
+        return _claim(s, merchant_id, member_id, "applied", now)
     if mode == SharerMode.invited:
         raise Forbidden("sharer.invite_only", "This shop appoints its sharers; ask the shop to invite you.")
     if not _eligible(s, cfg, member_id):
         if mode == SharerMode.spend_threshold:
             raise Conflict("sharer.not_eligible", "Your received orders have not reached the spend threshold yet.", threshold=cfg.spend_threshold)
         raise Conflict("sharer.not_eligible", "Become a sharer after your first order is received.")
-    return _put(s, merchant_id, member_id, "active", now)
+    return _claim(s, merchant_id, member_id, "active", now)
 
 
 def promote_if_eligible(s: Session, merchant_id: int, member_id: int, now: datetime) -> bool:
@@ -340,6 +377,18 @@ def code_owner(s: Session, raw: str | None) -> int | None:
     """Who owns a code as typed (None if it is unknown)."""
     code = rules.normalise_code(raw)
     return code_owners(s, [code]).get(code) if code else None
+
+
+def personal_code_owners(s: Session, merchant_id: int, codes: list[str]) -> dict[str, int]:
+    """Who owns each of these codes among the merchant's enabled personal codes — the ones
+    that pay their owner level 1 (``attribution_chain``); a leader's campaign code, which
+    pays the leader's share, is left out."""
+    if not codes:
+        return {}
+    return dict(s.execute(
+        select(InviteCode.code, InviteCode.member_id)
+        .where(InviteCode.code.in_(codes), InviteCode.merchant_id == merchant_id, InviteCode.kind == "personal", InviteCode.enabled.is_(True))
+    ).all())
 
 
 def code_owners(s: Session, codes: list[str]) -> dict[str, int]:

@@ -110,6 +110,7 @@ class _Profile:
     status: str
     starts_at: datetime
     ends_at: datetime
+    early_access_minutes: int
     offers: dict[int, rules.OfferView]  # sku → its one open offer (SKUs with several are left to checkout)
 
 
@@ -168,7 +169,7 @@ def _load_profile(s: Session, campaign_id: int) -> _Profile | None:
         o = group[0]
         if len(group) == 1 and o.community_id is None and o.leader_id is None and o.quota is not None:
             open_[sku] = offer_view(o)
-    return _Profile(c.merchant_id, c.kind, c.status, c.starts_at, c.ends_at, open_)
+    return _Profile(c.merchant_id, c.kind, c.status, c.starts_at, c.ends_at, c.early_access_minutes, open_)
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,8 @@ def _plan(s: Session | None, member_id: int, req: orders.NewOrder, key: str | No
     offer = prof.offers.get(sku_id)
     if offer is None:
         return None
+    if rules.in_early_window(prof.starts_at, prof.early_access_minutes, now):
+        return None  # checkout asks whether this member has early access (the database guards the stock)
     rules.require_open(prof.starts_at, prof.ends_at, prof.status, now, prof.kind)
     a = req.address
     request = {"merchant_id": req.merchant_id, "sku_id": sku_id, "qty": qty, "pickup_point_id": req.pickup_point_id, "invite_code": req.invite_code,

@@ -12,6 +12,7 @@ from linli.orders.service.aftersales import (
 )
 from linli.orders.service.campaign_views import (
     CHUNK,
+    BuyerCodeSales,
     CodeSales,
     OrderRef,
     Sales,
@@ -19,10 +20,12 @@ from linli.orders.service.campaign_views import (
     campaign_sales,
     campaigns_with_orders_in,
     count_campaign_orders,
+    order_ids_by_invite_code,
     order_refs,
     order_refs_page,
     orders_by_community,
     sales_by_invite_code,
+    sales_by_invite_code_and_buyer,
     units_by_sku,
 )
 from linli.orders.service.checkout import (
@@ -71,4 +74,5 @@ __all__ = [
     # campaign views (campaign_views.py)
     "CHUNK", "CodeSales", "OrderRef", "Sales", "SkuUnits", "campaign_sales", "campaigns_with_orders_in", "count_campaign_orders",
     "order_refs", "order_refs_page", "orders_by_community", "sales_by_invite_code", "units_by_sku",
+    "BuyerCodeSales", "order_ids_by_invite_code", "sales_by_invite_code_and_buyer",
 ]

@@ -43,6 +43,17 @@ class CodeSales:
 
 
 @dataclass(frozen=True)
+class BuyerCodeSales:
+    """What one buyer's orders through one invite code brought into a campaign."""
+
+    code: str
+    buyer_id: int
+    orders: int
+    gmv: int  # Σ (paid − refunded), fen
+    last_paid_at: datetime | None
+
+
+@dataclass(frozen=True)
 class SkuUnits:
     sku_id: int
     product_name: str
@@ -85,6 +96,26 @@ def sales_by_invite_code(s: Session, campaign_id: int, statuses: Iterable[str]) 
         .group_by(Order.invite_code)
     ).all()
     return [CodeSales(code, int(n), int(g)) for code, n, g in rows]
+
+
+def sales_by_invite_code_and_buyer(s: Session, campaign_id: int, statuses: Iterable[str]) -> list[BuyerCodeSales]:
+    """Like ``sales_by_invite_code``, per buyer too (so a board can leave out what a code's
+    owner bought themselves), counting only orders something is still paid on (a fully
+    refunded order is no sale), with the last payment time (who reached a total first)."""
+    rows = s.execute(
+        select(Order.invite_code, Order.member_id, func.count(), _NET, func.max(Order.paid_at))
+        .where(Order.campaign_id == campaign_id, Order.status.in_(_statuses(statuses)), Order.invite_code.is_not(None), Order.total_paid > Order.refunded)
+        .group_by(Order.invite_code, Order.member_id)
+    ).all()
+    return [BuyerCodeSales(code, buyer, int(n), int(g), at) for code, buyer, n, g, at in rows]
+
+
+def order_ids_by_invite_code(s: Session, campaign_id: int, code: str, statuses: Iterable[str], *, exclude_buyer: int | None = None) -> list[int]:
+    """The campaign's orders in ``statuses`` placed through ``code`` (not ``exclude_buyer``'s)."""
+    q = select(Order.id).where(Order.campaign_id == campaign_id, Order.invite_code == code, Order.status.in_(_statuses(statuses)))
+    if exclude_buyer is not None:
+        q = q.where(Order.member_id != exclude_buyer)
+    return list(s.scalars(q.order_by(Order.id)))
 
 
 def orders_by_community(s: Session, campaign_id: int, statuses: Iterable[str], *, community_id: int | None = None) -> dict[int | None, int]:
