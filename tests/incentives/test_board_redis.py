@@ -3,11 +3,13 @@ commit from the committed rows and read by the API (a damaged set changes what i
 and the rebuild finds and repairs it); the answer equals the database's; a transaction that
 rolls back leaves Redis as it was; an older version never overwrites a newer one; a board
 Redis lost (flushed, expired) is answered from the database and loaded whole again by the
-next change."""
+next change; a change Redis failed to take is answered from the database and its board
+dropped and reloaded at the next write."""
 
 from __future__ import annotations
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from linli.incentives import board_rebuild, board_store, boards
@@ -84,4 +86,31 @@ def test_a_rolled_back_change_never_reaches_redis_and_an_older_version_never_win
         stale = board_store.Row(b.id, 1, row.reached_at, row.version - 1)
     assert store.write(k, [stale], 3600, whole=False) == 0  # a copy racing in late, of an older version
     assert board_redis.zrange(z, 0, -1, withscores=True) == before
+    assert board_rebuild.rebuild(db, clock()) == 0
+
+
+def test_a_change_redis_failed_to_take_is_never_served_stale_and_its_board_is_reloaded(client, db, merchant, clock, board_redis, monkeypatch):
+    shop, a, b, c = _flow(client, db, merchant, clock)
+    mid = shop.merchant_id
+    store = board_store.current()
+    z = store.keys(_week(mid, clock))[0]
+
+    def down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Redis went away")
+
+    real = store.write
+    monkeypatch.setattr(store, "write", down)
+    clock.advance(minutes=1)
+    brought(client, db, shop, b, "berry2")  # b climbs to 19,600: Redis misses it
+    monkeypatch.setattr(store, "write", real)
+    assert store.paused() and len(store.dirty) == 4  # the week's and the month's, shop and community
+    assert ranks(board(client, mid))[0] == (1, b.id, 19600)  # paused: the database answers
+    store._paused_until = 0.0  # the pause is over
+    assert ranks(board(client, mid))[0] == (1, b.id, 19600)  # still the database here: the board is dirty
+    assert [m.decode() for m in board_redis.zrange(z, 0, 0)] == [member_key(c.id)]  # the stale copy another process could read…
+    clock.advance(minutes=1)
+    brought(client, db, shop, a, "apple")  # …until the next write reaches Redis: dropped, then loaded whole
+    assert not store.dirty
+    assert [m.decode() for m in board_redis.zrange(z, 0, -1)] == [member_key(b.id), member_key(c.id), member_key(a.id)]
+    assert ranks(board(client, mid)) == [(1, b.id, 19600), (2, c.id, 12800), (3, a.id, 9790)]
     assert board_rebuild.rebuild(db, clock()) == 0

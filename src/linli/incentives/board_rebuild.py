@@ -109,6 +109,7 @@ def repair_redis(db: Database, store: board_store.Store, merchant_id: int, now: 
                 store.write(k, rows_of(s, k), left, whole=True)
             except ValueError:  # a score past the Redis order's bounds: the database serves this board
                 store.drop(k)
+            store.dirty.discard(k)
     return found
 
 

@@ -8,7 +8,11 @@ order value of ``board_rules.encode``), and ``…:v``, a hash of each member's r
 rows' versions and a member moves only to a newer version (two commits racing to Redis
 cannot leave the older one); a write of some members to a board not loaded yet is refused
 and the caller sends the whole board. A board not loaded (never written, expired, Redis
-flushed) is read from the database, as it is when Redis fails a moment (``pause``).
+flushed) is read from the database, as it is when Redis fails a moment (``pause``). A
+change this process could not copy (Redis failing, or paused) leaves its board ``dirty``:
+read from the database here, and its keys dropped at the next write that reaches Redis, so
+the board is loaded whole again instead of served stale (another process may read the
+stale copy until then; ``linli leaderboard rebuild`` repairs what a crash leaves).
 
 Keys live until ``KEEP`` after their period ends: older boards are read from the database.
 ``configure(redis_client, prefix)`` is called once at start-up (incentives' ``wire``)."""
@@ -79,6 +83,9 @@ class Store:
         self.prefix = prefix
         self._write = redis_client.register_script(_WRITE)
         self._paused_until = 0.0
+        # Boards this process changed while it could not write them (Redis failed or was
+        # paused): their keys are dropped at the next chance, so no one reads them stale.
+        self.dirty: set[BoardKey] = set()
 
     # --- keys -------------------------------------------------------------------------------
 
@@ -115,6 +122,13 @@ class Store:
     def pause(self, exc: Exception) -> None:
         log.warning("leaderboards: Redis failed (%s); the database answers for %ss", exc.__class__.__name__, PAUSE_SECONDS)
         self._paused_until = time.monotonic() + PAUSE_SECONDS
+
+    def clean(self) -> None:
+        """Drop the keys of the boards left dirty (raises ``RedisError`` if Redis still fails)."""
+        while self.dirty:
+            k = min(self.dirty)
+            self.drop(k)
+            self.dirty.discard(k)
 
     # --- writes -----------------------------------------------------------------------------
 
@@ -187,8 +201,13 @@ def configure(redis_client, prefix: str = PREFIX) -> None:
 
 
 def current() -> Store | None:
-    """The store to use now: None without Redis, or while Redis is paused after a failure."""
+    """The store to read now: None without Redis, or while Redis is paused after a failure."""
     return None if _store is None or _store.paused() else _store
+
+
+def configured() -> Store | None:
+    """The store configured (paused or not): writers mark what they could not write."""
+    return _store
 
 
 def configuration() -> tuple[object | None, str]:

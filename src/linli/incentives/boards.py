@@ -110,8 +110,11 @@ def on_granted(s: Session, r: ProgrammeReferral, now: datetime) -> None:
 
 
 def _copy_after_commit(s: Session, keys: Iterable[BoardKey], member_id: int, now: datetime) -> None:
-    store = board_store.current()
+    store = board_store.configured()
     if store is None:
+        return
+    if store.paused():
+        after_commit(s, lambda: store.dirty.update(keys))
         return
     pending = s.info.get(_PENDING)
     if pending is None:
@@ -139,24 +142,29 @@ def copy_to_redis(store: board_store.Store, bind, boards: dict[BoardKey, set[int
     """The committed rows of ``boards``' members onto Redis (a board not loaded there yet
     goes whole; one past keeping is dropped; one whose scores Redis cannot order is dropped
     too and served from the database)."""
+    todo = sorted(boards)
     with Session(bind, expire_on_commit=False) as s:
-        for k in sorted(boards):
-            ttl = board_store.ttl(k, now)
-            try:
-                if ttl <= 0:
-                    store.drop(k)
-                    continue
+        try:
+            store.clean()
+            while todo:
+                k = todo[0]
+                ttl = board_store.ttl(k, now)
                 try:
-                    store.write(k, rows_of(s, k, boards[k]), ttl, whole=False)
-                except board_store.NotLoaded:
-                    store.write(k, rows_of(s, k), ttl, whole=True)
-            except ValueError:
-                store.drop(k)
-            except RedisError as exc:
-                store.pause(exc)
-                return
-            finally:
-                s.rollback()
+                    if ttl <= 0:
+                        store.drop(k)
+                    else:
+                        try:
+                            store.write(k, rows_of(s, k, boards[k]), ttl, whole=False)
+                        except board_store.NotLoaded:
+                            store.write(k, rows_of(s, k), ttl, whole=True)
+                except ValueError:
+                    store.drop(k)
+                finally:
+                    s.rollback()
+                todo.pop(0)
+        except RedisError as exc:
+            store.dirty.update(todo)
+            store.pause(exc)
 
 
 # --- reading boards ------------------------------------------------------------------------------
@@ -205,7 +213,7 @@ def top_rows(s: Session, k: BoardKey, n: int | None) -> list[Score]:
     """The first ``n`` listed rows in board order: from Redis when the board is loaded
     there, else from the database."""
     store = board_store.current()
-    if store is not None:
+    if store is not None and k not in store.dirty:
         try:
             return store.top(k, n)
         except board_store.NotLoaded:
@@ -240,7 +248,7 @@ def standing(s: Session, k: BoardKey, member_id: int, held: set[int] | None = No
     if member_id in held:
         return Standing(k, None, 0)
     store = board_store.current()
-    if store is not None:
+    if store is not None and k not in store.dirty:
         try:
             mine, others = store.standing(k, member_id, sorted(held))
             if mine is None or mine.score <= 0:

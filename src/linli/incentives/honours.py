@@ -53,7 +53,7 @@ def freeze(s: Session, merchant_id: int, period: Period, start: datetime, now: d
         rows = db_top(s, k, None)  # the database, the source of truth (not Redis)
         for position, r in enumerate(honour_rows(rows, held), start=1):
             s.add(Honour(merchant_id=merchant_id, period=period.value, period_start=start, metric=metric.value, position=position, rank=r.rank,
-                         member_id=r.member_id, score=r.score, reached_at=r.reached_at))
+                         member_id=r.member_id, score=r.score, reached_at=r.reached_at or start))
     s.flush()
     return True
 
