@@ -7,18 +7,13 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import PHONE, fits_the_phone, shot, watch
-from tests.incentives.board_helpers import Sharer, brought
-from tests.orders.helpers import make_shop
+from tests.incentives.board_helpers import shop_with_sales
 
 pytestmark = pytest.mark.browser
 
 
 def test_the_weekly_board_fits_a_phone_and_shows_ranks_with_masked_phones(browser, live_server, client, db, merchant, clock, backend, console_errors):
-    shop = make_shop(client, merchant, stock=2000)
-    sharers = [Sharer(client, shop, f"1360000006{i}") for i in range(4)]
-    for s, sku in zip(sharers, ("berry2", "berry", "berry", "apple"), strict=True):
-        brought(client, db, shop, s, sku)
-        clock.advance(minutes=1)
+    shop, _ = shop_with_sales(client, db, merchant, clock, "1360000006", ["berry2", "berry", "berry", "apple"])
     context = browser.new_context(**PHONE)
     page = context.new_page()
     watch(page, console_errors)

@@ -9,7 +9,7 @@ from linli.incentives import board_store
 from linli.incentives.models import BoardScore
 from tests.conftest import login
 from tests.incentives.helpers import _receive
-from tests.orders.helpers import Shop, buy
+from tests.orders.helpers import Shop, buy, make_shop
 
 
 class Sharer:
@@ -29,6 +29,18 @@ def brought(client, db, shop: Shop, sharer: Sharer, sku: str, qty: int = 1) -> t
     o = buy(client, db, buyer, shop, [(shop.skus[sku], qty)])
     _receive(client, db, shop, o)
     return buyer, o
+
+
+def shop_with_sales(client, db, merchant, clock, phones: str, skus: list[str]) -> tuple[Shop, list[Sharer]]:
+    """A shop and one sharer per sku (phones ``<phones>0``, ``<phones>1``…), each bringing a
+    neighbour whose order of that sku is received, a minute after the one before."""
+    shop = make_shop(client, merchant, stock=2000)
+    sharers = [Sharer(client, shop, f"{phones}{i}") for i in range(len(skus))]
+    for i, (s, sku) in enumerate(zip(sharers, skus, strict=True)):
+        if i:
+            clock.advance(minutes=1)
+        brought(client, db, shop, s, sku)
+    return shop, sharers
 
 
 def board(client, mid: int, **params) -> dict:

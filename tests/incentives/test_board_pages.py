@@ -12,19 +12,12 @@ import re
 from fastapi.testclient import TestClient
 
 from linli import jobs
-from tests.incentives.board_helpers import Sharer, brought
-from tests.orders.helpers import make_shop
+from tests.incentives.board_helpers import shop_with_sales
 from tests.web.conftest import HTML, page_login
 
 
 def _flow(client, db, merchant, clock):
-    shop = make_shop(client, merchant, stock=2000)
-    a, b, c = (Sharer(client, shop, f"1360000004{i}") for i in range(3))
-    brought(client, db, shop, a, "berry2")
-    clock.advance(minutes=1)
-    brought(client, db, shop, b, "berry")
-    clock.advance(minutes=1)
-    brought(client, db, shop, c, "berry")
+    shop, (a, b, c) = shop_with_sales(client, db, merchant, clock, "1360000004", ["berry2", "berry", "berry"])
     return shop, a, b, c
 
 

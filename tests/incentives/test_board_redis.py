@@ -15,8 +15,7 @@ from sqlalchemy import select
 from linli.incentives import board_rebuild, board_store, boards
 from linli.incentives.board_rules import BoardKey, Metric, Period, Scope, member_key, period_start
 from linli.incentives.models import BoardScore
-from tests.incentives.board_helpers import Sharer, board, brought, ranks, without_redis
-from tests.orders.helpers import make_shop
+from tests.incentives.board_helpers import board, brought, ranks, shop_with_sales, without_redis
 
 pytestmark = pytest.mark.redis
 
@@ -26,13 +25,7 @@ def _week(mid: int, clock) -> BoardKey:
 
 
 def _flow(client, db, merchant, clock):
-    shop = make_shop(client, merchant, stock=2000)
-    a, b, c = (Sharer(client, shop, f"1360000001{i}") for i in range(3))
-    brought(client, db, shop, a, "berry")
-    clock.advance(minutes=1)
-    brought(client, db, shop, b, "berry")
-    clock.advance(minutes=1)
-    brought(client, db, shop, c, "berry2")
+    shop, (a, b, c) = shop_with_sales(client, db, merchant, clock, "1360000001", ["berry", "berry", "berry2"])
     return shop, a, b, c
 
 
