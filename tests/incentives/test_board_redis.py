@@ -77,7 +77,7 @@ def test_a_rolled_back_change_never_reaches_redis_and_an_older_version_never_win
     with db.transaction() as s:
         row = s.scalars(select(BoardScore).where(*boards.where(k), BoardScore.member_id == b.id)).one()
         stale = board_store.Row(b.id, 1, row.reached_at, row.version - 1)
-    assert store.write(k, [stale], 3600, whole=False) == 0  # a copy racing in late, of an older version
+    assert store.write(k, [stale], 3600) == 0  # a copy racing in late, of an older version
     assert board_redis.zrange(z, 0, -1, withscores=True) == before
     assert board_rebuild.rebuild(db, clock()) == 0
 

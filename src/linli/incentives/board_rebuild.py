@@ -106,7 +106,7 @@ def repair_redis(db: Database, store: board_store.Store, merchant_id: int, now: 
                 continue
             found += differences(want, have)
             try:
-                store.write(k, rows_of(s, k), left, whole=True)
+                store.write(k, rows_of(s, k), left, mode="replace")
             except ValueError:  # a score past the Redis order's bounds: the database serves this board
                 store.drop(k)
             store.dirty.discard(k)

@@ -1,18 +1,21 @@
-"""Leaderboards on Redis (optional): one sorted set per board, written only from committed
-rollup rows, so Redis is never ahead of the database (``boards.py`` writes after commit;
+"""Leaderboards on Redis (optional): one sorted set per board, holding only rows a database
+transaction has committed, so Redis is never ahead of the database (``boards.py`` reads the
+rows it changed inside its transaction and writes them once it commits;
 ``board_rebuild.py`` repairs any drift).
 
 Per board two keys under the merchant's hash tag: ``…:z``, the sorted set (member → the
 order value of ``board_rules.encode``), and ``…:v``, a hash of each member's rollup
 ``version`` plus the field ``_`` that says the board was loaded whole. A write carries the
-rows' versions and a member moves only to a newer version (two commits racing to Redis
-cannot leave the older one); a write of some members to a board not loaded yet is refused
-and the caller sends the whole board. A board not loaded (never written, expired, Redis
-flushed) is read from the database, as it is when Redis fails a moment (``pause``). A
-change this process could not copy (Redis failing, or paused) leaves its board ``dirty``:
-read from the database here, and its keys dropped at the next write that reaches Redis, so
-the board is loaded whole again instead of served stale (another process may read the
-stale copy until then; ``linli leaderboard rebuild`` repairs what a crash leaves).
+rows' versions and a member moves only to a newer version, so commits racing to Redis
+cannot leave an older row. Modes: ``move`` the members given (refused for a board not
+loaded: its other members are missing), ``load`` a whole board (replacing it only if it was
+not loaded, else merged member by member), ``replace`` it whatever it held (the rebuild).
+A board not loaded (never written, expired, Redis flushed) is read from the database, as
+it is when Redis fails a moment (``pause``). A change this process could not copy (Redis
+failing, or paused) leaves its board ``dirty``: read from the database here, and its keys
+dropped at the next write that reaches Redis, so it is loaded whole again rather than
+served stale (another process may read the stale copy until then; ``linli leaderboard
+rebuild`` repairs what a crash leaves).
 
 Keys live until ``KEEP`` after their period ends: older boards are read from the database.
 ``configure(redis_client, prefix)`` is called once at start-up (incentives' ``wire``)."""
@@ -34,11 +37,11 @@ PREFIX = "linli:board:"
 KEEP = timedelta(days=35)  # after a period ends, its keys live this long (the last month's board)
 PAUSE_SECONDS = 5.0
 
-# KEYS: the sorted set, the versions hash. ARGV: ttl, whole ('1' replaces the board, '0'
-# moves the members given), then (member, version, value or '' to remove) triples.
+# KEYS: the sorted set, the versions hash. ARGV: ttl, the mode (move | load | replace), then
+# (member, version, value or '' to remove) triples.
 _WRITE = """
 local loaded = redis.call('HEXISTS', KEYS[2], '_') == 1
-if ARGV[2] == '1' then
+if ARGV[2] == 'replace' or (ARGV[2] == 'load' and not loaded) then
   redis.call('DEL', KEYS[1], KEYS[2])
 elseif not loaded then
   return -1
@@ -140,11 +143,12 @@ class Store:
             out += [member_key(r.member_id), r.version, value]
         return out
 
-    def write(self, k: BoardKey, rows: Sequence[Row], ttl: int, *, whole: bool) -> int:
-        """Move the members of ``rows`` (or, ``whole``, replace the board by them). Raises
-        ``NotLoaded`` for some members of a board not loaded; ``ValueError`` for a score
-        past the Redis order's bounds (the caller drops the board: the database answers)."""
-        got = self._write(keys=self.keys(k), args=[ttl, "1" if whole else "0", *self._args(k, rows)])
+    def write(self, k: BoardKey, rows: Sequence[Row], ttl: int, mode: str = "move") -> int:
+        """``rows`` onto the board in ``mode`` (move | load | replace); how many members
+        moved. Raises ``NotLoaded`` for ``move`` on a board not loaded; ``ValueError`` for a
+        score past the Redis order's bounds (the caller drops the board: the database answers)."""
+        assert mode in ("move", "load", "replace"), mode
+        got = self._write(keys=self.keys(k), args=[ttl, mode, *self._args(k, rows)])
         if got == -1:
             raise NotLoaded(self.base(k))
         return int(got)

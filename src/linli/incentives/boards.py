@@ -13,9 +13,10 @@ Each is applied once: the sale's change is the difference between two nets (a re
 none), a grant happens once (its compare-and-set). ``board_rebuild.py`` recomputes every
 score from the facts and must find no difference.
 
-Redis (``board_store``), when configured, gets the committed rows of the boards a
-transaction touched once it commits (never before: Redis cannot get ahead of the
-database); reads use it when the board is loaded there, else the database — same answer.
+Redis (``board_store``), when configured, gets the rows a transaction changed once it
+commits (read inside it, so the copy needs no second database connection; never before the
+commit: Redis cannot get ahead of the database); reads use Redis when it holds the board,
+else the database — same answer.
 
 Reads leave out members under a risk hold (``commission.service.held``), show nicknames and
 masked phones only, and rank with ``board_rules.rank``."""
@@ -23,7 +24,7 @@ masked phones only, and rank with ``board_rules.rank``."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from redis import RedisError
@@ -109,26 +110,13 @@ def on_granted(s: Session, r: ProgrammeReferral, now: datetime) -> None:
 # --- Redis after commit ------------------------------------------------------------------------
 
 
-def _copy_after_commit(s: Session, keys: Iterable[BoardKey], member_id: int, now: datetime) -> None:
-    store = board_store.configured()
-    if store is None:
-        return
-    if store.paused():
-        after_commit(s, lambda: store.dirty.update(keys))
-        return
-    pending = s.info.get(_PENDING)
-    if pending is None:
-        pending = s.info[_PENDING] = {}
-        bind = s.get_bind()
+@dataclass
+class _Copy:
+    """What one board gets in Redis once the transaction commits: the rows it changed, read
+    in the transaction (or the whole board, when Redis did not hold it)."""
 
-        def copy() -> None:
-            s.info.pop(_PENDING, None)
-            copy_to_redis(store, bind, pending, now)
-
-        after_commit(s, copy)
-        after_rollback(s, lambda: s.info.pop(_PENDING, None))
-    for k in keys:
-        pending.setdefault(k, set()).add(member_id)
+    rows: dict[int, board_store.Row] = field(default_factory=dict)
+    whole: bool = False
 
 
 def rows_of(s: Session, k: BoardKey, members: Iterable[int] | None = None) -> list[board_store.Row]:
@@ -138,33 +126,60 @@ def rows_of(s: Session, k: BoardKey, members: Iterable[int] | None = None) -> li
     return [board_store.Row(*r) for r in s.execute(q.order_by(BoardScore.member_id))]
 
 
-def copy_to_redis(store: board_store.Store, bind, boards: dict[BoardKey, set[int]], now: datetime) -> None:
-    """The committed rows of ``boards``' members onto Redis (a board not loaded there yet
-    goes whole; one past keeping is dropped; one whose scores Redis cannot order is dropped
-    too and served from the database)."""
+def _copy_after_commit(s: Session, keys: Iterable[BoardKey], member_id: int, now: datetime) -> None:
+    """Read the member's rows of ``keys`` now (what this transaction will commit; the whole
+    board when Redis does not hold it yet) and write them to Redis once it commits — never
+    before, and with no database connection needed after the commit."""
+    store = board_store.configured()
+    if store is None:
+        return
+    keys = list(keys)
+    pending: dict[BoardKey, _Copy] | None = s.info.get(_PENDING)
+    if pending is None:
+        pending = s.info[_PENDING] = {}
+
+        def copy() -> None:
+            s.info.pop(_PENDING, None)
+            copy_to_redis(store, pending, now)
+
+        after_commit(s, copy)
+        after_rollback(s, lambda: s.info.pop(_PENDING, None))
+    for k in keys:
+        c = pending.setdefault(k, _Copy())
+        if not c.whole and not store.paused():
+            try:  # a dirty board is dropped before this copy is written: it goes whole too
+                c.whole = k in store.dirty or not store.loaded(k)
+            except RedisError as exc:
+                store.pause(exc)
+        c.rows.update({r.member_id: r for r in rows_of(s, k, None if c.whole else [member_id])})
+
+
+def copy_to_redis(store: board_store.Store, boards: dict[BoardKey, _Copy], now: datetime) -> None:
+    """The committed rows onto Redis (a board past keeping is dropped; one whose scores Redis
+    cannot order is dropped too and served from the database). What cannot be written —
+    Redis failing, or paused — leaves its board dirty (``board_store``)."""
     todo = sorted(boards)
-    with Session(bind, expire_on_commit=False) as s:
-        try:
-            store.clean()
-            while todo:
-                k = todo[0]
-                ttl = board_store.ttl(k, now)
-                try:
-                    if ttl <= 0:
-                        store.drop(k)
-                    else:
-                        try:
-                            store.write(k, rows_of(s, k, boards[k]), ttl, whole=False)
-                        except board_store.NotLoaded:
-                            store.write(k, rows_of(s, k), ttl, whole=True)
-                except ValueError:
+    if store.paused():
+        store.dirty.update(todo)
+        return
+    try:
+        store.clean()
+        while todo:
+            k, c = todo[0], boards[todo[0]]
+            ttl = board_store.ttl(k, now)
+            try:
+                if ttl <= 0:
                     store.drop(k)
-                finally:
-                    s.rollback()
-                todo.pop(0)
-        except RedisError as exc:
-            store.dirty.update(todo)
-            store.pause(exc)
+                else:
+                    store.write(k, list(c.rows.values()), ttl, mode="load" if c.whole else "move")
+            except board_store.NotLoaded:
+                pass  # it left Redis since (expired, flushed): read from the database; the next change loads it
+            except ValueError:
+                store.drop(k)
+            todo.pop(0)
+    except RedisError as exc:
+        store.dirty.update(todo)
+        store.pause(exc)
 
 
 # --- reading boards ------------------------------------------------------------------------------
