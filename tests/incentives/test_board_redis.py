@@ -3,8 +3,9 @@ commit from the committed rows and read by the API (a damaged set changes what i
 and the rebuild finds and repairs it); the answer equals the database's; a transaction that
 rolls back leaves Redis as it was; an older version never overwrites a newer one; a board
 Redis lost (flushed, expired) is answered from the database and loaded whole again by the
-next change; a change Redis failed to take is answered from the database and its board
-dropped and reloaded at the next write."""
+next change; a change Redis failed to take, or one made inside a savepoint (which may still
+roll back), is answered from the database and its board dropped and reloaded at the next
+write."""
 
 from __future__ import annotations
 
@@ -106,4 +107,22 @@ def test_a_change_redis_failed_to_take_is_never_served_stale_and_its_board_is_re
     assert not store.dirty
     assert [m.decode() for m in board_redis.zrange(z, 0, -1)] == [member_key(b.id), member_key(c.id), member_key(a.id)]
     assert ranks(board(client, mid)) == [(1, b.id, 19600), (2, c.id, 12800), (3, a.id, 9790)]
+    assert board_rebuild.rebuild(db, clock()) == 0
+
+
+def test_a_change_inside_a_savepoint_never_reaches_redis_as_read_but_drops_the_board(client, db, merchant, clock, board_redis):
+    shop, a, b, c = _flow(client, db, merchant, clock)
+    store = board_store.current()
+    k = _week(shop.merchant_id, clock)
+    z = store.keys(k)[0]
+    with db.transaction() as s:
+        with s.begin_nested() as sp:
+            boards._add(s, k, b.id, 100_000, clock())
+            boards._copy_after_commit(s, [k], b.id, clock())
+            sp.rollback()  # the savepoint is undone; the transaction commits
+    assert board_redis.zscore(z, member_key(b.id)) is not None and k in store.dirty
+    assert ranks(board(client, shop.merchant_id)) == [(1, c.id, 12800), (2, a.id, 6800), (2, b.id, 6800)]  # the database here
+    clock.advance(minutes=1)
+    brought(client, db, shop, a, "apple")
+    assert not store.dirty and [m.decode() for m in board_redis.zrange(z, 0, -1)] == [member_key(c.id), member_key(a.id), member_key(b.id)]
     assert board_rebuild.rebuild(db, clock()) == 0

@@ -134,6 +134,9 @@ def _copy_after_commit(s: Session, keys: Iterable[BoardKey], member_id: int, now
     if store is None:
         return
     keys = list(keys)
+    if s.in_nested_transaction():  # a savepoint may still roll back what was read: drop the boards instead
+        after_commit(s, lambda: store.dirty.update(keys))
+        return
     pending: dict[BoardKey, _Copy] | None = s.info.get(_PENDING)
     if pending is None:
         pending = s.info[_PENDING] = {}
