@@ -17,9 +17,11 @@ app = typer.Typer(help="Linli 邻里: community group-buying with social distrib
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Due jobs (auto-confirm, settlement, deadlines…).", no_args_is_help=True)
 ledger_app = typer.Typer(help="The ledger (every domain's accounts).", no_args_is_help=True)
+leaderboard_app = typer.Typer(help="Leaderboards (rollups and their Redis sorted sets).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(leaderboard_app, name="leaderboard")
 console = Console()
 
 
@@ -117,6 +119,19 @@ def ledger_check(merchant: int = typer.Option(None, "--merchant", help="Only thi
             console.print(f"  also: merchant {p.merchant_id} {p.account} member {p.member_id}: {p.detail}")
         raise typer.Exit(1)
     console.print("[green]ledger ok[/green]: every transfer balances; balances equal their commission records")
+
+
+@leaderboard_app.command("rebuild")
+def leaderboard_rebuild(merchant: int = typer.Option(None, "--merchant", help="Only this merchant.")) -> int:
+    """Recompute the leaderboard rollups from the facts and rewrite the Redis sorted sets
+    from them; prints (and returns) how many scores differed (0: the boards were right)."""
+    from linli.incentives import board_rebuild
+
+    db = _db(_settings())
+    found = board_rebuild.rebuild(db, utcnow(), merchant)
+    colour = "green" if found == 0 else "yellow"
+    console.print(f"[{colour}]{found} differences[/{colour}] found and repaired")
+    return found
 
 
 @app.command()

@@ -3,7 +3,7 @@
 a granted, a voided and a capped referral and a milestone reached, on SQLite and
 PostgreSQL. Each handler is called directly on every event it has handled, bypassing the
 outbox's handled_events: only the referrals' states and the grants' keys stand between a
-redelivery and a second reward."""
+redelivery and a second reward (and a sale's unchanged net between it and a second score)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from linli.rewards.models import Coupon, PointsLot, RewardBalance
 from tests.incentives.helpers import _complete, _refund, first_order, friend, setup
 from tests.replay import replay_handlers
 
-TABLES = [models.ProgrammeReferral, models.InviteeBinding, models.InviteeTurn, models.ProgrammeCap, models.ProgrammeInviter, models.ProgrammeMilestone, models.ProgrammeReward, models.ReferredSale, Coupon, PointsLot, RewardBalance]
+TABLES = [models.ProgrammeReferral, models.InviteeBinding, models.InviteeTurn, models.ProgrammeCap, models.ProgrammeInviter, models.ProgrammeMilestone, models.ProgrammeReward, models.ReferredSale, models.BoardScore, models.HonourClose,
+          models.Honour, Coupon, PointsLot, RewardBalance]
 
 
 def _snapshot(db):
@@ -36,6 +37,7 @@ def test_replaying_every_incentives_handler_50_times_changes_nothing(client, db,
     _refund(client, db, p.shop, _buyer(client, db, p, 0), orders[0], 0, 5000)  # below the minimum: voided
     _complete(db, clock)
     with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(models.BoardScore)) > 0  # the flow moved leaderboard scores
         states = sorted((r.status, r.void_reason or "") for r in s.scalars(select(models.ProgrammeReferral)))
         assert states == [("granted", ""), ("granted", ""), ("voided", "monthly_cap"), ("voided", "refunded")]
         assert ledger.check(s) == []

@@ -2,7 +2,8 @@
 and once per referral by its own states, so a replay changes nothing): a received first
 order makes a referral pending, its completion grants it, a refund below the minimum voids
 it (incentives/referrals.py). A received order someone brought is recorded as their referred
-sale and follows its refunds (incentives/sales.py): what leaderboards and badges count. ``member.bound`` is recorded as binding history (the inviter
+sale and follows its refunds (incentives/sales.py): what leaderboards and badges count; the
+sale's change moves its sharer's leaderboard scores in the same transaction (boards.py). ``member.bound`` is recorded as binding history (the inviter
 bound at the receipt gets the referral) and rewards nothing: RULES.md never rewards a sign-up."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from linli.events import Event, on
-from linli.incentives import referrals, sales
+from linli.incentives import boards, referrals, sales
 from linli.incentives.turns import take_turn
 from linli.orders.events import OrderCompleted, OrderReceived, OrderRefunded
 from linli.referral.events import MemberBound
@@ -39,10 +40,12 @@ def referral_voided(s: Session, event: Event[OrderRefunded]) -> None:
 @on(OrderReceived)
 def sale_received(s: Session, event: Event[OrderReceived]) -> None:
     take_turn(s, event.payload.merchant_id, event.payload.member_id)
-    sales.on_received(s, event.payload, event.payload.received_at)
+    if (change := sales.on_received(s, event.payload, event.payload.received_at)) is not None:
+        boards.on_sale(s, change, event.created_at)
 
 
 @on(OrderRefunded)
 def sale_refunded(s: Session, event: Event[OrderRefunded]) -> None:
     take_turn(s, event.payload.merchant_id, event.payload.member_id)
-    sales.on_refunded(s, event.payload)
+    if (change := sales.on_refunded(s, event.payload)) is not None:
+        boards.on_sale(s, change, event.created_at)

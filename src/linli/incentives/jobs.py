@@ -1,13 +1,14 @@
-"""Incentives' due job: the backstop that grants referrals still pending on a completed
+"""Incentives' due jobs: the backstop that grants referrals still pending on a completed
 order (a completion handler that found the invitee's turn taken is retried as well; this
-makes sure nothing waits for ever). Idempotent: a referral moves from pending once."""
+makes sure nothing waits for ever) — idempotent: a referral moves from pending once — and
+the honours frozen after a week or a month closes (once each: a unique close row)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from linli.db import Database
-from linli.incentives import referrals
+from linli.incentives import honours, referrals
 from linli.jobs import job
 
 
@@ -15,3 +16,9 @@ from linli.jobs import job
 def grant_completed(db: Database, as_of: datetime) -> int:
     """Pending referrals whose order completed (after ``orders.complete``): granted or voided."""
     return referrals.grant_completed(db, as_of)
+
+
+@job("incentives.honours", order=90)
+def freeze_honours(db: Database, as_of: datetime) -> int:
+    """Closed weeks and months frozen into honours (周度分享之星, 月度金牌分享官), once each."""
+    return honours.freeze_due(db, as_of)

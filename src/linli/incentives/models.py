@@ -5,14 +5,16 @@ reached, and every reward given (what was asked, what the rewards domain granted
 Uniques do the once-only work: one referral per (programme, invitee), one milestone per
 (programme, inviter, count), one reward per key. Incentives also keeps its own history of
 an invitee's bindings (who invited them when, from ``member.bound``) and one row per
-invitee that its order handlers lock to take turns."""
+invitee that its order handlers lock to take turns. Leaderboards keep one score per member
+per board (a rollup of the referred sales and granted referrals), and honours freeze a
+closed period's boards once."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime, utcnow
@@ -174,3 +176,59 @@ class ReferredSale(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     paid: Mapped[int] = mapped_column(Integer)  # fen, what the order paid
     net: Mapped[int] = mapped_column(Integer)  # fen, paid less refunded now
+
+
+class BoardScore(Base):
+    """One member's score on one board (``incentives/boards.py``): the rollup leaderboards
+    read, kept from the facts in their own transaction and rebuilt from them with no
+    difference. ``reached_at`` is when the score last went up to what it is (to the
+    second); ``version`` goes up with every change, so Redis never takes an older one."""
+
+    __tablename__ = "incentive_board_scores"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "scope", "scope_id", "metric", "period", "period_start", "member_id", name="uq_incentive_board_scores_row"),
+        Index("ix_incentive_board_scores_board", "merchant_id", "metric", "period", "period_start", "scope", "scope_id", "score"),
+        Index("ix_incentive_board_scores_period", "period", "period_start", "merchant_id"),  # the honours job: who had a board in a closed period
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    scope: Mapped[str] = mapped_column(String(10))  # merchant | community
+    scope_id: Mapped[int] = mapped_column(BigInteger)  # the community, 0 for the merchant
+    metric: Mapped[str] = mapped_column(String(10))  # referrals | gmv
+    period: Mapped[str] = mapped_column(String(5))  # week | month
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    score: Mapped[int] = mapped_column(BigInteger, default=0)  # friends, or fen
+    reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HonourClose(Base):
+    """A merchant's period frozen into honours (written with its rows, once)."""
+
+    __tablename__ = "incentive_honour_closes"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(5), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    frozen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Honour(Base):
+    """One member's place in a frozen honour (周度分享之星, 月度金牌分享官): the merchant's
+    board of one metric as it stood when the period was frozen; never changed afterwards."""
+
+    __tablename__ = "incentive_honours"
+    __table_args__ = (UniqueConstraint("merchant_id", "period", "period_start", "metric", "member_id", name="uq_incentive_honours_member"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    period: Mapped[str] = mapped_column(String(5))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    metric: Mapped[str] = mapped_column(String(10))
+    position: Mapped[int] = mapped_column(Integer)  # 1.. in board order
+    rank: Mapped[int] = mapped_column(Integer)  # competition rank (ties share it)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    score: Mapped[int] = mapped_column(BigInteger)
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime)

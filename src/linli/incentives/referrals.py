@@ -42,7 +42,7 @@ from linli.db import Database, insert_ignore, take_counter
 from linli.errors import Conflict
 from linli.identity import service as identity
 from linli.identity.rules import mask_phone
-from linli.incentives import programmes, rules
+from linli.incentives import boards, programmes, rules
 from linli.incentives.events import ReferralGranted, ReferralPending, ReferralVoided
 from linli.incentives.models import (
     InviteeBinding,
@@ -204,6 +204,7 @@ def grant(s: Session, r: ProgrammeReferral, prog: ReferralProgramme, now: dateti
     if s.execute(update(ProgrammeReferral).where(ProgrammeReferral.id == r.id, ProgrammeReferral.status == "pending").values(status="granted", granted_at=now)).rowcount != 1:
         return False
     s.refresh(r)
+    boards.on_granted(s, r, now)  # the inviter's leaderboard score, in this transaction
     _give(s, prog, r, None, "inviter", r.inviter_id, programmes.reward_of(prog.inviter_reward), f"ref:{r.id}:inviter", now)
     _give(s, prog, r, None, "invitee", r.invitee_id, programmes.reward_of(prog.invitee_reward), f"ref:{r.id}:invitee", now)
     s.execute(insert_ignore(s, ProgrammeInviter, {"programme_id": prog.id, "inviter_id": r.inviter_id, "merchant_id": r.merchant_id, "granted": 0}, ["programme_id", "inviter_id"]))
