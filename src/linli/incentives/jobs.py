@@ -1,13 +1,15 @@
-"""Incentives' due job: the backstop that grants referrals still pending on a completed
+"""Incentives' due jobs: the backstop that grants referrals still pending on a completed
 order (a completion handler that found the invitee's turn taken is retried as well; this
-makes sure nothing waits for ever). Idempotent: a referral moves from pending once."""
+makes sure nothing waits for ever), and the nightly badge backfill. Idempotent: a referral
+moves from pending once; a badge changes only where the facts say it differs, and each
+merchant is checked once a Shanghai day."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from linli.db import Database
-from linli.incentives import referrals
+from linli.incentives import badge_backfill, referrals
 from linli.jobs import job
 
 
@@ -15,3 +17,10 @@ from linli.jobs import job
 def grant_completed(db: Database, as_of: datetime) -> int:
     """Pending referrals whose order completed (after ``orders.complete``): granted or voided."""
     return referrals.grant_completed(db, as_of)
+
+
+@job("incentives.badges_nightly", order=70)
+def badges_nightly(db: Database, as_of: datetime) -> int:
+    """Badges recomputed from the facts once a day (after the grants above): what the events
+    missed is repaired and reported."""
+    return badge_backfill.run_nightly(db, as_of)
