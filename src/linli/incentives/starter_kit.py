@@ -34,8 +34,8 @@ def key_of(merchant_id: int, member_id: int) -> str:
 
 def on_activated(s: Session, p: SharerActivated, now: datetime) -> StarterKit | None:
     """Give the kit, once: None when the member had it already."""
-    made = s.execute(insert_ignore(s, StarterKit, {"merchant_id": p.merchant_id, "member_id": p.member_id, "given_at": now}, ["merchant_id", "member_id"])).rowcount
-    if made != 1:
+    row = {"merchant_id": p.merchant_id, "member_id": p.member_id, "given_at": now}
+    if s.execute(insert_ignore(s, StarterKit, row, ["merchant_id", "member_id"]).returning(StarterKit.member_id)).scalar() is None:
         return None
     kit = s.get(StarterKit, (p.merchant_id, p.member_id))
     template_id = settings_of(s, p.merchant_id).starter_template_id
