@@ -15,6 +15,7 @@ from linli import events, jobs
 from linli.catalog import service as catalog
 from linli.community import service as community
 from linli.db import Database
+from linli.demo_badges import seed_badges
 from linli.identity import service as identity
 from linli.identity.service import Principal
 from linli.incentives import programmes, rules
@@ -83,4 +84,5 @@ def seed_incentives(db: Database, merchant_id: int, owner_phone: str, now: datet
             orders.approve(s, owner, merchant_id, case.id, now - 2 * day)
     events.drain(db)
     # friends[5] only signed up: nothing
+    seed_badges(db, merchant_id, owner_phone, now)  # the main sharer's badges and the starter kit (demo_badges.py)
     return True
