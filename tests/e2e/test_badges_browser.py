@@ -11,19 +11,12 @@ import pytest
 
 from tests.campaigns.helpers import create_campaign
 from tests.e2e.conftest import PHONE, fits_the_phone, shot, watch
+from tests.e2e.test_browser import _log_in
 from tests.incentives.helpers import INVITER, _complete, first_order, friend, setup
 from tests.incentives.test_badge_privileges import GROUP
 from tests.incentives.test_badges import configure
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page, base: str, url: str, phone: str) -> None:
-    page.goto(f"{base}{url}")
-    page.locator("input[name=phone]").fill(phone)
-    page.locator("form[action$='/login/code'] button[type=submit]").click()
-    page.locator("input[name=code]").fill(page.get_by_test_id("debug-code").inner_text().strip())
-    page.locator("form[action$='/login'] button[type=submit]").click()
 
 
 def test_a_recommender_and_a_new_sharer_on_the_phone(browser, live_server, client, db, merchant, clock, backend, console_errors):
@@ -39,7 +32,7 @@ def test_a_recommender_and_a_new_sharer_on_the_phone(browser, live_server, clien
     page = context.new_page()
     watch(page, console_errors)
     try:
-        _login(page, live_server.url, url, INVITER)
+        _log_in(page, live_server.url, url, INVITER)
         section = page.get_by_test_id("badges")
         section.wait_for()
         held = [b.get_attribute("data-badge") for b in section.get_by_test_id("badge-held").all()]
@@ -64,7 +57,7 @@ def test_a_recommender_and_a_new_sharer_on_the_phone(browser, live_server, clien
     page = context.new_page()
     watch(page, console_errors)
     try:
-        _login(page, live_server.url, url, "13500000001")
+        _log_in(page, live_server.url, url, "13500000001")
         kit = page.get_by_test_id("starter-kit")
         kit.wait_for()
         assert "新手礼包" in kit.inner_text() and "新晋分享官10元无门槛券" in kit.inner_text()

@@ -63,6 +63,7 @@ def test_a_recommender_gets_a_campaign_code_and_the_group_and_others_are_refused
     holder = TestClient(app, raise_server_exceptions=False)
     page_login(holder, INVITER)
     html = holder.get(f"/m/share/{p.shop.merchant_id}", headers=HTML).text
+    assert 'data-testid="badges"' in html and 'data-testid="badge-held" data-badge="recommender"' in html and "社区推荐官" in html
     assert 'data-testid="privileges"' in html and GROUP["group_name"] in html and GROUP["group_link"] in html
     assert f"/m/share/{p.shop.merchant_id}/recommender/campaigns/{live['id']}" in html and "周五草莓直播" in html
     r = holder.get(f"/m/share/{p.shop.merchant_id}/recommender/campaigns/{live['id']}", headers=HTML)
@@ -73,3 +74,8 @@ def test_a_recommender_gets_a_campaign_code_and_the_group_and_others_are_refused
     assert 'data-testid="privileges-locked"' in html and GROUP["group_link"] not in html
     r = other.get(f"/m/share/{p.shop.merchant_id}/recommender/campaigns/{live['id']}", headers=HTML)
     assert r.status_code == 403 and 'data-testid="code-refused"' in r.text and "社区推荐官" in r.text
+    # The console lists the holders, phones masked.
+    console = TestClient(app, raise_server_exceptions=False)
+    page_login(console, merchant.owner_phone, "console")
+    html = console.get(f"/console/merchants/{p.shop.merchant_id}/badges?badge=recommender", headers=HTML).text
+    assert html.count('data-testid="holder"') == 1 and "136****0001" in html and INVITER not in html

@@ -15,9 +15,8 @@ from linli.events import OutboxEvent
 from linli.incentives import badge_backfill
 from linli.incentives.models import BadgeCheck, MemberBadge
 from tests.conftest import login
-from tests.incentives.helpers import INVITER, _complete, _refund, first_order, friend, setup
+from tests.incentives.helpers import INVITER, _complete, _receive, _refund, first_order, friend, setup
 from tests.orders.helpers import buy
-from tests.rewards.test_points import _receive
 
 
 def mine(client, p, who, lang: str = "zh-CN") -> dict:
