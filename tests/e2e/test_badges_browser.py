@@ -24,6 +24,7 @@ def test_a_recommender_and_a_new_sharer_on_the_phone(browser, live_server, clien
     t = client.post(f"/api/v1/merchants/{p.shop.merchant_id}/coupon-templates",
                     json={"name": "新晋分享官10元无门槛券", "kind": "fixed", "amount": 1000, "total": 100, "valid_days": 30, "claimable": False}, headers=p.shop.owner).json()
     configure(client, p, recommender_referrals=1, starter_template_id=t["id"], **GROUP)
+    assert client.post(f"/api/v1/merchants/{p.shop.merchant_id}/sharers", json={"phone": INVITER}, headers=p.shop.owner).status_code == 201
     first_order(client, db, p, friend(client, db, p, 1))
     _complete(db, clock)
     live = create_campaign(client, p.shop, "live", clock(), starts_in=timedelta(hours=3), title="周五草莓直播间·云顶华府专场")

@@ -1,7 +1,7 @@
 """The privileges of 社区推荐官 on SQLite and PostgreSQL, each usable by a holder and refused to
 anyone else: a leader's code for a campaign (the per-campaign code commission pays the
-leader's share on), the merchant's recommender group, and ``holds`` for first access to
-trials."""
+leader's share on, so for a holder who is an active sharer), the merchant's recommender
+group, and ``holds`` for first access to trials."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from linli import events
 from linli.incentives import badges
 from linli.referral import service as referral
 from tests.campaigns.helpers import create_campaign
@@ -34,6 +35,11 @@ def test_a_recommender_gets_a_campaign_code_and_the_group_and_others_are_refused
     assert r.status_code == 403 and problem_code(r) == "badge.recommender_only"  # not a recommender yet: the referral is pending
     assert mine(client, p, p.inviter)["group"] is None
     _complete(db, clock)  # a week on: the referral is granted
+    # A recommender, not a sharer: a campaign code would pay them nothing, so none yet.
+    r = _code(client, p, p.inviter, live["id"])
+    assert r.status_code == 403 and problem_code(r) == "badge.sharer_required"
+    assert client.post(f"/api/v1/merchants/{p.shop.merchant_id}/sharers", json={"phone": INVITER}, headers=p.shop.owner).status_code == 201
+    events.drain(db)
     clock_now = clock()
     # The holder: a campaign code, the same each time, and it names them as the campaign's leader.
     r = _code(client, p, p.inviter, live["id"])

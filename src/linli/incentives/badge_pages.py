@@ -30,6 +30,7 @@ error_messages(
     {
         "badge.recommender_only": N_("This is a privilege of the shop's community recommenders."),
         "badge.campaign_ended": N_("This campaign has ended."),
+        "badge.sharer_required": N_("Campaign codes pay a sharer's commission: become a sharer first."),
         "badge.settings_invalid": N_("That value is outside what is allowed."),
         "badge.tiers_not_increasing": N_("Each GMV tier needs more than the one before it."),
         "badge.group_name_invalid": N_("Name the group (at most 40 characters)."),
@@ -92,8 +93,9 @@ def badges_block(page: Page, s: Session, merchant_id: int, member_id: int) -> Ma
     mine = badges.mine(s, member_id, merchant_id, now)
     recommender = next((h for h in mine.held if h.badge.code == badge_rules.RECOMMENDER), None)
     toward = next((p for p in mine.progress if p.badge.code == badge_rules.RECOMMENDER), None)
-    open_campaigns = badges.open_campaigns(s, merchant_id, member_id, now) if recommender else []
-    return _render(page, "incentives/_badges.html", mine=mine, recommender=recommender, toward=toward, campaigns=open_campaigns, merchant_id=merchant_id, names=BADGE_NAMES,
+    sharer = referral.sharer_status(s, merchant_id, member_id) == "active"
+    open_campaigns = badges.open_campaigns(s, merchant_id, member_id, now) if recommender and sharer else []
+    return _render(page, "incentives/_badges.html", mine=mine, recommender=recommender, toward=toward, campaigns=open_campaigns, sharer=sharer, merchant_id=merchant_id, names=BADGE_NAMES,
                    privileges=PRIVILEGE_NAMES, rule_text=lambda b: badge_rule_text(page, b), metric=badge_rules.Metric)
 
 

@@ -277,9 +277,12 @@ def require_recommender(s: Session, merchant_id: int, member_id: int) -> None:
 
 def recommender_code(s: Session, member_id: int, merchant_id: int, campaign_id: int, now: datetime) -> tuple[Any, Any]:
     """(campaign, code): a holder's code for a campaign of the shop that has not ended — the same per-campaign
-    code a leader gets (``referral.my_code``), so orders through it pay the leader's share.
-    A code already given stays valid if the badge later goes (neighbours hold the link)."""
+    code a leader gets (``referral.my_code``), so orders through it pay the leader's share,
+    which commission pays an active sharer only: a holder who is not one is refused
+    (``badge.sharer_required``, or ``sharer.suspended``). A code already given stays valid if
+    the badge later goes (neighbours hold the link)."""
     require_recommender(s, merchant_id, member_id)
+    require_sharer(s, merchant_id, member_id)
     c = campaigns.public_campaign(s, campaign_id)
     if c.merchant_id != merchant_id:
         raise NotFound("campaign.not_found", "No such campaign.")
@@ -288,9 +291,19 @@ def recommender_code(s: Session, member_id: int, merchant_id: int, campaign_id: 
     return c, referral.my_code(s, member_id, merchant_id, now, campaign_id=campaign_id)
 
 
+def require_sharer(s: Session, merchant_id: int, member_id: int) -> None:
+    status = referral.sharer_status(s, merchant_id, member_id)
+    if status == "suspended":
+        raise Forbidden("sharer.suspended", "Your sharer account is suspended; contact the shop.")
+    if status != "active":
+        raise Forbidden("badge.sharer_required", "Campaign codes pay a sharer's commission: become a sharer first.")
+
+
 def open_campaigns(s: Session, merchant_id: int, member_id: int, now: datetime) -> list:
-    """The campaigns a holder can get a code for (running or about to start)."""
+    """The campaigns a holder who is an active sharer can get a code for (running or about
+    to start)."""
     require_recommender(s, merchant_id, member_id)
+    require_sharer(s, merchant_id, member_id)
     return campaigns.public_campaigns(s, merchant_id, now, limit=20)
 
 
