@@ -13,9 +13,10 @@ from linli import events
 from linli.incentives import badges
 from linli.referral import service as referral
 from tests.campaigns.helpers import create_campaign
-from tests.conftest import problem_code
+from tests.conftest import login, problem_code
 from tests.incentives.helpers import INVITER, _complete, first_order, friend, setup
 from tests.incentives.test_badges import configure, mine
+from tests.orders.helpers import buy
 from tests.web.conftest import HTML, page_login
 
 GROUP = {"group_name": "云顶华府推荐官群", "group_link": "https://work.weixin.qq.com/gm/linli-demo", "group_text": "扫码入群，备注“推荐官”"}
@@ -54,6 +55,11 @@ def test_a_recommender_gets_a_campaign_code_and_the_group_and_others_are_refused
         assert badges.holds(s, p.shop.merchant_id, p.inviter_id, "recommender")
         assert not badges.holds(s, p.shop.merchant_id, friend_id, "recommender")
         assert not badges.holds(s, p.shop.merchant_id + 1, p.inviter_id, "recommender")  # per merchant
+    # A neighbour who orders through it earns the holder the leader's share (level 0).
+    neighbour = login(client, "13500000555")
+    o = buy(client, db, neighbour, p.shop, [(p.shop.skus["apple"], 1)], invite_code=code)
+    earned = client.get("/api/v1/me/earnings", params={"merchant_id": p.shop.merchant_id}, headers=p.inviter).json()["records"]
+    assert [(r["order_id"], r["level"], r["rate_bp"]) for r in earned if r["order_id"] == o["id"]] == [(o["id"], 0, 1500)]
     assert mine(client, p, p.inviter)["group"] == {"name": GROUP["group_name"], "link": GROUP["group_link"], "text": GROUP["group_text"]}
     # The friend brought nobody: neither the code nor the group.
     r = _code(client, p, f, live["id"])
