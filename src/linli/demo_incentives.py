@@ -15,6 +15,7 @@ from linli import events, jobs
 from linli.catalog import service as catalog
 from linli.community import service as community
 from linli.db import Database
+from linli.demo_badges import seed_badges
 from linli.demo_boards import seed_boards
 from linli.identity import service as identity
 from linli.identity.service import Principal
@@ -85,4 +86,5 @@ def seed_incentives(db: Database, merchant_id: int, owner_phone: str, now: datet
     events.drain(db)
     # friends[5] only signed up: nothing
     seed_boards(db, merchant_id, owner_phone, now)  # leaderboards: this week's with a tie, last week's honour frozen
+    seed_badges(db, merchant_id, owner_phone, now)  # the main sharer's badges and the starter kit (demo_badges.py)
     return True

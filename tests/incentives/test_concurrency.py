@@ -1,7 +1,8 @@
 """Under real concurrency (threads released together; PostgreSQL for real, SQLite taking
 its writer turns): 50 qualifying first orders of one inviter's friends handled at once pass
 the monthly cap exactly, and three referrals granted at the same moment reach the
-3-friends milestone once.
+3-friends milestone once; eight sales of one sharer handled at once reach the GMV badge that
+only all eight together reach.
 
 The incentives handler of the event under test is held back while the API flow runs (the
 other domains' handlers run as usual), then called for every such event at once, each in
@@ -13,7 +14,8 @@ from sqlalchemy import func, select
 
 from linli import events, ledger
 from linli.events import Event, OutboxEvent
-from linli.incentives.models import ProgrammeCap, ProgrammeMilestone, ProgrammeReward
+from linli.incentives import badge_backfill
+from linli.incentives.models import MemberBadge, ProgrammeCap, ProgrammeMilestone, ProgrammeReward
 from tests.incentives.helpers import _complete, first_order, friend, referrals, setup
 from tests.orders.concurrency import together
 
@@ -74,3 +76,20 @@ def test_three_referrals_granted_at_once_reach_the_milestone_once(client, db, me
         assert ledger.check(s) == []
     w = client.get("/api/v1/me/wallet", params={"merchant_id": p.shop.merchant_id}, headers=p.inviter).json()
     assert w["points"]["available"] == 500
+
+
+def test_sales_of_one_sharer_handled_at_once_reach_the_gmv_badge(client, db, merchant, clock, monkeypatch):
+    """Eight friends' orders of 13,600 fen: only all eight together reach 带货铜牌 (100,000 fen;
+    any seven are 95,200). Handled at once, the last to take the sharer's badge turn sees the
+    others' sales, so the badge is granted, once."""
+    p = setup(client, merchant, clock)
+    held = _hold(monkeypatch, "order.received")
+    for i in range(8):
+        first_order(client, db, p, friend(client, db, p, i), qty=2)
+    _run_together(db, "order.received", held)
+    with db.transaction() as s:
+        assert {(b.member_id, b.badge) for b in s.scalars(select(MemberBadge).where(MemberBadge.status == "held"))} == {(p.inviter_id, "first_sale"), (p.inviter_id, "gmv_bronze")}
+        granted = [e.payload["badge"] for e in s.scalars(select(OutboxEvent).where(OutboxEvent.name == "badge.granted"))]
+    assert sorted(granted) == ["first_sale", "gmv_bronze"]
+    monkeypatch.undo()
+    assert badge_backfill.backfill(db, p.shop.merchant_id, clock()).changed == 0

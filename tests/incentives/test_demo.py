@@ -28,3 +28,27 @@ def test_demo_runs_the_eggs_programme_with_referrals_in_every_state_and_a_milest
     assert client.get(f"/api/v1/merchants/{mid}/referral-programmes", headers=owner).json()[-1]["counts"] == p["counts"]
     with db.transaction() as s:
         assert ledger.check(s) == []
+
+
+def test_demo_gives_the_main_sharer_the_recommender_and_a_gmv_badge_and_sets_the_starter_kit(client, db, clock):
+    from linli import demo_badges
+
+    info = demo.seed(db, clock.current)
+    events.drain(db)
+    mid = info.merchant_id
+    sharer = login(client, demo_incentives.INVITER)
+    mine = client.get("/api/v1/me/badges", params={"merchant_id": mid}, headers=sharer).json()
+    assert {"recommender", "gmv_bronze", "first_sale"} <= {b["code"] for b in mine["badges"]}
+    assert mine["group"]["name"] == demo_badges.GROUP["group_name"]
+    assert [(g["code"], g["value"]) for g in mine["progress"]][0] == ("gmv_silver", 36_200)
+    new = login(client, demo_badges.NEW_SHARER)
+    kit = client.get("/api/v1/me/starter-kit", params={"merchant_id": mid}, headers=new).json()
+    assert (kit["coupon"], kit["shown"]) == (demo_badges.STARTER_COUPON, True)
+    owner = login(client, demo.OWNER_PHONE)
+    holders = client.get(f"/api/v1/merchants/{mid}/badge-holders", params={"badge": "recommender"}, headers=owner).json()
+    assert [h["phone_masked"] for h in holders] == ["137****0003"]
+    every = client.get(f"/api/v1/merchants/{mid}/badge-holders", headers=owner).json()
+    coupons = client.get(f"/api/v1/merchants/{mid}/coupons", headers=owner).json()
+    demo.seed(db, clock.current)  # seeding again adds nothing
+    assert client.get(f"/api/v1/merchants/{mid}/badge-holders", headers=owner).json() == every
+    assert len(client.get(f"/api/v1/merchants/{mid}/coupons", headers=owner).json()) == len(coupons)

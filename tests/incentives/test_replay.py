@@ -1,5 +1,7 @@
 """Replaying every handled event 50 times changes nothing, for every incentives handler
-(a referral pending on receipt, granted on completion, voided by a refund, a binding recorded), over a flow with
+(a referral pending on receipt, granted on completion, voided by a refund, a binding recorded,
+the referred sales, the badges they and the granted referrals move, the starter kit of a friend
+who became a sharer), over a flow with
 a granted, a voided and a capped referral and a milestone reached, on SQLite and
 PostgreSQL. Each handler is called directly on every event it has handled, bypassing the
 outbox's handled_events: only the referrals' states and the grants' keys stand between a
@@ -18,7 +20,7 @@ from tests.incentives.helpers import _complete, _refund, first_order, friend, se
 from tests.replay import replay_handlers
 
 TABLES = [models.ProgrammeReferral, models.InviteeBinding, models.InviteeTurn, models.ProgrammeCap, models.ProgrammeInviter, models.ProgrammeMilestone, models.ProgrammeReward, models.ReferredSale, models.BoardScore, models.HonourClose,
-          models.Honour, Coupon, PointsLot, RewardBalance]
+          models.Honour, models.MemberBadge, models.BadgeTurn, models.StarterKit, Coupon, PointsLot, RewardBalance]
 
 
 def _snapshot(db):
@@ -43,7 +45,9 @@ def test_replaying_every_incentives_handler_50_times_changes_nothing(client, db,
         assert ledger.check(s) == []
     before = _snapshot(db)
     handlers = {key for key, _ in replay_handlers(db, "incentives")}
-    assert len(handlers) == 6, handlers  # pending, granted, voided, the binding history, and the referred sale's receipt and refunds
+    # pending, granted, voided, the binding history, the referred sale's receipt and refunds,
+    # the badges of a granted referral, and the starter kit of a friend who became a sharer
+    assert len(handlers) == 8, handlers
     after = _snapshot(db)
     for name, rows_before in before[1].items():
         assert after[1][name] == rows_before, name

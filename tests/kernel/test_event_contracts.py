@@ -234,7 +234,9 @@ def _stored_value(client, db, shop: Shop) -> None:
 
 
 def _incentives(client, db, shop: Shop, clock) -> None:
-    """A referral programme: one friend's first order granted, another's voided by a refund."""
+    """A referral programme: one friend's first order granted, another's voided by a refund;
+    the inviter's 带货铜牌 (set at 120 元) granted by the second sale and revoked by its refund."""
+    assert client.put(f"/api/v1/merchants/{shop.merchant_id}/badge-settings", json={"gmv_bronze": 12_000}, headers=shop.owner).status_code == 200
     body = {"name": "邀邻居", "starts_at": clock.current.isoformat(), "ends_at": (clock.current + timedelta(days=60)).isoformat(), "min_paid": 5000,
             "inviter_reward": {"kind": "points", "amount": 100}}
     assert client.post(f"/api/v1/merchants/{shop.merchant_id}/referral-programmes", json=body, headers=shop.owner).status_code == 201

@@ -14,7 +14,7 @@ def test_demo_seeds_the_new_member_and_spend_and_save_coupons_some_claimed_one_u
     events.drain(db)
     owner = login(client, demo.OWNER_PHONE)
     mid = info.merchant_id
-    incentives = {"新邻居首单9折", "赠品·散养土鸡蛋 30枚"}  # the referral programme's coupons (tests/incentives/test_demo.py)
+    incentives = {"新邻居首单9折", "赠品·散养土鸡蛋 30枚", "新晋分享官10元无门槛券"}  # the referral programme's and the starter kit's coupons (tests/incentives/test_demo.py)
     listed = {t["name"]: t for t in client.get(f"/api/v1/merchants/{mid}/coupons", headers=owner).json() if t["name"] not in incentives}
     assert set(listed) == {"新人9.9元尝鲜券", "满50减10", "水果8.5折"}
     fresh, spend = listed["新人9.9元尝鲜券"], listed["满50减10"]

@@ -7,6 +7,13 @@
   and badges (issue 13, later parts) count these.
 - ``referral.voided`` v1: a pending referral will never be granted (``reason``: refunded —
   its order's net paid fell below the minimum — or monthly_cap — the inviter's month was full).
+- ``badge.granted`` v1: a member now holds a badge (``badge``: recommender, first_sale,
+  gmv_bronze, gmv_silver, gmv_gold) — ``source`` ``event`` when the sale or referral that
+  reached it was handled, ``backfill`` when the nightly check repaired a missed grant or
+  applied a lowered threshold; ``value`` the metric then and ``threshold`` what it needed
+  (granted referrals within 90 days, sales, or fen of referred GMV).
+- ``badge.revoked`` v1: a revocable badge went (a refund took its metric below the
+  threshold, or a raised threshold did), with the same fields.
 
 Amounts are fen.
 """
@@ -41,3 +48,23 @@ class ReferralGranted(ReferralFacts):
 class ReferralVoided(ReferralFacts):
     NAME = "referral.voided"
     reason: str
+
+
+class BadgeFacts(EventPayload):
+    """What both badge events carry (a base: never emitted as such)."""
+
+    merchant_id: int
+    member_id: int
+    badge: str
+    source: str
+    value: int
+    threshold: int
+    at: IsoDatetime
+
+
+class BadgeGranted(BadgeFacts):
+    NAME = "badge.granted"
+
+
+class BadgeRevoked(BadgeFacts):
+    NAME = "badge.revoked"

@@ -3,18 +3,22 @@ and once per referral by its own states, so a replay changes nothing): a receive
 order makes a referral pending, its completion grants it, a refund below the minimum voids
 it (incentives/referrals.py). A received order someone brought is recorded as their referred
 sale and follows its refunds (incentives/sales.py): what leaderboards and badges count; the
-sale's change moves its sharer's leaderboard scores in the same transaction (boards.py). ``member.bound`` is recorded as binding history (the inviter
-bound at the receipt gets the referral) and rewards nothing: RULES.md never rewards a sign-up."""
+sale's change moves its sharer's leaderboard scores in the same transaction (boards.py), and
+a sale whose net moved, or a granted referral, re-evaluates the badges of the member who
+brought it (incentives/badges.py). ``member.bound`` is recorded as binding history (the
+inviter bound at the receipt gets the referral) and rewards nothing: RULES.md never rewards a
+sign-up. A member who becomes an active sharer gets the starter kit once (incentives/starter_kit.py)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from linli.events import Event, on
-from linli.incentives import boards, referrals, sales
+from linli.incentives import badges, boards, referrals, sales, starter_kit
+from linli.incentives.events import ReferralGranted
 from linli.incentives.turns import take_turn
 from linli.orders.events import OrderCompleted, OrderReceived, OrderRefunded
-from linli.referral.events import MemberBound
+from linli.referral.events import MemberBound, SharerActivated
 
 
 @on(MemberBound)
@@ -42,6 +46,7 @@ def sale_received(s: Session, event: Event[OrderReceived]) -> None:
     take_turn(s, event.payload.merchant_id, event.payload.member_id)
     if (change := sales.on_received(s, event.payload, event.payload.received_at)) is not None:
         boards.on_sale(s, change, event.created_at)
+        badges.on_sale(s, change, event.created_at)
 
 
 @on(OrderRefunded)
@@ -49,3 +54,14 @@ def sale_refunded(s: Session, event: Event[OrderRefunded]) -> None:
     take_turn(s, event.payload.merchant_id, event.payload.member_id)
     if (change := sales.on_refunded(s, event.payload)) is not None:
         boards.on_sale(s, change, event.created_at)
+        badges.on_sale(s, change, event.created_at)
+
+
+@on(ReferralGranted)
+def badges_referral_granted(s: Session, event: Event[ReferralGranted]) -> None:
+    badges.on_referral_granted(s, event.payload, event.created_at)
+
+
+@on(SharerActivated)
+def starter_kit_given(s: Session, event: Event[SharerActivated]) -> None:
+    starter_kit.on_activated(s, event.payload, event.created_at)

@@ -7,17 +7,23 @@ Uniques do the once-only work: one referral per (programme, invitee), one milest
 an invitee's bindings (who invited them when, from ``member.bound``) and one row per
 invitee that its order handlers lock to take turns. Leaderboards keep one score per member
 per board (a rollup of the referred sales and granted referrals), and honours freeze a
-closed period's boards once."""
+closed period's boards once.
+
+Badges (``badges.py``): the merchant's badge and starter-kit settings, the badges members
+hold (one row per member and badge: held or revoked), one row per member that badge
+evaluations lock to take turns, each nightly check's report, and the starter kit each sharer
+received (once: the (merchant, member) key)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime, utcnow
+from linli.incentives import badge_rules
 from linli.incentives.rules import SETTINGS, TRIGGER
 
 
@@ -232,3 +238,82 @@ class Honour(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     score: Mapped[int] = mapped_column(BigInteger)
     reached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BadgeSettings(Base):
+    """A merchant's badge thresholds (``badge_rules.SETTINGS``), its recommender group (what
+    holders of 社区推荐官 see) and its starter kit (the coupon and the guide a new sharer gets)."""
+
+    __tablename__ = "badge_settings"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True, autoincrement=False)
+    recommender_referrals: Mapped[int] = mapped_column(Integer, default=badge_rules.SETTINGS.default("recommender_referrals"))
+    gmv_bronze: Mapped[int] = mapped_column(Integer, default=badge_rules.SETTINGS.default("gmv_bronze"))
+    gmv_silver: Mapped[int] = mapped_column(Integer, default=badge_rules.SETTINGS.default("gmv_silver"))
+    gmv_gold: Mapped[int] = mapped_column(Integer, default=badge_rules.SETTINGS.default("gmv_gold"))
+    group_name: Mapped[str] = mapped_column(String(40), default="")
+    group_link: Mapped[str] = mapped_column(String(300), default="")
+    group_text: Mapped[str] = mapped_column(String(200), default="")
+    starter_template_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # a coupon template of the shop
+    starter_guide: Mapped[str] = mapped_column(Text, default="")  # "" = the default guide
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class MemberBadge(Base):
+    """A badge a member holds (``held``) or held once (``revoked``): granted again, the row
+    is held again with the new ``granted_at``. ``source`` says which path granted or revoked
+    it last: the event that reached it, or the nightly backfill repairing a miss."""
+
+    __tablename__ = "member_badges"
+    __table_args__ = (UniqueConstraint("merchant_id", "member_id", "badge"), Index("ix_member_badges_holders", "merchant_id", "badge", "status"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    badge: Mapped[str] = mapped_column(String(16))  # badge_rules.CODES
+    status: Mapped[str] = mapped_column(String(8))  # held | revoked
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    source: Mapped[str] = mapped_column(String(8))  # event | backfill
+
+
+class BadgeTurn(Base):
+    """One row per (merchant, member): an evaluation of the member's badges locks it first,
+    so two sales of one sharer handled at once never each miss the other's GMV."""
+
+    __tablename__ = "badge_turns"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+
+
+class BadgeCheck(Base):
+    """One nightly backfill of one merchant (a Shanghai day): what it changed — the grants
+    and revocations the events had missed (or a changed threshold asked for)."""
+
+    __tablename__ = "badge_checks"
+    __table_args__ = (UniqueConstraint("merchant_id", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD, Asia/Shanghai
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    granted: Mapped[int] = mapped_column(Integer)
+    revoked: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[member_id, badge, "granted" | "revoked"]], the first 200
+
+
+class StarterKit(Base):
+    """The 新手礼包 a member got on becoming an active sharer: once per (merchant, member),
+    whatever reinstatements or replays follow. ``coupon_id`` the coupon the rewards domain
+    granted (none when the shop had no starter coupon set; ``failure`` why it gave none)."""
+
+    __tablename__ = "starter_kits"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    template_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    coupon_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    failure: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,7 +1,7 @@
 """campaigns: early access minutes
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-01 16:19:23.623124
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import linli.db
 
 
 revision = '0017'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
