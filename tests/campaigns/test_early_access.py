@@ -1,7 +1,7 @@
 """First access (社区推荐官's privilege): a campaign's ``early_access_minutes`` lets the members
 the ``campaigns.ports.early_access`` port admits enter and buy that many minutes before the
-start; everyone else sees the countdown and gets ``campaign.not_started``. The tests fill
-the port themselves (the incentives domain fills it at merge, from its badges)."""
+start; everyone else sees the countdown and gets ``campaign.not_started``. These tests fill
+the port themselves; the incentives domain fills it from its badges (tests/incentives/test_trials_first.py)."""
 
 from __future__ import annotations
 
@@ -64,11 +64,11 @@ def test_only_members_the_port_admits_buy_in_the_early_window_and_the_quota_hold
     events.drain(db)
 
 
-def test_without_the_port_filled_nobody_is_early(client, db, merchant, clock):
+def test_as_wired_a_member_without_the_recommender_badge_is_not_early(client, db, merchant, clock):
     shop, c, _ = _early_session(client, merchant, clock)
     buyer = resident(client, "13700000001", shop.community_id)
     clock.advance(minutes=45)
-    assert not ports.early_access.filled
+    assert ports.early_access.filled  # by incentives, from its badges (tests/incentives/test_trials_first.py: a holder is early)
     assert client.get(f"/api/v1/campaigns/{c['id']}", headers=buyer).json()["phase"] == "upcoming"
     r = order(client, buyer, shop, [(shop.skus["berry"], 1)], campaign_id=c["id"])
     assert r.status_code == 409 and problem_code(r) == "campaign.not_started"
