@@ -45,7 +45,7 @@ from linli.incentives.events import BadgeGranted, BadgeRevoked, ReferralGranted
 from linli.incentives.models import BadgeSettings, BadgeTurn, MemberBadge, ProgrammeReferral, ReferredSale
 from linli.incentives.sales import SaleChange
 from linli.referral import service as referral
-from linli.rewards import coupons, levels
+from linli.rewards import levels
 
 # --- settings ---------------------------------------------------------------------------------------
 
@@ -309,8 +309,3 @@ def open_campaigns(s: Session, merchant_id: int, member_id: int, now: datetime) 
     require_recommender(s, merchant_id, member_id)
     require_sharer(s, merchant_id, member_id)
     return campaigns.public_campaigns(s, merchant_id, now, limit=20)
-
-
-def starter_template(s: Session, merchant_id: int):
-    cfg = s.get(BadgeSettings, merchant_id)
-    return coupons.template_by_id(s, cfg.starter_template_id) if cfg is not None and cfg.starter_template_id else None
