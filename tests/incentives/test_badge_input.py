@@ -111,3 +111,25 @@ def test_the_console_form_says_what_is_wrong_on_its_field_and_saves_good_values(
     r = console.post(f"{url}/starter-kit", data={"csrf_token": csrf(console), "starter_template_id": "999999", "starter_guide": ""}, headers=HTML)
     assert r.status_code == 422 and 'data-testid="field-error"' in r.text
     assert console.get(f"/console/merchants/{shop.merchant_id}", headers=HTML).text.count('data-testid="badges-summary"') == 1
+
+
+@pytest.mark.parametrize("field", ["group_name", "group_link", "group_text", "starter_guide"])
+def test_a_nul_typed_into_a_console_text_field_is_refused_on_its_field(client, db, merchant, app, field):
+    """The console's forms have no schema in front of them: a NUL pasted into the group or the
+    guide is refused on its field (PostgreSQL cannot store it: it was a 500), nothing saved."""
+    shop = make_shop(client, merchant)
+    console = TestClient(app, raise_server_exceptions=False)
+    page_login(console, merchant.owner_phone, "console")
+    url = f"/console/merchants/{shop.merchant_id}/badges"
+    good = {"group_name": "推荐官群", "group_link": "https://work.weixin.qq.com/gm/x", "group_text": "扫码入群", "starter_guide": "第一步"}
+    good[field] = good[field][:2] + "\x00" + good[field][2:]
+    if field == "starter_guide":
+        r = console.post(f"{url}/starter-kit", data={"csrf_token": csrf(console), "starter_template_id": "", "starter_guide": good[field]}, headers=HTML)
+    else:
+        form = {"csrf_token": csrf(console), "recommender_referrals": "5", "gmv_bronze": "1000", "gmv_silver": "5000", "gmv_gold": "20000",
+                **{k: good[k] for k in ("group_name", "group_link", "group_text")}}
+        r = console.post(f"{url}/settings", data=form, headers=HTML)
+    assert r.status_code == 422, r.text[-500:]
+    assert 'data-testid="field-error"' in r.text
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(BadgeSettings)) == 0

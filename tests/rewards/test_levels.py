@@ -337,3 +337,18 @@ def test_a_late_event_never_grants_a_stale_upgrade(client, db, merchant):
         assert levels.recompute(s, shop.merchant_id, member.id, later).rank is None  # no level today
         st = levels.recompute(s, shop.merchant_id, member.id, t0 + timedelta(minutes=1))  # the old receipt's event, handled late
         assert (st.rank, st.updated_at) == (None, later)
+
+
+def test_record_receipt_says_whether_it_recorded_the_growth(client, db, merchant):
+    """True for the first receipt of an order, False for a replay (PostgreSQL answers an ORM
+    INSERT … ON CONFLICT DO NOTHING with rowcount -1, so rowcount cannot tell)."""
+    from linli.identity import service as identity
+    from linli.rewards import levels
+
+    shop = make_shop(client, merchant)
+    t0 = datetime(2026, 1, 10, 4, tzinfo=timezone.utc)
+    with db.transaction() as s:
+        member = identity.get_or_create_member(s, "13700000556", t0)
+        assert levels.record_receipt(s, shop.merchant_id, member.id, 990_002, SILVER, t0) is True
+        assert levels.record_receipt(s, shop.merchant_id, member.id, 990_002, SILVER, t0) is False
+        assert levels.growth_of(s, shop.merchant_id, member.id, t0) == SILVER

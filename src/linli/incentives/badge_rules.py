@@ -141,9 +141,18 @@ def check_settings(values: Mapping[str, int]) -> Mapping[str, int]:
     return values
 
 
+def _nul(value: str, code: str, field: str) -> None:
+    """A NUL character is refused (no person types one; PostgreSQL cannot store it)."""
+    if "\x00" in value:
+        raise Invalid(code, "The text contains a NUL character.", field=field)
+
+
 def check_group(name: str, link: str, text: str) -> None:
     """The recommender group as the merchant describes it: a name, a join link (http or
     https) and/or how to join; all empty is no group."""
+    _nul(name, "badge.group_name_invalid", "group_name")
+    _nul(link, "badge.group_link_invalid", "group_link")
+    _nul(text, "badge.group_text_invalid", "group_text")
     if len(name) > GROUP_NAME_MAX:
         raise Invalid("badge.group_name_invalid", f"A group name has at most {GROUP_NAME_MAX} characters.", field="group_name")
     if link and (len(link) > GROUP_LINK_MAX or not link.startswith(("https://", "http://")) or any(c.isspace() for c in link) or len(link) <= len("https://")):
@@ -155,6 +164,7 @@ def check_group(name: str, link: str, text: str) -> None:
 
 
 def check_guide(text: str) -> None:
+    _nul(text, "starter.guide_invalid", "starter_guide")
     if len(text) > GUIDE_MAX:
         raise Invalid("starter.guide_invalid", f"The guide has at most {GUIDE_MAX} characters.", field="starter_guide")
 

@@ -45,7 +45,7 @@ from linli.incentives.events import BadgeGranted, BadgeRevoked, ReferralGranted
 from linli.incentives.models import BadgeSettings, BadgeTurn, MemberBadge, ProgrammeReferral, ReferredSale
 from linli.incentives.sales import SaleChange
 from linli.referral import service as referral
-from linli.rewards import coupons, levels
+from linli.rewards import levels
 
 # --- settings ---------------------------------------------------------------------------------------
 
@@ -79,7 +79,10 @@ def configure(s: Session, who: Principal, merchant_id: int, changes: Mapping[str
     given, or None for none) and its guide (``""`` = the default). Everything is checked as
     it will be before anything is written."""
     identity.require_permission(s, who, merchant_id, Permission.manage_campaigns)
-    cfg = settings_of(s, merchant_id)
+    # The row is made once (at the defaults) and locked, so two saves at the same instant (a
+    # double tap on the shop's first save) run in turn instead of both inserting it.
+    s.execute(insert_ignore(s, BadgeSettings, {"merchant_id": merchant_id}, ["merchant_id"]))
+    cfg = s.scalars(select(BadgeSettings).where(BadgeSettings.merchant_id == merchant_id).with_for_update().execution_options(populate_existing=True)).one()
     known = set(SETTINGS.names) | set(TEXTS) | {"starter_template_id"}
     for name in changes:
         if name not in known:
@@ -93,15 +96,11 @@ def configure(s: Session, who: Principal, merchant_id: int, changes: Mapping[str
         t = levels.check_template(s, merchant_id, will["starter_template_id"], code="starter.template_unknown", field="starter_template_id")
         if not t.active or (t.valid_to is not None and t.valid_to <= now) or t.issued >= t.total:
             raise Conflict("starter.template_unavailable", "This coupon can no longer be given (deactivated, ended or all given).", field="starter_template_id")
-    row = s.get(BadgeSettings, merchant_id)
-    if row is None:
-        row = cfg
-        s.add(row)
     for name in known:
-        setattr(row, name, will[name])
-    row.updated_at = now
+        setattr(cfg, name, will[name])
+    cfg.updated_at = now
     s.flush()
-    return row
+    return cfg
 
 
 # --- facts and evaluation ---------------------------------------------------------------------------
@@ -310,8 +309,3 @@ def open_campaigns(s: Session, merchant_id: int, member_id: int, now: datetime) 
     require_recommender(s, merchant_id, member_id)
     require_sharer(s, merchant_id, member_id)
     return campaigns.public_campaigns(s, merchant_id, now, limit=20)
-
-
-def starter_template(s: Session, merchant_id: int):
-    cfg = s.get(BadgeSettings, merchant_id)
-    return coupons.template_by_id(s, cfg.starter_template_id) if cfg is not None and cfg.starter_template_id else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from linli.db import insert_ignore
@@ -72,10 +72,3 @@ def _refresh(s: Session, p: OrderFacts) -> SaleChange | None:
     s.flush()
     return SaleChange(sale, before, after)
 
-
-def of_sharer(s: Session, merchant_id: int, sharer_id: int, since: datetime | None = None) -> int:
-    """Referred GMV of a sharer (fen, received and not refunded), since ``since`` if given."""
-    q = select(func.coalesce(func.sum(ReferredSale.net), 0)).where(ReferredSale.merchant_id == merchant_id, ReferredSale.sharer_id == sharer_id)
-    if since is not None:
-        q = q.where(ReferredSale.received_at >= since)
-    return int(s.scalar(q) or 0)

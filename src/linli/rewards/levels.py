@@ -116,7 +116,8 @@ def check_template(s: Session, merchant_id: int, template_id: int, *, code: str,
 def record_receipt(s: Session, merchant_id: int, member_id: int, order_id: int, net_paid: int, received_at: datetime) -> bool:
     """A received order's growth (what it paid less what was refunded), once per order."""
     values = {"order_id": order_id, "merchant_id": merchant_id, "member_id": member_id, "amount": max(0, net_paid), "received_at": received_at}
-    return s.execute(insert_ignore(s, GrowthEntry, values, ["order_id"])).rowcount == 1
+    # RETURNING, not rowcount: PostgreSQL reports -1 for an ORM INSERT … ON CONFLICT DO NOTHING.
+    return s.execute(insert_ignore(s, GrowthEntry, values, ["order_id"]).returning(GrowthEntry.order_id)).scalar() is not None
 
 
 def lower_growth(s: Session, order_id: int, net_paid: int) -> GrowthEntry | None:
