@@ -178,16 +178,25 @@ def test_ledger_check_command_names_the_broken_account(client, db, merchant, set
         get_settings.cache_clear()
 
 
-def test_leader_campaign_code_pays_the_leader_share(client, db, merchant, admin):
+def test_leader_campaign_code_pays_the_leader_share_on_its_campaign_only(client, db, merchant, admin, clock):
+    from tests.campaigns.helpers import add_offer, create_campaign
+
     shop = make_shop(client, merchant)
     # A second community led by 王姐; a buyer of 云顶华府 comes through 王姐's campaign code.
     other = client.post(f"/api/v1/merchants/{merchant.id}/communities", json={"name": "翠苑一区", "city": "杭州", "lat": 30.29, "lng": 120.13}, headers=merchant.owner).json()
     wang = login(client, "13900000002")
     client.put(f"/api/v1/merchants/{merchant.id}/communities/{other['id']}/leader", json={"member_id": _me(client, wang)}, headers=merchant.owner)
-    code = client.get("/api/v1/me/invite", params={"merchant_id": merchant.id, "campaign_id": 1}, headers=wang).json()["code"]
-    buy(client, db, login(client, "13700000004"), shop, [(shop.skus["berry"], 1)], invite_code=code)
+    c = create_campaign(client, shop, "live", clock.current, title="周五草莓直播")
+    add_offer(client, shop, c["id"], sku_id=shop.skus["berry"], price=6800, quota=10)
+    code = client.get("/api/v1/me/invite", params={"merchant_id": merchant.id, "campaign_id": c["id"]}, headers=wang).json()["code"]
+    buyer = login(client, "13700000004")
+    buy(client, db, buyer, shop, [(shop.skus["berry"], 1)], invite_code=code, campaign_id=c["id"])
     assert _earn(client, wang, merchant.id)["frozen"] == 6800 * 1500 // 10000
     assert _earn(client, shop.leader, merchant.id)["frozen"] == 0
+    # The same code on an order outside the campaign names no one: 云顶华府's own leader earns.
+    buy(client, db, buyer, shop, [(shop.skus["berry"], 1)], invite_code=code)
+    assert _earn(client, wang, merchant.id)["frozen"] == 6800 * 1500 // 10000
+    assert _earn(client, shop.leader, merchant.id)["frozen"] == 6800 * 1500 // 10000
     _ledger_ok(db, merchant.id)
 
 

@@ -5,14 +5,14 @@ group, and ``holds`` for first access to trials."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
 from linli import events
 from linli.incentives import badges
 from linli.referral import service as referral
-from tests.campaigns.helpers import create_campaign
+from tests.campaigns.helpers import add_offer, create_campaign
 from tests.conftest import login, problem_code
 from tests.incentives.helpers import INVITER, _complete, first_order, friend, setup
 from tests.incentives.test_badges import configure, mine
@@ -50,14 +50,17 @@ def test_a_recommender_gets_a_campaign_code_and_the_group_and_others_are_refused
     assert _code(client, p, p.inviter, live["id"]).json()["code"] == code
     friend_id = client.get("/api/v1/me", headers=f).json()["id"]
     with db.transaction() as s:
-        assert referral.campaign_leader(s, p.shop.merchant_id, code) == p.inviter_id
+        assert referral.campaign_leader(s, p.shop.merchant_id, code, live["id"]) == p.inviter_id
+        assert referral.campaign_leader(s, p.shop.merchant_id, code, None) is None  # a per-campaign code: nothing outside it
         assert referral.my_code(s, p.inviter_id, p.shop.merchant_id, clock_now).code != code  # not their personal code
         assert badges.holds(s, p.shop.merchant_id, p.inviter_id, "recommender")
         assert not badges.holds(s, p.shop.merchant_id, friend_id, "recommender")
         assert not badges.holds(s, p.shop.merchant_id + 1, p.inviter_id, "recommender")  # per merchant
-    # A neighbour who orders through it earns the holder the leader's share (level 0).
+    # A neighbour who orders in the live session through it earns the holder the leader's share (level 0).
+    add_offer(client, p.shop, live["id"], sku_id=p.shop.skus["apple"], price=1000, quota=10)
+    clock.current = datetime.fromisoformat(live["starts_at"].replace("Z", "+00:00")) + timedelta(minutes=1)
     neighbour = login(client, "13500000555")
-    o = buy(client, db, neighbour, p.shop, [(p.shop.skus["apple"], 1)], invite_code=code)
+    o = buy(client, db, neighbour, p.shop, [(p.shop.skus["apple"], 1)], invite_code=code, campaign_id=live["id"])
     earned = client.get("/api/v1/me/earnings", params={"merchant_id": p.shop.merchant_id}, headers=p.inviter).json()["records"]
     assert [(r["order_id"], r["level"], r["rate_bp"]) for r in earned if r["order_id"] == o["id"]] == [(o["id"], 0, 1500)]
     assert mine(client, p, p.inviter)["group"] == {"name": GROUP["group_name"], "link": GROUP["group_link"], "text": GROUP["group_text"]}

@@ -101,9 +101,9 @@ def accrue(s: Session, order: OrderPaid, now: datetime) -> list[CommissionRecord
     rs = to_rules(version)
     chain = referral.attribution_chain(s, merchant_id, buyer, order.invite_code, rs.levels, rs.self_purchase)
     beneficiaries = [(m, lvl) for m, lvl in rules.chain_beneficiaries(chain, rs.levels) if m != buyer or rs.self_purchase]
-    # The leader's share: the leader whose campaign code the order came through, else the
-    # leader of the community the order is picked up in or delivered to.
-    leader = referral.campaign_leader(s, merchant_id, order.invite_code)
+    # The leader's share: the leader whose code for this order's campaign it came through,
+    # else the leader of the community the order is picked up in or delivered to.
+    leader = referral.campaign_leader(s, merchant_id, order.invite_code, order.campaign_id)
     if leader is None and order.community_id:
         leader = community.public_community(s, order.community_id).leader_member_id
     if leader == buyer and not rs.self_purchase:

@@ -365,12 +365,16 @@ def attribution_chain(s: Session, merchant_id: int, buyer_id: int, invite_code: 
     return [ChainLink(m, m in active) for m in chain[:levels]]
 
 
-def campaign_leader(s: Session, merchant_id: int, invite_code: str | None) -> int | None:
-    """The leader whose campaign code an order came through, if any."""
+def campaign_leader(s: Session, merchant_id: int, invite_code: str | None, campaign_id: int | None) -> int | None:
+    """The leader whose code for *this* campaign the order came through, if any. A campaign
+    code is per campaign (RULES.md): on an order outside that campaign — a plain order, or
+    one placed long after the campaign ended — it names no one, and the community's leader
+    keeps their share."""
     code = rules.normalise_code(invite_code)
-    if not code:
+    if not code or campaign_id is None:
         return None
-    return s.scalars(select(InviteCode.member_id).where(InviteCode.code == code, InviteCode.merchant_id == merchant_id, InviteCode.kind == "campaign", InviteCode.enabled.is_(True))).first()
+    return s.scalars(select(InviteCode.member_id).where(InviteCode.code == code, InviteCode.merchant_id == merchant_id, InviteCode.kind == "campaign",
+                                                       InviteCode.campaign_id == campaign_id, InviteCode.enabled.is_(True))).first()
 
 
 def code_owner(s: Session, raw: str | None) -> int | None:
