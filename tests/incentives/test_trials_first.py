@@ -32,3 +32,32 @@ def test_a_recommender_buys_in_the_early_window_and_a_neighbour_waits(client, db
     assert order(client, p.inviter, p.shop, berry, campaign_id=c["id"]).status_code == 201
     r = order(client, neighbour, p.shop, berry, campaign_id=c["id"])
     assert r.status_code == 409 and problem_code(r) == "campaign.not_started"
+
+
+def test_a_suspended_recommender_keeps_the_badge_but_not_its_privileges_until_reinstated(client, db, merchant, clock):
+    from linli import events
+    from tests.incentives.helpers import INVITER
+    from tests.incentives.test_badges import mine
+
+    p = setup(client, merchant, clock)
+    configure(client, p, recommender_referrals=1, group_name="推荐官交流群", group_link="https://example.com/join", group_text="扫码入群")
+    first_order(client, db, p, friend(client, db, p, 0))
+    _complete(db, clock)
+    desk = f"/api/v1/merchants/{p.shop.merchant_id}/sharers"
+    assert client.post(desk, json={"phone": INVITER}, headers=p.shop.owner).status_code == 201
+    c = create_campaign(client, p.shop, "live", clock.current, starts_in=timedelta(minutes=30), early_access_minutes=60)
+    code_url = "/api/v1/me/badges/campaign-code"
+    params = {"merchant_id": p.shop.merchant_id, "campaign_id": c["id"]}
+    assert client.get(f"/api/v1/campaigns/{c['id']}", headers=p.inviter).json()["early_access"] is True
+    assert mine(client, p, p.inviter)["group"] is not None and client.get(code_url, params=params, headers=p.inviter).status_code == 200
+    assert client.post(f"{desk}/{p.inviter_id}/suspend", json={"note": "刷单嫌疑"}, headers=p.shop.owner).status_code == 200
+    events.drain(db)
+    assert "recommender" in held(client, p, p.inviter)  # the badge stays: the facts behind it did not change
+    assert client.get(f"/api/v1/campaigns/{c['id']}", headers=p.inviter).json()["early_access"] is False
+    assert mine(client, p, p.inviter)["group"] is None
+    r = client.get(code_url, params=params, headers=p.inviter)
+    assert r.status_code == 403 and problem_code(r) == "badge.privileges_on_hold"
+    assert client.post(f"{desk}/{p.inviter_id}/reinstate", headers=p.shop.owner).status_code == 200
+    events.drain(db)
+    assert client.get(f"/api/v1/campaigns/{c['id']}", headers=p.inviter).json()["early_access"] is True
+    assert mine(client, p, p.inviter)["group"] is not None

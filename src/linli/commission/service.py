@@ -188,6 +188,12 @@ def held(s: Session, merchant_id: int) -> set[int]:
     return set(s.scalars(select(CommissionHold.member_id).where(CommissionHold.merchant_id == merchant_id)))
 
 
+def is_held(s: Session, merchant_id: int, member_id: int) -> bool:
+    """Whether the member is under a hold (a risk case, a suspension) at this merchant."""
+    q = select(CommissionHold.member_id).where(CommissionHold.merchant_id == merchant_id, CommissionHold.member_id == member_id).limit(1)
+    return s.scalars(q).first() is not None
+
+
 def settle_order(s: Session, order_id: int, now: datetime) -> int:
     """Realtime settlement of one completed order: its frozen records become available,
     except those of held sharers (they wait, frozen, for the case to close and are then

@@ -29,6 +29,7 @@ router = deps_router(include_in_schema=False)
 error_messages(
     {
         "badge.recommender_only": N_("This is a privilege of the shop's community recommenders."),
+        "badge.privileges_on_hold": N_("Your privileges wait until the shop's review of your account closes."),
         "badge.campaign_ended": N_("This campaign has ended."),
         "badge.sharer_required": N_("Campaign codes pay a sharer's commission: become a sharer first."),
         "badge.settings_invalid": N_("That value is outside what is allowed."),

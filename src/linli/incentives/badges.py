@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from linli import events
 from linli.campaigns import rules as campaign_rules
 from linli.campaigns import service as campaigns
+from linli.commission import service as commission
 from linli.db import insert_ignore
 from linli.errors import Conflict, Forbidden, Invalid, NotFound
 from linli.identity import service as identity
@@ -199,9 +200,21 @@ def holds(s: Session, merchant_id: int, member_id: int, code: str) -> bool:
     return s.scalars(q).first() is not None
 
 
+def in_good_standing(s: Session, merchant_id: int, member_id: int) -> bool:
+    """Not suspended as a sharer and under no hold (a risk case): the badge stays, its
+    privileges wait until the case closes."""
+    return referral.sharer_status(s, merchant_id, member_id) != "suspended" and not commission.is_held(s, merchant_id, member_id)
+
+
+def privileged(s: Session, merchant_id: int, member_id: int) -> bool:
+    """Whether the member may use 社区推荐官's privileges now: holds it and is in good standing."""
+    return holds(s, merchant_id, member_id, RECOMMENDER) and in_good_standing(s, merchant_id, member_id)
+
+
 def recommender_early_access(s: Session, merchant_id: int, member_id: int) -> bool:
-    """campaigns' ``early_access`` port: a 社区推荐官 enters a campaign's early-access minutes."""
-    return holds(s, merchant_id, member_id, "recommender")
+    """campaigns' ``early_access`` port: a 社区推荐官 in good standing enters a campaign's
+    early-access minutes."""
+    return privileged(s, merchant_id, member_id)
 
 
 @dataclass(frozen=True)
@@ -239,7 +252,7 @@ def mine(s: Session, member_id: int, merchant_id: int, now: datetime) -> Mine:
     cat = badge_rules.catalogue(thresholds(cfg))
     held = [Held(b, rows[b.code].granted_at) for b in cat if b.code in rows]
     progress = [Progress(b, badge_rules.value(b, f, now), b.threshold) for b in cat if b.code not in rows]
-    group = Group(cfg.group_name, cfg.group_link, cfg.group_text) if RECOMMENDER in rows and cfg.group_name else None
+    group = Group(cfg.group_name, cfg.group_link, cfg.group_text) if RECOMMENDER in rows and cfg.group_name and in_good_standing(s, merchant_id, member_id) else None
     return Mine(held, progress, group)
 
 
@@ -277,6 +290,8 @@ def require_recommender(s: Session, merchant_id: int, member_id: int) -> None:
     identity.public_merchant(s, merchant_id)
     if not holds(s, merchant_id, member_id, RECOMMENDER):
         raise Forbidden("badge.recommender_only", "This is a privilege of the shop's 社区推荐官.")
+    if not in_good_standing(s, merchant_id, member_id):
+        raise Forbidden("badge.privileges_on_hold", "Your privileges wait until the shop's review of your account closes.")
 
 
 def recommender_code(s: Session, member_id: int, merchant_id: int, campaign_id: int, now: datetime) -> tuple[Any, Any]:
