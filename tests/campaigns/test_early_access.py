@@ -182,3 +182,21 @@ def test_the_console_sets_early_access_on_create_and_on_the_campaign_page(client
     assert client.get(f"/api/v1/campaigns/{cid}").json()["early_access_minutes"] == 90
     r = client.post(f"/console/merchants/{mid}/campaigns/999999/early-access", data={"csrf_token": csrf(client), "early_access_minutes": "5"}, headers=HTML)
     assert r.status_code == 404 and 'data-code="campaign.not_found"' in r.text
+
+
+def test_a_full_team_s_page_offers_a_holder_a_new_team_before_the_start_and_others_not(client, db, merchant, clock):
+    cs = campaign_shop(client, merchant)
+    shop = cs.shop
+    c = create_campaign(client, shop, "group_buy", clock.current, starts_in=timedelta(minutes=20), team_size=2, early_access_minutes=30)
+    add_offer(client, shop, c["id"], sku_id=shop.skus["apple"], price=1990)
+    a, b = login(client, "13700000001"), login(client, "13700000002")
+    holders = {_me(client, a), _me(client, b), _me(client, login(client, "13700000003"))}
+    with ports.early_access.using(lambda s, merchant_id, member_id: member_id in holders):
+        r = order(client, a, shop, [(shop.skus["apple"], 1)], campaign_id=c["id"])
+        assert r.status_code == 201, r.text
+        team_id = r.json()["team_id"]
+        assert order(client, b, shop, [(shop.skus["apple"], 1)], team_id=team_id).status_code == 201
+        page_login(client, "13700000003")  # a holder who is not in the full team
+        assert 'data-testid="open-team"' in client.get(f"/m/teams/{team_id}", headers=HTML).text
+        page_login(client, "13700000009")  # no early access: the campaign has not started for them
+        assert 'data-testid="open-team"' not in client.get(f"/m/teams/{team_id}", headers=HTML).text

@@ -56,10 +56,10 @@ def _context(page: Page, v: teams.TeamView) -> dict:
 
 @router.get("/m/teams/{team_id}")
 def team_page(team_id: Id, page: PageDep, s: DB, now: Now) -> Response:
-    return page.render("campaigns/team.html", **_context(page, teams.team_view(s, team_id, now)))
+    return page.render("campaigns/team.html", **_context(page, teams.team_view(s, team_id, now, page.who.member_id if page.who else None)))
 
 
 @router.get("/m/teams/{team_id}/live")
 def team_live(team_id: Id, page: PageDep, s: DB, now: Now) -> Response:
     """The team card alone, polled while the team is forming."""
-    return page.render("campaigns/_team.html", **_context(page, teams.team_view(s, team_id, now)))
+    return page.render("campaigns/_team.html", **_context(page, teams.team_view(s, team_id, now, page.who.member_id if page.who else None)))

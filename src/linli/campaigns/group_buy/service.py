@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from linli import events
+from linli.campaigns import service as campaigns
 from linli.campaigns.events import TeamFacts, TeamFailed, TeamSucceeded
 from linli.campaigns.group_buy import rules
 from linli.campaigns.group_buy.rules import OnPayment, TeamStatus
@@ -230,9 +231,10 @@ class TeamView:
         return next((x for x in self.seats if x.member_id == member_id), None) if member_id else None
 
 
-def team_view(s: Session, team_id: int, now: datetime) -> TeamView:
+def team_view(s: Session, team_id: int, now: datetime, viewer_id: int | None = None) -> TeamView:
     """A team as anyone with its link sees it: product, team price, seats (nicknames
-    masked), deadline and status."""
+    masked), deadline and status; whether a new team can be opened is as ``viewer_id`` sees
+    it (a member with early access may open one before the start)."""
     team = s.get(Team, team_id)
     c = s.get(Campaign, team.campaign_id) if team else None
     if team is None or c is None or c.status == "cancelled":
@@ -249,5 +251,5 @@ def team_view(s: Session, team_id: int, now: datetime) -> TeamView:
         team, c, seats, offer.sku_id if offer else None, sku.product_id if sku else None, sku.product_name if sku else "", sku.sku_name if sku else "", image,
         offer.price if offer else None, sku.price if sku else None, rules.seats_left(team.size, team.seats_taken), rules.seconds_left(team.status, team.deadline, now),
         rules.joinable(team.status, team.size, team.seats_taken, team.deadline, now) and offer is not None,
-        c.status == "active" and c.starts_at <= now < c.ends_at and offer is not None,
+        c.status == "active" and c.starts_at - timedelta(minutes=campaigns.early_minutes(s, c, viewer_id, now)) <= now < c.ends_at and offer is not None,
     )
