@@ -115,8 +115,8 @@ def test_the_console_form_says_what_is_wrong_on_its_field_and_saves_good_values(
 
 @pytest.mark.parametrize("field", ["group_name", "group_link", "group_text", "starter_guide"])
 def test_a_nul_typed_into_a_console_text_field_is_refused_on_its_field(client, db, merchant, app, field):
-    """The console's forms have no schema in front of them: a NUL pasted into the group or the
-    guide is refused on its field (PostgreSQL cannot store it: it was a 500), nothing saved."""
+    """A NUL pasted into the group or the guide is refused (PostgreSQL cannot store it: it was
+    a 500) by the pages' guard on every form (tests/web/test_nul_input.py), nothing saved."""
     shop = make_shop(client, merchant)
     console = TestClient(app, raise_server_exceptions=False)
     page_login(console, merchant.owner_phone, "console")
@@ -130,6 +130,6 @@ def test_a_nul_typed_into_a_console_text_field_is_refused_on_its_field(client, d
                 **{k: good[k] for k in ("group_name", "group_link", "group_text")}}
         r = console.post(f"{url}/settings", data=form, headers=HTML)
     assert r.status_code == 422, r.text[-500:]
-    assert 'data-testid="field-error"' in r.text
+    assert "无法保存的字符" in r.text
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(BadgeSettings)) == 0

@@ -26,7 +26,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from linli import i18n, outages
-from linli.errors import DomainError, Unauthorized
+from linli.errors import DomainError, Invalid, Unauthorized
 from linli.i18n import N_
 from linli.identity.service import Principal
 from linli.security import csrf_matches, new_csrf_token
@@ -46,6 +46,7 @@ _ERRORS: dict[str, str] = {
     "rate_limited": N_("Too many requests; please wait a moment and try again."),
     "auth.forbidden": N_("You are not allowed to do this."),
     "not_found": N_("Not found."),
+    "input.nul_character": N_("The text contains a character that cannot be stored; please type it again."),
 }
 
 
@@ -160,7 +161,15 @@ def bare_page(request: Request) -> Page:
     return Page(request, request.app.state.ctx, locale, token or new_csrf_token(), new_csrf=token is None)
 
 
+def _refuse_nul(values: Any) -> None:
+    """No person types a NUL character, and PostgreSQL cannot store one in text (it would be
+    a 500 deep in a handler): a page's query or form carrying one is refused up front."""
+    if any(isinstance(v, str) and "\x00" in v for v in values):
+        raise Invalid("input.nul_character", "The text contains a character that cannot be stored.")
+
+
 def get_page(request: Request) -> Page:
+    _refuse_nul(request.query_params.values())
     page = bare_page(request)
     try:
         page.who = principal_from_request(request)
@@ -175,6 +184,7 @@ async def csrf_form(request: Request) -> FormData:
     sent = _ascii(form.get(CSRF_FIELD)) or _ascii(request.headers.get(CSRF_HEADER))
     if not csrf_matches(cookie, sent):
         raise CsrfRejected()
+    _refuse_nul(form.values())
     return form
 
 
