@@ -21,7 +21,7 @@ from linli.config import Settings, get_settings
 from linli.events import Dispatcher
 from linli.web import problems
 from linli.web.context import AppContext, build_context
-from linli.web.middleware import BodyLimit, RequestContext
+from linli.web.middleware import BodyLimit, EdgeSignals, RequestContext
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     media = Path(settings.media_dir)
     media.mkdir(parents=True, exist_ok=True)
     app.mount("/media", StaticFiles(directory=media), name="media")
+    app.add_middleware(EdgeSignals, secure=settings.is_production)
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestContext)
     return app

@@ -1,5 +1,5 @@
 """Pure-ASGI middleware: request ids and JSON access logs, metrics, body size limit,
-security headers."""
+security headers, the edge signals (device and IP) behind a request."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import uuid
 import structlog
 from prometheus_client import Counter, Histogram
 
+from linli import edge
 from linli import logging as linli_logging
 
 MAX_BODY = 1024 * 1024  # 1 MB
@@ -143,3 +144,52 @@ class RequestContext:
             LATENCY.labels(method, route_path).observe(elapsed)
             linli_logging.access(method=method, path=path, status=status_holder["status"], ms=round(elapsed * 1000, 1))
             structlog.contextvars.clear_contextvars()
+
+
+# Not pages: no device cookie is set on these (the API identifies a device by X-Device-Id).
+NOT_PAGES = ("/api/", "/static/", "/media/", "/healthz", "/readyz", "/metrics", "/docs", "/openapi")
+
+
+def _cookie(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
+    for key, value in headers:
+        if key == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                k, _, v = part.strip().partition("=")
+                if k == name:
+                    return v
+    return None
+
+
+class EdgeSignals:
+    """Binds the request's ``edge.EdgeFacts`` (hashed device id and client IP) for the
+    producers of logins, bindings and orders. The device is ``X-Device-Id`` when valid, else
+    the ``linli_device`` cookie; a page request with neither gets a new random id in a
+    first-party cookie (HttpOnly, SameSite=Lax, two years), set once. An invalid header or
+    cookie is ignored, never an error."""
+
+    def __init__(self, app, secure: bool = False) -> None:
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = list(scope.get("headers") or [])
+        sent = next((v for k, v in headers if k == edge.DEVICE_HEADER.encode()), None)
+        device = edge.valid_device_id(sent.decode("latin-1") if sent is not None else None) or edge.valid_device_id(_cookie(headers, edge.DEVICE_COOKIE))
+        new_cookie = None
+        if device is None and not scope.get("path", "").startswith(NOT_PAGES):
+            device = new_cookie = edge.new_device_id()
+        client = scope.get("client")
+        token = edge.bind(edge.facts_for(device, client[0] if client else None))
+
+        async def send_wrapper(message):
+            if new_cookie is not None and message["type"] == "http.response.start":
+                cookie = f"{edge.DEVICE_COOKIE}={new_cookie}; Max-Age={edge.DEVICE_COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if self.secure else "")
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            edge.reset(token)
