@@ -4,12 +4,17 @@
   staff or a merchant owner. Referral binds the invite code it carries, if any.
 - ``member.arrived_with_code`` v1: a known member logs in with an invite code. Referral
   binds or rebinds them by the merchant's mode.
+  Both carry the login's ``edge`` (absent in rows written before it, or outside a request),
+  which referral passes on to ``member.bound``.
+- ``member.logged_in`` v1: a phone logged in (every time), with the request's ``edge``
+  (hashed device and IP) when a request was behind it. Risk records the login's signals.
 - ``merchant.created`` v1: the platform created a merchant (no listener yet).
 - ``staff.added`` v1: a merchant added a staff member (no listener yet).
 """
 
 from __future__ import annotations
 
+from linli.edge import EdgeFacts
 from linli.events import EventPayload, IsoDatetime
 
 
@@ -18,6 +23,7 @@ class MemberJoined(EventPayload):
     member_id: int
     invite_code: str | None
     at: IsoDatetime
+    edge: EdgeFacts | None = None
 
 
 class MemberArrivedWithCode(EventPayload):
@@ -25,6 +31,14 @@ class MemberArrivedWithCode(EventPayload):
     member_id: int
     invite_code: str
     at: IsoDatetime
+    edge: EdgeFacts | None = None
+
+
+class MemberLoggedIn(EventPayload):
+    NAME = "member.logged_in"
+    member_id: int
+    at: IsoDatetime
+    edge: EdgeFacts | None = None
 
 
 class MerchantCreated(EventPayload):

@@ -8,12 +8,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, extract, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from linli import events
+from linli import edge, events
 from linli.channels import outbox as sms
 from linli.config import Settings
 from linli.errors import Conflict, DomainError, Forbidden, Invalid, Locked, NotFound
 from linli.identity import rules
-from linli.identity.events import MemberArrivedWithCode, MemberJoined, MerchantCreated, StaffAdded
+from linli.identity.events import MemberArrivedWithCode, MemberJoined, MemberLoggedIn, MerchantCreated, StaffAdded
 from linli.identity.models import Member, Merchant, OtpCode, PhoneGuard, Staff
 from linli.identity.rules import GuardState, LockPolicy, Permission, Role
 from linli.security import RateLimiter, hash_otp, issue_token, new_otp_code
@@ -117,9 +117,10 @@ def login(
         member = Member(phone=phone, nickname=f"邻居{phone[-4:]}", created_at=now, updated_at=now)
         s.add(member)
         s.flush()
-        events.emit(s, MemberJoined(member_id=member.id, invite_code=invite_code, at=now), at=now)
+        events.emit(s, MemberJoined(member_id=member.id, invite_code=invite_code, at=now, **edge.stamp()), at=now)
     elif invite_code:
-        events.emit(s, MemberArrivedWithCode(member_id=member.id, invite_code=invite_code, at=now), at=now)
+        events.emit(s, MemberArrivedWithCode(member_id=member.id, invite_code=invite_code, at=now, **edge.stamp()), at=now)
+    events.emit(s, MemberLoggedIn(member_id=member.id, at=now, **edge.stamp()), at=now)
     token = issue_token(settings.secret_key, member.id, settings.token_ttl_seconds, now=now, phone=member.phone)
     return member, token, created
 

@@ -3,7 +3,8 @@
 Every order event carries the order's facts (``OrderFacts``: who, where, through which
 campaign, team or invite code, what was paid per line) plus what the step adds:
 
-- ``order.created`` v1: an order was placed (no listener yet).
+- ``order.created`` v1: an order was placed, with the buyer's request ``edge`` (hashed
+  device and IP; absent in older rows or without a request). Risk records its signals.
 - ``order.cancelled`` v1: an unpaid order was cancelled (``reason``: buyer_cancelled,
   payment_timeout, …; ``was_paid`` is always false — a paid order is refunded instead).
 - ``order.paid`` v1: the order's money arrived (``paid_at``). Commission accrues;
@@ -24,6 +25,7 @@ Amounts are fen; line ``paid`` and ``refunded`` are the line's totals at the tim
 
 from __future__ import annotations
 
+from linli.edge import EdgeFacts
 from linli.events import EventPayload, IsoDatetime, PayloadPart
 
 
@@ -54,6 +56,7 @@ class OrderFacts(EventPayload):
 
 class OrderCreated(OrderFacts):
     NAME = "order.created"
+    edge: EdgeFacts | None = None
 
 
 class OrderCancelled(OrderFacts):

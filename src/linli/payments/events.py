@@ -7,7 +7,9 @@
   what it paid for: an order (``subject`` "order", ``order_id``) or another domain's
   subject (``subject`` and ``subject_id``, e.g. rewards' "topup"). Orders mark the order
   paid (or refund a late payment); rewards credits a top-up. Rows written before subjects
-  existed have neither field and read as an order's payment.
+  existed have neither field and read as an order's payment. ``payer``: the keyed hash of
+  the paying account the gateway named (absent when it named none). Risk records it on the
+  order's signals.
 """
 
 from __future__ import annotations
@@ -28,3 +30,4 @@ class PaymentSucceeded(EventPayload):
     amount: int  # fen
     subject: str = "order"  # order | topup | … (what the payment was for)
     subject_id: int | None = None  # the subject's id when it is not an order
+    payer: str | None = None  # keyed hash (linli.edge) of the gateway's payer account

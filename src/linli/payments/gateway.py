@@ -35,6 +35,7 @@ class Callback:
     amount: int
     txn: str
     status: str  # SUCCESS
+    payer: str | None = None  # the paying account at the gateway (openid, buyer id), when it names one
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,14 @@ class SandboxGateway:
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
+        # A test may name a member's payer account (two members paying from one account).
+        self.payers: dict[int, str] = {}
+
+    def payer_of(self, member_id: int) -> str:
+        """The sandbox payer account of a buyer: stable, derived from the member, unless set."""
+        if member_id in self.payers:
+            return self.payers[member_id]
+        return "sbxp_" + hmac.new(self.secret.encode(), f"payer:{member_id}".encode(), hashlib.sha256).hexdigest()[:16]
 
     def create_intent(self, payment_id: int, amount: int) -> str:
         return f"sbx_{payment_id}_{secrets.token_hex(8)}"
@@ -71,9 +80,12 @@ class SandboxGateway:
     def refund(self, gateway_ref: str, amount: int, request_key: str) -> RefundResult:
         return RefundResult(True, f"sbxr_{secrets.token_hex(8)}")
 
-    def completion(self, gateway_ref: str, amount: int, now: datetime) -> tuple[bytes, str]:
+    def completion(self, gateway_ref: str, amount: int, now: datetime, payer: str | None = None) -> tuple[bytes, str]:
         """The callback the sandbox sends when the buyer confirms in the payment sheet."""
-        raw = json.dumps({"gateway_ref": gateway_ref, "amount": amount, "txn": f"sbxt_{secrets.token_hex(8)}", "status": "SUCCESS"}, separators=(",", ":")).encode()
+        body = {"gateway_ref": gateway_ref, "amount": amount, "txn": f"sbxt_{secrets.token_hex(8)}", "status": "SUCCESS"}
+        if payer is not None:
+            body["payer"] = payer
+        raw = json.dumps(body, separators=(",", ":")).encode()
         return raw, sign(self.secret, raw, int(now.timestamp()))
 
     def parse_callback(self, raw: bytes, signature: str | None, now: datetime) -> Callback:
@@ -93,7 +105,9 @@ class SandboxGateway:
             amount = data["amount"]
             if isinstance(amount, bool) or not isinstance(amount, int):
                 raise TypeError("the amount is whole fen")  # 1.5, "6800", true, Infinity: not an amount
-            cb = Callback(str(data["gateway_ref"]), amount, str(data["txn"]), str(data["status"]))
+            payer = data.get("payer")
+            payer = payer if isinstance(payer, str) and 0 < len(payer) <= 128 else None
+            cb = Callback(str(data["gateway_ref"]), amount, str(data["txn"]), str(data["status"]), payer)
         except (ValueError, KeyError, TypeError):
             raise CallbackRefused("payment.callback_malformed", "The callback body is malformed.") from None
         return cb

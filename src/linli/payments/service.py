@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from linli import events
+from linli import edge, events
 from linli.errors import Conflict, NotFound
 from linli.payments.events import PaymentSucceeded, SandboxCallback
 from linli.payments.gateway import CallbackRefused, PaymentGateway, SandboxGateway, payment_gateway
@@ -79,7 +79,7 @@ def sandbox_complete(s: Session, member_id: int, payment_id: int, now: datetime)
         raise NotFound("payment.not_found", "No such payment.")
     if p.status != "pending":
         raise Conflict("payment.not_pending", "This payment is no longer waiting to be paid.", status_now=p.status)
-    raw, sig = gw.completion(p.gateway_ref, p.amount, now)
+    raw, sig = gw.completion(p.gateway_ref, p.amount, now, payer=gw.payer_of(p.member_id))
     events.emit(s, SandboxCallback(raw=raw.decode(), signature=sig), merchant_id=p.merchant_id, at=now)
     return p
 
@@ -102,6 +102,9 @@ def receive_callback(s: Session, raw: bytes, signature: str | None, now: datetim
     ).rowcount
     if moved == 1:
         subject = {} if p.subject == ORDER else {"subject": p.subject, "subject_id": p.subject_id}  # an order's payload keeps its keys
+        payer = edge.keyed("payer", cb.payer)
+        if payer is not None:
+            subject["payer"] = payer
         events.emit(s, PaymentSucceeded(payment_id=p.id, order_id=p.order_id, amount=p.amount, **subject), merchant_id=p.merchant_id, at=now)
     s.refresh(p)
     return p

@@ -1,7 +1,8 @@
 """The events referral emits — its public contract (pure: the kernel's ``EventPayload`` only).
 
-- ``member.bound`` v1: an invitee was bound (or rebound) to the inviter of ``code`` (no
-  listener yet).
+- ``member.bound`` v1: an invitee was bound (or rebound) to the inviter of ``code``, with
+  the invitee's request ``edge`` (hashed device and IP; absent in older rows or without a
+  request). Risk records the binding's signals.
 - ``sharer.activated`` v1: a member became an active sharer (分享官), or was reinstated.
   Commission releases the hold a suspension put on their frozen commission.
 - ``sharer.suspended`` v1: staff suspended a sharer. Commission holds their frozen
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+from linli.edge import EdgeFacts
 from linli.events import EventPayload
 
 
@@ -19,6 +21,7 @@ class MemberBound(EventPayload):
     invitee_id: int
     inviter_id: int
     code: str
+    edge: EdgeFacts | None = None
 
 
 class SharerActivated(EventPayload):

@@ -23,7 +23,7 @@ def _bind(s: Session, event: Event[MemberJoined] | Event[MemberArrivedWithCode],
         return
     try:
         with s.begin_nested():
-            service.bind(s, event.payload.member_id, code, event.created_at, invitee_is_new=is_new)
+            service.bind(s, event.payload.member_id, code, event.created_at, invitee_is_new=is_new, edge_facts=event.payload.edge)
     except DomainError as exc:
         # A refused binding (unknown code, already bound, cycle…) is an answer, not a
         # failure to retry: the member simply stays as they were.

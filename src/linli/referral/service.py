@@ -8,9 +8,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from linli import events
+from linli import edge, events
 from linli.community import service as community
 from linli.db import is_unique_violation
+from linli.edge import EdgeFacts
 from linli.errors import Conflict, Forbidden, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.rules import Permission
@@ -128,9 +129,13 @@ def ancestors(s: Session, merchant_id: int, member_id: int, depth: int = MAX_DEP
     return out
 
 
-def bind(s: Session, invitee_id: int, raw_code: str | None, now: datetime, *, invitee_is_new: bool = False, merchant_id: int | None = None) -> Binding | None:
+def bind(
+    s: Session, invitee_id: int, raw_code: str | None, now: datetime, *, invitee_is_new: bool = False, merchant_id: int | None = None, edge_facts: EdgeFacts | None = None
+) -> Binding | None:
     """Bind the invitee to the code's owner by the merchant's bind mode. Returns the
-    binding, or None when nothing changes (same inviter again)."""
+    binding, or None when nothing changes (same inviter again). ``member.bound`` carries
+    the edge of the invitee's request (``edge_facts``, from the login that brought the
+    code; else the current request's)."""
     code = resolve_code(s, raw_code)
     if merchant_id is not None and code.merchant_id != merchant_id:
         raise NotFound("invite.code_unknown", "This invite code belongs to another shop.")
@@ -169,7 +174,7 @@ def bind(s: Session, invitee_id: int, raw_code: str | None, now: datetime, *, in
             raise Conflict("binding.changed", "The binding changed meanwhile; try again.")
         s.refresh(existing)
         b = existing
-    events.emit(s, MemberBound(merchant_id=code.merchant_id, invitee_id=invitee_id, inviter_id=code.member_id, code=code.code), merchant_id=code.merchant_id, at=now)
+    events.emit(s, MemberBound(merchant_id=code.merchant_id, invitee_id=invitee_id, inviter_id=code.member_id, code=code.code, **edge.stamp(edge_facts)), merchant_id=code.merchant_id, at=now)
     return b
 
 

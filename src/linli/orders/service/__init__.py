@@ -49,8 +49,10 @@ from linli.orders.service.fulfilment import (
 )
 from linli.orders.service.placement import Placed, place_order, queue_on_loop
 from linli.orders.service.queries import (
+    Buyer,
     Completion,
     OrderFilter,
+    buyer_of,
     completions,
     first_received_order,
     has_paid_order,
@@ -68,7 +70,7 @@ __all__ = [
     "Address", "NewOrder", "OrderFilter", "approve", "cancel_by_member", "cases_of_order", "confirm_receipt", "create_order",
     "delivery_update", "find_by_code", "lines_for", "list_cases", "mark_paid", "mark_ready", "member_order", "member_orders",
     "merchant_order", "merchant_orders", "Placed", "place_order", "queue_on_loop", "point_arrived", "point_orders", "reject", "request_refund", "start_fulfilment",
-    "first_received_order", "Completion", "completions",
+    "first_received_order", "Completion", "completions", "Buyer", "buyer_of",
     "has_paid_order", "line_amounts", "received_spend", "start_payment", "verify_pickup",
     "release_hold", "system_refund", "open_requests", "cancel_unpaid_order",
     # campaign views (campaign_views.py)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from linli import edge
 from linli.catalog import service as catalog
 from linli.community import rules as geo
 from linli.community import service as community
@@ -165,7 +166,7 @@ def create_order(s: Session, member_id: int, req: NewOrder, now: datetime, *, ac
     ports.rewards.get().attach(s, o.id, preq, rewards)
     audit(s, o, "created", actor=member_id, kind="member", dst=o.status, detail={"payable": o.payable}, now=now)
     s.flush()
-    emit(s, OrderCreated, o, now)
+    emit(s, OrderCreated, o, now, **edge.stamp())
     return o
 
 

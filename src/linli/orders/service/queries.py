@@ -38,6 +38,20 @@ def member_order(s: Session, member_id: int, order_id: int) -> OrderDetail:
     return detail(s, order_of_member(s, member_id, order_id))
 
 
+@dataclass(frozen=True)
+class Buyer:
+    """Who placed an order and where it goes (risk's order signals)."""
+
+    merchant_id: int
+    member_id: int
+    address: dict | None  # the delivery address as given (name, phone, text, lat, lng), None for pickup
+
+
+def buyer_of(s: Session, order_id: int) -> Buyer | None:
+    row = s.execute(select(Order.merchant_id, Order.member_id, Order.address).where(Order.id == order_id)).first()
+    return Buyer(row[0], row[1], row[2]) if row else None
+
+
 def member_orders(s: Session, member_id: int, status: str | None = None, limit: int = 50, before_id: int | None = None) -> list[Order]:
     stmt = select(Order).where(Order.member_id == member_id).order_by(Order.id.desc()).limit(min(max(limit, 1), 200))
     if status:
