@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     broker_queue: str = "linli_events"
     secret_key: str = DEFAULT_SECRET
     payment_secret: str = DEFAULT_PAYMENT_SECRET
+    # Days risk keeps the captured signals (hashed device, IP, phone, payer, address).
+    risk_signal_retention_days: int = Field(default=180, ge=1, le=3650)
     platform_admins: str = ""
     max_levels: int = Field(default=2, ge=1, le=3)
     rate_limits: str = ""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRouter
 
-from linli import domains
+from linli import domains, edge
 from linli.composition import Port, Wiring
 from linli.config import Settings
 from tests.routes import api_routes
@@ -105,11 +105,12 @@ def test_ports_are_filled_by_the_domains_that_provide_them():
     wiring = domains.bootstrap(Settings(env="test", plugins="tests.plugin"))
     assert wiring.filled == {
         "identity.homes": "community", "orders.campaign": "campaigns", "orders.queue": "campaigns", "payments.gateway": "payments", "referral.sharer_money": "commission",
-        "orders.rewards": "rewards", "campaigns.early_access": "incentives",
+        "orders.rewards": "rewards", "campaigns.early_access": "incentives", "edge.hash_key": "risk",
     }
     assert isinstance(ports.campaign.get(), CampaignPricing)
     assert campaign_ports.early_access.get() is badges.recommender_early_access  # 社区推荐官's first access to trials
     assert isinstance(payment_gateway.get(), SandboxGateway)
+    assert edge.hash_key.get() == Settings(env="test").secret_key  # the keyed hash of captured signals
 
 
 def test_a_port_has_one_provider():
