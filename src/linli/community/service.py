@@ -149,6 +149,13 @@ def communities_led_by(s: Session, member_id: int) -> list[Community]:
     return list(s.scalars(select(Community).where(Community.leader_member_id == member_id).order_by(Community.id)))
 
 
+def distance_from_led(s: Session, member_id: int, merchant_id: int, lat: float, lng: float) -> int | None:
+    """Metres from (lat, lng) to the nearest centre of a community ``member_id`` leads at
+    this merchant; None when they lead none."""
+    led = [c for c in communities_led_by(s, member_id) if c.merchant_id == merchant_id]
+    return min((rules.distance_m(lat, lng, c.lat, c.lng) for c in led), default=None)
+
+
 def is_leader_of_point(s: Session, member_id: int, pickup_point_id: int) -> bool:
     p = get_pickup_point(s, pickup_point_id)
     c = s.get(Community, p.community_id)

@@ -318,9 +318,20 @@ def decide(s: Session, who: Principal, merchant_id: int, member_id: int, action:
     row = _sharer(s, merchant_id, member_id)
     if row is None or row.status not in STAFF_ACTIONS[action]:
         raise Conflict("sharer.bad_state", f"Cannot {action} a sharer who is {row.status if row else 'not a sharer'}.")
-    row = _put(s, merchant_id, member_id, RESULT[action], now, note)
     if action == "suspend":
-        events.emit(s, SharerSuspended(merchant_id=merchant_id, member_id=member_id), merchant_id=merchant_id, at=now)
+        return suspend(s, merchant_id, member_id, now, note)
+    return _put(s, merchant_id, member_id, RESULT[action], now, note)
+
+
+def suspend(s: Session, merchant_id: int, member_id: int, now: datetime, note: str | None = None) -> Sharer:
+    """Suspend a sharer (staff through ``decide``, or a risk case's decision, which checked
+    its own permission): they earn nothing new and cannot withdraw; ``sharer.suspended``
+    holds their frozen commission. Suspending a suspended sharer changes nothing."""
+    row = _sharer(s, merchant_id, member_id)
+    if row is not None and row.status == "suspended":
+        return row
+    row = _put(s, merchant_id, member_id, "suspended", now, note)
+    events.emit(s, SharerSuspended(merchant_id=merchant_id, member_id=member_id), merchant_id=merchant_id, at=now)
     return row
 
 

@@ -1,7 +1,9 @@
 """Risk's reactions: a login's, a binding's and an order's signals recorded from the events
 that announce them (the edge facts they carry, the member's phone from identity, the
 delivery address from orders), and the payer account from the payment. Each writes one row
-per subject, so a replayed event changes nothing."""
+per subject, so a replayed event changes nothing. A binding is also judged for a cluster
+around its inviter, a refund for its sharer's refund rate (a paid order is judged in
+commission's transaction, through ``risk.screen``)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,10 @@ from linli.events import Event, on
 from linli.identity import service as identity
 from linli.identity.events import MemberLoggedIn
 from linli.orders import service as orders
-from linli.orders.events import OrderCreated
+from linli.orders.events import OrderCreated, OrderRefunded
 from linli.payments.events import PaymentSucceeded
 from linli.referral.events import MemberBound
-from linli.risk import rules, signals
+from linli.risk import detect, rules, rulesets, signals
 
 
 @on(MemberLoggedIn)
@@ -29,6 +31,14 @@ def binding_signals(s: Session, event: Event[MemberBound]) -> None:
     p = event.payload
     invitee = identity.get_member(s, p.invitee_id)
     signals.record(s, rules.BINDING, event.id, p.invitee_id, event.created_at, merchant_id=p.merchant_id, related_member_id=p.inviter_id, facts=p.edge, phone=invitee.phone)
+    detect.cluster(s, rulesets.current(s, p.merchant_id), p.merchant_id, p.inviter_id, rules.BINDING, event.id, event.created_at)
+
+
+@on(OrderRefunded)
+def refund_rate(s: Session, event: Event[OrderRefunded]) -> None:
+    """A refunded order counts against its sharer's refund rate (once per order)."""
+    p = event.payload
+    detect.on_refund(s, rulesets.current(s, p.merchant_id), p.merchant_id, p.order_id, event.created_at)
 
 
 @on(OrderCreated)

@@ -11,12 +11,17 @@ community → no leader commission on that order.
 A case's score is the sum, over the distinct rules that fired for the sharer while the case
 is open, of each rule's score; ``outcome`` maps it to approve < review ≤ hold < block
 (the thresholds are monotonic: ``review_at ≤ hold_at < block_at``, refused otherwise).
+The default scores (review rules 30, hold rules 70, self-referral 100 against thresholds
+30 / 70 / 100) keep each rule at the outcome RULES.md gives it when it fires alone; both
+review rules together stay a review (60); a review rule on top of a hold rule, or
+self-referral, reaches block. A case at hold or block holds the sharer's commission alike
+(block is listed first on the desk); on an order, a block refuses that beneficiary's share.
 Two choices of ours where RULES.md is silent, written down here:
 
 - the refund-rate rule waits for ``refund_rate_min_orders`` (default 5) attributed orders, so
   one refunded first order (100%) does not put a new sharer on hold;
 - "new accounts buying only through one sharer" fires when at least
-  ``single_sharer_min_accounts`` (default 5) members bound to the sharer in the window have
+  ``single_sharer_min_accounts`` (default 10) members bound to the sharer in the window have
   paid orders and every one of their paid orders in the window went through that sharer and
   no one else, and they make all of the sharer's attributed buyers in the window.
 - a staff "false positive" snoozes that rule for that member for ``snooze_days`` (default 90).
@@ -46,7 +51,7 @@ SPEC = Spec("risk", (
     Knob("cluster_min_members", 3, lo=2, hi=100, unit="members"),
     Knob("cluster_days", 30, lo=1, hi=180, unit="days"),
     Knob("velocity_enabled", True),
-    Knob("velocity_score", 40, **_SCORE),
+    Knob("velocity_score", 30, **_SCORE),
     Knob("velocity_per_hour", 5, lo=1, hi=10_000, unit="orders"),
     Knob("velocity_per_day", 20, lo=1, hi=100_000, unit="orders"),
     Knob("velocity_new_days", 30, lo=1, hi=180, unit="days"),
@@ -56,12 +61,12 @@ SPEC = Spec("risk", (
     Knob("refund_rate_days", 30, lo=1, hi=180, unit="days"),
     Knob("refund_rate_min_orders", 5, lo=1, hi=10_000, unit="orders"),
     Knob("single_sharer_enabled", True),
-    Knob("single_sharer_score", 40, **_SCORE),
-    Knob("single_sharer_min_accounts", 5, lo=2, hi=10_000, unit="members"),
+    Knob("single_sharer_score", 30, **_SCORE),
+    Knob("single_sharer_min_accounts", 10, lo=2, hi=10_000, unit="members"),
     Knob("single_sharer_days", 30, lo=1, hi=180, unit="days"),
     Knob("cross_area_enabled", True),
     Knob("cross_area_distance_m", 3000, lo=500, hi=100_000, unit="m"),
-    Knob("review_at", 40, lo=1, hi=1000, unit="points"),
+    Knob("review_at", 30, lo=1, hi=1000, unit="points"),
     Knob("hold_at", 70, lo=1, hi=1000, unit="points"),
     Knob("block_at", 100, lo=1, hi=1000, unit="points"),
     Knob("sla_days", 7, lo=1, hi=60, unit="days"),

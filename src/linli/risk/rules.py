@@ -84,3 +84,58 @@ def retention_cutoff(now: datetime, days: int) -> datetime:
     if days < 1:
         raise ValueError("retention is at least one day")
     return now - timedelta(days=days)
+
+
+# --- the rules of RULES.md over counted facts (the service counts, these decide) -------------
+
+
+def mask(value: str) -> str:
+    """What a desk shows of a hashed signal: enough to tell two apart, nothing to reverse."""
+    return f"#{value[:6]}"
+
+
+def clusters(members_by_value: Mapping[tuple[str, str], Iterable[int]], min_members: int) -> list[tuple[str, str, tuple[int, ...]]]:
+    """The (kind, hash, members) where at least ``min_members`` distinct members share one
+    device or address; the IP is never a kind here (a compound behind one NAT shares it)."""
+    out = []
+    for (kind, value), members in sorted(members_by_value.items()):
+        if kind not in ("device", "address"):
+            continue
+        distinct = tuple(sorted(set(members)))
+        if len(distinct) >= min_members:
+            out.append((kind, value, distinct))
+    return out
+
+
+def over_velocity(paid_at: Iterable[datetime], now: datetime, per_hour: int, per_day: int) -> tuple[int, int] | None:
+    """(in the last hour, in the last day) when new members' orders through one sharer are
+    more than ``per_hour`` an hour or ``per_day`` a day; None otherwise."""
+    times = [t for t in paid_at if now - timedelta(days=1) < t <= now]
+    hour = sum(1 for t in times if now - timedelta(hours=1) < t)
+    return (hour, len(times)) if hour > per_hour or len(times) > per_day else None
+
+
+def refund_rate_bp(orders: int, refunded: int) -> int:
+    """Refunded share of orders in basis points, rounded down (0 with no orders)."""
+    return refunded * 10_000 // orders if orders else 0
+
+
+def over_refund_rate(orders: int, refunded: int, min_orders: int, max_bp: int) -> bool:
+    """More than ``max_bp`` of at least ``min_orders`` attributed orders were refunded."""
+    return orders >= min_orders and refund_rate_bp(orders, refunded) > max_bp
+
+
+def only_through(sharer_id: int, buyers: Mapping[int, tuple[bool, frozenset[int | None]]], min_accounts: int) -> bool:
+    """New accounts buying only through one sharer: ``buyers`` maps each buyer attributed to
+    the sharer in the window to (is new, every sharer their paid orders in the window went
+    through, None for none). Fires when at least ``min_accounts`` buyers are all new and
+    bought through this sharer and nobody else."""
+    if len(buyers) < min_accounts:
+        return False
+    return all(new and through == frozenset({sharer_id}) for new, through in buyers.values())
+
+
+def cross_area(distance_m: int | None, limit_m: int) -> bool:
+    """跨区引流: the pickup or delivery point lies more than ``limit_m`` from every community
+    the leader leads (unknown distance: not cross-area)."""
+    return distance_m is not None and distance_m > limit_m

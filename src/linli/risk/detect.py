@@ -1,0 +1,93 @@
+"""The sharer rules, counted from risk's own rows (signals and attributions) and decided by
+the pure rules: cluster (on a binding and on a paid order), velocity and new accounts buying
+only through one sharer (on a paid order), refund rate (on a refund). Each finding is
+recorded through ``cases.record`` with the rule set in force."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, cast, func, select
+from sqlalchemy.orm import Session
+
+from linli.risk import cases, rules
+from linli.risk.models import RiskAttribution, RiskSignal
+from linli.risk.rule_set import CLUSTER, REFUND_RATE, SINGLE_SHARER, VELOCITY, RiskRules
+
+
+def cluster(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, subject_kind: str, subject_id: int, now: datetime) -> None:
+    """≥ ``cluster_min_members`` members (the sharer and those bound to them in the window)
+    seen on one device or at one delivery address in the window."""
+    if not rs.on(CLUSTER):
+        return
+    since = now - timedelta(days=rs["cluster_days"])
+    bound = set(s.scalars(select(RiskSignal.member_id).where(
+        RiskSignal.merchant_id == merchant_id, RiskSignal.subject_kind == rules.BINDING, RiskSignal.related_member_id == sharer_id, RiskSignal.seen_at >= since,
+    )))
+    if len(bound) + 1 < rs["cluster_min_members"]:
+        return
+    members = bound | {sharer_id}
+    seen: dict[tuple[str, str], set[int]] = {}
+    q = select(RiskSignal.member_id, RiskSignal.device_hash, RiskSignal.address_hash).where(
+        RiskSignal.member_id.in_(members), RiskSignal.seen_at >= since, (RiskSignal.merchant_id == merchant_id) | RiskSignal.merchant_id.is_(None),
+    )
+    for member, device, address in s.execute(q):
+        if device:
+            seen.setdefault(("device", device), set()).add(member)
+        if address:
+            seen.setdefault(("address", address), set()).add(member)
+    found = rules.clusters(seen, rs["cluster_min_members"])
+    if found:
+        evidence = {"shared": [{"kind": kind, "value": rules.mask(value), "members": list(ms)} for kind, value, ms in found]}
+        cases.record(s, rs, merchant_id, sharer_id, subject_kind, subject_id, CLUSTER, now, evidence=evidence)
+
+
+def on_paid(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, order_id: int, now: datetime) -> None:
+    cluster(s, rs, merchant_id, sharer_id, rules.ORDER, order_id, now)
+    if rs.on(VELOCITY):
+        since = now - timedelta(days=1)
+        times = list(s.scalars(select(RiskAttribution.paid_at).where(
+            RiskAttribution.merchant_id == merchant_id, RiskAttribution.sharer_id == sharer_id, RiskAttribution.buyer_new.is_(True), RiskAttribution.paid_at > since,
+        )))
+        over = rules.over_velocity(times, now, rs["velocity_per_hour"], rs["velocity_per_day"])
+        if over:
+            evidence = {"last_hour": over[0], "last_day": over[1], "per_hour": rs["velocity_per_hour"], "per_day": rs["velocity_per_day"]}
+            cases.record(s, rs, merchant_id, sharer_id, rules.ORDER, order_id, VELOCITY, now, evidence=evidence)
+    if rs.on(SINGLE_SHARER):
+        _single_sharer(s, rs, merchant_id, sharer_id, order_id, now)
+
+
+def _single_sharer(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, order_id: int, now: datetime) -> None:
+    since = now - timedelta(days=rs["single_sharer_days"])
+    mine = s.execute(select(RiskAttribution.buyer_id, func.min(cast(RiskAttribution.buyer_new, Integer))).where(
+        RiskAttribution.merchant_id == merchant_id, RiskAttribution.sharer_id == sharer_id, RiskAttribution.paid_at >= since,
+    ).group_by(RiskAttribution.buyer_id)).all()
+    if len(mine) < rs["single_sharer_min_accounts"]:
+        return
+    through: dict[int, set[int | None]] = {b: set() for b, _ in mine}
+    for buyer, sharer in s.execute(select(RiskAttribution.buyer_id, RiskAttribution.sharer_id).where(
+        RiskAttribution.merchant_id == merchant_id, RiskAttribution.buyer_id.in_(list(through)), RiskAttribution.paid_at >= since,
+    )):
+        through[buyer].add(sharer)
+    buyers = {b: (bool(new), frozenset(through[b])) for b, new in mine}
+    if rules.only_through(sharer_id, buyers, rs["single_sharer_min_accounts"]):
+        cases.record(s, rs, merchant_id, sharer_id, rules.ORDER, order_id, SINGLE_SHARER, now, evidence={"accounts": len(buyers)})
+
+
+def on_refund(s: Session, rs: RiskRules, merchant_id: int, order_id: int, now: datetime) -> None:
+    """Mark the order refunded (once) and judge its sharer's refund rate."""
+    a = s.get(RiskAttribution, order_id)
+    if a is None or a.sharer_id is None:
+        return
+    if a.refunded_at is None:
+        a.refunded_at = now
+        s.flush()
+    if not rs.on(REFUND_RATE):
+        return
+    since = now - timedelta(days=rs["refund_rate_days"])
+    orders, refunded = s.execute(select(func.count(), func.count(RiskAttribution.refunded_at)).where(
+        RiskAttribution.merchant_id == merchant_id, RiskAttribution.sharer_id == a.sharer_id, RiskAttribution.paid_at >= since,
+    )).one()
+    if rules.over_refund_rate(orders, refunded, rs["refund_rate_min_orders"], rs["refund_rate_max_bp"]):
+        evidence = {"orders": orders, "refunded": refunded, "rate_bp": rules.refund_rate_bp(orders, refunded), "max_bp": rs["refund_rate_max_bp"]}
+        cases.record(s, rs, merchant_id, a.sharer_id, rules.ORDER, order_id, REFUND_RATE, now, evidence=evidence)
