@@ -88,6 +88,18 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + v[len("postgres://") :]
         return v
 
+    @field_validator("max_levels", mode="before")
+    @classmethod
+    def _at_most_three_levels(cls, v: object) -> object:
+        # The law's line, whatever the operator asks for: refused at start-up, not clamped.
+        try:
+            n = int(v)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return v  # not a number: the field's own validation error
+        if n > 3:
+            raise ConfigError(f"LINLI_MAX_LEVELS={v} is refused: at most 3 commission levels, the organiser's included (《禁止传销条例》)")
+        return v
+
     @model_validator(mode="after")
     def _production_guard(self) -> "Settings":
         if self.env == "production":

@@ -1,12 +1,15 @@
-"""Base classes for wire models: inputs refuse unknown fields, outputs read attributes."""
+"""Base classes for wire models: inputs refuse unknown fields (and, where members join or
+become sharers, any entry fee), outputs read attributes."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from linli.errors import Invalid
 from linli.knobs import Knob
 
 # A row id as it may arrive on the wire (path, query or body): 1 .. 2^63-1, the range of
@@ -40,6 +43,31 @@ class Input(BaseModel):
     @classmethod
     def _no_nul(cls, data: object) -> object:
         _refuse_nul(data)
+        return data
+
+
+# 《禁止传销条例》 bans entry fees (入门费), and becoming a sharer never costs money (RULES.md,
+# "Commission"). No setting allows a fee; a request that tries to set one, by any of these
+# names, is refused as such (422 ``compliance.entry_fee``) instead of as a mere unknown field.
+ENTRY_FEE = re.compile(r"^(entry|entrance|join|joining|signup|sign_up|registration|admission|membership|sharer|distributor)_?(fee|fees|price|cost|charge|deposit)(_\w+)?$")
+
+
+def refuse_entry_fee(data: object) -> None:
+    if isinstance(data, dict):
+        for key in data:
+            if isinstance(key, str) and ENTRY_FEE.match(key.strip().lower()):
+                raise Invalid(
+                    "compliance.entry_fee", "Joining or becoming a sharer never costs money: 《禁止传销条例》 bans entry fees (入门费), so no fee can be set.", field=key,
+                )
+
+
+class FeeFreeInput(Input):
+    """An input that sets how members join or become sharers: it refuses any entry fee."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_entry_fee(cls, data: object) -> object:
+        refuse_entry_fee(data)  # a domain error, not a ValueError: it leaves as its own problem
         return data
 
 

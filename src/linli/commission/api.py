@@ -12,7 +12,7 @@ from linli import idempotency
 from linli.commission import rules, service, withdrawals
 from linli.orders.service import settings as order_settings
 from linli.referral import service as referral
-from linli.schema import Id, Input, Output, setting_field
+from linli.schema import FeeFreeInput, Id, Input, Output, setting_field
 from linli.web.deps import DB, Ctx, Now, Who
 from linli.web.deps import router as deps_router
 from linli.web.problems import PROBLEMS
@@ -34,8 +34,9 @@ COMMISSION, REFERRAL, ORDERS = rules.SETTINGS, referral.SETTINGS, order_settings
 
 
 # The rule set and the referral and order settings it edits: defaults and bounds from each
-# owner's settings spec (commission's ``rules.SETTINGS``, referral's, orders').
-class RulesIn(Input):
+# owner's settings spec (commission's ``rules.SETTINGS``, referral's, orders'). It says how
+# members become sharers, so an entry fee in it is refused (compliance.entry_fee).
+class RulesIn(FeeFreeInput):
     levels: int = Field(default=COMMISSION.default("levels"), ge=COMMISSION.bounds("levels")[0], le=MAX_ITEMS)
     rates_bp: list[int] = setting_field(COMMISSION["rates_bp"], max_length=MAX_ITEMS)
     leader_rate_bp: int = setting_field(COMMISSION["leader_rate_bp"])

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Query, Request, Response
+from pydantic import ConfigDict
 
 from linli.catalog import service as catalog
 from linli.errors import NotFound, ServiceUnavailable
 from linli.identity import rules as identity_rules
 from linli.identity import service as identity
 from linli.referral import poster, service
-from linli.schema import Id, Input, Output
+from linli.schema import FeeFreeInput, Id, Input, Output
 from linli.web.deps import DB, Ctx, Now, Who
 from linli.web.deps import router as deps_router
 from linli.web.problems import PROBLEMS
@@ -48,11 +49,18 @@ class SharerRow(SharerOut):
     phone_masked: str
 
 
-class DecideIn(Input):
+class ApplyIn(FeeFreeInput):
+    """Applying takes nothing: becoming a sharer never costs money, so a fee in the body is
+    refused (compliance.entry_fee); anything else in it is ignored, as without a body."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class DecideIn(FeeFreeInput):
     note: str | None = None
 
 
-class AppointIn(Input):
+class AppointIn(FeeFreeInput):
     phone: str
 
 
@@ -114,7 +122,7 @@ def my_binding(s: DB, who: Who, merchant_id: Annotated[Id, Query()]) -> BindingO
 
 
 @router.post("/merchants/{mid}/sharer", response_model=SharerOut, responses=PROBLEMS)
-def apply_sharer(mid: Id, s: DB, who: Who, now: Now) -> SharerOut:
+def apply_sharer(mid: Id, s: DB, who: Who, now: Now, body: ApplyIn | None = None) -> SharerOut:
     row = service.apply(s, who.member_id, mid, now)
     return SharerOut(merchant_id=mid, member_id=who.member_id, status=row.status)
 

@@ -2,8 +2,8 @@
 its signals table, the handlers that record a login's, a binding's and an order's signals
 from identity's, referral's, orders' and payments' events, and the retention job. ``wire``
 fills the kernel's ``edge.hash_key`` with the app's secret key (the keyed hash of every
-captured value) and sets the retention from the settings. It reaches identity and orders
-through their services only."""
+captured value) and sets the retention from the settings; the rule-set endpoints and the
+console's rule editor. It reaches identity and orders through their services only."""
 
 from __future__ import annotations
 
@@ -18,4 +18,4 @@ def wire(w: Wiring) -> None:
     signals.configure(retention_days=w.settings.risk_signal_retention_days)
 
 
-DOMAIN = Domain("risk", modules=("models", "handlers", "jobs"), wire=wire)
+DOMAIN = Domain("risk", modules=("models", "handlers", "jobs"), api=("rules_api:router",), pages=("rules_pages:router",), wire=wire)
