@@ -134,9 +134,9 @@ def accrue(s: Session, order: OrderPaid, now: datetime) -> list[CommissionRecord
 def on_refund(s: Session, order: OrderRefunded, now: datetime) -> int:
     """On ``order.refunded``: recompute what each beneficiary is owed on each affected
     line, floor(rate × (base − refunded)), and take the difference back — from frozen
-    parts first, then held ones (reversals), then available parts (clawback), and what is left of it (the
-    money was already withdrawn) as a negative available record, which may drive the
-    balance below zero and then blocks withdrawal. Returns the fen taken back."""
+    parts first, then held ones (reversals), then available parts (clawback), and what is
+    left of it (the money was already withdrawn) as a negative available record, which may
+    drive the balance below zero and then blocks withdrawal. Returns the fen taken back."""
     refund = order.refund
     prefix = f"refund:{refund.case_id}"
     refunded_by_line = {ln.line_id: ln.refunded for ln in order.lines}
