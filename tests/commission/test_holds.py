@@ -1,11 +1,12 @@
 """Holds on a sharer's commission (a risk case, a suspension): held money cannot be
 withdrawn, a release gives it back, a claw back takes it (and what is still frozen); a hold
-racing withdrawals takes exactly what they left; the accrual screen port; the sharer
-centre's 审核中."""
+racing withdrawals takes exactly what they left; money landing while held (a failed payout,
+a monthly bonus) is held; the accrual screen port; the sharer centre's 审核中."""
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timezone
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,11 +14,12 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 
 from linli import events, jobs, ledger
-from linli.commission import ports, service, withdrawals
+from linli.commission import payout, ports, service, withdrawals
 from linli.commission.models import CommissionRecord, Withdrawal
 from linli.errors import Conflict
 from linli.ledger import LedgerTransfer
 from tests.commission.test_accrual import _chain
+from tests.commission.test_bonus import _november_sale
 from tests.conftest import login, problem_code
 from tests.orders.concurrency import together
 from tests.orders.helpers import buy, make_shop
@@ -103,6 +105,17 @@ def test_a_release_waits_for_the_last_reason_and_a_suspension_holds_available_mo
     assert _call(db, service.release_hold, mid, leader, CASE, clock()) == 2040
     assert _earn(client, shop.leader, mid)["available"] == 2040
     _ledger_ok(db, mid)
+
+
+def test_a_failed_payout_returns_the_money_to_held_when_a_hold_began_meanwhile(client, db, merchant, clock):
+    shop, _, _ = _leader_with_available(client, db, merchant, clock)
+    assert _withdraw(client, shop.leader, merchant.id, 2040).status_code == 201  # approved, not yet paid out
+    assert _call(db, service.hold, merchant.id, shop.leader_id, CASE, clock()) == 0
+    payout.gateway.get().fail_next()
+    events.drain(db)
+    e = _earn(client, shop.leader, merchant.id)
+    assert (e["available"], e["held"], e["withdrawn"]) == (0, 2040, 0)
+    _ledger_ok(db, merchant.id)
 
 
 def test_claw_back_cancels_held_and_frozen_commission_once(client, db, merchant, clock):
@@ -274,3 +287,13 @@ def test_a_hold_racing_twenty_withdrawals_takes_exactly_what_they_left(client, d
         assert ledger.check(s, mid) == []
     e = _earn(client, shop.leader, mid)
     assert (e["available"], e["held"]) == (0, held)
+
+
+def test_a_monthly_bonus_of_a_held_sharer_is_held(client, db, merchant, clock):
+    sharer, _ = _november_sale(client, db, merchant, clock, [[10_000, 200]])
+    me = client.get("/api/v1/me", headers=sharer).json()["id"]
+    assert _call(db, service.hold, merchant.id, me, CASE, clock()) == 2720
+    assert jobs.run_due(db, datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc))["commission.monthly_bonus"] == 1
+    e = _earn(client, sharer, merchant.id)
+    assert (e["available"], e["held"]) == (0, 2720 + 272) and {r["kind"]: r["state"] for r in e["records"]}["bonus"] == "held"
+    _ledger_ok(db, merchant.id)
