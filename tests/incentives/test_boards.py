@@ -101,7 +101,7 @@ def test_a_member_under_a_risk_hold_is_left_out_and_the_others_rank_without_them
     assert ranks(board(client, mid)) == [(1, b.id, 6800), (1, c.id, 6800)]
     assert a.id not in [e["member_id"] for e in board(client, mid, community_id=shop.community_id)["entries"]]
     with db.transaction() as s:
-        commission.release_hold(s, mid, a.id, "risk:test")
+        commission.release_hold(s, mid, a.id, "risk:test", clock())
     assert ranks(board(client, mid)) == [(1, a.id, 12800), (2, b.id, 6800), (2, c.id, 6800)]
 
 

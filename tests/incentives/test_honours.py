@@ -53,7 +53,7 @@ def test_a_closed_week_is_frozen_once_and_a_later_refund_does_not_change_it(clie
     counted = _frozen(db)
     assert counted == (1, 2)
     with db.transaction() as s:
-        commission.release_hold(s, mid, c.id, "risk:test")
+        commission.release_hold(s, mid, c.id, "risk:test", clock())
     _refund(client, db, shop, a_buyer, a_order, 0, 12800)  # lands after the freeze
     last_week = board(client, mid, at="2026-11-20T12:00:00+08:00")
     assert ranks(last_week) == [(1, c.id, 12800), (2, b.id, 6800)]  # the board follows the refund…

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Header, Query, Response
 from pydantic import Field
@@ -95,6 +95,15 @@ class EarningsOut(Output):
     available: int
     withdrawn: int
     records: list[RecordOut]
+    held: int = Field(0, description="fen a hold keeps from withdrawal (a review or a suspension) until it ends")
+    hold_reason: Literal["review", "suspended"] | None = Field(None, description="why money is held: review (some shared orders are being checked), suspended, or null")
+    hold_note: str | None = Field(None, description="the reason in plain words (English; the pages show it in the member's language)")
+
+
+HOLD_NOTES = {
+    "review": "Under review: some orders you shared are being checked; this commission cannot be withdrawn until the check ends (usually within 7 days)",
+    "suspended": "Your sharer account at this shop is suspended: you earn no new commission and cannot withdraw until the shop closes the case.",
+}
 
 
 def _out(s, v) -> RulesOut:
@@ -128,7 +137,10 @@ def get_rules(mid: Id, s: DB, who: Who) -> RulesOut:
 @router.get("/me/earnings", response_model=EarningsOut, responses=PROBLEMS)
 def my_earnings(s: DB, who: Who, merchant_id: Annotated[Id, Query()]) -> EarningsOut:
     e = service.earnings(s, who.member_id, merchant_id)
-    return EarningsOut(merchant_id=merchant_id, frozen=e.frozen, available=e.available, withdrawn=e.withdrawn, records=[RecordOut.model_validate(r) for r in e.records])
+    return EarningsOut(
+        merchant_id=merchant_id, frozen=e.frozen, available=e.available, withdrawn=e.withdrawn, records=[RecordOut.model_validate(r) for r in e.records],
+        held=e.held, hold_reason=e.hold, hold_note=HOLD_NOTES.get(e.hold or ""),
+    )
 
 
 class WithdrawIn(Input):

@@ -3,7 +3,9 @@
 A sharer's month GMV is what buyers paid and were not refunded on the lines where the
 sharer was level 1, counted for records settled that month (Asia/Shanghai). The highest
 tier reached gives ``floor(GMV × bonus_bp / 10000)`` as an available bonus record with its
-ledger transfer, once per sharer and month. Refunds after the close do not reopen it.
+ledger transfer (held instead while the sharer is under a hold), once per sharer and month.
+Lines whose commission was clawed back count for nothing. Refunds after the close do not
+reopen it.
 
 Each merchant-month is closed once: a ``commission_month_closes`` row is written in the
 same transaction as that merchant's bonuses (a rival closer waits on its unique key, then
@@ -22,9 +24,10 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from linli import ledger
-from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE
+from linli.commission import accounts, holds
+from linli.commission.accounts import COMMISSION_PAYABLE
 from linli.commission.models import CommissionRecord, MonthClose, RuleSetVersion
-from linli.commission.service import current
+from linli.commission.versions import current
 from linli.db import Database, insert_ignore
 from linli.ledger import Leg
 from linli.money import apply_bp_floor
@@ -60,7 +63,7 @@ def _month_gmv(s: Session, merchant_id: int, start: datetime, end: datetime) -> 
     [start, end), chunk by chunk. A line counts once per sharer (a record split by a
     withdrawal is two records of one line)."""
     month = (CommissionRecord.merchant_id == merchant_id, CommissionRecord.level == 1, CommissionRecord.kind == "accrual",
-             CommissionRecord.settled_at >= start, CommissionRecord.settled_at < end)
+             CommissionRecord.settled_at >= start, CommissionRecord.settled_at < end, CommissionRecord.state != "cancelled")
     gmv: dict[int, int] = {}
     after = 0
     while True:
@@ -92,9 +95,11 @@ def _close(s: Session, merchant_id: int, start: datetime, end: datetime, label: 
         if amount <= 0:
             continue
         key = f"bonus:{merchant_id}:{member_id}:{label}"
-        if ledger.transfer(s, merchant_id, "bonus", key, [Leg(COMMISSION_PAYABLE, None, -amount), Leg(SHARER_AVAILABLE, member_id, amount)], as_of):
+        accounts.lock_balances(s, {(merchant_id, member_id)})
+        state, account = holds.landing(s, merchant_id, member_id)
+        if ledger.transfer(s, merchant_id, "bonus", key, [Leg(COMMISSION_PAYABLE, None, -amount), Leg(account, member_id, amount)], as_of):
             s.add(CommissionRecord(merchant_id=merchant_id, order_id=None, line_id=None, member_id=member_id, level=1, kind="bonus", source=key, rate_bp=bp, base=gmv,
-                                   amount=amount, state="available", rule_version=rs.version, created_at=as_of, settled_at=as_of))
+                                   amount=amount, state=state, rule_version=rs.version, created_at=as_of, settled_at=as_of))
             paid, total = paid + 1, total + amount
     s.execute(update(MonthClose).where(MonthClose.id == close_id).values(bonuses=paid, amount=total))
     s.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from linli.commission import service, settlement, withdrawals
+from linli.commission import holds, service, settlement, withdrawals
 from linli.commission.events import WithdrawalApproved
 from linli.events import Event, on
 from linli.orders.events import OrderCompleted, OrderPaid, OrderRefunded
@@ -37,10 +37,11 @@ def pay_out(s: Session, event: Event[WithdrawalApproved]) -> None:
 
 @on(SharerSuspended)
 def hold_suspended(s: Session, event: Event[SharerSuspended]) -> None:
-    """A suspended sharer's frozen commission waits for the case to close."""
-    service.hold(s, event.payload.merchant_id, event.payload.member_id, "sharer_suspended", event.created_at)
+    """A suspended sharer's commission waits for the case to close: available money is
+    held, frozen money stays frozen."""
+    holds.hold(s, event.payload.merchant_id, event.payload.member_id, holds.SUSPENDED, event.created_at)
 
 
 @on(SharerActivated)
 def release_reinstated(s: Session, event: Event[SharerActivated]) -> None:
-    service.release_hold(s, event.payload.merchant_id, event.payload.member_id, "sharer_suspended")
+    holds.release_hold(s, event.payload.merchant_id, event.payload.member_id, holds.SUSPENDED, event.created_at)

@@ -79,7 +79,7 @@ class CommissionRecord(Base):
     rate_bp: Mapped[int] = mapped_column(Integer)
     base: Mapped[int] = mapped_column(Integer)  # the line's paid amount at accrual
     amount: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))  # frozen | available | withdrawn | cancelled
+    state: Mapped[str] = mapped_column(String(16))  # frozen | available | held | withdrawn | cancelled
     rule_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -130,7 +130,7 @@ class SettlementTotal(Base):
 
 
 class SharerBalance(Base):
-    """Frozen and available balances, changed only with their ledger transfer (and checked
+    """Frozen, available and held balances, changed only with their ledger transfer (and checked
     against the ledger by ``linli ledger check``); the row compare-and-set guards payouts."""
 
     __tablename__ = "sharer_balances"
@@ -143,6 +143,12 @@ class SharerBalance(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     frozen: Mapped[int] = mapped_column(BigInteger, default=0)
     available: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Available money a hold took out of reach of withdrawals (``holds``), until released
+    # or clawed back.
+    held: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # How many hold / release / claw-back moves this sharer's money has had: each one bumps
+    # it first (taking the row lock a withdrawal takes first too) and numbers its ledger key.
+    hold_moves: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Withdrawal(Base):
@@ -180,8 +186,9 @@ class SettlementBatch(Base):
 
 
 class CommissionHold(Base):
-    """Money of a sharer that stays frozen while a case is open (a suspension now; risk
-    cases later). Settlement skips held sharers until the hold is lifted."""
+    """A reason a sharer's commission is held (a suspension, a risk case ``risk:…``): while
+    any row remains, settlement leaves their frozen records frozen and their available
+    money sits in ``held`` (``holds``)."""
 
     __tablename__ = "commission_holds"
     __table_args__ = (UniqueConstraint("merchant_id", "member_id", "reason"),)

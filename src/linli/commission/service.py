@@ -1,19 +1,23 @@
-"""Commission use cases: rule sets (versioned), accrual on paid orders, reversal on
-refunds (clawback into a negative balance once available), realtime settlement,
-earnings."""
+"""Commission use cases: rule sets (versioned), accrual on paid orders (screened by the
+``ports.screen`` port), reversal on refunds (clawback into a negative balance once
+available), realtime settlement, earnings. Holds, release and claw back: ``holds``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from linli import ledger
-from linli.commission import accounts, rules, settlement
-from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE, SHARER_FROZEN
-from linli.commission.models import CommissionHold, CommissionRecord, OrderRuleVersion, RuleSetVersion
+from linli.commission import accounts, holds, ports, rules, settlement
+from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE, SHARER_FROZEN, SHARER_HELD
+
+# Holds (``holds``): other domains (risk, incentives, campaigns) reach them through here.
+from linli.commission.holds import HoldView, claw_back, held, hold, hold_view, is_held, release_hold  # noqa: F401
+from linli.commission.models import CommissionRecord, OrderRuleVersion, RuleSetVersion
+from linli.commission.versions import DEFAULTS, current  # noqa: F401  (importable from here, as before)
 from linli.community import service as community
 from linli.db import insert_ignore
 from linli.identity import service as identity
@@ -22,9 +26,6 @@ from linli.identity.service import Principal
 from linli.ledger import Leg
 from linli.orders.events import OrderPaid, OrderRefunded
 from linli.referral import service as referral
-
-# The rule set in force before a merchant saves one (defaults: ``rules.SETTINGS``).
-DEFAULTS = dict(rules.SETTINGS.defaults(), overrides={}, bonus_tiers=[], withdraw_daily_count=rules.WITHDRAW_DAILY_COUNT)
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,6 @@ class RuleSetInput:
     protection_days: int
     sharer_mode: str
     spend_threshold: int
-
-
-def current(s: Session, merchant_id: int) -> RuleSetVersion:
-    row = s.scalars(select(RuleSetVersion).where(RuleSetVersion.merchant_id == merchant_id).order_by(RuleSetVersion.version.desc()).limit(1)).first()
-    return row or RuleSetVersion(merchant_id=merchant_id, version=0, **DEFAULTS)
 
 
 def to_rules(v: RuleSetVersion) -> rules.RuleSet:
@@ -93,8 +89,9 @@ def get_rules(s: Session, who: Principal, merchant_id: int) -> RuleSetVersion:
 
 
 def accrue(s: Session, order: OrderPaid, now: datetime) -> list[CommissionRecord]:
-    """On ``order.paid``: a frozen record and a ledger transfer per beneficiary per line.
-    Idempotent: a record is unique per (line, beneficiary, level)."""
+    """On ``order.paid``: a frozen record and a ledger transfer per beneficiary per line,
+    except for those the ``ports.screen`` verdict excludes. Idempotent: a record is unique
+    per (line, beneficiary, level)."""
     merchant_id, buyer = order.merchant_id, order.member_id
     version = current(s, merchant_id)
     s.execute(insert_ignore(s, OrderRuleVersion, {"order_id": order.order_id, "merchant_id": merchant_id, "rule_version": version.version, "recorded_at": now}, ["order_id"]))
@@ -110,6 +107,10 @@ def accrue(s: Session, order: OrderPaid, now: datetime) -> list[CommissionRecord
         leader = None
     if leader is not None and leader not in referral.active_sharers(s, merchant_id, [leader]):
         leader = None  # a suspended leader earns nothing new
+    verdict = ports.screen.get().screen(s, order, list(beneficiaries), leader, now)
+    beneficiaries = [(m, lvl) for m, lvl in beneficiaries if m not in verdict.excluded]  # the others keep their levels
+    if verdict.leader_excluded or leader in verdict.excluded:
+        leader = None
     made = []
     for line in order.lines:
         rates = rules.rates_for(rs, category=line.category, product_id=line.product_id, campaign_id=order.campaign_id)
@@ -133,18 +134,25 @@ def accrue(s: Session, order: OrderPaid, now: datetime) -> list[CommissionRecord
 def on_refund(s: Session, order: OrderRefunded, now: datetime) -> int:
     """On ``order.refunded``: recompute what each beneficiary is owed on each affected
     line, floor(rate × (base − refunded)), and take the difference back — from frozen
-    parts first (reversal), then available parts (clawback), and what is left of it (the
-    money was already withdrawn) as a negative available record, which may drive the
-    balance below zero and then blocks withdrawal. Returns the fen taken back."""
+    parts first, then held ones (reversals), then available parts (clawback), and what is
+    left of it (the money was already withdrawn) as a negative available record, which may
+    drive the balance below zero and then blocks withdrawal. Returns the fen taken back."""
     refund = order.refund
     prefix = f"refund:{refund.case_id}"
     refunded_by_line = {ln.line_id: ln.refunded for ln in order.lines}
     touched = {ln.line_id for ln in refund.lines} or set(refunded_by_line)
-    rows = s.scalars(select(CommissionRecord).where(CommissionRecord.line_id.in_(touched), CommissionRecord.state != "cancelled").order_by(CommissionRecord.id)).all()
+    q = select(CommissionRecord).where(CommissionRecord.line_id.in_(touched), CommissionRecord.state != "cancelled").order_by(CommissionRecord.id)
+    rows = s.scalars(q).all()
+    # The beneficiaries' balance rows first (the lock a withdrawal, hold or release takes
+    # first), then the records again: a hold or release running meanwhile cannot move a
+    # record between the read and the reversal.
+    accounts.lock_balances(s, {(r.merchant_id, r.member_id) for r in rows})
+    rows = s.scalars(q.execution_options(populate_existing=True)).all()
     groups: dict[tuple[int, int, int], list[CommissionRecord]] = {}
     for rec in rows:
         groups.setdefault((rec.line_id, rec.member_id, rec.level), []).append(rec)
-    order_of = {"frozen": 0, "available": 1, "withdrawn": 2}
+    order_of = {"frozen": 0, "held": 1, "available": 2, "withdrawn": 3}
+    reversed_from = {"frozen": SHARER_FROZEN, "held": SHARER_HELD}
     total = 0
     for (line_id, member_id, level), recs in groups.items():
         first = recs[0]
@@ -156,12 +164,12 @@ def on_refund(s: Session, order: OrderRefunded, now: datetime) -> int:
             if remaining <= 0 or rec.state == "withdrawn" or rec.amount <= 0:
                 continue
             take = min(remaining, rec.amount)
-            account, kind = (SHARER_FROZEN, "reversal") if rec.state == "frozen" else (SHARER_AVAILABLE, "clawback")
+            account, kind = (reversed_from[rec.state], "reversal") if rec.state in reversed_from else (SHARER_AVAILABLE, "clawback")
             remaining -= take
             if not ledger.transfer(s, rec.merchant_id, kind, f"{prefix}:{rec.id}", [Leg(account, member_id, -take), Leg(COMMISSION_PAYABLE, None, take)], now):
                 continue  # already taken by an earlier delivery of this event
             rec.amount -= take
-            if rec.amount == 0 and rec.state == "frozen":
+            if rec.amount == 0 and rec.state in reversed_from:
                 rec.state = "cancelled"
             total += take
         if remaining > 0:
@@ -176,39 +184,16 @@ def on_refund(s: Session, order: OrderRefunded, now: datetime) -> int:
     return total
 
 
-def hold(s: Session, merchant_id: int, member_id: int, reason: str, now: datetime) -> None:
-    s.execute(insert_ignore(s, CommissionHold, {"merchant_id": merchant_id, "member_id": member_id, "reason": reason, "created_at": now}, ["merchant_id", "member_id", "reason"]))
-
-
-def release_hold(s: Session, merchant_id: int, member_id: int, reason: str) -> None:
-    s.execute(delete(CommissionHold).where(CommissionHold.merchant_id == merchant_id, CommissionHold.member_id == member_id, CommissionHold.reason == reason))
-
-
-def held(s: Session, merchant_id: int) -> set[int]:
-    return set(s.scalars(select(CommissionHold.member_id).where(CommissionHold.merchant_id == merchant_id)))
-
-
-def is_held(s: Session, merchant_id: int, member_id: int) -> bool:
-    """Whether the member is under a hold (a risk case, a suspension) at this merchant."""
-    q = select(CommissionHold.member_id).where(CommissionHold.merchant_id == merchant_id, CommissionHold.member_id == member_id).limit(1)
-    return s.scalars(q).first() is not None
-
-
 def settle_order(s: Session, order_id: int, now: datetime) -> int:
     """Realtime settlement of one completed order: its frozen records become available,
-    except those of held sharers (they wait, frozen, for the case to close and are then
-    settled by the daily batch). Compare-and-set per record: each moves once."""
-    moved = 0
+    except those of held sharers (they wait, frozen and queued, for the hold to end:
+    ``holds.release_hold`` settles them). Compare-and-set per record: each moves once."""
     recs = s.scalars(select(CommissionRecord).where(CommissionRecord.order_id == order_id, CommissionRecord.state == "frozen").order_by(CommissionRecord.id)).all()
     on_hold = held(s, recs[0].merchant_id) if recs else set()
     for rec in recs:
         if rec.member_id in on_hold:
             settlement.queue_record(s, rec.id, now)
-            continue
-        if s.execute(update(CommissionRecord).where(CommissionRecord.id == rec.id, CommissionRecord.state == "frozen").values(state="available", settled_at=now)).rowcount != 1:
-            continue
-        ledger.transfer(s, rec.merchant_id, "settle", f"settle:{rec.id}", [Leg(SHARER_FROZEN, rec.member_id, -rec.amount), Leg(SHARER_AVAILABLE, rec.member_id, rec.amount)], now)
-        moved += 1
+    moved, _ = settlement.settle_records(s, [rec.id for rec in recs if rec.member_id not in on_hold], now)
     return moved
 
 
@@ -221,13 +206,23 @@ class Earnings:
     available: int
     withdrawn: int
     records: list[CommissionRecord]
+    held: int = 0  # out of reach of withdrawal while a hold lasts
+    hold: str | None = None  # why, for the sharer: "review" (a risk case), "suspended", or None
+
+
+def hold_kind(reasons: list[str]) -> str | None:
+    """What the sharer is told of their holds: a suspension, else a review (risk cases)."""
+    if holds.SUSPENDED in reasons:
+        return "suspended"
+    return "review" if reasons else None
 
 
 def earnings(s: Session, member_id: int, merchant_id: int, limit: int = 200) -> Earnings:
     b = accounts.balance(s, merchant_id, member_id)
     recs = list(s.scalars(select(CommissionRecord).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id).order_by(CommissionRecord.id.desc()).limit(limit)))
     withdrawn = s.scalar(select(func.coalesce(func.sum(CommissionRecord.amount), 0)).where(CommissionRecord.merchant_id == merchant_id, CommissionRecord.member_id == member_id, CommissionRecord.state == "withdrawn"))
-    return Earnings(b.frozen if b else 0, b.available if b else 0, int(withdrawn or 0), recs)
+    kind = hold_kind(holds.reasons_of(s, merchant_id, member_id))
+    return Earnings(b.frozen if b else 0, b.available if b else 0, int(withdrawn or 0), recs, held=int(b.held) if b else 0, hold=kind)
 
 
 def commission_on_orders(s: Session, merchant_id: int, member_id: int, order_ids: list[int]) -> int:

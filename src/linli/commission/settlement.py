@@ -20,13 +20,17 @@ the same steps as separate statements.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from linli.commission.models import SettlementBatch, SettlementTotal
+from linli import ledger
+from linli.commission.accounts import SHARER_AVAILABLE, SHARER_FROZEN
+from linli.commission.models import CommissionDue, CommissionRecord, SettlementBatch, SettlementTotal
 from linli.db import Database
+from linli.ledger import Leg
 from linli.timeutil import local_day_start
 
 # Due rows per atomic chunk: one transfer per sharer per chunk, so larger chunks write
@@ -59,6 +63,33 @@ def queue_record(s: Session, record_id: int, at: datetime) -> None:
         "INSERT INTO commission_due (record_id, merchant_id, member_id, due_at) "
         "SELECT r.id, r.merchant_id, r.member_id, r.due_at FROM commission_records r "
         "WHERE r.id = :id AND r.state = 'frozen' AND NOT EXISTS (SELECT 1 FROM commission_due d WHERE d.record_id = r.id)"), params)
+
+
+def settle_records(s: Session, record_ids: Iterable[int], now: datetime) -> tuple[int, int]:
+    """Realtime settlement of these records: each frozen one becomes available now, by
+    compare-and-set on its state and one transfer keyed ``settle:<record>`` (so each moves
+    once, whoever gets there first). Returns (records moved, fen moved)."""
+    moved = fen = 0
+    for rid in record_ids:
+        row = s.execute(update(CommissionRecord).where(CommissionRecord.id == rid, CommissionRecord.state == "frozen").values(state="available", settled_at=now)
+                        .returning(CommissionRecord.merchant_id, CommissionRecord.member_id, CommissionRecord.amount)).first()
+        if row is None:
+            continue
+        merchant_id, member_id, amount = row
+        ledger.transfer(s, merchant_id, "settle", f"settle:{rid}", [Leg(SHARER_FROZEN, member_id, -amount), Leg(SHARER_AVAILABLE, member_id, amount)], now)
+        moved, fen = moved + 1, fen + amount
+    return moved, fen
+
+
+def settle_queued(s: Session, merchant_id: int, member_id: int, now: datetime) -> int:
+    """A released sharer at a realtime merchant: the records their hold kept in the queue
+    (orders already completed) settle now instead of waiting for the daily batch. Returns
+    the fen settled."""
+    ids = sorted(s.scalars(select(CommissionDue.record_id).where(CommissionDue.merchant_id == merchant_id, CommissionDue.member_id == member_id)))
+    _, fen = settle_records(s, ids, now)
+    if ids:
+        s.execute(delete(CommissionDue).where(CommissionDue.record_id.in_(ids)))
+    return fen
 
 
 _PICK = """

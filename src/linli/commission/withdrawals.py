@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from linli import events, ledger
-from linli.commission import accounts, payout
+from linli.commission import accounts, holds, payout
 from linli.commission.accounts import FEES, PAID_OUT, PAYOUT_CLEARING, SHARER_AVAILABLE
 from linli.commission.events import WithdrawalApproved
 from linli.commission.models import CommissionRecord, Withdrawal
@@ -102,8 +102,12 @@ def approve(s: Session, who: Principal, merchant_id: int, wid: int, now: datetim
 
 
 def _give_back(s: Session, w: Withdrawal, status: str, note: str, now: datetime) -> None:
-    ledger.transfer(s, w.merchant_id, "withdraw_undo", f"withdraw_undo:{w.id}", [Leg(PAYOUT_CLEARING, w.member_id, -w.net), Leg(FEES, None, -w.fee), Leg(SHARER_AVAILABLE, w.member_id, w.amount)], now)
-    s.execute(update(CommissionRecord).where(CommissionRecord.withdrawal_id == w.id, CommissionRecord.state == "withdrawn").values(state="available", withdrawal_id=None))
+    """The money back to available — or to held, if a hold began since it was requested
+    (asked with the balance row taken, so a hold running meanwhile comes before or after)."""
+    accounts.lock_balances(s, {(w.merchant_id, w.member_id)})
+    state, account = holds.landing(s, w.merchant_id, w.member_id)
+    ledger.transfer(s, w.merchant_id, "withdraw_undo", f"withdraw_undo:{w.id}", [Leg(PAYOUT_CLEARING, w.member_id, -w.net), Leg(FEES, None, -w.fee), Leg(account, w.member_id, w.amount)], now)
+    s.execute(update(CommissionRecord).where(CommissionRecord.withdrawal_id == w.id, CommissionRecord.state == "withdrawn").values(state=state, withdrawal_id=None))
     w.status, w.failure = status, note[:200]
 
 

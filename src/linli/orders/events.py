@@ -7,8 +7,11 @@ campaign, team or invite code, what was paid per line) plus what the step adds:
   device and IP; absent in older rows or without a request). Risk records its signals.
 - ``order.cancelled`` v1: an unpaid order was cancelled (``reason``: buyer_cancelled,
   payment_timeout, …; ``was_paid`` is always false — a paid order is refunded instead).
-- ``order.paid`` v1: the order's money arrived (``paid_at``). Commission accrues;
-  campaigns count a group-buy seat and announce ``campaign.purchased``.
+- ``order.paid`` v1: the order's money arrived (``paid_at``), with the ``payer``: the keyed
+  hash (linli.edge) of the gateway's payer account, from ``payment.succeeded`` (absent in
+  older rows, for an order paid without the gateway — nothing to pay — or when the gateway
+  names no payer). Commission accrues (risk may screen out beneficiaries who share the
+  payer); campaigns count a group-buy seat and announce ``campaign.purchased``.
 - ``order.refunded`` v1: a refund case was paid back (``refund``: the case, its amount and
   lines; ``full``: nothing is left paid; ``order_kept``: the order goes on all the same, a
   free order — absent in rows written before it existed, read as false). Commission
@@ -68,6 +71,7 @@ class OrderCancelled(OrderFacts):
 class OrderPaid(OrderFacts):
     NAME = "order.paid"
     paid_at: IsoDatetime
+    payer: str | None = None  # keyed hash of the payer account (payment.succeeded's ``payer``)
 
 
 class RefundedLine(PayloadPart):

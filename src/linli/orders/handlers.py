@@ -13,4 +13,4 @@ from linli.payments.events import PaymentSucceeded
 def order_paid(s: Session, event: Event[PaymentSucceeded]) -> None:
     if event.payload.order_id is None:
         return  # a payment for another domain's subject (a top-up)
-    checkout.mark_paid(s, event.payload.order_id, event.payload.payment_id, event.created_at)
+    checkout.mark_paid(s, event.payload.order_id, event.payload.payment_id, event.created_at, payer=event.payload.payer)

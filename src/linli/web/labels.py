@@ -14,7 +14,7 @@ SHARER_STATUS = {
     "rejected": N_("Application not approved"),
 }
 LEVEL_NAMES = {0: N_("Leader"), 1: N_("Level 1"), 2: N_("Level 2"), 3: N_("Level 3")}
-RECORD_STATES = {"frozen": N_("Frozen"), "available": N_("Available"), "withdrawn": N_("Withdrawn"), "cancelled": N_("Cancelled")}
+RECORD_STATES = {"frozen": N_("Frozen"), "available": N_("Available"), "held": N_("On hold"), "withdrawn": N_("Withdrawn"), "cancelled": N_("Cancelled")}
 RECORD_KINDS = {"accrual": "", "clawback": N_("Clawback after a refund"), "bonus": N_("Monthly bonus")}
 WITHDRAWAL_STATUS = {
     "pending_review": N_("Waiting for the shop's review"),

@@ -246,10 +246,11 @@ def _new_pickup_code(s: Session, point_id: int) -> str:
     raise Conflict("pickup.codes_exhausted", "Could not find a free pickup code; try again.")
 
 
-def mark_paid(s: Session, order_id: int, payment_id: int | None, now: datetime) -> str:
-    """Record that an order's money arrived. Returns what happened: ``paid``,
-    ``duplicate`` or ``refunded`` (money for an order already cancelled goes back: it is
-    never fulfilled from stock that was released)."""
+def mark_paid(s: Session, order_id: int, payment_id: int | None, now: datetime, *, payer: str | None = None) -> str:
+    """Record that an order's money arrived (``payer``: the keyed hash of the payer account,
+    carried on ``order.paid``). Returns what happened: ``paid``, ``duplicate`` or
+    ``refunded`` (money for an order already cancelled goes back: it is never fulfilled
+    from stock that was released)."""
     o = s.get(Order, order_id)
     if o.status == Status.pending_payment.value:
         values = {"paid_at": now}
@@ -257,7 +258,7 @@ def mark_paid(s: Session, order_id: int, payment_id: int | None, now: datetime) 
             code = _new_pickup_code(s, o.pickup_point_id)
             values.update(pickup_code=code, open_pickup_code=code)
         if move(s, o, Status.paid.value, action="paid", actor=None, kind="gateway", now=now, detail={"payment_id": payment_id}, **values):
-            emit(s, OrderPaid, o, now, paid_at=now)
+            emit(s, OrderPaid, o, now, paid_at=now, payer=payer)
             if ports.campaign.get().holds(s, o.id, o.campaign_id, o.team_id):
                 # A team or community threshold: the order waits until the group forms.
                 move(s, o, Status.grouping.value, action="grouping", actor=None, kind="system", now=now)
