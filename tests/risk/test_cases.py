@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 
 from linli import events, jobs, ledger
+from linli.payments.gateway import payment_gateway
 from tests.conftest import login, problem_code
-from tests.orders.helpers import buy, make_shop
+from tests.orders.helpers import buy, make_shop, pay
 from tests.risk.test_signals import api_login, me
 
 API = "/api/v1"
@@ -72,10 +73,50 @@ def test_a_second_account_on_the_sharers_phone_earns_the_sharer_nothing(client, 
     assert earnings(client, shop.leader, merchant.id)["frozen"] == 2 * 1020  # the leader shares nothing with the buyer
     [case] = open_cases(client, merchant)
     assert case["member_id"] == a_id and case["level"] == "block" and case["member_phone"] == "137****0001"
-    [d] = case["decisions"]
+    flagged, d = case["decisions"]  # the binding was flagged (review), the order refused (block)
+    assert (flagged["rule"], flagged["subject_kind"], flagged["outcome"]) == ("self_referral", "binding", "review")
     assert (d["rule"], d["subject_kind"], d["subject_id"], d["outcome"], d["rule_version"]) == ("self_referral", "order", o["id"], "block", 0)
     assert [s["kind"] for s in case["signals"]] == ["device"] and case["signals"][0]["value"].startswith("#")
     assert case["held"]["frozen"] == 1360  # the case holds the rest of the sharer's commission
+    ledger_ok(db, merchant.id)
+
+
+NEAR = {"name": "王女士", "phone": "13700000001", "text": "云顶华府 5 幢 1201", "lat": 30.2800, "lng": 120.1600}
+
+
+def deliver(client, db, h, shop, address) -> dict:
+    r = client.post(f"{API}/orders", json={"merchant_id": shop.merchant_id, "items": [{"sku_id": shop.skus["berry"], "qty": 1}], "address": address}, headers=h)
+    assert r.status_code == 201, r.text
+    return pay(client, db, h, r.json()["id"])
+
+
+@pytest.mark.parametrize("kind", ["phone", "device", "payer", "address"])
+def test_self_referral_by_any_shared_signal_zeroes_that_beneficiary_only(client, db, merchant, kind):
+    shop = make_shop(client, merchant)
+    a, a_id, code = appoint(client, merchant, "13700000001", "phone-of-a-0001")
+    deliver(client, db, a, shop, NEAR)  # the sharer's own order: their phone, payer and address are on record
+    alt = invitee(client, db, merchant, "13700000009", "phone-of-a-0001" if kind == "device" else "phone-of-z-0009", code)
+    alt_id = me(client, alt)
+    before = earnings(client, a, merchant.id)["frozen"]
+    leader_before = earnings(client, shop.leader, merchant.id)["frozen"]
+    gw = payment_gateway.get()
+    if kind == "payer":
+        gw.payers[alt_id] = gw.payer_of(a_id)
+    try:
+        if kind == "phone":  # goods sent to the sharer's own phone, at another address
+            o = deliver(client, db, alt, shop, {**NEAR, "name": "小张", "text": "云顶华府 9 幢 302"})
+        elif kind == "address":
+            o = deliver(client, db, alt, shop, {**NEAR, "name": "小张", "phone": "13700000009"})
+        else:
+            o = buy(client, db, alt, shop, [(shop.skus["berry"], 1)])
+    finally:
+        gw.payers.pop(alt_id, None)
+    assert earnings(client, a, merchant.id)["frozen"] == before  # nothing for the self-referral
+    assert earnings(client, shop.leader, merchant.id)["frozen"] == leader_before + 1020  # the leader's share unchanged
+    [case] = open_cases(client, merchant)
+    refused = [d for d in case["decisions"] if d["subject_kind"] == "order"]
+    assert [(d["subject_id"], d["outcome"]) for d in refused] == [(o["id"], "block")]
+    assert kind in {s["kind"] for s in case["signals"]}
     ledger_ok(db, merchant.id)
 
 
@@ -98,7 +139,7 @@ def test_three_accounts_on_one_device_hold_the_sharers_commission_until_staff_re
     assert r.status_code == 409 and problem_code(r) == "withdrawal.insufficient"
     ledger_ok(db, merchant.id)
     r = decide(client, merchant, case["id"], "release", reason=None)
-    assert r.status_code == 422
+    assert r.status_code == 422 and problem_code(r) == "risk.reason_required"
     r = decide(client, merchant, case["id"], "release", reason="   ")
     assert r.status_code == 422 and problem_code(r) == "risk.reason_required"
     r = decide(client, merchant, case["id"], "release", reason="一家三口共用一台平板，已电话核实")
@@ -194,7 +235,7 @@ def test_thirty_honest_neighbours_behind_one_ip_trigger_nothing(client, db, merc
         buy(client, db, h, shop, [(shop.skus["apple"], 1)])
         clock.advance(hours=5)
     r = client.get(f"{API}/merchants/{merchant.id}/risk/cases", headers=merchant.owner)
-    assert r.json() == []
+    assert r.json() == [], [(c["level"], [(d["rule"], d["evidence"]) for d in c["decisions"]]) for c in r.json()]
     assert earnings(client, s_h, merchant.id)["frozen"] + earnings(client, s_h, merchant.id)["available"] == 30 * 598
 
 
@@ -208,8 +249,6 @@ def test_a_delivery_more_than_3_km_from_the_leaders_community_earns_the_leader_n
     for address in (near, far):
         r = client.post(f"{API}/orders", json={**body, "address": address}, headers=buyer)
         assert r.status_code == 201, r.text
-        from tests.orders.helpers import pay
-
         pay(client, db, buyer, r.json()["id"])
     assert earnings(client, shop.leader, merchant.id)["frozen"] == 1020  # the near one only
     assert open_cases(client, merchant) == []  # 跨区引流 refuses the share, it opens no case

@@ -92,8 +92,8 @@ def test_the_order_is_checked_against_the_base():
 
 
 def test_scores_map_to_outcomes_at_the_thresholds():
-    d = defaults()  # review 40, hold 70, block 100
-    assert [outcome(s, d) for s in (0, 39, 40, 69, 70, 99, 100, 5000)] == [APPROVE, APPROVE, REVIEW, REVIEW, HOLD, HOLD, BLOCK, BLOCK]
+    d = defaults()  # review 30, hold 70, block 100
+    assert [outcome(s, d) for s in (0, 29, 30, 69, 70, 99, 100, 5000)] == [APPROVE, APPROVE, REVIEW, REVIEW, HOLD, HOLD, BLOCK, BLOCK]
     same = validate({"review_at": 50, "hold_at": 50, "block_at": 60})
     assert [outcome(s, same) for s in (49, 50, 59, 60)] == [APPROVE, HOLD, HOLD, BLOCK]  # review = hold: straight to hold
     assert rule_set.holds(HOLD) and rule_set.holds(BLOCK) and not rule_set.holds(REVIEW) and not rule_set.holds(APPROVE)

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from linli.commission import holds
+from linli.commission import service as commission
 from linli.db import is_unique_violation
 from linli.errors import Conflict, Invalid, NotFound
 from linli.identity import service as identity
@@ -43,15 +43,16 @@ def snoozed(s: Session, merchant_id: int, member_id: int, rule: str, now: dateti
 
 def record(
     s: Session, rs: RiskRules, merchant_id: int, member_id: int, subject_kind: str, subject_id: int, rule: str, now: datetime, *,
-    evidence: dict[str, Any], outcome: str | None = None,
+    evidence: dict[str, Any], outcome: str | None = None, score: int | None = None,
 ) -> RiskDecision | None:
     """Record that ``rule`` fired for ``member_id`` on the subject (None if the rule is
     snoozed for them, or if this finding was recorded before: a replay decides nothing).
     ``outcome`` is the finding's own effect when it has one (a share refused on an order:
-    block); else what its score alone maps to. A scoring finding joins the member's case."""
+    block); else what its score (the rule's, unless given) alone maps to. A scoring finding
+    joins the member's case."""
     if snoozed(s, merchant_id, member_id, rule, now):
         return None
-    score = rs.score(rule)
+    score = rs.score(rule) if score is None else score
     d = RiskDecision(
         merchant_id=merchant_id, member_id=member_id, subject_kind=subject_kind, subject_id=subject_id, rule=rule, score=score,
         outcome=outcome or rule_set.outcome(score, rs), rule_version=rs.version, evidence=evidence, created_at=now,
@@ -98,7 +99,7 @@ def _join_case(s: Session, rs: RiskRules, d: RiskDecision, now: datetime) -> Non
         if moved == 1:
             s.refresh(case)
             if rule_set.holds(case.level):
-                holds.hold(s, case.merchant_id, case.member_id, hold_reason(case.id), now)
+                commission.hold(s, case.merchant_id, case.member_id, hold_reason(case.id), now)
             return
         d.case_id = None  # closed by staff under us: a fresh case
         s.flush()
@@ -129,13 +130,13 @@ def _new_case(s: Session, rs: RiskRules, d: RiskDecision, now: datetime) -> Risk
 class CaseView:
     case: RiskCase
     decisions: list[RiskDecision]
-    held: holds.HoldView
+    held: commission.HoldView
     overdue: bool
 
 
 def _view(s: Session, case: RiskCase, now: datetime) -> CaseView:
     decisions = list(s.scalars(select(RiskDecision).where(RiskDecision.case_id == case.id).order_by(RiskDecision.id)))
-    return CaseView(case, decisions, holds.hold_view(s, case.merchant_id, case.member_id), case.status == "open" and case.due_at <= now)
+    return CaseView(case, decisions, commission.hold_view(s, case.merchant_id, case.member_id), case.status == "open" and case.due_at <= now)
 
 
 def list_cases(s: Session, who: Principal, merchant_id: int, status: str | None, now: datetime, limit: int = 100) -> list[CaseView]:
@@ -187,9 +188,9 @@ def decide(s: Session, who: Principal, merchant_id: int, case_id: int, outcome: 
     s.refresh(case)
     reason_key = hold_reason(case.id)
     if outcome == "release":
-        case.amount = holds.release_hold(s, merchant_id, case.member_id, reason_key, now)
+        case.amount = commission.release_hold(s, merchant_id, case.member_id, reason_key, now)
     else:
-        case.amount = holds.claw_back(s, merchant_id, case.member_id, reason_key, now)
+        case.amount = commission.claw_back(s, merchant_id, case.member_id, reason_key, now)
         if outcome == "suspend":
             referral.suspend(s, merchant_id, case.member_id, now, note=f"risk case {case.id}: {text}"[:200])
     if false_positive:

@@ -69,7 +69,7 @@ class CaseOut(Output):
 
 class DecideIn(Input):
     outcome: Literal["release", "claw_back", "suspend"]
-    reason: str = Field(min_length=1, max_length=cases.REASON_MAX)
+    reason: str = Field(default="", max_length=cases.REASON_MAX)  # required: the service refuses an empty one (risk.reason_required)
     false_positive: bool = False
 
 

@@ -10,9 +10,25 @@ from datetime import datetime, timedelta
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
 
-from linli.risk import cases, rules
+from linli.risk import cases, rules, signals
 from linli.risk.models import RiskAttribution, RiskSignal
-from linli.risk.rule_set import CLUSTER, REFUND_RATE, SINGLE_SHARER, VELOCITY, RiskRules
+from linli.risk.rule_set import CLUSTER, REFUND_RATE, REVIEW, SELF_REFERRAL, SINGLE_SHARER, VELOCITY, RiskRules
+
+
+def shared_evidence(shared: dict[str, frozenset[str]]) -> list[dict[str, str]]:
+    return [{"kind": kind, "value": rules.mask(min(values))} for kind, values in sorted(shared.items())]
+
+
+def binding(s: Session, rs: RiskRules, merchant_id: int, invitee_id: int, inviter_id: int, event_id: int, now: datetime) -> None:
+    """A binding between two accounts that share a phone, device, payer account or address
+    is flagged: a finding on the inviter's case at review (their orders through it are then
+    refused one by one at payment, at the rule's own score)."""
+    if rs.on(SELF_REFERRAL):
+        shared = rules.shared_signals(signals.signal_set(s, invitee_id, merchant_id), signals.signal_set(s, inviter_id, merchant_id))
+        if shared:
+            evidence = {"shared": shared_evidence(shared), "invitee_id": invitee_id}
+            cases.record(s, rs, merchant_id, inviter_id, rules.BINDING, event_id, SELF_REFERRAL, now, evidence=evidence, outcome=REVIEW, score=min(rs.score(SELF_REFERRAL), rs["review_at"]))
+    cluster(s, rs, merchant_id, inviter_id, rules.BINDING, event_id, now)
 
 
 def cluster(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, subject_kind: str, subject_id: int, now: datetime) -> None:

@@ -1,9 +1,9 @@
 """Risk's reactions: a login's, a binding's and an order's signals recorded from the events
 that announce them (the edge facts they carry, the member's phone from identity, the
 delivery address from orders), and the payer account from the payment. Each writes one row
-per subject, so a replayed event changes nothing. A binding is also judged for a cluster
-around its inviter, a refund for its sharer's refund rate (a paid order is judged in
-commission's transaction, through ``risk.screen``)."""
+per subject, so a replayed event changes nothing. A binding is also judged (two accounts
+sharing a signal are flagged; a cluster around the inviter), a refund for its sharer's refund
+rate; a paid order is judged in commission's transaction, through ``risk.screen``."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def binding_signals(s: Session, event: Event[MemberBound]) -> None:
     p = event.payload
     invitee = identity.get_member(s, p.invitee_id)
     signals.record(s, rules.BINDING, event.id, p.invitee_id, event.created_at, merchant_id=p.merchant_id, related_member_id=p.inviter_id, facts=p.edge, phone=invitee.phone)
-    detect.cluster(s, rulesets.current(s, p.merchant_id), p.merchant_id, p.inviter_id, rules.BINDING, event.id, event.created_at)
+    detect.binding(s, rulesets.current(s, p.merchant_id), p.merchant_id, p.invitee_id, p.inviter_id, event.id, event.created_at)
 
 
 @on(OrderRefunded)

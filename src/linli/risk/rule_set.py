@@ -21,9 +21,12 @@ Two choices of ours where RULES.md is silent, written down here:
 - the refund-rate rule waits for ``refund_rate_min_orders`` (default 5) attributed orders, so
   one refunded first order (100%) does not put a new sharer on hold;
 - "new accounts buying only through one sharer" fires when at least
-  ``single_sharer_min_accounts`` (default 10) members bound to the sharer in the window have
+  ``single_sharer_min_accounts`` (default 50) members bound to the sharer in the window have
   paid orders and every one of their paid orders in the window went through that sharer and
-  no one else, and they make all of the sharer's attributed buyers in the window.
+  no one else, and they make all of the sharer's attributed buyers in the window. Honest
+  neighbours invited by one sharer look exactly like that too, so the default asks for 50
+  such accounts in 30 days before a human looks (a review holds no money): a compound of 30
+  neighbours joining one sharer in a month is normal business and triggers nothing;
 - a staff "false positive" snoozes that rule for that member for ``snooze_days`` (default 90).
 """
 
@@ -62,7 +65,7 @@ SPEC = Spec("risk", (
     Knob("refund_rate_min_orders", 5, lo=1, hi=10_000, unit="orders"),
     Knob("single_sharer_enabled", True),
     Knob("single_sharer_score", 30, **_SCORE),
-    Knob("single_sharer_min_accounts", 10, lo=2, hi=10_000, unit="members"),
+    Knob("single_sharer_min_accounts", 50, lo=2, hi=10_000, unit="members"),
     Knob("single_sharer_days", 30, lo=1, hi=180, unit="days"),
     Knob("cross_area_enabled", True),
     Knob("cross_area_distance_m", 3000, lo=500, hi=100_000, unit="m"),

@@ -71,7 +71,7 @@ def _self_referrals(s: Session, rs: RiskRules, order: OrderPaid, members: set[in
         shared = rules.shared_signals(mine, signals.signal_set(s, member, order.merchant_id))
         if not shared:
             continue
-        evidence = {"shared": [{"kind": kind, "value": rules.mask(min(values))} for kind, values in sorted(shared.items())], "buyer_id": order.member_id}
+        evidence = {"shared": detect.shared_evidence(shared), "buyer_id": order.member_id}
         cases.record(s, rs, order.merchant_id, member, rules.ORDER, order.order_id, SELF_REFERRAL, now, evidence=evidence, outcome="block")
         found.add(member)
     return found
