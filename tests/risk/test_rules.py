@@ -65,3 +65,66 @@ def test_the_retention_cutoff():
     assert rules.retention_cutoff(now, 180) == now - timedelta(days=180)
     with pytest.raises(ValueError):
         rules.retention_cutoff(now, 0)
+
+
+# --- the sharer rules at their thresholds (RULES.md: velocity > 5 an hour or > 20 a day,
+# refunds > 30% of attributed orders) --------------------------------------------------------
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+minutes_back = st.lists(st.integers(min_value=0, max_value=3 * 24 * 60), max_size=60)
+
+
+@given(minutes_back)
+def test_velocity_fires_exactly_above_five_an_hour_or_twenty_a_day(back):
+    times = [NOW - timedelta(minutes=m, seconds=1) for m in back]
+    hour = sum(1 for m in back if m < 60)  # paid within the last hour
+    day = sum(1 for m in back if m < 24 * 60)
+    got = rules.over_velocity(times, NOW, per_hour=5, per_day=20)
+    assert (got is not None) == (hour > 5 or day > 20)
+    if got is not None:
+        assert got == (hour, day)
+    # One more order now never turns a firing rule off.
+    assert got is None or rules.over_velocity([*times, NOW], NOW, 5, 20) is not None
+
+
+def test_velocity_at_the_threshold_and_one_above():
+    five = [NOW - timedelta(minutes=i) for i in range(5)]
+    assert rules.over_velocity(five, NOW, 5, 20) is None
+    assert rules.over_velocity([*five, NOW - timedelta(minutes=30)], NOW, 5, 20) == (6, 6)
+    twenty = [NOW - timedelta(hours=1, minutes=i * 30) for i in range(20)]  # none in the last hour
+    assert rules.over_velocity(twenty, NOW, 5, 20) is None
+    assert rules.over_velocity([*twenty, NOW - timedelta(hours=23)], NOW, 5, 20) == (0, 21)
+    assert rules.over_velocity([NOW - timedelta(days=1)] * 50, NOW, 5, 20) is None  # a day ago exactly: outside
+    assert rules.over_velocity([NOW + timedelta(minutes=1)] * 50, NOW, 5, 20) is None  # not yet
+
+
+@given(st.integers(min_value=0, max_value=500), st.integers(min_value=0, max_value=500))
+def test_refund_rate_fires_exactly_above_thirty_percent_of_at_least_the_minimum(orders, refunded):
+    refunded = min(refunded, orders)
+    fired = rules.over_refund_rate(orders, refunded, min_orders=5, max_bp=3000)
+    assert fired == (orders >= 5 and refunded * 10 > orders * 3)
+
+
+def test_refund_rate_at_the_threshold():
+    assert not rules.over_refund_rate(10, 3, 5, 3000)  # exactly 30%
+    assert rules.over_refund_rate(10, 4, 5, 3000)
+    assert not rules.over_refund_rate(4, 4, 5, 3000)  # 100% of too few orders
+    assert rules.refund_rate_bp(3, 1) == 3333 and rules.refund_rate_bp(0, 0) == 0
+
+
+def test_clusters_count_distinct_members_on_devices_and_addresses_never_ips():
+    seen = {("device", "d1"): [1, 2, 2, 3], ("address", "a1"): [4, 5], ("ip", "i1"): [1, 2, 3, 4, 5, 6]}
+    assert rules.clusters(seen, 3) == [("device", "d1", (1, 2, 3))]
+    assert rules.clusters(seen, 4) == []
+
+
+def test_only_through_one_sharer_needs_every_buyer_new_and_loyal():
+    loyal = {b: (True, frozenset({7})) for b in range(50)}
+    assert rules.only_through(7, loyal, 50)
+    assert not rules.only_through(7, dict(list(loyal.items())[:49]), 50)
+    assert not rules.only_through(7, {**loyal, 99: (False, frozenset({7}))}, 50)  # one long-standing customer
+    assert not rules.only_through(7, {**loyal, 99: (True, frozenset({7, 8}))}, 50)  # one also buys through another
+
+
+def test_cross_area_is_strictly_beyond_the_limit():
+    assert not rules.cross_area(3000, 3000) and rules.cross_area(3001, 3000) and not rules.cross_area(None, 3000)

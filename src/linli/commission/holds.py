@@ -30,9 +30,10 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from linli import ledger
+from linli import events, ledger
 from linli.commission import accounts, settlement
 from linli.commission.accounts import COMMISSION_PAYABLE, SHARER_AVAILABLE, SHARER_FROZEN, SHARER_HELD
+from linli.commission.events import CommissionClawedBack
 from linli.commission.models import CommissionHold, CommissionRecord, SharerBalance
 from linli.commission.versions import current
 from linli.db import insert_ignore
@@ -128,7 +129,9 @@ def claw_back(s: Session, merchant_id: int, member_id: int, reason: str, now: da
     key = f"holdclaw:{merchant_id}:{member_id}:{reason}:{n}"
     legs = [Leg(SHARER_HELD, member_id, -from_held), Leg(SHARER_FROZEN, member_id, -from_frozen), Leg(COMMISSION_PAYABLE, None, from_held + from_frozen)]
     ledger.transfer(s, merchant_id, "clawback", key, legs, now, require_funds=True)
-    s.execute(delete(CommissionHold).where(CommissionHold.merchant_id == merchant_id, CommissionHold.member_id == member_id, CommissionHold.reason == reason))
+    gone = s.execute(delete(CommissionHold).where(CommissionHold.merchant_id == merchant_id, CommissionHold.member_id == member_id, CommissionHold.reason == reason)).rowcount
+    if gone or from_held or from_frozen:  # announced once: a repeat finds no hold row and no money
+        events.emit(s, CommissionClawedBack(merchant_id=merchant_id, member_id=member_id, reason=reason, amount=from_held + from_frozen), merchant_id=merchant_id, at=now)
     s.flush()
     return from_held + from_frozen
 

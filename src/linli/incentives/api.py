@@ -173,7 +173,7 @@ class ReferralOut(Output):
     programme_id: int
     invitee: str = Field(description="the invitee's phone, masked (138****1234)")
     status: str = Field(description="pending | granted | voided")
-    void_reason: str | None = Field(description="refunded | monthly_cap")
+    void_reason: str | None = Field(description="refunded | monthly_cap | clawed_back")
     reward: RewardIO | None = Field(description="the inviter's reward")
     paid: int
     created_at: datetime

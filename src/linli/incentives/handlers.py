@@ -7,12 +7,15 @@ sale's change moves its sharer's leaderboard scores in the same transaction (boa
 a sale whose net moved, or a granted referral, re-evaluates the badges of the member who
 brought it (incentives/badges.py). ``member.bound`` is recorded as binding history (the
 inviter bound at the receipt gets the referral) and rewards nothing: RULES.md never rewards a
-sign-up. A member who becomes an active sharer gets the starter kit once (incentives/starter_kit.py)."""
+sign-up. A member who becomes an active sharer gets the starter kit once (incentives/starter_kit.py).
+A claw back of a sharer's commission (``commission.clawed_back``) voids the referral rewards
+that waited for them while they were held."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from linli.commission.events import CommissionClawedBack
 from linli.events import Event, on
 from linli.incentives import badges, boards, referrals, sales, starter_kit
 from linli.incentives.events import ReferralGranted
@@ -39,6 +42,11 @@ def referral_granted(s: Session, event: Event[OrderCompleted]) -> None:
 @on(OrderRefunded)
 def referral_voided(s: Session, event: Event[OrderRefunded]) -> None:
     referrals.on_refunded(s, event.payload, event.created_at)
+
+
+@on(CommissionClawedBack)
+def referrals_clawed_back(s: Session, event: Event[CommissionClawedBack]) -> None:
+    referrals.void_for_clawback(s, event.payload.merchant_id, event.payload.member_id, event.created_at)
 
 
 @on(OrderReceived)

@@ -42,7 +42,7 @@ error_messages(
 )
 
 STATUS = {"pending": N_("Reward pending"), "granted": N_("Reward granted"), "voided": N_("Reward void")}
-VOID_REASONS = {"refunded": N_("the order was refunded below the minimum"), "monthly_cap": N_("this month's limit was reached")}
+VOID_REASONS = {"refunded": N_("the order was refunded below the minimum"), "monthly_cap": N_("this month's limit was reached"), "clawed_back": N_("withdrawn after a risk review")}
 # a granted referral whose coupon the rewards domain refused (ProgrammeReward.failure)
 NOT_GIVEN = N_("Reward not given")
 FAILURES = {"coupon.sold_out": N_("the coupons ran out"), "coupon.ended": N_("the coupon has ended"), "coupon.inactive": N_("the coupon was withdrawn"),

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from linli import events
 from linli.catalog import service as catalog
+from linli.commission import service as commission
 from linli.db import Database, insert_ignore, take_counter
 from linli.errors import Conflict
 from linli.identity import service as identity
@@ -172,6 +173,13 @@ def grant_completed(db: Database, as_of: datetime, chunk: int = 500) -> int:
                     raise
 
 
+def void_for_clawback(s: Session, merchant_id: int, inviter_id: int, now: datetime) -> int:
+    """A claw back of the inviter's commission also voids the referral rewards that were
+    waiting for them (``clawed_back``); granted ones stay granted."""
+    q = select(ProgrammeReferral).where(ProgrammeReferral.merchant_id == merchant_id, ProgrammeReferral.inviter_id == inviter_id, ProgrammeReferral.status == "pending")
+    return sum(1 for r in s.scalars(q.order_by(ProgrammeReferral.id)).all() if _void(s, r, "clawed_back", now))
+
+
 def _pending(s: Session, order_id: int) -> list[tuple[ProgrammeReferral, ReferralProgramme]]:
     q = (select(ProgrammeReferral, ReferralProgramme).join(ReferralProgramme, ReferralProgramme.id == ProgrammeReferral.programme_id)
          .where(ProgrammeReferral.order_id == order_id, ProgrammeReferral.status == "pending").order_by(ProgrammeReferral.id))
@@ -200,7 +208,11 @@ def _grant_order(s: Session, order_id: int, net_at_completion: int, now: datetim
 
 
 def grant(s: Session, r: ProgrammeReferral, prog: ReferralProgramme, now: datetime) -> bool:
-    """``pending → granted``, the rewards, the inviter's count and the milestones it reaches."""
+    """``pending → granted``, the rewards, the inviter's count and the milestones it reaches.
+    While the inviter is under a hold (a risk case, a suspension) the referral stays pending:
+    the backstop job grants it once the hold is released, and a claw back voids it."""
+    if commission.is_held(s, r.merchant_id, r.inviter_id):
+        return False
     if s.execute(update(ProgrammeReferral).where(ProgrammeReferral.id == r.id, ProgrammeReferral.status == "pending").values(status="granted", granted_at=now)).rowcount != 1:
         return False
     s.refresh(r)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from linli.risk import cases, rules, signals
@@ -28,29 +28,39 @@ def binding(s: Session, rs: RiskRules, merchant_id: int, invitee_id: int, invite
         if shared:
             evidence = {"shared": shared_evidence(shared), "invitee_id": invitee_id}
             cases.record(s, rs, merchant_id, inviter_id, rules.BINDING, event_id, SELF_REFERRAL, now, evidence=evidence, outcome=REVIEW, score=min(rs.score(SELF_REFERRAL), rs["review_at"]))
-    cluster(s, rs, merchant_id, inviter_id, rules.BINDING, event_id, now)
+    cluster(s, rs, merchant_id, inviter_id, invitee_id, rules.BINDING, event_id, now)
 
 
-def cluster(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, subject_kind: str, subject_id: int, now: datetime) -> None:
-    """≥ ``cluster_min_members`` members (the sharer and those bound to them in the window)
-    seen on one device or at one delivery address in the window."""
+def cluster(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, member_id: int, subject_kind: str, subject_id: int, now: datetime) -> None:
+    """≥ ``cluster_min_members`` members — the sharer and those bound to them in the window —
+    seen on one device or at one delivery address in the window, judged around the member
+    who just arrived (the invitee of a binding, the buyer of an order): only the devices and
+    addresses they used are looked up, so the cost does not grow with the sharer's team."""
     if not rs.on(CLUSTER):
         return
     since = now - timedelta(days=rs["cluster_days"])
-    bound = set(s.scalars(select(RiskSignal.member_id).where(
-        RiskSignal.merchant_id == merchant_id, RiskSignal.subject_kind == rules.BINDING, RiskSignal.related_member_id == sharer_id, RiskSignal.seen_at >= since,
-    )))
-    if len(bound) + 1 < rs["cluster_min_members"]:
+    scope = (RiskSignal.merchant_id == merchant_id) | RiskSignal.merchant_id.is_(None)
+    mine = s.execute(select(RiskSignal.device_hash, RiskSignal.address_hash).where(RiskSignal.member_id == member_id, RiskSignal.seen_at >= since, scope)).all()
+    devices, addresses = {d for d, _ in mine if d}, {a for _, a in mine if a}
+    if not devices and not addresses:
         return
-    members = bound | {sharer_id}
+    near = [RiskSignal.device_hash.in_(devices)] if devices else []
+    near += [RiskSignal.address_hash.in_(addresses)] if addresses else []
+    rows = s.execute(select(RiskSignal.member_id, RiskSignal.device_hash, RiskSignal.address_hash).where(or_(*near), RiskSignal.seen_at >= since, scope)).all()
+    others = {m for m, _, _ in rows} - {sharer_id}
+    if len(others) + 1 < rs["cluster_min_members"]:
+        return
+    bound = set(s.scalars(select(RiskSignal.member_id).where(
+        RiskSignal.merchant_id == merchant_id, RiskSignal.subject_kind == rules.BINDING, RiskSignal.related_member_id == sharer_id,
+        RiskSignal.seen_at >= since, RiskSignal.member_id.in_(others),
+    ))) | {sharer_id}
     seen: dict[tuple[str, str], set[int]] = {}
-    q = select(RiskSignal.member_id, RiskSignal.device_hash, RiskSignal.address_hash).where(
-        RiskSignal.member_id.in_(members), RiskSignal.seen_at >= since, (RiskSignal.merchant_id == merchant_id) | RiskSignal.merchant_id.is_(None),
-    )
-    for member, device, address in s.execute(q):
-        if device:
+    for member, device, address in rows:
+        if member not in bound:
+            continue
+        if device in devices:
             seen.setdefault(("device", device), set()).add(member)
-        if address:
+        if address in addresses:
             seen.setdefault(("address", address), set()).add(member)
     found = rules.clusters(seen, rs["cluster_min_members"])
     if found:
@@ -58,8 +68,12 @@ def cluster(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, subject
         cases.record(s, rs, merchant_id, sharer_id, subject_kind, subject_id, CLUSTER, now, evidence=evidence)
 
 
-def on_paid(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, order_id: int, now: datetime) -> None:
-    cluster(s, rs, merchant_id, sharer_id, rules.ORDER, order_id, now)
+def on_paid(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, buyer_id: int, buyer_new: bool, order_id: int, now: datetime) -> None:
+    """The sharer's rules on one paid order they brought. Velocity and single sharer count
+    new members only, so an order of a long-standing customer costs only the cluster check."""
+    cluster(s, rs, merchant_id, sharer_id, buyer_id, rules.ORDER, order_id, now)
+    if not buyer_new:
+        return
     if rs.on(VELOCITY):
         since = now - timedelta(days=1)
         times = list(s.scalars(select(RiskAttribution.paid_at).where(
@@ -69,7 +83,10 @@ def on_paid(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, order_i
         if over:
             evidence = {"last_hour": over[0], "last_day": over[1], "per_hour": rs["velocity_per_hour"], "per_day": rs["velocity_per_day"]}
             cases.record(s, rs, merchant_id, sharer_id, rules.ORDER, order_id, VELOCITY, now, evidence=evidence)
-    if rs.on(SINGLE_SHARER):
+    earlier = s.scalars(select(RiskAttribution.order_id).where(
+        RiskAttribution.merchant_id == merchant_id, RiskAttribution.buyer_id == buyer_id, RiskAttribution.sharer_id == sharer_id, RiskAttribution.order_id != order_id,
+    ).limit(1)).first()
+    if rs.on(SINGLE_SHARER) and earlier is None:  # a new account joins the sharer's buyers: count again
         _single_sharer(s, rs, merchant_id, sharer_id, order_id, now)
 
 
