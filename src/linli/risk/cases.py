@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -146,8 +146,17 @@ def list_cases(s: Session, who: Principal, merchant_id: int, status: str | None,
     q = select(RiskCase).where(RiskCase.merchant_id == merchant_id)
     if status:
         q = q.where(RiskCase.status == status)
-    q = q.order_by(RiskCase.status.desc(), RiskCase.due_at, RiskCase.id.desc()).limit(min(max(limit, 1), 500))
+    # Open cases by due date (the overdue first); closed ones, the latest decided first.
+    order = (RiskCase.closed_at.desc(), RiskCase.id.desc()) if status == "closed" else (RiskCase.status.desc(), RiskCase.due_at, RiskCase.id.desc())
+    q = q.order_by(*order).limit(min(max(limit, 1), 500))
     return [_view(s, c, now) for c in s.scalars(q)]
+
+
+def open_counts(s: Session, who: Principal, merchant_id: int, now: datetime) -> tuple[int, int]:
+    """(open cases, of which past their SLA): the merchant page's badge."""
+    identity.require_permission(s, who, merchant_id, Permission.finance)
+    q = select(func.count()).select_from(RiskCase).where(RiskCase.merchant_id == merchant_id, RiskCase.status == "open")
+    return s.scalar(q) or 0, s.scalar(q.where(RiskCase.due_at <= now)) or 0
 
 
 def get_case(s: Session, who: Principal, merchant_id: int, case_id: int, now: datetime) -> CaseView:

@@ -2,7 +2,8 @@
 editor ``/console/merchants/{mid}/risk/rules`` — every rule with what it does in plain words,
 its switch, score and thresholds (with units), the three outcome thresholds, the SLA and the
 false-positive snooze, the version in force and who changed what, when. The risk desk's
-other pages (案件, the lead's) are siblings under ``/console/merchants/{mid}/risk/``.
+case pages (案件, ``desk_pages``) are siblings under ``/console/merchants/{mid}/risk/``; the
+section links to both, with the count of open (and overdue) cases.
 
 Finance staff and the owner only (``rulesets``). Saving is one use case in a savepoint: a
 field that is not a whole number, a value outside its bounds or thresholds out of order
@@ -24,7 +25,7 @@ from linli.identity import rules as identity_rules
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
-from linli.risk import rule_set, rulesets
+from linli.risk import cases, rule_set, rulesets
 from linli.risk.rule_set import SPEC
 from linli.schema import Id
 from linli.web import templating
@@ -168,7 +169,8 @@ def change_texts(page: Page, version: rulesets.Saved) -> list[str]:
 def risk_section(page: Page, s: Session, view: MerchantView, state: dict) -> Markup:
     if not view.can(Permission.finance):
         return Markup("")
-    context = {"page": page, "translations": page.translations, "view": view, "rules": rulesets.current(s, view.merchant.id)}
+    open_cases, overdue = cases.open_counts(s, page.who, view.merchant.id, page.ctx.now())
+    context = {"page": page, "translations": page.translations, "view": view, "rules": rulesets.current(s, view.merchant.id), "open_cases": open_cases, "overdue_cases": overdue}
     return Markup(templating.render("risk/_section.html", context))
 
 
