@@ -180,6 +180,12 @@ def demo(
 
     for phone, nick in CHAIN:
         table.add_row(f"sharer 分享官 {nick} (under 小李)", phone, f"http://{host}:{port}/m/share")
+    from linli.demo_risk import STORIES
+
+    for phone, nick, story in STORIES:
+        table.add_row(f"风控 risk: {nick} · {story}", phone, f"http://{host}:{port}/m/share")
+    finance = " / ".join(phone for phone, role in info.staff if role == "finance")
+    table.add_row("风控工作台 risk desk (owner, finance)", f"{info.owner_phone} / {finance}", f"http://{host}:{port}/console/merchants/{info.merchant_id}/risk/cases")
     console.print(table)
     if serve_after:
         serve(host=host, port=port, workers=1)

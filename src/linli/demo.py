@@ -82,6 +82,7 @@ def seed(db: Database, now: datetime) -> DemoInfo:
     from linli.demo_incentives import seed_incentives
     from linli.demo_orders import seed_orders
     from linli.demo_rewards import seed_rewards
+    from linli.demo_risk import seed_risk
     from linli.demo_stored_value import seed_stored_value
 
     seed_orders(db, info.merchant_id, OWNER_PHONE, now)
@@ -89,6 +90,7 @@ def seed(db: Database, now: datetime) -> DemoInfo:
     seed_campaigns(db, info.merchant_id, OWNER_PHONE, now)
     seed_stored_value(db, info.merchant_id, OWNER_PHONE, now)
     seed_incentives(db, info.merchant_id, OWNER_PHONE, now)  # before the new-member coupon is set: the friends joined before it
+    seed_risk(db, info.merchant_id, OWNER_PHONE, now)  # the risk stories' accounts too (a coupon would change the rewards story's counts)
     seed_rewards(db, info.merchant_id, OWNER_PHONE, now)
     return info
 

@@ -71,6 +71,13 @@ def seed_campaigns(db: Database, merchant_id: int, owner_phone: str, now: dateti
         neighbours = [identity.get_or_create_member(s, f"1370000{n:04d}", now) for n in range(60, 90)]
         for m in neighbours:
             community.set_home_community(s, m.id, home.id, now - 24 * hour)
+        # The eight who come through 小李's code are his group's neighbours of two months: a
+        # live room of brand-new accounts, eight orders in minutes, is what risk's velocity
+        # rule reviews (more than 5 an hour from new members through one sharer).
+        since = now - 60 * 24 * hour
+        personal = referral.my_code(s, leader.id, merchant_id, since).code
+        for m in neighbours[:8]:
+            referral.bind(s, m.id, personal, since)
         ids = [m.id for m in neighbours]
         live_id, team_id, threshold_id = live.id, team.id, threshold.id
 
