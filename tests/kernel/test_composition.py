@@ -98,19 +98,23 @@ def test_the_app_mounts_what_the_domains_declare(client):
 def test_ports_are_filled_by_the_domains_that_provide_them():
     from linli.campaigns import ports as campaign_ports
     from linli.campaigns.checkout import CampaignPricing
+    from linli.commission import ports as commission_ports
     from linli.incentives import badges
     from linli.orders import ports
     from linli.payments.gateway import SandboxGateway, payment_gateway
+    from linli.risk.screen import RiskScreen
 
     wiring = domains.bootstrap(Settings(env="test", plugins="tests.plugin"))
     assert wiring.filled == {
         "identity.homes": "community", "orders.campaign": "campaigns", "orders.queue": "campaigns", "payments.gateway": "payments", "referral.sharer_money": "commission",
         "orders.rewards": "rewards", "campaigns.early_access": "incentives", "edge.hash_key": "risk",
+        "commission.screen": "risk",
     }
     assert isinstance(ports.campaign.get(), CampaignPricing)
     assert campaign_ports.early_access.get() is badges.recommender_early_access  # 社区推荐官's first access to trials
     assert isinstance(payment_gateway.get(), SandboxGateway)
     assert edge.hash_key.get() == Settings(env="test").secret_key  # the keyed hash of captured signals
+    assert isinstance(commission_ports.screen.get(), RiskScreen)  # a paid order is screened before commission credits anyone
 
 
 def test_a_port_has_one_provider():
