@@ -273,6 +273,7 @@ def test_only_finance_and_owners_see_and_decide_cases(client, db, merchant, role
     assert r.status_code == 200
     again = client.post(f"{API}/merchants/{merchant.id}/risk/cases/{case['id']}/decide", json={"outcome": "release", "reason": "核实"}, headers={**fin, "Idempotency-Key": "d-1"})
     assert again.status_code == 200 and again.json() == r.json()
+    assert r.json()["decided_by"] == me(client, fin) and r.json()["reason"] == "核实"
 
 
 def test_a_case_past_its_sla_is_flagged_once(client, db, merchant, clock):

@@ -61,6 +61,7 @@ class CaseOut(Output):
     outcome: str | None
     reason: str | None
     false_positive: bool
+    decided_by: int | None  # the staff member who decided
     amount: int
     decisions: list[DecisionOut]
     signals: list[SignalOut]
@@ -86,7 +87,7 @@ def case_out(view: cases.CaseView, phones: dict[int, str]) -> CaseOut:
     return CaseOut(
         id=c.id, member_id=c.member_id, member_phone=phones.get(c.member_id, "****"), status=c.status, level=c.level, score=c.score, rule_version=c.rule_version,
         opened_at=c.opened_at, due_at=c.due_at, overdue=view.overdue, closed_at=c.closed_at, outcome=c.outcome, reason=c.reason, false_positive=c.false_positive,
-        amount=c.amount, decisions=[DecisionOut.model_validate(d) for d in view.decisions], signals=signals_of(view),
+        decided_by=c.decided_by, amount=c.amount, decisions=[DecisionOut.model_validate(d) for d in view.decisions], signals=signals_of(view),
         held=HeldOut(held=view.held.held, frozen=view.held.frozen_waiting, reasons=view.held.reasons),
     )
 
