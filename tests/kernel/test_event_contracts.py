@@ -256,6 +256,22 @@ def _incentives(client, db, shop: Shop, clock) -> None:
     events.drain(db)
 
 
+def _risk(client, db, shop: Shop) -> None:
+    """A sharer's second account on their own phone buys through them: the case is clawed
+    back (commission.clawed_back)."""
+    from tests.risk.test_cases import appoint, decide, invitee, open_cases
+
+    class _Merchant:  # what the risk test helpers read of a merchant
+        id, owner = shop.merchant_id, shop.owner
+
+    _, sharer_id, code = appoint(client, _Merchant, "13700000980", "risk-flow-phone-0980")
+    alt = invitee(client, db, _Merchant, "13700000981", "risk-flow-phone-0980", code)
+    buy(client, db, alt, shop, [(shop.skus["berry"], 1)])
+    [case] = [c for c in open_cases(client, _Merchant) if c["member_id"] == sharer_id]
+    assert decide(client, _Merchant, case["id"], "claw_back", reason="同一手机注册的小号").status_code == 200
+    events.drain(db)
+
+
 def _rewards_levels(client, db, shop: Shop, clock) -> None:
     """A member's level: up on a received order, a downgrade announced before the review."""
     body = [{"name": "银卡", "growth": 5000}, {"name": "金卡", "growth": 20000, "discount_bp": 500}]
@@ -283,6 +299,7 @@ def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(cl
     _campaigns(client, db, shop, clock)
     _stored_value(client, db, shop)
     _incentives(client, db, shop, clock)
+    _risk(client, db, shop)
     _rewards_levels(client, db, shop, clock)
     _rewards(db, clock)
     rows = outbox(db)
