@@ -1,0 +1,1 @@
+"""Clients of the real payment providers' documented HTTP APIs (WeChat Pay, Alipay)."""
