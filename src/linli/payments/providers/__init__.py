@@ -1,1 +1,1 @@
-"""Clients of the payment providers' documented HTTP APIs (issue 17), behind the payments and payout ports."""
+"""Clients of the real payment providers' documented HTTP APIs (WeChat Pay API v3, Alipay), for the payments and payout ports (issue 17)."""
