@@ -206,7 +206,7 @@ def test_a_call_signed_with_another_key_is_refused_as_alipay_does(fake):
     with pytest.raises(ProviderRefused) as err:
         stranger.query("LLP1")
     assert err.value.sub_code == "isv.invalid-signature" and err.value.provider_code == "40002" and not err.value.signed
-    assert err.value.status == 409 and err.value.to_problem()["sub_code"] == "isv.invalid-signature"
+    assert err.value.status == 502 and err.value.to_problem()["sub_code"] == "isv.invalid-signature"
     assert fake.calls == []
 
 

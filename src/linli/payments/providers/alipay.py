@@ -65,9 +65,10 @@ _OUR_NUMBER = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 class ProviderRefused(DomainError):
     """Alipay answered ``code`` ≠ 10000 (``signed``: whether that answer carried a valid
-    signature; an error the gateway could not sign comes without one)."""
+    signature; an error the gateway could not sign comes without one). 502, as WeChat Pay's
+    refusal: the caller did not talk to the provider, we did."""
 
-    status = 409
+    status = 502
     code = "payment.provider_refused"
     title = "The payment provider refused"
 
