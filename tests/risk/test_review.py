@@ -3,10 +3,20 @@ by the test that failed before its fix."""
 
 from __future__ import annotations
 
-from linli import events
+import threading
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
+
+from linli import events, ledger
+from linli.commission import service, settlement
 from linli.orders import service as orders
+from tests.conftest import login
 from tests.orders.helpers import buy, make_shop
 from tests.risk.test_cases import API, appoint, invitee, open_cases
+
+CASE = "risk:case:1"
 
 
 def test_campaign_rebates_and_failed_teams_do_not_count_towards_a_sharers_refund_rate(client, db, merchant, clock):
@@ -28,3 +38,75 @@ def test_campaign_rebates_and_failed_teams_do_not_count_towards_a_sharers_refund
     assert open_cases(client, merchant) == []
     r = client.get(f"{API}/me/earnings", params={"merchant_id": merchant.id}, headers=s_h).json()
     assert r["hold_reason"] is None
+
+
+def _blocked_or_done(db, worker: threading.Thread) -> None:
+    """Wait until ``worker`` has finished or waits on a row lock (PostgreSQL)."""
+    with db.engine.connect() as conn:
+        for _ in range(3000):
+            worker.join(0.01)
+            if not worker.is_alive():
+                return
+            q = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            if conn.execute(text(q)).scalar():
+                return
+            conn.rollback()
+    raise AssertionError("the hold neither finished nor waited")
+
+
+def _hold_when(db, statement: str, mid: int, member: int, now):
+    """An engine listener that, the first time ``statement`` is about to run (in another
+    transaction), runs a hold of ``member`` in its own thread and transaction and lets the
+    statement go on once the hold has committed or waits for a lock."""
+    fired = threading.Event()
+    done: list = []
+
+    def hold() -> None:
+        with db.transaction() as s:
+            done.append(service.hold(s, mid, member, CASE, now))
+
+    def before(conn, cursor, sql, *args):
+        if sql.lstrip().startswith(statement) and not fired.is_set() and threading.current_thread().name != "hold":
+            fired.set()
+            worker = threading.Thread(target=hold, name="hold")
+            worker.start()
+            _blocked_or_done(db, worker)
+            done.append(worker)
+
+    return before, fired, done
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("mode", ["realtime", "t_plus_1"])
+def test_a_hold_committed_while_an_order_settles_keeps_that_money_held(client, db, merchant, clock, mode):
+    """Settlement (realtime at completion, or the daily batch) read 'not held' just before a
+    hold committed: the record it then made available must still end up held, never
+    withdrawable while the case is open."""
+    client.put(f"{API}/merchants/{merchant.id}/commission-rules", json={"settlement": mode}, headers=merchant.owner)
+    shop = make_shop(client, merchant)
+    mid, leader = merchant.id, shop.leader_id
+    o = buy(client, db, login(client, "13700000004"), shop, [(shop.skus["berry"], 2)])
+    client.post(f"{API}/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.leader)
+    events.drain(db)
+    if mode == "t_plus_1":
+        with db.transaction() as s:
+            settlement.mark_due(s, o["id"], clock())
+    # After settlement read that the leader is not held: realtime, before it moves the record;
+    # the batch, between the statement that moves records and the one that writes transfers.
+    statement = "UPDATE commission_records" if mode == "realtime" else "INSERT INTO ledger_transfers (merchant_id, kind, key, created_at)\nSELECT"
+    before, fired, done = _hold_when(db, statement, mid, leader, clock())
+    sa_event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        if mode == "realtime":
+            with db.transaction() as s:
+                service.settle_order(s, o["id"], clock())
+        else:
+            settlement.settle_due(db, clock.advance(days=1))
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", before)
+    assert fired.is_set()
+    done[-1].join(30)
+    e = client.get(f"{API}/me/earnings", params={"merchant_id": mid}, headers=shop.leader).json()
+    assert (e["frozen"], e["available"], e["held"], e["hold_reason"]) == (0, 0, 2040, "review")
+    with db.transaction() as s:
+        assert ledger.check(s, mid) == []
