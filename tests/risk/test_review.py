@@ -7,12 +7,15 @@ import threading
 
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from linli import events, ledger
+from linli import domains, events, ledger
 from linli.commission import service, settlement
+from linli.commission.events import CommissionClawedBack
+from linli.events import Event, OutboxEvent
 from linli.orders import service as orders
 from tests.conftest import login
+from tests.incentives.helpers import first_order, friend, referrals, setup
 from tests.orders.helpers import buy, make_shop
 from tests.risk.test_cases import API, appoint, invitee, open_cases
 
@@ -110,3 +113,30 @@ def test_a_hold_committed_while_an_order_settles_keeps_that_money_held(client, d
     assert (e["frozen"], e["available"], e["held"], e["hold_reason"]) == (0, 0, 2040, "review")
     with db.transaction() as s:
         assert ledger.check(s, mid) == []
+
+
+def test_a_redelivered_claw_back_voids_only_the_referrals_that_were_waiting_then(client, db, merchant, clock):
+    """commission.clawed_back voids the referrals that waited for the held inviter. Delivered
+    again later (a retried dispatcher, a redelivering broker), it must not void a referral
+    that a new friend earned honestly after the claw back."""
+    p = setup(client, merchant, clock)
+    f1 = friend(client, db, p, 1)
+    with db.transaction() as s:
+        service.hold(s, p.shop.merchant_id, p.inviter_id, CASE, clock())
+    first_order(client, db, p, f1)
+    clock.advance(hours=1)
+    with db.transaction() as s:
+        service.claw_back(s, p.shop.merchant_id, p.inviter_id, CASE, clock())
+    events.drain(db)
+    clock.advance(days=1)
+    f2 = friend(client, db, p, 2)
+    first_order(client, db, p, f2)
+    assert [(status, why) for _, status, why in referrals(db)] == [("voided", "clawed_back"), ("pending", None)]
+    domains.load_all()
+    with db.transaction() as s:
+        row = s.execute(select(OutboxEvent).where(OutboxEvent.name == CommissionClawedBack.NAME)).scalar_one()
+        eid, name, mid, payload, at = row.id, row.name, row.merchant_id, row.payload, row.created_at
+    for reg in events.registrations(name):
+        with db.transaction() as s:
+            reg.handler(s, Event(eid, name, mid, reg.payload_type.from_json(payload), at))
+    assert [(status, why) for _, status, why in referrals(db)] == [("voided", "clawed_back"), ("pending", None)]
