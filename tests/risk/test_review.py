@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 
-from linli import domains, events, ledger
+from linli import domains, events, jobs, ledger
 from linli.commission import service, settlement
 from linli.commission.events import CommissionClawedBack
 from linli.events import Event, OutboxEvent
@@ -140,3 +140,47 @@ def test_a_redelivered_claw_back_voids_only_the_referrals_that_were_waiting_then
         with db.transaction() as s:
             reg.handler(s, Event(eid, name, mid, reg.payload_type.from_json(payload), at))
     assert [(status, why) for _, status, why in referrals(db)] == [("voided", "clawed_back"), ("pending", None)]
+
+
+def _redeliver(db, name: str, domain: str = "commission") -> None:
+    """Hand the outbox's events called ``name`` again to ``domain``'s handlers."""
+    domains.load_all()
+    with db.transaction() as s:
+        rows = [(r.id, r.name, r.merchant_id, r.payload, r.created_at) for r in s.scalars(select(OutboxEvent).where(OutboxEvent.name == name).order_by(OutboxEvent.id))]
+    assert rows
+    for eid, n, mid, payload, at in rows:
+        for reg in events.registrations(n):
+            if reg.key.startswith(f"linli.{domain}."):
+                with db.transaction() as s:
+                    reg.handler(s, Event(eid, n, mid, reg.payload_type.from_json(payload), at))
+
+
+def test_a_redelivered_suspension_or_reinstatement_follows_the_sharers_status_now(client, db, merchant, clock):
+    """sharer.suspended holds the sharer's money and sharer.activated releases it. Delivered
+    again after the status moved on, neither may act on the past: a reinstated sharer's money
+    is not held again, a suspended sharer's money is not released."""
+    shop = make_shop(client, merchant)
+    mid, leader = merchant.id, shop.leader_id
+    o = buy(client, db, login(client, "13700000004"), shop, [(shop.skus["berry"], 2)])
+    client.post(f"{API}/orders/{o['id']}/pickup/verify", json={"code": o["pickup_code"]}, headers=shop.leader)
+    events.drain(db)
+    jobs.run_due(db, clock.advance(days=7, minutes=1))
+
+    def money():
+        e = client.get(f"{API}/me/earnings", params={"merchant_id": mid}, headers=shop.leader).json()
+        return e["available"], e["held"]
+
+    assert money() == (2040, 0)
+    for action in ("suspend", "reinstate"):
+        assert client.post(f"{API}/merchants/{mid}/sharers/{leader}/{action}", headers=merchant.owner).status_code == 200
+        events.drain(db)
+    assert money() == (2040, 0)
+    _redeliver(db, "sharer.suspended")
+    assert money() == (2040, 0)  # active: nothing to hold
+    assert client.post(f"{API}/merchants/{mid}/sharers/{leader}/suspend", headers=merchant.owner).status_code == 200
+    events.drain(db)
+    assert money() == (0, 2040)
+    _redeliver(db, "sharer.activated")
+    assert money() == (0, 2040)  # suspended again: the old reinstatement releases nothing
+    with db.transaction() as s:
+        assert ledger.check(s, mid) == []
