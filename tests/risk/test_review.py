@@ -68,21 +68,21 @@ def _hold_when(db, statement: str, mid: int, member: int, now):
     transaction), runs a hold of ``member`` in its own thread and transaction and lets the
     statement go on once the hold has committed or waits for a lock."""
     fired = threading.Event()
-    done: list = []
+    workers: list[threading.Thread] = []
 
     def hold() -> None:
         with db.transaction() as s:
-            done.append(service.hold(s, mid, member, CASE, now))
+            service.hold(s, mid, member, CASE, now)
 
     def before(conn, cursor, sql, *args):
         if sql.lstrip().startswith(statement) and not fired.is_set() and threading.current_thread().name != "hold":
             fired.set()
             worker = threading.Thread(target=hold, name="hold")
             worker.start()
+            workers.append(worker)
             _blocked_or_done(db, worker)
-            done.append(worker)
 
-    return before, fired, done
+    return before, fired, workers
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
@@ -103,7 +103,7 @@ def test_a_hold_committed_while_an_order_settles_keeps_that_money_held(client, d
     # After settlement read that the leader is not held: realtime, before it moves the record;
     # the batch, between the statement that moves records and the one that writes transfers.
     statement = "UPDATE commission_records" if mode == "realtime" else "INSERT INTO ledger_transfers (merchant_id, kind, key, created_at)\nSELECT"
-    before, fired, done = _hold_when(db, statement, mid, leader, clock())
+    before, fired, workers = _hold_when(db, statement, mid, leader, clock())
     sa_event.listen(db.engine, "before_cursor_execute", before)
     try:
         if mode == "realtime":
@@ -114,7 +114,8 @@ def test_a_hold_committed_while_an_order_settles_keeps_that_money_held(client, d
     finally:
         sa_event.remove(db.engine, "before_cursor_execute", before)
     assert fired.is_set()
-    done[-1].join(30)
+    workers[0].join(30)
+    assert not workers[0].is_alive()
     e = client.get(f"{API}/me/earnings", params={"merchant_id": mid}, headers=shop.leader).json()
     assert (e["frozen"], e["available"], e["held"], e["hold_reason"]) == (0, 0, 2040, "review")
     with db.transaction() as s:
