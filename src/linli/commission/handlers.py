@@ -9,6 +9,7 @@ from linli.commission import holds, service, settlement, withdrawals
 from linli.commission.events import WithdrawalApproved
 from linli.events import Event, on
 from linli.orders.events import OrderCompleted, OrderPaid, OrderRefunded
+from linli.referral import service as referral
 from linli.referral.events import SharerActivated, SharerSuspended
 
 
@@ -38,10 +39,17 @@ def pay_out(s: Session, event: Event[WithdrawalApproved]) -> None:
 @on(SharerSuspended)
 def hold_suspended(s: Session, event: Event[SharerSuspended]) -> None:
     """A suspended sharer's commission waits for the case to close: available money is
-    held, frozen money stays frozen."""
-    holds.hold(s, event.payload.merchant_id, event.payload.member_id, holds.SUSPENDED, event.created_at)
+    held, frozen money stays frozen. Judged on the status now, so a suspension delivered
+    again (or late) after the sharer was reinstated holds nothing."""
+    p = event.payload
+    if referral.sharer_status(s, p.merchant_id, p.member_id) == "suspended":
+        holds.hold(s, p.merchant_id, p.member_id, holds.SUSPENDED, event.created_at)
 
 
 @on(SharerActivated)
 def release_reinstated(s: Session, event: Event[SharerActivated]) -> None:
-    holds.release_hold(s, event.payload.merchant_id, event.payload.member_id, holds.SUSPENDED, event.created_at)
+    """Reinstated: the suspension's hold ends — unless the sharer was suspended again since
+    (this event delivered again or late)."""
+    p = event.payload
+    if referral.sharer_status(s, p.merchant_id, p.member_id) != "suspended":
+        holds.release_hold(s, p.merchant_id, p.member_id, holds.SUSPENDED, event.created_at)

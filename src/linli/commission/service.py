@@ -189,6 +189,10 @@ def settle_order(s: Session, order_id: int, now: datetime) -> int:
     except those of held sharers (they wait, frozen and queued, for the hold to end:
     ``holds.release_hold`` settles them). Compare-and-set per record: each moves once."""
     recs = s.scalars(select(CommissionRecord).where(CommissionRecord.order_id == order_id, CommissionRecord.state == "frozen").order_by(CommissionRecord.id)).all()
+    # The beneficiaries' balance rows first (the lock a hold takes before it moves money), then
+    # who is held: a hold committing meanwhile is either seen here or comes after and holds
+    # what this settles — never a record made available to a sharer already held.
+    accounts.lock_balances(s, {(r.merchant_id, r.member_id) for r in recs})
     on_hold = held(s, recs[0].merchant_id) if recs else set()
     for rec in recs:
         if rec.member_id in on_hold:

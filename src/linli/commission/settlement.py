@@ -172,7 +172,29 @@ def run_chunk(s: Session, cutoff: datetime, now: datetime, chunk: int = CHUNK) -
         return taken, 0
     for sql in (_TRANSFERS, _ENTRIES, _BALANCES, _BATCH):
         s.execute(text(sql), params)
+    _hold_again(s, batch.id, now)
     return taken, moved
+
+
+_HELD_NOW = """
+SELECT DISTINCT x.merchant_id, x.member_id FROM settlement_totals x
+JOIN commission_holds h ON h.merchant_id = x.merchant_id AND h.member_id = x.member_id
+WHERE x.batch_id = :b ORDER BY x.merchant_id, x.member_id
+"""
+
+
+def _hold_again(s: Session, batch_id: int, now: datetime) -> None:
+    """A hold that committed after the chunk's pick read "not held" (PostgreSQL: one
+    statement, one snapshot) but before ``_BALANCES`` took the sharer's balance row: what the
+    chunk made available goes to held, as the hold would have moved it. Asked after the
+    balance rows are taken, so every such hold is seen here; a later one waits for this
+    chunk and moves the money itself."""
+    from linli.commission import holds  # holds builds on this module (release settles the queue)
+
+    for merchant_id, member_id in s.execute(text(_HELD_NOW), {"b": batch_id}).all():
+        reasons = holds.reasons_of(s, merchant_id, member_id)
+        if reasons:
+            holds.hold(s, merchant_id, member_id, reasons[0], now)
 
 
 def settle_due(db: Database, as_of: datetime, *, chunk: int = CHUNK) -> int:

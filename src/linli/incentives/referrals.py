@@ -174,9 +174,14 @@ def grant_completed(db: Database, as_of: datetime, chunk: int = 500) -> int:
 
 
 def void_for_clawback(s: Session, merchant_id: int, inviter_id: int, now: datetime) -> int:
-    """A claw back of the inviter's commission also voids the referral rewards that were
-    waiting for them (``clawed_back``); granted ones stay granted."""
-    q = select(ProgrammeReferral).where(ProgrammeReferral.merchant_id == merchant_id, ProgrammeReferral.inviter_id == inviter_id, ProgrammeReferral.status == "pending")
+    """A claw back of the inviter's commission at ``now`` (the event's time) also voids the
+    referral rewards that were waiting for them then (``clawed_back``); granted ones stay
+    granted, and one a friend earned after the claw back is left alone by a late or
+    redelivered event."""
+    q = select(ProgrammeReferral).where(
+        ProgrammeReferral.merchant_id == merchant_id, ProgrammeReferral.inviter_id == inviter_id, ProgrammeReferral.status == "pending",
+        ProgrammeReferral.created_at <= now,
+    )
     return sum(1 for r in s.scalars(q.order_by(ProgrammeReferral.id)).all() if _void(s, r, "clawed_back", now))
 
 

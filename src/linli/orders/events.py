@@ -14,9 +14,11 @@ campaign, team or invite code, what was paid per line) plus what the step adds:
   payer); campaigns count a group-buy seat and announce ``campaign.purchased``.
 - ``order.refunded`` v1: a refund case was paid back (``refund``: the case, its amount and
   lines; ``full``: nothing is left paid; ``order_kept``: the order goes on all the same, a
-  free order — absent in rows written before it existed, read as false). Commission
+  free order — absent in rows written before it existed, read as false; ``by_system``: the
+  system decided it — a campaign's rebate, a failed team, a free order — rather than a
+  buyer asking for their money back; absent in older rows, read as false). Commission
   reverses or claws back; rewards returns points, stored value and (not for a kept order)
-  the coupon.
+  the coupon; risk counts only a buyer's refunds towards a sharer's refund rate.
 - ``order.handed_over`` v1: ready for pickup or out for delivery (``status``).
 - ``order.received`` v1: the buyer received the goods (``received_at``). Referral may
   promote the buyer to sharer.
@@ -90,6 +92,7 @@ class OrderRefunded(OrderFacts):
     refund: RefundFacts
     full: bool
     order_kept: bool = False  # a full refund that leaves the order going on (a free order: 团长免单)
+    by_system: bool = False  # a campaign's own refund (rebate, failed team, free order), not a buyer's request
 
 
 class OrderHandedOver(OrderFacts):

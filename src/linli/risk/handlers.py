@@ -36,8 +36,12 @@ def binding_signals(s: Session, event: Event[MemberBound]) -> None:
 
 @on(OrderRefunded)
 def refund_rate(s: Session, event: Event[OrderRefunded]) -> None:
-    """A refunded order counts against its sharer's refund rate (once per order)."""
+    """A refunded order counts against its sharer's refund rate (once per order) when its
+    buyer asked for the money back: a campaign's own refunds (a 社区成团 rebate to every
+    order, a failed team, a free order) say nothing about the sharer."""
     p = event.payload
+    if p.by_system:
+        return
     detect.on_refund(s, rulesets.current(s, p.merchant_id), p.merchant_id, p.order_id, event.created_at)
 
 

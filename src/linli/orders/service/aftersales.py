@@ -86,9 +86,10 @@ def _case_lines(s: Session, case_id: int) -> list[RefundCaseLine]:
     return list(s.scalars(select(RefundCaseLine).where(RefundCaseLine.case_id == case_id).order_by(RefundCaseLine.line_id)))
 
 
-def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: datetime, note: str | None = None, *, keep_order: bool = False) -> None:
+def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: datetime, note: str | None = None, *, keep_order: bool = False, by_system: bool = False) -> None:
     """Approve and pay back: gateway refund, line amounts, order totals, events. With
-    ``keep_order`` a full refund leaves the order going on (a free order: 团长免单)."""
+    ``keep_order`` a full refund leaves the order going on (a free order: 团长免单);
+    ``by_system``: no buyer asked for it (``system_refund``)."""
     if s.execute(update(RefundCase).where(RefundCase.id == case.id, RefundCase.status == "requested").values(status="approved", decided_by=actor, decided_at=now, decision_note=note)).rowcount != 1:
         raise Conflict("refund.already_decided", "This refund request was already decided.")
     # The order's row, locked and fresh: two refunds of one order approved at once take turns,
@@ -114,7 +115,7 @@ def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: da
         restock = o.status in (Status.paid.value, Status.grouping.value, Status.fulfilling.value)
         if move(s, o, Status.cancelled.value, action="cancelled", actor=actor, kind=kind, now=now, cancelled_at=now, cancel_reason="refunded", open_pickup_code=None):
             release(s, o, now, restock=restock)
-    emit(s, OrderRefunded, o, now, refund=RefundFacts(case_id=case.id, amount=case.amount, lines=tuple(changed)), full=full, order_kept=full and keep_order)
+    emit(s, OrderRefunded, o, now, refund=RefundFacts(case_id=case.id, amount=case.amount, lines=tuple(changed)), full=full, order_kept=full and keep_order, by_system=by_system)
 
 
 def _staff_case(s: Session, who: Principal, merchant_id: int, case_id: int) -> RefundCase:
@@ -196,7 +197,7 @@ def system_refund(s: Session, order_id: int, amount: int | None, reason: str, no
     s.flush()
     s.add_all([RefundCaseLine(case_id=case.id, merchant_id=case.merchant_id, line_id=ln.id, amount=part) for ln, part in zip(lines, parts) if part])
     s.flush()
-    _execute(s, case, None, "system", now, note=reason[:200], keep_order=keep_order)
+    _execute(s, case, None, "system", now, note=reason[:200], keep_order=keep_order, by_system=True)
     return case
 
 
