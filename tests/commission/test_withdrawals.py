@@ -147,3 +147,23 @@ def test_suspension_holds_frozen_commission_until_reinstated(client, db, merchan
     jobs.run_due(db, clock.advance(days=1))
     assert _earn(client, shop.leader, merchant.id)["available"] == 1020
     _ledger_ok(db, merchant.id)
+
+
+def test_a_withdrawal_waiting_for_review_is_not_approved_while_its_sharer_is_held(client, db, merchant, clock):
+    """Asked for before a risk case held the sharer: staff decide the case first, or reject
+    the withdrawal (its money then waits in the hold)."""
+    from linli.commission import service as commission
+
+    client.put(f"/api/v1/merchants/{merchant.id}/commission-rules", json={"withdraw_auto_max": 1000}, headers=merchant.owner)
+    shop, _, _ = _leader_with_available(client, db, merchant, clock)
+    w = _withdraw(client, shop.leader, merchant.id, 2000).json()
+    assert w["status"] == "pending_review"
+    with db.transaction() as s:
+        commission.hold(s, merchant.id, shop.leader_id, "risk:7", clock())
+    desk = f"/api/v1/merchants/{merchant.id}/withdrawals"
+    r = client.post(f"{desk}/{w['id']}/approve", headers=merchant.owner)
+    assert r.status_code == 409 and problem_code(r) == "withdrawal.sharer_held"
+    assert client.post(f"{desk}/{w['id']}/reject", json={"reason": "风控审核中"}, headers=merchant.owner).json()["status"] == "rejected"
+    e = _earn(client, shop.leader, merchant.id)
+    assert (e["available"], e["held"], e["withdrawn"]) == (0, 2040, 0)  # back, into the hold
+    _ledger_ok(db, merchant.id)

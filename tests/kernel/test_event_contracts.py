@@ -24,7 +24,6 @@ from sqlalchemy import func, select
 
 import linli
 from linli import domains, events, jobs
-from linli.commission import service as commission
 from linli.db import Database, utcnow
 from linli.events import EventPayload, EventPayloadError, EventVersionTooNew, HandledEvent, OutboxEvent
 from linli.orders.events import LineFacts, OrderPaid
@@ -303,9 +302,6 @@ def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(cl
     _risk(client, db, shop)
     _rewards_levels(client, db, shop, clock)
     _rewards(db, clock)
-    with db.transaction() as s:  # a risk case's hold and claw back (commission.clawed_back)
-        commission.hold(s, merchant.id, shop.leader_id, "risk:contracts", clock())
-        commission.claw_back(s, merchant.id, shop.leader_id, "risk:contracts", clock())
     rows = outbox(db)
     assert check_rows(rows, declared()) == []
     # The flows reach every event the domains declare, so none of them goes unchecked.

@@ -287,3 +287,21 @@ def test_a_case_past_its_sla_is_flagged_once(client, db, merchant, clock):
     assert ran.get("risk.case_sla") == 1
     assert open_cases(client, merchant)[0]["overdue"] is True
     assert jobs.run_due(db, clock.advance(minutes=1)).get("risk.case_sla", 0) == 0
+
+
+@pytest.mark.parametrize(("new_days", "flagged"), [(30, True), (1, False)])
+def test_who_counts_as_new_for_velocity_follows_its_own_knob(client, db, merchant, clock, new_days, flagged):
+    """Six members bound two days ago buy within an hour: new by the default 30 days (a
+    review), not new when the merchant says a member is new for one day only."""
+    r = client.put(f"{API}/merchants/{merchant.id}/risk/rules", json={"velocity_new_days": new_days}, headers=merchant.owner)
+    assert r.status_code == 200, r.text
+    shop = make_shop(client, merchant)
+    s_h, s_id, code = appoint(client, merchant, "13700000001", "phone-of-s-0001")
+    members = [invitee(client, db, merchant, f"137000000{n:02d}", f"own-phone-{n:04d}", code) for n in range(2, 8)]
+    clock.advance(days=2)
+    for h in members:
+        buy(client, db, h, shop, [(shop.skus["apple"], 1)])
+    cases = open_cases(client, merchant)
+    assert [c["level"] for c in cases] == (["review"] if flagged else [])
+    if flagged:
+        assert cases[0]["decisions"][0]["rule_version"] == 1  # the version saved above made the finding

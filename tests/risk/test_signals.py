@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from linli import edge, events, jobs
 from linli.db import Base
@@ -197,6 +197,21 @@ def test_retention_deletes_old_rows_only_and_twice_is_once(client, db, clock):
     finally:
         signals.configure(retention_days=rules.DEFAULT_RETENTION_DAYS)
     assert [r.subject_id for r in rows(db, rules.ORDER)] == []
+
+
+def test_retention_deletes_old_order_attributions_too(client, db, merchant, clock):
+    from linli.risk.models import RiskAttribution
+
+    shop = make_shop(client, merchant)
+    buy(client, db, login(client, BUYER), shop, [(shop.skus["apple"], 1)])
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(RiskAttribution)) == 1
+    jobs.run_due(db, clock.advance(days=179))
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(RiskAttribution)) == 1
+    jobs.run_due(db, clock.advance(days=2))
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(RiskAttribution)) == 0
 
 
 def test_replaying_every_event_50_times_changes_nothing(client, db, merchant):

@@ -93,7 +93,12 @@ def _staff_withdrawal(s: Session, who: Principal, merchant_id: int, wid: int) ->
 
 
 def approve(s: Session, who: Principal, merchant_id: int, wid: int, now: datetime) -> Withdrawal:
+    """Approve a withdrawal waiting for review — not while its sharer is under a hold (a
+    risk case, a suspension): the money was asked for before the hold, but staff decide the
+    case first (or reject the withdrawal, which gives the money back to the hold)."""
     w = _staff_withdrawal(s, who, merchant_id, wid)
+    if holds.is_held(s, merchant_id, w.member_id):
+        raise Conflict("withdrawal.sharer_held", "This sharer is under review: decide the case before paying them, or reject the withdrawal.")
     if s.execute(update(Withdrawal).where(Withdrawal.id == w.id, Withdrawal.status == "pending_review").values(status="approved", decided_by=who.member_id, decided_at=now)).rowcount != 1:
         raise Conflict("withdrawal.already_decided", "This withdrawal was already decided.")
     events.emit(s, WithdrawalApproved(withdrawal_id=w.id, merchant_id=merchant_id, member_id=w.member_id), merchant_id=merchant_id, at=now)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, cast, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from linli.risk import cases, rules, signals
@@ -68,41 +68,46 @@ def cluster(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, member_
         cases.record(s, rs, merchant_id, sharer_id, subject_kind, subject_id, CLUSTER, now, evidence=evidence)
 
 
-def on_paid(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, buyer_id: int, buyer_new: bool, order_id: int, now: datetime) -> None:
+def on_paid(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, buyer_id: int, bound_at: datetime | None, order_id: int, now: datetime) -> None:
     """The sharer's rules on one paid order they brought. Velocity and single sharer count
-    new members only, so an order of a long-standing customer costs only the cluster check."""
+    new members only (bound to the sharer within each rule's window), so an order of a
+    long-standing customer costs only the cluster check."""
     cluster(s, rs, merchant_id, sharer_id, buyer_id, rules.ORDER, order_id, now)
-    if not buyer_new:
+    if bound_at is None:
         return
-    if rs.on(VELOCITY):
-        since = now - timedelta(days=1)
+    if rs.on(VELOCITY) and now - bound_at < timedelta(days=rs["velocity_new_days"]):
+        new_since = now - timedelta(days=rs["velocity_new_days"])
         times = list(s.scalars(select(RiskAttribution.paid_at).where(
-            RiskAttribution.merchant_id == merchant_id, RiskAttribution.sharer_id == sharer_id, RiskAttribution.buyer_new.is_(True), RiskAttribution.paid_at > since,
+            RiskAttribution.merchant_id == merchant_id, RiskAttribution.sharer_id == sharer_id, RiskAttribution.bound_at > new_since, RiskAttribution.paid_at > now - timedelta(days=1),
         )))
         over = rules.over_velocity(times, now, rs["velocity_per_hour"], rs["velocity_per_day"])
         if over:
             evidence = {"last_hour": over[0], "last_day": over[1], "per_hour": rs["velocity_per_hour"], "per_day": rs["velocity_per_day"]}
             cases.record(s, rs, merchant_id, sharer_id, rules.ORDER, order_id, VELOCITY, now, evidence=evidence)
+    if not rs.on(SINGLE_SHARER) or now - bound_at >= timedelta(days=rs["single_sharer_days"]):
+        return
     earlier = s.scalars(select(RiskAttribution.order_id).where(
         RiskAttribution.merchant_id == merchant_id, RiskAttribution.buyer_id == buyer_id, RiskAttribution.sharer_id == sharer_id, RiskAttribution.order_id != order_id,
     ).limit(1)).first()
-    if rs.on(SINGLE_SHARER) and earlier is None:  # a new account joins the sharer's buyers: count again
+    if earlier is None:  # a new account joins the sharer's buyers: count again
         _single_sharer(s, rs, merchant_id, sharer_id, order_id, now)
 
 
 def _single_sharer(s: Session, rs: RiskRules, merchant_id: int, sharer_id: int, order_id: int, now: datetime) -> None:
     since = now - timedelta(days=rs["single_sharer_days"])
-    mine = s.execute(select(RiskAttribution.buyer_id, func.min(cast(RiskAttribution.buyer_new, Integer))).where(
-        RiskAttribution.merchant_id == merchant_id, RiskAttribution.sharer_id == sharer_id, RiskAttribution.paid_at >= since,
-    ).group_by(RiskAttribution.buyer_id)).all()
+    window = (RiskAttribution.merchant_id == merchant_id, RiskAttribution.sharer_id == sharer_id, RiskAttribution.paid_at >= since)
+    old = (RiskAttribution.bound_at.is_(None)) | (RiskAttribution.bound_at <= since)
+    if s.scalars(select(RiskAttribution.order_id).where(*window, old).limit(1)).first() is not None:
+        return  # a long-standing customer among the sharer's buyers: not "only new accounts"
+    mine = list(s.scalars(select(RiskAttribution.buyer_id).where(*window).group_by(RiskAttribution.buyer_id)))
     if len(mine) < rs["single_sharer_min_accounts"]:
         return
-    through: dict[int, set[int | None]] = {b: set() for b, _ in mine}
+    through: dict[int, set[int | None]] = {b: set() for b in mine}
     for buyer, sharer in s.execute(select(RiskAttribution.buyer_id, RiskAttribution.sharer_id).where(
-        RiskAttribution.merchant_id == merchant_id, RiskAttribution.buyer_id.in_(list(through)), RiskAttribution.paid_at >= since,
+        RiskAttribution.merchant_id == merchant_id, RiskAttribution.buyer_id.in_(mine), RiskAttribution.paid_at >= since,
     )):
         through[buyer].add(sharer)
-    buyers = {b: (bool(new), frozenset(through[b])) for b, new in mine}
+    buyers = {b: (True, frozenset(through[b])) for b in mine}  # every one new: the check above
     if rules.only_through(sharer_id, buyers, rs["single_sharer_min_accounts"]):
         cases.record(s, rs, merchant_id, sharer_id, rules.ORDER, order_id, SINGLE_SHARER, now, evidence={"accounts": len(buyers)})
 

@@ -66,7 +66,7 @@ class RiskAttribution(Base):
     buyer_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     sharer_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
     leader_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
-    buyer_new: Mapped[bool] = mapped_column(Boolean, default=False)  # bound to the sharer within the rules' window
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # since when the buyer is bound to the sharer (None: not to them)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

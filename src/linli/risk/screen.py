@@ -36,29 +36,29 @@ class RiskScreen:
     def screen(self, s: Session, order: OrderPaid, beneficiaries: list[tuple[int, int]], leader: int | None, now: datetime) -> Verdict:
         rs = rulesets.current(s, order.merchant_id)
         sharer = next((m for m, level in beneficiaries if level == 1), None)
-        new = _attribute(s, rs, order, sharer, leader, now)
+        bound_at = _attribute(s, rs, order, sharer, leader, now)
         buyer = orders.buyer_of(s, order.order_id)
         phone = rules.recipient_phone(buyer.address if buyer else None) or identity.get_member(s, order.member_id).phone
         signals.record(s, rules.ORDER, order.order_id, order.member_id, now, merchant_id=order.merchant_id, phone=phone, address=buyer.address if buyer else None, payer_hash=order.payer)
         excluded = _self_referrals(s, rs, order, {m for m, _ in beneficiaries} | ({leader} if leader else set()), now)
         leader_out = leader is not None and (leader in excluded or _cross_area(s, rs, order, leader, buyer.address if buyer else None, now))
         if sharer is not None and sharer not in excluded:
-            detect.on_paid(s, rs, order.merchant_id, sharer, order.member_id, new, order.order_id, now)
+            detect.on_paid(s, rs, order.merchant_id, sharer, order.member_id, bound_at, order.order_id, now)
         return Verdict(excluded=frozenset(m for m, _ in beneficiaries if m in excluded), leader_excluded=leader_out)
 
 
-def _attribute(s: Session, rs: RiskRules, order: OrderPaid, sharer: int | None, leader: int | None, now: datetime) -> bool:
-    """Record who the order's commission goes to; whether its buyer is a new member of the
-    sharer's (bound to them within the rules' window)."""
-    new = False
+def _attribute(s: Session, rs: RiskRules, order: OrderPaid, sharer: int | None, leader: int | None, now: datetime) -> datetime | None:
+    """Record who the order's commission goes to, and since when its buyer has been bound to
+    that sharer (None: bound to someone else, or to no one) — what makes them a new member
+    of the sharer's for the velocity and single-sharer rules, each with its own window."""
+    bound_at = None
     if sharer is not None:
         bound = referral.binding_of(s, order.merchant_id, order.member_id)
-        window = max(rs["velocity_new_days"], rs["single_sharer_days"])
-        new = bound is not None and bound[0] == sharer and (now - bound[1]).days < window
+        bound_at = bound[1] if bound is not None and bound[0] == sharer else None
     s.execute(insert_ignore(s, RiskAttribution, {
-        "order_id": order.order_id, "merchant_id": order.merchant_id, "buyer_id": order.member_id, "sharer_id": sharer, "leader_id": leader, "buyer_new": new, "paid_at": now,
+        "order_id": order.order_id, "merchant_id": order.merchant_id, "buyer_id": order.member_id, "sharer_id": sharer, "leader_id": leader, "bound_at": bound_at, "paid_at": now,
     }, ["order_id"]))
-    return new
+    return bound_at
 
 
 def _self_referrals(s: Session, rs: RiskRules, order: OrderPaid, members: set[int], now: datetime) -> set[int]:

@@ -15,7 +15,7 @@ from linli import edge
 from linli.db import is_unique_violation
 from linli.edge import EdgeFacts
 from linli.risk import rules
-from linli.risk.models import RiskSignal
+from linli.risk.models import RiskAttribution, RiskSignal
 
 _retention_days = rules.DEFAULT_RETENTION_DAYS
 
@@ -82,6 +82,8 @@ def signals_of(s: Session, kind: str, subject_id: int) -> RiskSignal | None:
 
 
 def purge(s: Session, now: datetime, days: int | None = None) -> int:
-    """Delete the signals seen more than ``days`` (default: the configured retention) ago."""
+    """Delete the signals seen, and the order attributions paid, more than ``days``
+    (default: the configured retention) ago; the rows deleted."""
     cutoff = rules.retention_cutoff(now, days or _retention_days)
-    return s.execute(delete(RiskSignal).where(RiskSignal.seen_at < cutoff)).rowcount or 0
+    gone = s.execute(delete(RiskSignal).where(RiskSignal.seen_at < cutoff)).rowcount or 0
+    return gone + (s.execute(delete(RiskAttribution).where(RiskAttribution.paid_at < cutoff)).rowcount or 0)

@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('buyer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('sharer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('leader_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('buyer_new', sa.Boolean(), nullable=False),
+    sa.Column('bound_at', linli.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('paid_at', linli.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('refunded_at', linli.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['buyer_id'], ['members.id'], name=op.f('fk_risk_attributions_buyer_id_members')),

@@ -5,7 +5,7 @@ A sharer's available money a hold (a suspension, a risk case) keeps from withdra
 ``hold_moves`` numbers the hold / release / claw-back transfers of each sharer.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-01 19:02:24.586267
 """
 from __future__ import annotations
