@@ -61,6 +61,17 @@ def received(client, db, shop, buyer_h, clock, sku="berry", qty=1) -> dict:
     return o
 
 
+def sharer_with_available(client, db, merchant, clock):
+    """A sharer whose honest neighbour's order was received and settled: ¥13.60 available.
+    Returns (shop, the sharer's headers, their id, their code, the neighbour's headers)."""
+    shop = make_shop(client, merchant)
+    s_h, s_id, code = appoint(client, merchant, "13700000001", "phone-of-s-0001")
+    honest = invitee(client, db, merchant, "13700000002", "phone-of-h-0002", code)
+    received(client, db, shop, honest, clock)
+    assert earnings(client, s_h, merchant.id)["available"] == 1360
+    return shop, s_h, s_id, code, honest
+
+
 def test_a_second_account_on_the_sharers_phone_earns_the_sharer_nothing(client, db, merchant):
     shop = make_shop(client, merchant)
     a, a_id, code = appoint(client, merchant, "13700000001", "phone-of-a-0001")
@@ -121,11 +132,7 @@ def test_self_referral_by_any_shared_signal_zeroes_that_beneficiary_only(client,
 
 
 def test_three_accounts_on_one_device_hold_the_sharers_commission_until_staff_release_it(client, db, merchant, clock):
-    shop = make_shop(client, merchant)
-    s_h, s_id, code = appoint(client, merchant, "13700000001", "phone-of-s-0001")
-    honest = invitee(client, db, merchant, "13700000002", "phone-of-h-0002", code)
-    received(client, db, shop, honest, clock)
-    assert earnings(client, s_h, merchant.id)["available"] == 1360
+    shop, s_h, s_id, code, honest = sharer_with_available(client, db, merchant, clock)
     for n in (3, 4):
         invitee(client, db, merchant, f"1370000000{n}", "farm-device-0001", code)
     assert open_cases(client, merchant) == []  # two on one device is a family, not a cluster
@@ -153,10 +160,7 @@ def test_three_accounts_on_one_device_hold_the_sharers_commission_until_staff_re
 
 
 def test_claw_back_takes_the_held_and_frozen_commission_and_suspend_also_suspends(client, db, merchant, clock):
-    shop = make_shop(client, merchant)
-    s_h, s_id, code = appoint(client, merchant, "13700000001", "phone-of-s-0001")
-    honest = invitee(client, db, merchant, "13700000002", "phone-of-h-0002", code)
-    received(client, db, shop, honest, clock)
+    shop, s_h, s_id, code, honest = sharer_with_available(client, db, merchant, clock)
     buy(client, db, honest, shop, [(shop.skus["apple"], 1)])  # 598 frozen
     for n in (3, 4, 5):
         invitee(client, db, merchant, f"1370000000{n}", "farm-device-0001", code)

@@ -10,7 +10,7 @@ import html as html_lib
 import re
 
 from tests.orders.helpers import buy, make_shop
-from tests.risk.test_cases import appoint, earnings, invitee, open_cases, received
+from tests.risk.test_cases import appoint, earnings, invitee, open_cases, sharer_with_available
 from tests.web.conftest import HTML, csrf, errors, page_login
 
 OWNER_NAME = "邻居0001 138****0001"  # the owner, as the desk names who decided
@@ -39,10 +39,7 @@ def _field_error(html: str) -> tuple[str, str]:
 def cluster_case(client, db, merchant, clock) -> tuple[dict, dict, dict]:
     """A sharer with ¥13.60 available, then three invitees on one device: a hold case
     holding it. Returns (shop, the sharer's API headers, the case as the API shows it)."""
-    shop = make_shop(client, merchant)
-    s_h, _, code = appoint(client, merchant, "13700000001", "phone-of-s-0001")
-    honest = invitee(client, db, merchant, "13700000002", "phone-of-h-0002", code)
-    received(client, db, shop, honest, clock)
+    shop, s_h, _, code, _ = sharer_with_available(client, db, merchant, clock)
     for n in (3, 4, 5):
         invitee(client, db, merchant, f"1370000000{n}", "farm-device-0001", code)
     [case] = open_cases(client, merchant)

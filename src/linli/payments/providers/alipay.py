@@ -92,6 +92,22 @@ def _outage(detail: str) -> ServiceUnavailable:
     return ServiceUnavailable("payment.provider_unavailable", f"Alipay is not answering: {detail}", provider="alipay")
 
 
+def _answered(what: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+    """The HTTP 200 answer of ``send()``: a timeout, a lost connection or a 5xx is an outage
+    (503), any other status an answer we cannot use."""
+    try:
+        resp = send()
+    except httpx.TimeoutException:
+        raise _outage(f"{what} timed out") from None
+    except httpx.TransportError as exc:
+        raise _outage(f"{what}: {exc.__class__.__name__}") from None
+    if resp.status_code >= 500:
+        raise _outage(f"{what} answered HTTP {resp.status_code}")
+    if resp.status_code != 200:
+        raise ProviderUnverified(None, f"Alipay answered {what} with HTTP {resp.status_code}")
+    return resp
+
+
 def _malformed(detail: str) -> ProviderUnverified:
     return ProviderUnverified("payment.provider_malformed", f"Alipay's answer is malformed: {detail}")
 
@@ -182,16 +198,7 @@ class AlipayClient:
         """One signed call; the verified answer, successful or not (``ok``)."""
         params = self._params(method, biz)
         form = {"biz_content": params.pop("biz_content")}
-        try:
-            resp = self.http.post(self.credentials.base_url, params=params, data=form, headers={"Accept": "application/json"})
-        except httpx.TimeoutException:
-            raise _outage(f"{method} timed out") from None
-        except httpx.TransportError as exc:
-            raise _outage(f"{method}: {exc.__class__.__name__}") from None
-        if resp.status_code >= 500:
-            raise _outage(f"{method} answered HTTP {resp.status_code}")
-        if resp.status_code != 200:
-            raise ProviderUnverified(None, f"Alipay answered {method} with HTTP {resp.status_code}")
+        resp = _answered(method, lambda: self.http.post(self.credentials.base_url, params=params, data=form, headers={"Accept": "application/json"}))
         try:
             answer = read_answer(resp.content.decode("utf-8"), method, self._alipay_key)
         except UnicodeDecodeError:
@@ -338,14 +345,7 @@ class AlipayClient:
         url = self.bill_url(bill_date)
         if url is None:
             return None
-        try:
-            resp = self.http.get(url, follow_redirects=True)
-        except httpx.TransportError as exc:
-            raise _outage(f"the bill download: {exc.__class__.__name__}") from None
-        if resp.status_code >= 500:
-            raise _outage(f"the bill download answered HTTP {resp.status_code}")
-        if resp.status_code != 200:
-            raise ProviderUnverified(None, f"the bill download answered HTTP {resp.status_code}")
+        resp = _answered("the bill download", lambda: self.http.get(url, follow_redirects=True))
         try:
             return parse_bill(resp.content)
         except ValueError as exc:
