@@ -71,7 +71,14 @@ def _wipe(db: Database) -> None:
                 conn.execute(text(f'DELETE FROM "{name}"'))
             ledger.install_guard(conn)
         else:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+            # TRUNCATE costs a file swap per table (about 145 ms for all 85, empty or not), so
+            # only the tables a test wrote to are truncated; every sequence a test advanced
+            # (a rolled-back insert too) starts again, as RESTART IDENTITY did for all.
+            probe = " UNION ALL ".join(f"SELECT '{n}' WHERE EXISTS (SELECT 1 FROM \"{n}\")" for n in tables)
+            used = [row[0] for row in conn.execute(text(probe))]
+            if used:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in used) + " CASCADE"))
+            conn.execute(text("SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) FROM pg_sequences WHERE last_value IS NOT NULL"))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     broker_queue: str = "linli_events"
     secret_key: str = DEFAULT_SECRET
     payment_secret: str = DEFAULT_PAYMENT_SECRET
+    # Fernet keys sealing provider credentials at rest, newest first (linli.vault); empty:
+    # one key derived from secret_key.
+    vault_keys: str = ""
     # Days risk keeps the captured signals (hashed device, IP, phone, payer, address).
     risk_signal_retention_days: int = Field(default=180, ge=1, le=3650)
     platform_admins: str = ""
@@ -98,6 +101,17 @@ class Settings(BaseSettings):
             return v  # not a number: the field's own validation error
         if n > 3:
             raise ConfigError(f"LINLI_MAX_LEVELS={v} is refused: at most 3 commission levels, the organiser's included (《禁止传销条例》)")
+        return v
+
+    @field_validator("vault_keys")
+    @classmethod
+    def _vault_keys_parse(cls, v: str) -> str:
+        from linli.vault import key_ring
+
+        try:
+            key_ring(v, "unused")
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         return v
 
     @model_validator(mode="after")

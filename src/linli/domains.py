@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 
+from linli import vault
 from linli.composition import Domain, Wiring
 
 DOMAINS = ["identity", "community", "catalog", "orders", "payments", "referral", "commission", "campaigns", "rewards", "incentives", "risk"]
@@ -57,6 +58,7 @@ def bootstrap(settings) -> Wiring:
 
     load_all(settings.plugin_modules)
     wiring = Wiring(settings, redis=redis_client(settings.redis_url))
+    wiring.fill(vault.ring, vault.key_ring(settings.vault_keys, settings.secret_key), by="kernel")
     for d in _registry.values():
         if d.wire is not None:
             d.wire(wiring)
