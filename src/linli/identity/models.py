@@ -62,3 +62,38 @@ class PhoneGuard(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WechatApp(Base):
+    """A WeChat app members log in through: a mini program (小程序) or an official account
+    (公众号, for H5 inside WeChat). ``merchant_id`` None is the platform's own app (a SaaS
+    deployment serving every shop from one mini program). The AppSecret is sealed by
+    ``linli.vault``; only its mask is ever shown again."""
+
+    __tablename__ = "wechat_apps"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), index=True, nullable=True)
+    kind: Mapped[str] = mapped_column(String(20))  # mini_program | official_account
+    appid: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_sealed: Mapped[str] = mapped_column(String(512))
+    secret_mask: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WechatIdentity(Base):
+    """An openid of one WeChat app bound to the member a phone identifies. JSAPI payment
+    pays as this openid (it must be the openid of the app the payment names); the unionid,
+    when WeChat gives one, ties the member's openids across the merchant's apps."""
+
+    __tablename__ = "wechat_identities"
+    __table_args__ = (UniqueConstraint("appid", "openid"), UniqueConstraint("member_id", "appid"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    appid: Mapped[str] = mapped_column(String(32))
+    openid: Mapped[str] = mapped_column(String(64))
+    unionid: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

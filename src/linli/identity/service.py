@@ -14,7 +14,7 @@ from linli.config import Settings
 from linli.errors import Conflict, DomainError, Forbidden, Invalid, Locked, NotFound
 from linli.identity import rules
 from linli.identity.events import MemberArrivedWithCode, MemberJoined, MemberLoggedIn, MerchantCreated, StaffAdded
-from linli.identity.models import Member, Merchant, OtpCode, PhoneGuard, Staff
+from linli.identity.models import Member, Merchant, OtpCode, PhoneGuard, Staff, WechatIdentity
 from linli.identity.rules import GuardState, LockPolicy, Permission, Role
 from linli.security import RateLimiter, hash_otp, issue_token, new_otp_code
 
@@ -325,3 +325,9 @@ def member_ids_born_on(s: Session, days: list[tuple[int, int]], among: list[int]
     if among is not None:
         q = q.where(Member.id.in_(among))
     return list(s.scalars(q.order_by(Member.id)))
+
+
+def wechat_openid(s: Session, member_id: int, appid: str) -> str | None:
+    """The openid a member has in the WeChat app ``appid`` (what a JSAPI payment of that app
+    pays as), or None when they never logged in through it."""
+    return s.scalars(select(WechatIdentity.openid).where(WechatIdentity.member_id == member_id, WechatIdentity.appid == appid)).first()
