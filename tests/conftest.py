@@ -71,13 +71,16 @@ def _wipe(db: Database) -> None:
                 conn.execute(text(f'DELETE FROM "{name}"'))
             ledger.install_guard(conn)
         else:
-            # TRUNCATE costs a file swap per table (about 145 ms for all 85, empty or not), so
-            # only the tables a test wrote to are truncated; every sequence a test advanced
-            # (a rolled-back insert too) starts again, as RESTART IDENTITY did for all.
+            # Only the tables a test wrote to are emptied, by DELETE: TRUNCATE costs a file swap
+            # per table and CASCADE from members reaches nearly all of them (150 ms a test).
+            # The replica role skips the triggers (foreign keys, the ledger's append-only
+            # guard) for this transaction only. Every sequence a test advanced (a rolled-back
+            # insert too) starts again, as RESTART IDENTITY did.
             probe = " UNION ALL ".join(f"SELECT '{n}' WHERE EXISTS (SELECT 1 FROM \"{n}\")" for n in tables)
             used = [row[0] for row in conn.execute(text(probe))]
-            if used:
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in used) + " CASCADE"))
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            for name in used:
+                conn.execute(text(f'DELETE FROM "{name}"'))
             conn.execute(text("SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) FROM pg_sequences WHERE last_value IS NOT NULL"))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRouter
 
-from linli import domains, edge
+from linli import domains, edge, vault
 from linli.composition import Port, Wiring
 from linli.config import Settings
 from tests.routes import api_routes
@@ -108,13 +108,14 @@ def test_ports_are_filled_by_the_domains_that_provide_them():
     assert wiring.filled == {
         "identity.homes": "community", "orders.campaign": "campaigns", "orders.queue": "campaigns", "payments.gateway": "payments", "referral.sharer_money": "commission",
         "orders.rewards": "rewards", "campaigns.early_access": "incentives", "edge.hash_key": "risk",
-        "commission.screen": "risk",
+        "commission.screen": "risk", "vault.ring": "kernel",
     }
     assert isinstance(ports.campaign.get(), CampaignPricing)
     assert campaign_ports.early_access.get() is badges.recommender_early_access  # 社区推荐官's first access to trials
     assert isinstance(payment_gateway.get(), SandboxGateway)
     assert edge.hash_key.get() == Settings(env="test").secret_key  # the keyed hash of captured signals
     assert isinstance(commission_ports.screen.get(), RiskScreen)  # a paid order is screened before commission credits anyone
+    assert vault.open_sealed(vault.seal("apiv3")) == "apiv3"  # credentials can be sealed at rest
 
 
 def test_a_port_has_one_provider():
