@@ -61,6 +61,11 @@ def _app(s: Session, kind: str, merchant_id: int | None) -> WechatApp | None:
     return s.scalars(select(WechatApp).where(WechatApp.kind == kind, WechatApp.merchant_id.is_(None) if merchant_id is None else WechatApp.merchant_id == merchant_id)).first()
 
 
+def configured(s: Session, kind: str, merchant_id: int | None = None) -> bool:
+    """Whether members can log in through an app of ``kind`` here."""
+    return (merchant_id is not None and _app(s, kind, merchant_id) is not None) or _app(s, kind, None) is not None
+
+
 def app_keys(s: Session, kind: str, merchant_id: int | None) -> AppKeys:
     """The keys of the app a login goes through (the merchant's, else the platform's)."""
     app = (_app(s, kind, merchant_id) if merchant_id is not None else None) or _app(s, kind, None)
