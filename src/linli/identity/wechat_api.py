@@ -18,6 +18,9 @@ UPSTREAM = {**PROBLEMS, 403: {"description": "Problem"}, 502: {"description": "P
 
 @router.post("/auth/wechat", response_model=LoginResult, responses=UPSTREAM)
 def wechat_login(body: WechatLoginRequest, request: Request, s: DB, ctx: Ctx, now: Now, who: MaybeWho) -> LoginResult:
+    """Log in with a WeChat code, as the member the openid (else the unionid, else the logged-in
+    caller, else ``phone_code``'s phone) identifies; 409 ``identity.phone_required`` when none
+    does — nothing is written, send the phone code with a new ``wx.login`` code."""
     member, token, created = wechat.login(
         s, ctx.settings, ctx.limiter, wechat_client.get(), kind=body.app, code=body.code, ip=client_ip(request), now=now,
         merchant_id=body.merchant_id, phone_code=body.phone_code, invite_code=body.invite_code, caller_id=who.member_id if who else None,
