@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     sms_webhook_url: str = ""
     sms_webhook_secret: str = ""
     sms_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # WeChat login (identity.wechat_client): the API and the web-authorisation host (base
+    # URL overrides point at a proxy, or at the local fake in tests).
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_open_base: str = "https://open.weixin.qq.com"
+    wechat_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
 
     @field_validator("database_url", "database_replica_url")
     @classmethod

@@ -1,7 +1,7 @@
-"""Tokens, one-time codes, CSRF tokens and rate limits.
+"""Tokens, one-time codes, CSRF tokens, OAuth states and rate limits.
 
 Access tokens are HS256 JWTs signed with ``LINLI_SECRET_KEY`` (``sub`` = member id, short
-expiry). One-time codes are stored only as HMACs. Rate limits are fixed windows (the ``limits``
+expiry); other short-lived signed values (``sign_claims``) carry their own ``typ``. One-time codes are stored only as HMACs. Rate limits are fixed windows (the ``limits``
 library) counted in Redis when ``LINLI_REDIS_URL`` is set (shared by every API process) and in-process
 otherwise (embedded, one process).
 """
@@ -58,6 +58,43 @@ def _verified(secret: str, token: str) -> dict:
         return jwt.decode(token, secret, algorithms=[TOKEN_ALG], options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False})
     except jwt.PyJWTError:
         raise Unauthorized("auth.token_invalid", "The access token is not valid.") from None
+
+
+def sign_claims(secret: str, typ: str, claims: dict, ttl_seconds: int, now: datetime) -> str:
+    """A short-lived signed value of kind ``typ`` (never mistaken for an access token)."""
+    return jwt.encode({**claims, "sub": typ, "typ": typ, "exp": int(now.timestamp()) + ttl_seconds}, secret, algorithm=TOKEN_ALG)
+
+
+def read_claims(secret: str, typ: str, token: str | None, now: datetime) -> dict | None:
+    """The claims of a valid, unexpired ``sign_claims`` value of kind ``typ``, else None."""
+    if not token or len(token) > 2048:
+        return None
+    try:
+        claims = _verified(secret, token)
+    except Unauthorized:
+        return None
+    return claims if claims.get("typ") == typ and isinstance(claims.get("exp"), int) and claims["exp"] > now.timestamp() else None
+
+
+_STATE_MAC = 40  # hex digits of the HMAC in an OAuth state
+
+
+def oauth_state(secret: str, expires: int, *bound_to: str) -> str:
+    """An OAuth ``state``: its expiry (unix seconds, hex) and an HMAC over it and what it is
+    bound to (the browser's CSRF cookie, the page to return to). Letters and digits only,
+    under 128 characters, as WeChat's web authorisation requires."""
+    mac = hmac.new(secret.encode(), "|".join(("oauth-state", str(expires), *bound_to)).encode(), hashlib.sha256).hexdigest()
+    return f"{expires:x}{mac[:_STATE_MAC]}"
+
+
+def oauth_state_valid(secret: str, state: str | None, now: datetime, *bound_to: str) -> bool:
+    if not state or not state.isascii() or not state.isalnum() or not _STATE_MAC < len(state) <= _STATE_MAC + 12:
+        return False
+    try:
+        expires = int(state[:-_STATE_MAC], 16)
+    except ValueError:
+        return False
+    return expires > now.timestamp() and hmac.compare_digest(oauth_state(secret, expires, *bound_to), state)
 
 
 def new_otp_code() -> str:

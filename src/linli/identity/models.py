@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime, utcnow
@@ -71,6 +71,12 @@ class WechatApp(Base):
     ``linli.vault``; only its mask is ever shown again."""
 
     __tablename__ = "wechat_apps"
+    # One app of each kind per merchant, and one for the platform (a NULL merchant_id is
+    # distinct from every other in a plain unique index, hence the two partial ones).
+    __table_args__ = (
+        Index("uq_wechat_apps_platform_kind", "kind", unique=True, postgresql_where=text("merchant_id IS NULL"), sqlite_where=text("merchant_id IS NULL")),
+        Index("uq_wechat_apps_merchant_kind", "merchant_id", "kind", unique=True, postgresql_where=text("merchant_id IS NOT NULL"), sqlite_where=text("merchant_id IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), index=True, nullable=True)

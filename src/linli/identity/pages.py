@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from linli.errors import DomainError, Invalid, NotFound
 from linli.i18n import N_
-from linli.identity import service
+from linli.identity import service, wechat
 from linli.identity.ports import homes
 from linli.identity.service import Principal
+from linli.identity.wechat_pages import apps_section, bind_pending, drop_pending, in_wechat, pending_user, save_app
 from linli.schema import Id
 from linli.web.console import ROLE_NAMES, render_merchant
 from linli.web.deps import DB, Now, client_ip
@@ -73,10 +74,14 @@ def _login_routes(area: str) -> None:
     base = f"/{area}/login"
 
     @router.get(base, name=f"{area}_login")
-    def login_form(page: PageDep) -> Response:
+    def login_form(page: PageDep, s: DB, now: Now) -> Response:
         if page.who is not None:  # already logged in
             return page.redirect(safe_next(page.request.query_params.get("next"), AREAS[area][1]))
-        return _login_page(page, area)
+        if area != "m":
+            return _login_page(page, area)
+        # Inside WeChat, the official account logs the neighbour in without a code.
+        offer = in_wechat(page.request) and wechat.configured(s, wechat.OFFICIAL_ACCOUNT)
+        return _login_page(page, area, wechat_offer=offer, wechat_pending=pending_user(page.request, page.ctx.settings, now) is not None)
 
     @router.post(base + "/code", name=f"{area}_login_code")
     def send_code(page: PageDep, form: Form, s: DB, request: Request, now: Now) -> Response:
@@ -92,16 +97,20 @@ def _login_routes(area: str) -> None:
     def log_in(page: PageDep, form: Form, s: DB, request: Request, now: Now) -> Response:
         ctx, phone = page.ctx, text(form, "phone")
         invite = ((request.cookies.get(INVITE_COOKIE) or "")[:16] or None) if area == "m" else None
+        # A WeChat user the official-account login did not know yet is bound by this login.
+        pending = pending_user(request, ctx.settings, now) if area == "m" else None
         try:
             with attempt(s):
-                _, token, _ = service.login(s, ctx.settings, ctx.limiter, phone, text(form, "code"), client_ip(request), now, invite_code=invite)
+                member, token, _ = service.login(s, ctx.settings, ctx.limiter, phone, text(form, "code"), client_ip(request), now, invite_code=invite)
+                bind_pending(s, pending, member.id, now)
         except DomainError as exc:
-            return _login_page(page, area, step="code", phone=phone, next=text(form, "next"), error=exc)
+            response = _login_page(page, area, step="code", phone=phone, next=text(form, "next"), error=exc)
+            return drop_pending(response, ctx.settings) if exc.code.startswith("identity.wechat_") else response
         page.log_in(token)
         response = page.redirect(safe_next(text(form, "next"), AREAS[area][1]))
         if invite:
             response.delete_cookie(INVITE_COOKIE, path="/", httponly=True, samesite="lax", secure=ctx.settings.is_production)
-        return response
+        return drop_pending(response, ctx.settings) if pending else response
 
 
 _login_routes("m")
@@ -180,9 +189,15 @@ def save_profile(page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> 
 # --- console: merchants and staff ------------------------------------------------------------------
 
 
+def _console_home(page: Page, s: Session, who: Principal, *, wechat_state: dict | None = None, status: int = 200, **context) -> Response:
+    """The merchant list; for platform admins also the new-merchant form and the platform's WeChat apps."""
+    apps = apps_section(page, s, None, wechat_state or {}) if who.is_admin else None
+    return page.render("identity/console_home.html", status=status, merchants=service.list_merchants(s, who), roles=ROLE_NAMES, wechat_apps=apps, **context)
+
+
 @router.get("/console/")
 def console_home(page: PageDep, s: DB, who: ConsoleWho) -> Response:
-    return page.render("identity/console_home.html", merchants=service.list_merchants(s, who), roles=ROLE_NAMES)
+    return _console_home(page, s, who)
 
 
 @router.post("/console/merchants")
@@ -192,8 +207,16 @@ def create_merchant(page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now)
             merchant, _ = service.create_merchant(s, who, text(form, "name"), text(form, "owner_phone"), now)
     except DomainError as exc:
         values = {"name": text(form, "name"), "owner_phone": text(form, "owner_phone")}
-        return page.render("identity/console_home.html", merchants=service.list_merchants(s, who), roles=ROLE_NAMES, values=values, error=exc)
+        return _console_home(page, s, who, values=values, error=exc)
     return page.redirect(f"/console/merchants/{merchant.id}")
+
+
+@router.post("/console/platform/wechat-apps/{kind}")
+def save_platform_app(kind: str, page: PageDep, form: Form, s: DB, who: ConsoleWho, now: Now) -> Response:
+    failed = save_app(page, form, s, None, kind, now)
+    if failed is None:
+        return page.redirect("/console/?saved=wechat#wechat-apps")
+    return _console_home(page, s, who, wechat_state=failed, status=failed["status"])
 
 
 @router.get("/console/merchants/{mid}")

@@ -1,7 +1,12 @@
-"""Where a member lives (their home community, the communities they lead): identity shows
+"""Identity's ports.
+
+``homes``: where a member lives (their home community, the communities they lead): identity shows
 and edits it on the member's profile (``/me``, ``/m/me``), the community domain owns it. The
 community domain fills this port from its ``wire`` (``community/domain.py``), so identity
-never imports community (which builds on identity)."""
+never imports community (which builds on identity).
+
+``wechat``: the WeChat login API client, filled from the settings by ``identity/domain.py``
+(its base URLs point at the local fake in tests)."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from linli.composition import Port
 from linli.errors import NotFound
+from linli.identity.wechat_client import WechatClient
 
 
 class Homes(Protocol):
@@ -43,3 +49,5 @@ class NoHomes:
 
 
 homes: Port[Homes] = Port("identity.homes", NoHomes())
+
+wechat: Port[WechatClient] = Port("identity.wechat", WechatClient())

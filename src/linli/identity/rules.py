@@ -46,6 +46,7 @@ class Permission(StrEnum):
     manage_rules = "manage_rules"  # commission rules, settlement
     finance = "finance"  # withdrawals, ledger
     after_sales = "after_sales"  # orders, refunds, delivery
+    manage_credentials = "manage_credentials"  # WeChat apps and provider credentials (owners only)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -61,6 +62,22 @@ def role_allows(role: str, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[Role(role)]
     except ValueError:
         return False
+
+
+# WeChat apps members log in through: 小程序 and 公众号 (H5 inside WeChat).
+WECHAT_KINDS = ("mini_program", "official_account")
+# An AppID is "wx" and 16 letters or digits (the documentation's own example,
+# wxd678efh567hg6787, is not hex); an AppSecret is 32 letters or digits.
+_APPID_RE = re.compile(r"^wx[0-9A-Za-z]{16}$")
+_APPSECRET_RE = re.compile(r"^[0-9A-Za-z]{32}$")
+
+
+def valid_appid(appid: str) -> bool:
+    return bool(_APPID_RE.match(appid))
+
+
+def valid_appsecret(secret: str) -> bool:
+    return bool(_APPSECRET_RE.match(secret))
 
 
 @dataclass(frozen=True)

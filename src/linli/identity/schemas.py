@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -92,3 +93,27 @@ class StaffOut(Output):
     nickname: str
     role: str
     created_at: datetime
+
+
+WechatKind = Literal["mini_program", "official_account"]
+
+
+class WechatLoginRequest(Input):
+    code: str = Field(min_length=1, max_length=128, description="wx.login's code (mini program) or the web authorisation's code (official account); used once.")
+    app: WechatKind
+    phone_code: str | None = Field(default=None, max_length=128, description="The mini program's phone-number code (getPhoneNumber), when WeChat login answered identity.phone_required.")
+    merchant_id: Id | None = Field(default=None, description="Log in through this merchant's app when it has one (else the platform's).")
+    invite_code: str | None = Field(default=None, max_length=32)
+
+
+class WechatAppIn(Input):
+    appid: str = Field(max_length=32, examples=["wxd678efh567hg6787"])
+    secret: str | None = Field(default=None, max_length=64, description="The AppSecret; leave out to keep the current one (same AppID).")
+
+
+class WechatAppOut(Output):
+    kind: str
+    merchant_id: int | None
+    appid: str
+    secret_mask: str = Field(description="The AppSecret is never shown again; only its last characters.")
+    updated_at: datetime

@@ -111,18 +111,30 @@ def login(
     if s.execute(update(OtpCode).where(OtpCode.id == otp.id, OtpCode.consumed_at.is_(None)).values(consumed_at=now)).rowcount != 1:
         raise WrongCode(detail="This code has already been used.")
     s.execute(update(PhoneGuard).where(PhoneGuard.phone == phone).values(failures=0, locked_until=None))
+    member, created = arrive_with_phone(s, phone, now, invite_code)
+    return member, logged_in(s, settings, member, now, created=created, invite_code=invite_code), created
+
+
+def arrive_with_phone(s: Session, phone: str, now: datetime, invite_code: str | None) -> tuple[Member, bool]:
+    """The member a (proven) phone identifies, created if new — ``member.joined`` carries
+    the invite code for the referral domain to bind. Returns (member, created)."""
     member = s.scalars(select(Member).where(Member.phone == phone)).first()
-    created = member is None
-    if created:
-        member = Member(phone=phone, nickname=f"邻居{phone[-4:]}", created_at=now, updated_at=now)
-        s.add(member)
-        s.flush()
-        events.emit(s, MemberJoined(member_id=member.id, invite_code=invite_code, at=now, **edge.stamp()), at=now)
-    elif invite_code:
+    if member is not None:
+        return member, False
+    member = Member(phone=phone, nickname=f"邻居{phone[-4:]}", created_at=now, updated_at=now)
+    s.add(member)
+    s.flush()
+    events.emit(s, MemberJoined(member_id=member.id, invite_code=invite_code, at=now, **edge.stamp()), at=now)
+    return member, True
+
+
+def logged_in(s: Session, settings: Settings, member: Member, now: datetime, *, created: bool, invite_code: str | None) -> str:
+    """Record a login (a known member arriving with an invite code is told to referral) and
+    return its access token — the same for every way of logging in."""
+    if invite_code and not created:
         events.emit(s, MemberArrivedWithCode(member_id=member.id, invite_code=invite_code, at=now, **edge.stamp()), at=now)
     events.emit(s, MemberLoggedIn(member_id=member.id, at=now, **edge.stamp()), at=now)
-    token = issue_token(settings.secret_key, member.id, settings.token_ttl_seconds, now=now, phone=member.phone)
-    return member, token, created
+    return issue_token(settings.secret_key, member.id, settings.token_ttl_seconds, now=now, phone=member.phone)
 
 
 def principal_from_token(settings: Settings, member_id: int, phone: str) -> Principal:

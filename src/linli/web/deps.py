@@ -131,8 +131,21 @@ async def _unit_of_work(request: Request) -> AsyncIterator[Session]:
     """One session per request. ``UnitOfWorkRoute`` commits (or rolls back) it in the
     endpoint's thread as the endpoint returns, which also hands its connection back; so
     closing it here does no I/O and can run on the event loop."""
+    async for session in _session(request, request.method not in _READS):
+        yield session
+
+
+async def _write_unit_of_work(request: Request) -> AsyncIterator[Session]:
+    """A write session whatever the method: for a GET that must write after calling a
+    provider — an OAuth callback, whose one-time code run again on a promoted reader
+    session would be spent twice."""
+    async for session in _session(request, True):
+        yield session
+
+
+async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
     db = request.app.state.ctx.db
-    session = (db.reader_sessions if request.method in _READS else db.sessions)()
+    session = (db.sessions if write else db.reader_sessions)()
     session.info["linli_db"] = db
     try:
         yield session
@@ -183,6 +196,7 @@ async def current_principal(request: Request) -> Principal:
 
 
 DB = Annotated[Session, Depends(_unit_of_work, scope="function")]
+WriteDB = Annotated[Session, Depends(_write_unit_of_work, scope="function")]
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 Now = Annotated[datetime, Depends(get_now)]
 Who = Annotated[Principal, Depends(current_principal)]
