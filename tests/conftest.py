@@ -126,6 +126,10 @@ def settings(db: Database) -> Settings:
         # Long-lived tokens: tests move the clock by weeks (token expiry has its own test).
         token_ttl_seconds=90 * 86400,
         rate_limits="otp_phone=1000/hour;otp_phone_burst=1000/minute;otp_ip=100000/hour;login_ip=100000/hour",
+        # No test reaches the real WeChat: unless a test points it at its fake, a call
+        # finds nothing listening (an outage, 503) at once.
+        wechat_api_base="http://127.0.0.1:9",
+        wechat_open_base="http://127.0.0.1:9",
     )
 
 
