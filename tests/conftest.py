@@ -25,12 +25,15 @@ _databases: dict[str, Database] = {}
 _tmp = tempfile.mkdtemp(prefix="linli-tests-")
 
 
-def _database(backend: str) -> Database:
-    if backend not in _databases:
+def _database(backend: str, name: str = "test") -> Database:
+    """This worker's database of ``backend``: ``test`` (wiped before every test) or another
+    ``name`` (the seeded demo, kept for the worker's run)."""
+    key = f"{backend}:{name}"
+    if key not in _databases:
         if backend == "sqlite":
-            url = f"sqlite:///{_tmp}/test.db"
+            url = f"sqlite:///{_tmp}/{name}.db"
         else:
-            url = _worker_database(Settings(database_url=service_url("postgresql", 5432)).database_url)
+            url = _worker_database(Settings(database_url=service_url("postgresql", 5432)).database_url, "" if name == "test" else f"_{name}")
         db = Database(url)
         domains.bootstrap(Settings(env="test", plugins="tests.plugin"))
         if backend == "postgresql":
@@ -38,21 +41,21 @@ def _database(backend: str) -> Database:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
         migrate.upgrade(db)
-        _databases[backend] = db
-    return _databases[backend]
+        _databases[key] = db
+    return _databases[key]
 
 
-def _worker_database(url: str) -> str:
+def _worker_database(url: str, suffix: str = "") -> str:
     """Under pytest-xdist each worker gets its own PostgreSQL database (<name>_<worker>),
     created next to the configured one, so parallel workers never wipe each other."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not worker:
+    if not worker and not suffix:
         return url
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
     base = make_url(url)
-    name = f"{base.database}_{worker}"
+    name = f"{base.database}{'_' + worker if worker else ''}{suffix}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
@@ -117,6 +120,10 @@ def clock() -> Clock:
 
 @pytest.fixture
 def settings(db: Database) -> Settings:
+    return settings_for(db)
+
+
+def settings_for(db: Database) -> Settings:
     # Generous rate limits so tests can log many people in; the limit tests set their own.
     return Settings(
         env="test",
@@ -135,6 +142,10 @@ def settings(db: Database) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, db: Database, clock: Clock):
+    return _app(settings, db, clock)
+
+
+def _app(settings: Settings, db: Database, clock: Clock):
     from linli.security import RateLimiter, parse_limits
     from linli.web.app import create_app
     from linli.web.context import AppContext
@@ -147,6 +158,34 @@ def app(settings: Settings, db: Database, clock: Clock):
 def client(app) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@dataclass
+class DemoWorld:
+    """The demo (``linli.demo``) seeded once per worker and backend, its outbox drained, and a
+    client on it. Seeding takes 5–10 s; the demo tests only read it (and seed again to show
+    that adds nothing), so they share it instead of seeding one each."""
+
+    db: Database
+    info: object  # linli.demo.DemoInfo
+    client: TestClient
+    clock: Clock
+
+
+_demo_infos: dict[str, object] = {}
+
+
+@pytest.fixture
+def demo_world(backend: str) -> Iterator[DemoWorld]:
+    from linli import demo, events
+
+    db = _database(backend, "demo")
+    clock = Clock()
+    if backend not in _demo_infos:
+        _demo_infos[backend] = demo.seed(db, clock.current)
+        events.drain(db)
+    with TestClient(_app(settings_for(db), db, clock), raise_server_exceptions=False) as c:
+        yield DemoWorld(db, _demo_infos[backend], c, clock)
 
 
 def login(client: TestClient, phone: str, invite_code: str | None = None) -> dict[str, str]:

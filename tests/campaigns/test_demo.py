@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from linli import demo, events
+from linli import demo
 from linli.campaigns.models import Campaign, Team
 from tests.conftest import login
 
 
-def test_demo_seeds_the_strawberry_session_a_team_and_a_threshold_part_way(client, db, clock):
-    info = demo.seed(db, clock.current)
-    events.drain(db)
+def test_demo_seeds_the_strawberry_session_a_team_and_a_threshold_part_way(demo_world):
+    client, db, clock, info = demo_world.client, demo_world.db, demo_world.clock, demo_world.info
     owner = login(client, demo.OWNER_PHONE)
     mid = info.merchant_id
     listed = {c["kind"]: c for c in client.get(f"/api/v1/merchants/{mid}/campaigns", headers=owner).json()}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from linli import demo, demo_incentives, events, ledger
+from linli import demo, demo_incentives, ledger
 from tests.conftest import login
 
 
-def test_demo_runs_the_eggs_programme_with_referrals_in_every_state_and_a_milestone(client, db, clock):
-    info = demo.seed(db, clock.current)
-    events.drain(db)
+def test_demo_runs_the_eggs_programme_with_referrals_in_every_state_and_a_milestone(demo_world):
+    client, db, clock, info = demo_world.client, demo_world.db, demo_world.clock, demo_world.info
     mid = info.merchant_id
     owner = login(client, demo.OWNER_PHONE)
     progs = client.get(f"/api/v1/merchants/{mid}/referral-programmes", headers=owner).json()
@@ -30,11 +29,11 @@ def test_demo_runs_the_eggs_programme_with_referrals_in_every_state_and_a_milest
         assert ledger.check(s) == []
 
 
-def test_demo_gives_the_main_sharer_the_recommender_and_a_gmv_badge_and_sets_the_starter_kit(client, db, clock):
+def test_demo_gives_the_main_sharer_the_recommender_and_a_gmv_badge_and_sets_the_starter_kit(demo_world):
     from linli import demo_badges
 
-    info = demo.seed(db, clock.current)
-    events.drain(db)
+    client, clock, info = demo_world.client, demo_world.clock, demo_world.info
+    db = demo_world.db
     mid = info.merchant_id
     sharer = login(client, demo_incentives.INVITER)
     mine = client.get("/api/v1/me/badges", params={"merchant_id": mid}, headers=sharer).json()

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from linli import demo, events
+from linli import demo
 from linli.incentives import board_rebuild
 from tests.incentives.board_helpers import board, rollup
 
 
-def test_the_demo_has_this_week_s_board_with_a_tie_and_last_week_s_honour(client, db, clock):
-    info = demo.seed(db, clock.current)
-    events.drain(db)
+def test_the_demo_has_this_week_s_board_with_a_tie_and_last_week_s_honour(demo_world):
+    client, db, clock, info = demo_world.client, demo_world.db, demo_world.clock, demo_world.info
     mid = info.merchant_id
     week = board(client, mid, period="week", metric="gmv")
     entries = week["entries"]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from linli import demo, events
+from linli import demo
 from linli.rewards.models import CouponTemplate
 from tests.conftest import login
 
 
-def test_demo_seeds_the_new_member_and_spend_and_save_coupons_some_claimed_one_used(client, db, clock):
-    info = demo.seed(db, clock.current)
-    events.drain(db)
+def test_demo_seeds_the_new_member_and_spend_and_save_coupons_some_claimed_one_used(demo_world):
+    client, db, clock, info = demo_world.client, demo_world.db, demo_world.clock, demo_world.info
     owner = login(client, demo.OWNER_PHONE)
     mid = info.merchant_id
     incentives = {"新邻居首单9折", "赠品·散养土鸡蛋 30枚", "新晋分享官10元无门槛券"}  # the referral programme's and the starter kit's coupons (tests/incentives/test_demo.py)

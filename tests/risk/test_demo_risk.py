@@ -22,9 +22,8 @@ def _earnings(client, phone, mid):
     return client.get(f"{API}/me/earnings", params={"merchant_id": mid}, headers=login(client, phone)).json()
 
 
-def test_the_demo_has_a_blocked_self_referral_a_cluster_on_hold_and_a_released_case(client, db, clock):
-    info = demo.seed(db, clock.current)
-    events.drain(db)
+def test_the_demo_has_a_blocked_self_referral_a_cluster_on_hold_and_a_released_case(demo_world):
+    client, db, clock, info = demo_world.client, demo_world.db, demo_world.clock, demo_world.info
     mid = info.merchant_id
     owner = login(client, demo.OWNER_PHONE)
     opened = _cases(client, owner, mid, "open")
