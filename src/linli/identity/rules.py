@@ -46,6 +46,7 @@ class Permission(StrEnum):
     manage_rules = "manage_rules"  # commission rules, settlement
     finance = "finance"  # withdrawals, ledger
     after_sales = "after_sales"  # orders, refunds, delivery
+    manage_payments = "manage_payments"  # payment accounts (provider credentials): owners only
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
