@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 
 from linli import vault
 from linli.composition import Port
+from linli.config import ConfigError, Settings
+from linli.db import Database
 from linli.errors import DomainError, Invalid
 from linli.payments.models import PaymentAccount
 from linli.payments.providers import alipay, wechatpay
@@ -258,7 +260,7 @@ def alipay_client(s: Session, merchant_id: int | None) -> alipay.AlipayClient | 
 
 def unusable(s: Session) -> list[str]:
     """Every stored account that cannot be opened or does not parse, named by merchant and
-    provider (never a secret): production refuses to start with any."""
+    provider (never a secret)."""
     problems = []
     for a in s.scalars(select(PaymentAccount).order_by(PaymentAccount.id)):
         try:
@@ -266,3 +268,17 @@ def unusable(s: Session) -> list[str]:
         except AccountUnusable:
             problems.append(f"{_whose(a)}: {a.provider}")
     return problems
+
+
+def require_usable(db: Database, settings: Settings) -> None:
+    """Production (server and worker) refuses to start with an unusable stored account, or
+    with accounts but no https public URL for the providers' notifications."""
+    if not settings.is_production:
+        return
+    with db.transaction() as s:
+        problems = unusable(s)
+        configured = s.scalars(select(PaymentAccount.id).limit(1)).first() is not None
+    if problems:
+        raise ConfigError("payment accounts that cannot be opened with LINLI_VAULT_KEYS or do not parse: " + "; ".join(problems))
+    if configured and not settings.public_url.startswith("https://"):
+        raise ConfigError("LINLI_PUBLIC_URL must be the https address WeChat Pay and Alipay send notifications to")

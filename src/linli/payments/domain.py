@@ -14,8 +14,7 @@ def wire(w: Wiring) -> None:
 
     st = w.settings
     w.fill(rails, Rails(st.public_url, st.wechatpay_base_url or wechatpay.BASE_URL, st.alipay_gateway_url or alipay.GATEWAY), by="payments")
-    if st.sandbox_enabled:
-        w.fill(payment_gateway, SandboxGateway(st.payment_secret), by="payments")
+    w.fill(payment_gateway, SandboxGateway(st.payment_secret) if st.sandbox_enabled else None, by="payments")
 
 
-DOMAIN = Domain("payments", modules=("models", "handlers"), api=("api:router", "accounts_api:router"), pages=("pages:router", "accounts_pages:router"), wire=wire)
+DOMAIN = Domain("payments", modules=("models", "handlers", "jobs"), api=("api:router", "accounts_api:router"), pages=("pages:router", "accounts_pages:router"), wire=wire)
