@@ -25,6 +25,7 @@ from tests.e2e.conftest import LiveServer
 from tests.orders.helpers import make_shop, order
 from tests.payments.conftest import APPID, wechat_direct
 from tests.payments.fakes.alipay_fake import APP_ID, AlipayFake, new_key, private_pem
+from tests.web.conftest import HTML, csrf, page_login
 
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
 WX_NOTIFY, ALI_NOTIFY = "/api/v1/payments/wechatpay/notify", "/api/v1/payments/alipay/notify"
@@ -243,3 +244,12 @@ def test_alipay_wap_goes_the_same_path(client, db, merchant, ali, ali_key, clock
     with db.transaction() as s:
         r = payments.refund_payment(s, answer["payment_id"], 6800, "refund_case:9", clock())
         assert r.status == "succeeded" and len(ali.refunds) == 1
+
+
+def test_the_pay_page_offers_the_methods_the_merchant_has(client, buyer):
+    oid = buyer.order()
+    page_login(client, "13700000001")
+    sheet = client.post(f"/m/orders/{oid}/pay", data={"csrf_token": csrf(client)}, headers=HTML)
+    assert 'data-testid="pay-wechat_jsapi"' in sheet.text and 'data-testid="pay-wechat_h5"' in sheet.text and "pay-alipay_wap" not in sheet.text
+    opened = client.post(f"/m/orders/{oid}/pay", data={"csrf_token": csrf(client), "method": "wechat_jsapi"}, headers=HTML)
+    assert opened.status_code == 200 and 'id="wx-params"' in opened.text and "paySign" in opened.text and "微信支付" in opened.text

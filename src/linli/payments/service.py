@@ -92,7 +92,7 @@ def open_for(s: Session, merchant_id: int, member_id: int, subject: str, subject
     at the gateway if there is none yet; its success event names the subject."""
     if subject == ORDER:
         raise ValueError("an order's payment is opened with open_intent")
-    return _open(s, merchant_id, member_id, amount, now, subject, subject_id)
+    return _open(s, merchant_id, member_id, amount, now, subject, subject_id).payment
 
 
 def _subject_is(subject: str, subject_id: int):
