@@ -40,13 +40,20 @@ def _db(settings: Settings):
 
 
 def _require_schema(settings: Settings) -> None:
-    """Refuse to serve or work on a database whose schema is not this code's."""
+    """Refuse to serve or work on a database whose schema is not this code's, or (in
+    production) with a stored payment credential that cannot be opened or does not parse."""
     from linli import migrate
+    from linli.payments.accounts import require_usable
 
     try:
         migrate.require_current(_db(settings))
     except migrate.SchemaMismatch as exc:
         console.print(f"[red]Schema check failed:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        require_usable(_db(settings), settings)
+    except ConfigError as exc:
+        console.print(f"[red]Configuration refused:[/red] {exc}")
         raise typer.Exit(2) from None
 
 

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     # Fernet keys sealing provider credentials at rest, newest first (linli.vault); empty:
     # one key derived from secret_key.
     vault_keys: str = ""
+    # The deployment's public https address: the payment notification URLs registered with
+    # WeChat Pay and Alipay are under it (``…/api/v1/payments/wechatpay/notify``).
+    public_url: str = ""
+    # Where the provider clients send their calls: empty is the provider's own gateway
+    # (a proxy, or a local fake in tests, otherwise).
+    wechatpay_base_url: str = ""
+    alipay_gateway_url: str = ""
     # Days risk keeps the captured signals (hashed device, IP, phone, payer, address).
     risk_signal_retention_days: int = Field(default=180, ge=1, le=3650)
     platform_admins: str = ""

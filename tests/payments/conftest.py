@@ -101,3 +101,17 @@ def wx_partner(fake, merchant_key) -> Iterator[WechatPay]:
         yield client
     finally:
         client.http.close()
+
+
+# --- payment accounts as the console enters them (tests/payments/test_accounts.py, test_rails*.py) ---
+
+def public_pem(key: rsa.RSAPrivateKey) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def wechat_direct(merchant_key, platform_key, *, mchid: str = MCHID, appid: str = APPID, **over) -> dict:
+    """A WeChat Pay direct account (the body of PUT …/payment-accounts/wechatpay)."""
+    from tests.payments.fakes.wechatpay_fake import PUBLIC_KEY_ID
+
+    return {"mode": "direct", "mchid": mchid, "appid": appid, "serial_no": SERIAL, "public_key_id": PUBLIC_KEY_ID,
+            "public_key": public_pem(platform_key), "private_key": pem(merchant_key), "apiv3_key": APIV3_KEY, **over}

@@ -46,7 +46,7 @@ class Permission(StrEnum):
     manage_rules = "manage_rules"  # commission rules, settlement
     finance = "finance"  # withdrawals, ledger
     after_sales = "after_sales"  # orders, refunds, delivery
-    manage_credentials = "manage_credentials"  # WeChat apps and provider credentials (owners only)
+    manage_credentials = "manage_credentials"  # WeChat apps and payment accounts (provider credentials): owners only
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

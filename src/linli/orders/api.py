@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Header, Path, Query, Response, UploadFile
+from fastapi import Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -25,6 +25,7 @@ from linli.orders.schemas import (
     OrderCreate,
     OrderOut,
     OrderSettingsIO,
+    PayIn,
     PayOut,
     QueuedOut,
     RefundCaseOut,
@@ -37,8 +38,9 @@ from linli.orders.schemas import (
 from linli.orders.service import aftersales
 from linli.orders.service import settings as order_settings
 from linli.orders.service.queries import OrderDetail, detail
+from linli.payments import service as payments
 from linli.schema import NO_NUL, Id
-from linli.web.deps import DB, Ctx, Now, Who
+from linli.web.deps import DB, Ctx, Now, Who, client_ip
 from linli.web.deps import router as deps_router
 from linli.web.problems import PROBLEMS
 
@@ -134,11 +136,19 @@ def queued_order(who: Who, ticket: str = Path(max_length=60, pattern=r"^[0-9.-]+
 
 
 @router.post("/orders/{oid}/pay", response_model=PayOut, responses=PROBLEMS)
-def pay(oid: Id, s: DB, who: Who, now: Now) -> PayOut:
-    p = service.start_payment(s, who.member_id, oid, now)
-    if p is None:
+def pay(oid: Id, s: DB, who: Who, now: Now, request: Request, body: PayIn | None = None) -> PayOut:
+    """Without a method: the sandbox payment (outside production). With one: the payment at
+    that provider and what the client opens it with (``client``)."""
+    if body is None or body.method is None:
+        p = service.start_payment(s, who.member_id, oid, now)
+        if p is None:
+            return PayOut(order_id=oid, payment_id=None, amount=0, status="paid")
+        return PayOut(order_id=oid, payment_id=p.id, amount=p.amount, status=p.status)
+    how = payments.PayWith(body.method, client_ip=client_ip(request), return_url=f"/m/orders/{oid}")
+    c = service.pay_with(s, who.member_id, oid, now, how)
+    if c is None:
         return PayOut(order_id=oid, payment_id=None, amount=0, status="paid")
-    return PayOut(order_id=oid, payment_id=p.id, amount=p.amount, status=p.status)
+    return PayOut(order_id=oid, payment_id=c.payment.id, amount=c.payment.amount, status=c.payment.status, method=c.method, client=c.client)
 
 
 @router.post("/orders/{oid}/cancel", response_model=OrderOut, responses=PROBLEMS)

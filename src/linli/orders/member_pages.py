@@ -23,9 +23,10 @@ from linli.orders import ports, service
 from linli.orders.rules import Status
 from linli.orders.service import aftersales
 from linli.orders.views import NAMES, merchant_name, order_view, query_int
+from linli.payments import service as payments
 from linli.schema import Id
 from linli.web import member
-from linli.web.deps import DB, Ctx, Now
+from linli.web.deps import DB, Ctx, Now, client_ip
 from linli.web.deps import router as deps_router
 from linli.web.forms import yuan_field
 from linli.web.pages import Form, MemberWho, Page, PageDep, attempt, text
@@ -222,11 +223,24 @@ def _order_step(page: Page, s: Session, who, oid: int, step) -> Response:
 
 @router.post("/m/orders/{oid}/pay")
 def pay(oid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+    """Without a method: the payment sheet. With one (chosen on the sheet): the page that
+    opens WeChat's payment sheet (JSAPI) or links to the provider's page (H5, WAP)."""
+    method = text(form, "method")
+    opened: dict = {}
+
     def step():
+        if method:
+            how = payments.PayWith(method, client_ip=client_ip(page.request), return_url=f"/m/orders/{oid}")
+            c = service.pay_with(s, who.member_id, oid, now, how)
+            opened.update(c.client if c is not None else {})
+            return None
         p = service.start_payment(s, who.member_id, oid, now)
         return f"/m/pay/{p.id}" if p is not None else None
 
-    return _order_step(page, s, who, oid, step)
+    response = _order_step(page, s, who, oid, step)
+    if opened:
+        return page.render("payments/provider.html", params=opened, order_id=oid)
+    return response
 
 
 @router.post("/m/orders/{oid}/cancel")

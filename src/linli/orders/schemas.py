@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -124,11 +124,19 @@ class OrderOut(Output):
     refund_cases: list[RefundCaseOut] = []
 
 
+class PayIn(Input):
+    method: Literal["wechat_jsapi", "wechat_h5", "alipay_wap"] | None = Field(
+        default=None, description="how to pay at a real provider; none: the sandbox (outside production)")
+
+
 class PayOut(Output):
     order_id: int
     payment_id: int | None
     amount: int
     status: str
+    method: str | None = None
+    client: dict[str, str] | None = Field(
+        default=None, description="JSAPI: appId, timeStamp, nonceStr, package, signType, paySign for wx.requestPayment; H5: h5_url; Alipay: wap_url")
 
 
 class CodeIn(Input):

@@ -1,12 +1,15 @@
-"""Payment endpoints: the gateway's signed callback and the sandbox payment sheet."""
+"""Payment endpoints: the gateways' signed notifications and the sandbox payment sheet."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from linli.errors import NotFound
-from linli.payments import service
+from linli.errors import DomainError, NotFound
+from linli.payments import notifications, service
 from linli.payments.gateway import SIGNATURE_HEADER
 from linli.schema import Id, Output
 from linli.web.deps import DB, Now, Who
@@ -14,6 +17,7 @@ from linli.web.deps import router as deps_router
 from linli.web.problems import PROBLEMS
 
 router = deps_router(prefix="/api/v1", tags=["payments"])
+log = logging.getLogger("linli.payments")
 
 
 class PaymentOut(Output):
@@ -25,6 +29,7 @@ class PaymentOut(Output):
     refunded: int
     status: str
     gateway: str
+    method: str | None
 
 
 class CallbackAck(Output):
@@ -58,3 +63,40 @@ async def callback(request: Request) -> CallbackAck:
 
     await run_in_threadpool(handle)
     return CallbackAck()
+
+
+async def _notified(request: Request, receive) -> DomainError | None:
+    """Run one notification in its own transaction; the refusal, if any (nothing is kept)."""
+    raw = await request.body()
+    ctx = request.app.state.ctx
+
+    def handle() -> None:
+        with ctx.db.transaction() as s:
+            receive(s, raw, ctx.now())
+
+    try:
+        await run_in_threadpool(handle)
+    except DomainError as exc:
+        log.warning("notification refused on %s: %s", request.url.path, exc.code)
+        return exc
+    return None
+
+
+@router.post("/payments/wechatpay/notify", status_code=204, responses={400: {"description": "Refused: {code: FAIL, message}"}})
+async def wechatpay_notify(request: Request) -> Response:
+    """WeChat Pay's payment and refund notifications. Answered as WeChat Pay expects: 204 when
+    recorded; a refusal 4xx (an outage 5xx) with ``{"code": "FAIL", "message"}`` — WeChat Pay
+    sends it again later. ``reason`` is our stable code."""
+    refused = await _notified(request, lambda s, raw, now: notifications.receive_wechatpay(s, request.headers, raw, now))
+    if refused is None:
+        return Response(status_code=204)
+    status = refused.status if 400 <= refused.status < 600 else 400
+    return JSONResponse({"code": "FAIL", "message": refused.detail or refused.title, "reason": refused.code}, status_code=status)
+
+
+@router.post("/payments/alipay/notify", response_class=PlainTextResponse, responses={200: {"content": {"text/plain": {}}}})
+async def alipay_notify(request: Request) -> PlainTextResponse:
+    """Alipay's asynchronous notification (a form): ``success`` once recorded, else ``failure``
+    (Alipay sends it again, for about 25 hours)."""
+    refused = await _notified(request, notifications.receive_alipay)
+    return PlainTextResponse("success" if refused is None else "failure")

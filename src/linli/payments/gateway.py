@@ -3,7 +3,13 @@
 The sandbox behaves like WeChat Pay / Alipay where it matters to us: a payment intent with
 a gateway reference, an asynchronous callback signed with HMAC-SHA256 over
 ``"{timestamp}.{raw body}"`` (header ``Linli-Signature: t=<unix>,v1=<hex>``), callbacks that
-may arrive twice, refunds by reference. Production gateways implement the same port.
+may arrive twice, refunds by reference. The real providers implement the same port
+(``providers.wechatpay_payments.WechatPayPayments``, ``providers.alipay.AlipayPayments``),
+one per merchant account, plus ``query`` / ``refund_state`` for the query fallback job.
+
+An ``Intent`` carries what a real provider needs (the method, the payer's openid or IP, the
+description, the expiry); ``open`` answers the reference and what the payer's client opens
+the payment with (JSAPI parameters, an H5 or WAP URL; nothing for the sandbox).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -43,12 +49,35 @@ class RefundResult:
     ok: bool
     ref: str | None
     error: str | None = None
+    pending: bool = False  # accepted, not finished: the provider's notification or query settles it
+
+
+# How a buyer pays at a real provider, and which provider that is.
+METHODS = {"wechat_jsapi": "wechatpay", "wechat_h5": "wechatpay", "alipay_wap": "alipay"}
+
+
+@dataclass(frozen=True)
+class Intent:
+    payment_id: int
+    amount: int  # fen
+    method: str | None = None  # one of METHODS; None: the sandbox
+    description: str = ""
+    openid: str | None = None  # JSAPI: the payer in the account's app
+    client_ip: str | None = None  # H5: the payer's IP
+    expires_at: datetime | None = None  # the provider refuses payment after it
+    return_url: str | None = None  # where the provider's page sends the buyer back
+
+
+@dataclass(frozen=True)
+class Opened:
+    ref: str
+    client: dict[str, str] = field(default_factory=dict)
 
 
 class PaymentGateway(Protocol):
     name: str
 
-    def create_intent(self, payment_id: int, amount: int) -> str: ...
+    def open(self, intent: Intent) -> Opened: ...
 
     def refund(self, gateway_ref: str, amount: int, request_key: str) -> RefundResult: ...
 
@@ -76,6 +105,9 @@ class SandboxGateway:
 
     def create_intent(self, payment_id: int, amount: int) -> str:
         return f"sbx_{payment_id}_{secrets.token_hex(8)}"
+
+    def open(self, intent: Intent) -> Opened:
+        return Opened(self.create_intent(intent.payment_id, intent.amount))
 
     def refund(self, gateway_ref: str, amount: int, request_key: str) -> RefundResult:
         return RefundResult(True, f"sbxr_{secrets.token_hex(8)}")

@@ -1,10 +1,10 @@
-"""Payments (intents at the gateway), their refunds, and received callbacks."""
+"""Payments (intents at the gateway), their refunds, and the provider accounts they go through."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime, utcnow
@@ -36,7 +36,9 @@ class Payment(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     amount: Mapped[int] = mapped_column(Integer)
     refunded: Mapped[int] = mapped_column(Integer, default=0)
-    gateway: Mapped[str] = mapped_column(String(20))
+    gateway: Mapped[str] = mapped_column(String(20))  # sandbox | wechatpay | alipay: who took (or takes) the money
+    # How the buyer pays at that provider (wechat_jsapi | wechat_h5 | alipay_wap); None: the sandbox.
+    method: Mapped[str | None] = mapped_column(String(16), nullable=True)
     gateway_ref: Mapped[str] = mapped_column(String(64), unique=True)
     # pending → succeeded | closed (never paid; the order was cancelled first)
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -55,6 +57,44 @@ class PaymentRefund(Base):
     amount: Mapped[int] = mapped_column(Integer)
     # What asked for it (e.g. "refund_case:12", "late_payment"): one refund per key.
     request_key: Mapped[str] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(16))  # succeeded | failed
+    # processing (the provider accepted it; its notification or query settles it) → succeeded | failed
+    status: Mapped[str] = mapped_column(String(16))
     gateway_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaymentAccount(Base):
+    """A WeChat Pay or Alipay account payments go through. ``merchant_id`` None is the
+    platform's own (the WeChat Pay 服务商 / Alipay ISV account); a merchant's row is
+    ``direct`` (its own keys) or ``partner`` (its ``sub_mchid`` / Alipay ``app_auth_token``,
+    used with the platform account's keys). Secrets (private keys, the APIv3 key, the app
+    auth token) are only in ``secrets_sealed`` (linli.vault, a JSON object) and shown again
+    only by ``masks``."""
+
+    __tablename__ = "payment_accounts"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "provider"),
+        # NULLs are distinct in a unique constraint: the platform has one account per provider.
+        Index("uq_payment_accounts_platform", "provider", unique=True, sqlite_where=text("merchant_id IS NULL"), postgresql_where=text("merchant_id IS NULL")),
+        CheckConstraint("provider IN ('wechatpay', 'alipay')", name="payment_account_provider"),
+        CheckConstraint("mode IN ('direct', 'partner')", name="payment_account_mode"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), nullable=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
+    # WeChat Pay: merchant (or 服务商) number, app, API certificate serial, platform public key id.
+    mchid: Mapped[str] = mapped_column(String(32), default="")
+    appid: Mapped[str] = mapped_column(String(32), default="")
+    serial_no: Mapped[str] = mapped_column(String(64), default="")
+    public_key_id: Mapped[str] = mapped_column(String(64), default="", index=True)
+    sub_mchid: Mapped[str] = mapped_column(String(32), default="")
+    sub_appid: Mapped[str] = mapped_column(String(32), default="")
+    # Alipay: the app; the provider's public key (WeChat Pay public key / 支付宝公钥), PEM.
+    app_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    public_key: Mapped[str] = mapped_column(Text, default="")
+    secrets_sealed: Mapped[str] = mapped_column(Text)
+    masks: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -35,6 +35,14 @@ error_messages(
 )
 
 
+METHOD_NAMES = {"wechat_jsapi": N_("WeChat Pay (in WeChat)"), "wechat_h5": N_("WeChat Pay (phone browser)"), "alipay_wap": N_("Alipay")}
+
+
+def _methods(s, p: Payment) -> list[tuple[str, str]]:
+    """The real providers' ways to pay an order at this merchant (the order page opens them)."""
+    return [(m, METHOD_NAMES[m]) for m in service.methods_for(s, p.merchant_id)] if p.order_id is not None else []
+
+
 def _own(s, member_id: int, pid: int) -> Payment:
     p = service.get_payment(s, pid)
     if p.member_id != member_id:
@@ -64,7 +72,7 @@ def sheet(pid: Id, page: PageDep, s: DB, who: MemberWho, confirming: bool = Fals
         return page.render("payments/done.html", payment=p, merchant=merchant)
     if p.status != "pending":  # paid, or closed with its order: the order page says which
         return page.redirect(_order_url(p))
-    return page.render("payments/sheet.html", payment=p, merchant=merchant, back=back)
+    return page.render("payments/sheet.html", payment=p, merchant=merchant, back=back, methods=_methods(s, p))
 
 
 @router.post("/m/pay/{pid}")
@@ -77,5 +85,6 @@ def confirm(pid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now)
     except DomainError as exc:
         if exc.code == "payment.not_pending":
             return page.redirect(back or _order_url(p))
-        return page.render("payments/sheet.html", status=exc.status, error=exc, payment=p, merchant=identity.public_merchant(s, p.merchant_id), back=back)
+        return page.render("payments/sheet.html", status=exc.status, error=exc, payment=p, merchant=identity.public_merchant(s, p.merchant_id), back=back,
+                           methods=_methods(s, p))
     return page.redirect(back or _order_url(p, confirming=True))

@@ -1,17 +1,47 @@
-"""Payment use cases: intents, signed callbacks (one effect each), refunds."""
+"""Payment use cases: intents, signed callbacks (one effect each), refunds.
+
+A payment goes through the gateway that took it (``Payment.gateway``): the sandbox, or a
+real provider (WeChat Pay, Alipay) with the merchant's account (``payments.accounts``).
+Its refunds and queries go back there."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from linli import edge, events
-from linli.errors import Conflict, NotFound
+from linli.errors import Conflict, DomainError, Invalid, NotFound
+from linli.identity import service as identity
+from linli.payments import accounts
 from linli.payments.events import PaymentSucceeded, SandboxCallback
-from linli.payments.gateway import CallbackRefused, PaymentGateway, SandboxGateway, payment_gateway
+from linli.payments.gateway import METHODS, Callback, CallbackRefused, Intent, PaymentGateway, SandboxGateway, payment_gateway
 from linli.payments.models import ORDER, Payment, PaymentRefund
+from linli.payments.providers.alipay import AlipayPayments
+from linli.payments.providers.wechatpay_payments import WechatPayPayments
+
+log = logging.getLogger("linli.payments")
+SANDBOX = "sandbox"
+
+
+@dataclass(frozen=True)
+class PayWith:
+    """How the buyer pays at a real provider (``method``, one of ``gateway.METHODS``)."""
+
+    method: str
+    client_ip: str | None = None
+    return_url: str | None = None  # a local path (made absolute with the public URL) or a URL
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Checkout:
+    payment: Payment
+    method: str | None
+    client: dict[str, str] = field(default_factory=dict)  # what the buyer's client opens the payment with
 
 
 def gateway() -> PaymentGateway:
@@ -21,9 +51,40 @@ def gateway() -> PaymentGateway:
     return g
 
 
+def provider_gateway(s: Session, merchant_id: int, provider: str) -> WechatPayPayments | AlipayPayments | None:
+    """A merchant's gateway at a real provider, with its account; None when it has none."""
+    if provider == accounts.WECHATPAY:
+        wx = accounts.wechatpay_client(s, merchant_id)
+        return None if wx is None else WechatPayPayments(wx)
+    ali = accounts.alipay_client(s, merchant_id)
+    return None if ali is None else AlipayPayments(ali)
+
+
+def gateway_of(s: Session, p: Payment) -> PaymentGateway:
+    """The gateway that took (or takes) a payment, with that merchant's account."""
+    if p.gateway == SANDBOX:
+        return gateway()
+    g = provider_gateway(s, p.merchant_id, p.gateway)
+    if g is None:
+        raise Conflict("payment.account_missing", f"The merchant has no {p.gateway} account any more.")
+    return g
+
+
+def methods_for(s: Session, merchant_id: int) -> list[str]:
+    """The ways a buyer can pay this merchant at a real provider."""
+    configured = accounts.accounts_of(s, merchant_id)
+    return [m for m, provider in METHODS.items() if provider in configured]
+
+
 def open_intent(s: Session, merchant_id: int, order_id: int, member_id: int, amount: int, now: datetime) -> Payment:
     """The pending payment of an order, created at the gateway if there is none yet."""
-    return _open(s, merchant_id, member_id, amount, now, ORDER, order_id)
+    return _open(s, merchant_id, member_id, amount, now, ORDER, order_id).payment
+
+
+def open_checkout(s: Session, merchant_id: int, order_id: int, member_id: int, amount: int, now: datetime, pay: PayWith) -> Checkout:
+    """The pending payment of an order at the provider of ``pay.method``, opened there, and
+    what the buyer's client needs to pay it (JSAPI parameters, an H5 or WAP URL)."""
+    return _open(s, merchant_id, member_id, amount, now, ORDER, order_id, pay)
 
 
 def open_for(s: Session, merchant_id: int, member_id: int, subject: str, subject_id: int, amount: int, now: datetime) -> Payment:
@@ -31,26 +92,75 @@ def open_for(s: Session, merchant_id: int, member_id: int, subject: str, subject
     at the gateway if there is none yet; its success event names the subject."""
     if subject == ORDER:
         raise ValueError("an order's payment is opened with open_intent")
-    return _open(s, merchant_id, member_id, amount, now, subject, subject_id)
+    return _open(s, merchant_id, member_id, amount, now, subject, subject_id).payment
 
 
 def _subject_is(subject: str, subject_id: int):
     return Payment.order_id == subject_id if subject == ORDER else (Payment.subject == subject) & (Payment.subject_id == subject_id)
 
 
-def _open(s: Session, merchant_id: int, member_id: int, amount: int, now: datetime, subject: str, subject_id: int) -> Payment:
+def _open(s: Session, merchant_id: int, member_id: int, amount: int, now: datetime, subject: str, subject_id: int, pay: PayWith | None = None) -> Checkout:
+    method = pay.method if pay else None
+    if pay is None and payment_gateway.get() is None:  # production: there is no sandbox to pay in
+        raise Invalid("payment.method_required", "Choose how to pay.", methods=methods_for(s, merchant_id))
+    gw = gateway() if pay is None else _gateway_for_method(s, merchant_id, pay.method)
     existing = s.scalars(select(Payment).where(_subject_is(subject, subject_id), Payment.status == "pending")).first()
-    if existing is not None and existing.amount == amount:
-        return existing
-    if existing is not None:
+    if existing is not None and existing.amount == amount and existing.method == method and pay is None:
+        return Checkout(existing, None)
+    if existing is not None and (existing.amount != amount or existing.method != method):
         existing.status = "closed"
-    ids = {"order_id": subject_id} if subject == ORDER else {"subject": subject, "subject_id": subject_id}
-    p = Payment(merchant_id=merchant_id, member_id=member_id, amount=amount, gateway=gateway().name, gateway_ref="pending", status="pending", created_at=now, **ids)
-    s.add(p)
+        _close_at_provider(s, existing)
+        existing = None
+    p = existing
+    if p is None:
+        ids = {"order_id": subject_id} if subject == ORDER else {"subject": subject, "subject_id": subject_id}
+        p = Payment(merchant_id=merchant_id, member_id=member_id, amount=amount, gateway=gw.name, method=method, gateway_ref="pending", status="pending", created_at=now, **ids)
+        s.add(p)
+        s.flush()
+    opened = gw.open(_intent(s, p, pay))
+    p.gateway_ref = opened.ref
     s.flush()
-    p.gateway_ref = gateway().create_intent(p.id, amount)
-    s.flush()
-    return p
+    return Checkout(p, method, opened.client)
+
+
+def _gateway_for_method(s: Session, merchant_id: int, method: str) -> PaymentGateway:
+    g = provider_gateway(s, merchant_id, METHODS[method]) if method in METHODS else None
+    if g is None:
+        raise Invalid("payment.method_unavailable", f"This shop does not take {method}.", methods=methods_for(s, merchant_id))
+    return g
+
+
+def _intent(s: Session, p: Payment, pay: PayWith | None) -> Intent:
+    if pay is None:
+        return Intent(p.id, p.amount)
+    shop = identity.public_merchant(s, p.merchant_id).name
+    description = f"{shop} 订单{p.order_id}" if p.order_id is not None else f"{shop} {p.subject}"
+    openid = _openid(s, p) if pay.method == "wechat_jsapi" else None
+    back = pay.return_url
+    if back and back.startswith("/"):
+        back = accounts.rails.get().public_url.rstrip("/") + back
+    return Intent(p.id, p.amount, pay.method, description, openid, pay.client_ip, pay.expires_at, back)
+
+
+def _openid(s: Session, p: Payment) -> str:
+    """The payer's openid in the app the merchant's WeChat Pay account pays through."""
+    creds = accounts.wechatpay_credentials(s, p.merchant_id)
+    appid = (creds.sub_appid or creds.appid) if creds.partner else creds.appid
+    openid = identity.wechat_openid(s, p.member_id, appid)
+    if openid is None:
+        raise Conflict("payment.openid_missing", "Log in with WeChat in this shop's app first: WeChat Pay pays as your openid there.", appid=appid)
+    return openid
+
+
+def _close_at_provider(s: Session, p: Payment) -> None:
+    """Best effort: the buyer may still have the old page open; the provider's expiry and
+    the late-payment refund cover a close that does not get through."""
+    if p.gateway == SANDBOX:
+        return
+    try:
+        gateway_of(s, p).close(p.gateway_ref)
+    except DomainError as exc:
+        log.info("closing payment %s at %s: %s", p.id, p.gateway, exc.code)
 
 
 def get_payment(s: Session, payment_id: int) -> Payment:
@@ -85,10 +195,19 @@ def sandbox_complete(s: Session, member_id: int, payment_id: int, now: datetime)
 
 
 def receive_callback(s: Session, raw: bytes, signature: str | None, now: datetime) -> Payment:
-    """Verify a gateway callback and record the payment once. A duplicate has no effect;
-    a wrong signature, an unknown reference or an amount mismatch is refused."""
-    cb = gateway().parse_callback(raw, signature, now)
-    p = s.scalars(select(Payment).where(Payment.gateway_ref == cb.gateway_ref)).first()
+    """Verify a sandbox callback and record the payment once (``record_callback``)."""
+    gw = gateway()
+    return record_callback(s, gw.parse_callback(raw, signature, now), now, gateway=gw.name)
+
+
+def record_callback(s: Session, cb: Callback, now: datetime, *, gateway: str, merchant_id: int | None = None) -> Payment:
+    """Record what a verified notification (or the provider's order query) says, once. A
+    duplicate has no effect; an unknown reference (of this gateway and, for a real
+    provider, of the merchant whose account verified it) or an amount mismatch is refused."""
+    q = select(Payment).where(Payment.gateway_ref == cb.gateway_ref, Payment.gateway == gateway)
+    if merchant_id is not None:
+        q = q.where(Payment.merchant_id == merchant_id)
+    p = s.scalars(q).first()
     if p is None:
         raise CallbackRefused("payment.unknown", "The callback names an unknown payment.")
     if cb.amount != p.amount:
@@ -122,8 +241,11 @@ def refund(s: Session, order_id: int, amount: int, request_key: str, now: dateti
 
 
 def refund_payment(s: Session, payment_id: int, amount: int, request_key: str, now: datetime) -> PaymentRefund:
-    """Refund ``amount`` of one succeeded payment (of any subject), once per ``request_key``;
-    never more than it paid and has not refunded yet (compare-and-set on ``refunded``)."""
+    """Refund ``amount`` of one succeeded payment (of any subject), once per ``request_key``,
+    through the gateway that took it (the key is the provider's refund number, so a retry
+    is the same refund there); never more than it paid and has not refunded yet
+    (compare-and-set on ``refunded``). A refund the provider accepted but has not finished
+    is ``processing`` until its notification or the query job settles it."""
     done = s.scalars(select(PaymentRefund).where(PaymentRefund.payment_id == payment_id, PaymentRefund.request_key == request_key)).first()
     if done is not None:
         return done
@@ -132,10 +254,25 @@ def refund_payment(s: Session, payment_id: int, amount: int, request_key: str, n
         raise Conflict("payment.not_paid", "There is no payment to refund.")
     if s.execute(update(Payment).where(Payment.id == p.id, Payment.refunded + amount <= Payment.amount).values(refunded=Payment.refunded + amount)).rowcount != 1:
         raise Conflict("payment.refund_exceeds", "The refund exceeds what was paid.")
-    result = gateway().refund(p.gateway_ref, amount, request_key)
+    result = gateway_of(s, p).refund(p.gateway_ref, amount, request_key)
     if not result.ok:
         raise Conflict("payment.refund_failed", f"The gateway refused the refund: {result.error}")
-    r = PaymentRefund(merchant_id=p.merchant_id, payment_id=p.id, amount=amount, request_key=request_key, status="succeeded", gateway_ref=result.ref, created_at=now)
+    status = "processing" if result.pending else "succeeded"
+    r = PaymentRefund(merchant_id=p.merchant_id, payment_id=p.id, amount=amount, request_key=request_key, status=status, gateway_ref=result.ref, created_at=now)
     s.add(r)
     s.flush()
     return r
+
+
+def settle_refund(s: Session, r: PaymentRefund, state: str) -> bool:
+    """processing → succeeded | failed, once (compare-and-set). A failed refund gives the
+    amount back to what the payment may still refund (the money stayed with the merchant)."""
+    if state not in ("succeeded", "failed"):
+        return False
+    if s.execute(update(PaymentRefund).where(PaymentRefund.id == r.id, PaymentRefund.status == "processing").values(status=state)).rowcount != 1:
+        return False
+    if state == "failed":
+        s.execute(update(Payment).where(Payment.id == r.payment_id).values(refunded=Payment.refunded - r.amount))
+        log.warning("refund %s of payment %s failed at the provider", r.id, r.payment_id)
+    s.refresh(r)
+    return True

@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import httpx
 
 from linli.errors import DomainError, Invalid, ServiceUnavailable
-from linli.payments.gateway import Callback, RefundResult
+from linli.payments.gateway import Callback, Intent, Opened, RefundResult
 from linli.payments.providers.alipay_sign import (
     NOTIFY_REPLY,
     Answer,
@@ -394,7 +394,8 @@ def _same(n: Mapping[str, Any], name: str, ours: str) -> None:
 
 class AlipayPayments:
     """``PaymentGateway`` over the client. ``create_intent`` only names the trade (our
-    out_trade_no): the buyer's page is ``client.wap_pay(...)``, built when they pay."""
+    out_trade_no); ``open`` also builds the buyer's WAP page (no server call: Alipay learns
+    of the trade when the buyer opens it)."""
 
     name = "alipay"
 
@@ -404,16 +405,38 @@ class AlipayPayments:
     def create_intent(self, payment_id: int, amount: int) -> str:
         return out_trade_no(payment_id)
 
+    def open(self, intent: Intent) -> Opened:
+        if intent.method != "alipay_wap":
+            raise Invalid("payment.method_unavailable", f"Alipay does not take {intent.method}.")
+        ref = self.create_intent(intent.payment_id, intent.amount)
+        subject = _SUBJECT_FORBIDDEN.sub(" ", intent.description or "Linli")[:256]
+        back = intent.return_url or "/"
+        page = self.client.wap_pay(ref, intent.amount, subject, quit_url=back, return_url=back, expires_at=intent.expires_at)
+        return Opened(ref, {"wap_url": page.url})
+
     def refund(self, gateway_ref: str, amount: int, request_key: str) -> RefundResult:
-        """Not ok unless Alipay confirms the refund; one still processing is retried with the
-        same request key, which Alipay answers with the first refund."""
+        """Ok once Alipay took the refund; ``pending`` while it has not confirmed it (asking
+        again with the same request key, or the refund query, settles it and never refunds twice)."""
         try:
             r = self.client.refund(gateway_ref, amount, out_request_no(request_key))
         except ProviderRefused as exc:
             return RefundResult(False, None, exc.detail)
-        if r.status == SUCCEEDED:
-            return RefundResult(True, r.trade_no)
-        return RefundResult(False, r.trade_no, "Alipay is still processing the refund; retry with the same request key")
+        return RefundResult(True, r.trade_no, pending=r.status != SUCCEEDED)
+
+    def refund_state(self, gateway_ref: str, request_key: str) -> str:
+        """processing | succeeded | failed (Alipay has no refund by that number)."""
+        r = self.client.refund_query(gateway_ref, out_request_no(request_key))
+        return "failed" if r is None else r.status
+
+    def query(self, gateway_ref: str) -> Callback | None:
+        """What a notification of the paid trade would say; None while it is not paid."""
+        t = self.client.query(gateway_ref)
+        if t is None or not t.paid:
+            return None
+        return Callback(gateway_ref, t.amount, t.trade_no, "SUCCESS", t.buyer_id)
+
+    def close(self, gateway_ref: str) -> None:
+        self.client.close(gateway_ref)
 
     def parse_callback(self, raw: bytes, signature: str | None, now: datetime) -> Callback:
         return self.client.parse_notification(raw)  # the signature travels in the form

@@ -606,7 +606,15 @@ class WechatPay:
     # --- notifications ---
 
     def _open(self, headers: Mapping[str, str], body: bytes, now: datetime) -> tuple[str, dict[str, Any]]:
-        """Verify a notification and decrypt its resource: (event_type, the resource)."""
+        """Verify a notification and decrypt its resource: (event_type, the resource), for this merchant."""
+        event, data = self.open_notification(headers, body, now)
+        self._ours(data)
+        return event, data
+
+    def open_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> tuple[str, dict[str, Any]]:
+        """Verify a notification and decrypt its resource, whichever of this account's
+        merchants it names (a service provider's key opens its sub-merchants' notifications:
+        the caller finds which one it is for and parses it with that merchant's client)."""
         h = {k.lower(): v for k, v in headers.items()}
         try:
             sign.verify_signed(self._keys, h, body, int(now.timestamp()))
@@ -629,7 +637,6 @@ class WechatPay:
                 raise sign.Refused(sign.MALFORMED, "The notification resource is not a JSON object.")
         except sign.Refused as exc:
             raise CallbackRefused(exc.code, exc.detail) from None
-        self._ours(data)
         return event, data
 
     def _ours(self, d: Mapping[str, Any]) -> None:

@@ -1,0 +1,255 @@
+"""Real money rails end to end against the local fakes over HTTP: a merchant's WeChat Pay
+account, JSAPI intent → signed encrypted notification → order paid; refused notifications
+change nothing; duplicates count once; the query job pays a late one; a payment after the
+order expired goes back through WeChat Pay; a refund retried is one refund; Alipay WAP."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from linli import events, jobs
+from linli.errors import ServiceUnavailable
+from linli.events import OutboxEvent
+from linli.identity.models import WechatIdentity
+from linli.orders.models import Order
+from linli.payments import service as payments
+from linli.payments.models import Payment, PaymentRefund
+from linli.payments.providers.wechatpay import refund_no, trade_no
+from tests.conftest import login, problem_code
+from tests.e2e.conftest import LiveServer
+from tests.orders.helpers import make_shop, order
+from tests.payments.conftest import APPID, wechat_direct
+from tests.payments.fakes.alipay_fake import APP_ID, AlipayFake, new_key, private_pem
+from tests.web.conftest import HTML, csrf, page_login
+
+OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+WX_NOTIFY, ALI_NOTIFY = "/api/v1/payments/wechatpay/notify", "/api/v1/payments/alipay/notify"
+
+
+@pytest.fixture(scope="module")
+def ali_key():
+    return new_key()
+
+
+@pytest.fixture(scope="module")
+def ali_served(ali_key):
+    fake = AlipayFake(APP_ID, ali_key.public_key())
+    server = LiveServer(fake.app()).start()
+    fake.url = server.url
+    yield fake
+    fake.release()
+    server.stop()
+
+
+@pytest.fixture
+def ali(ali_served) -> AlipayFake:
+    ali_served.reset()
+    return ali_served
+
+
+@pytest.fixture
+def settings(settings, fake, ali):
+    return settings.model_copy(update={"wechatpay_base_url": fake.url, "alipay_gateway_url": ali.gateway_url, "public_url": "https://shop.example.cn"})
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app, raise_server_exceptions=False, client=("203.0.113.7", 50000)) as c:
+        yield c
+
+
+class Buyer:
+    def __init__(self, client, db, merchant, merchant_key, platform_key, *, openid: bool = True) -> None:
+        self.client, self.db = client, db
+        self.shop = make_shop(client, merchant)
+        r = client.put(f"/api/v1/merchants/{merchant.id}/payment-accounts/wechatpay", json=wechat_direct(merchant_key, platform_key), headers=merchant.owner)
+        assert r.status_code == 200, r.text
+        self.h = login(client, "13700000001")
+        self.member_id = client.get("/api/v1/me", headers=self.h).json()["id"]
+        if openid:
+            with db.transaction() as s:
+                s.add(WechatIdentity(member_id=self.member_id, appid=APPID, openid=OPENID))
+
+    def order(self) -> int:
+        r = order(self.client, self.h, self.shop, [(self.shop.skus["berry"], 1)])
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    def pay(self, oid: int, method: str = "wechat_jsapi") -> dict:
+        r = self.client.post(f"/api/v1/orders/{oid}/pay", json={"method": method}, headers=self.h)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def status(self, oid: int) -> str:
+        events.drain(self.db)
+        return self.client.get(f"/api/v1/orders/{oid}", headers=self.h).json()["status"]
+
+
+@pytest.fixture
+def buyer(client, db, merchant, merchant_key, platform_key, fake) -> Buyer:
+    return Buyer(client, db, merchant, merchant_key, platform_key)
+
+
+def _succeeded(db) -> int:
+    with db.transaction() as s:
+        return s.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.name == "payment.succeeded"))
+
+
+def _payment(db, pid: int) -> Payment:
+    with db.transaction() as s:
+        p = s.get(Payment, pid)
+        s.expunge(p)
+        return p
+
+
+def test_a_jsapi_payment_goes_from_intent_to_paid_through_the_signed_encrypted_notification(client, db, buyer, fake):
+    oid = buyer.order()
+    answer = buyer.pay(oid)
+    params = answer["client"]
+    assert answer["method"] == "wechat_jsapi" and answer["status"] == "pending"
+    assert set(params) == {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"} and params["appId"] == APPID
+    assert params["package"].startswith("prepay_id=")
+    assert buyer.pay(oid)["client"]["package"] == params["package"]  # asked again: the same prepay at WeChat Pay
+    headers, body = fake.pay(trade_no(answer["payment_id"]), OPENID)
+    r = client.post(WX_NOTIFY, content=body, headers=headers)
+    assert r.status_code == 204, r.text
+    assert buyer.status(oid) == "paid"
+    p = _payment(db, answer["payment_id"])
+    assert (p.gateway, p.method, p.status, p.gateway_txn) == ("wechatpay", "wechat_jsapi", "succeeded", fake.orders[("1900000109", p.gateway_ref)].transaction_id)
+
+
+def test_forged_replayed_tampered_and_wrong_amount_notifications_change_nothing(client, db, buyer, fake):
+    oid = buyer.order()
+    pid = buyer.pay(oid)["payment_id"]
+    no = trade_no(pid)
+    headers, body = fake.pay(no, OPENID)
+    forged = {**headers, "Wechatpay-Signature": headers["Wechatpay-Signature"][::-1]}
+    cases = {
+        "forged": (forged, body, "payment.signature_invalid"),
+        "replayed": (*fake.notification_for(no, ts=int(datetime.now(timezone.utc).timestamp()) - 600), "payment.callback_stale"),
+        "tampered": (*fake.notification_for(no, tamper=True), "payment.signature_invalid"),
+        "wrong amount": (*fake.notification_for(no, amount=1), "payment.amount_mismatch"),
+        "other key": (*fake.notification_for(no, apiv3_key="b" * 32), "payment.callback_malformed"),
+        "unknown serial": (*fake.notification_for(no, serial="PUB_KEY_ID_0000000000000000000000000099"), "payment.account_unknown"),
+        "garbage": ({**headers}, b"not json", "payment.signature_invalid"),
+    }
+    for name, (h, b, reason) in cases.items():
+        r = client.post(WX_NOTIFY, content=b, headers=h)
+        assert r.status_code == 400 and r.json()["code"] == "FAIL" and r.json()["reason"] == reason, (name, r.text)
+    assert buyer.status(oid) == "pending_payment" and _payment(db, pid).status == "pending" and _succeeded(db) == 0
+
+
+def test_twenty_duplicate_notifications_make_one_payment_and_one_event(client, db, buyer, fake):
+    oid = buyer.order()
+    pid = buyer.pay(oid)["payment_id"]
+    headers, body = fake.pay(trade_no(pid), OPENID)
+    for _ in range(20):
+        assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
+    assert buyer.status(oid) == "paid" and _succeeded(db) == 1
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Payment).where(Payment.order_id == oid)) == 1
+
+
+def test_a_late_notification_the_query_job_pays_the_order(db, buyer, fake, clock):
+    oid = buyer.order()
+    pid = buyer.pay(oid)["payment_id"]
+    fake.pay(trade_no(pid), OPENID)  # paid at WeChat Pay; the notification never arrives
+    jobs.run_due(db, clock())
+    assert buyer.status(oid) == "pending_payment"  # not a minute yet: not asked
+    fake.faults.append("unavailable")
+    jobs.run_due(db, clock.advance(seconds=61))
+    assert buyer.status(oid) == "pending_payment"  # WeChat Pay was down: asked again next tick
+    jobs.run_due(db, clock.advance(seconds=30))
+    assert buyer.status(oid) == "paid" and _succeeded(db) == 1
+
+
+def test_an_order_paid_after_it_expired_is_refunded_through_wechat_pay_never_fulfilled(client, db, buyer, fake, clock):
+    oid = buyer.order()
+    pid = buyer.pay(oid)["payment_id"]
+    jobs.run_due(db, clock.advance(minutes=16))
+    assert buyer.status(oid) == "cancelled" and _payment(db, pid).status == "closed"
+    headers, body = fake.pay(trade_no(pid), OPENID)  # the buyer's page was still open
+    assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
+    assert buyer.status(oid) == "cancelled"
+    [(account, number)] = fake.refunds
+    assert number == refund_no(f"late_payment:{pid}") and fake.refunds[(account, number)].amount == 6800
+    with db.transaction() as s:
+        [r] = s.scalars(select(PaymentRefund).where(PaymentRefund.payment_id == pid)).all()
+        assert r.status == "processing" and s.get(Order, oid).paid_at is None
+    headers, body = fake.settle_refund(number)  # WeChat Pay finishes the refund and says so
+    assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
+    with db.transaction() as s:
+        assert s.scalars(select(PaymentRefund.status).where(PaymentRefund.payment_id == pid)).one() == "succeeded"
+        assert s.get(Payment, pid).refunded == 6800
+
+
+def test_one_refund_request_key_retried_is_one_refund_at_the_provider(client, db, buyer, fake, clock):
+    oid = buyer.order()
+    pid = buyer.pay(oid)["payment_id"]
+    headers, body = fake.pay(trade_no(pid), OPENID)
+    client.post(WX_NOTIFY, content=body, headers=headers)
+    fake.faults.append("lost")  # WeChat Pay takes the refund; its answer is lost
+    with pytest.raises(ServiceUnavailable), db.transaction() as s:
+        payments.refund_payment(s, pid, 1800, "refund_case:1", clock())
+    for _ in range(2):  # the caller retries, and once more
+        with db.transaction() as s:
+            r = payments.refund_payment(s, pid, 1800, "refund_case:1", clock())
+    assert len(fake.refunds) == 1 and r.status == "processing"
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(PaymentRefund)) == 1 and s.get(Payment, pid).refunded == 1800
+    fake.settle_refund(refund_no("refund_case:1"), "CLOSED")  # the refund fails; the notification is lost
+    jobs.run_due(db, clock.advance(seconds=61))
+    with db.transaction() as s:
+        assert s.get(PaymentRefund, r.id).status == "failed" and s.get(Payment, pid).refunded == 0
+
+
+def test_bad_input_on_the_new_endpoints_is_a_stable_code(client, db, merchant, merchant_key, platform_key, fake):
+    b = Buyer(client, db, merchant, merchant_key, platform_key, openid=False)
+    oid = b.order()
+    url = f"/api/v1/orders/{oid}/pay"
+    assert problem_code(client.post(url, json={"method": "paypal"}, headers=b.h)) == "validation.invalid"
+    assert problem_code(client.post(url, json={"method": "alipay_wap"}, headers=b.h)) == "payment.method_unavailable"
+    r = client.post(url, json={"method": "wechat_jsapi"}, headers=b.h)
+    assert r.status_code == 409 and problem_code(r) == "payment.openid_missing"
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Payment)) == 0  # nothing half-written
+    h5 = b.pay(oid, "wechat_h5")  # outside WeChat: H5 needs no openid
+    assert h5["client"]["h5_url"].startswith("https://wx.tenpay.com/") and "redirect_url=https%3A%2F%2Fshop.example.cn%2Fm%2Forders%2F" in h5["client"]["h5_url"]
+    r = client.post(WX_NOTIFY, content=b"{}", headers={"Wechatpay-Serial": "x"})
+    assert r.status_code == 400 and r.json() == {"code": "FAIL", "message": r.json()["message"], "reason": "payment.account_unknown"}
+    assert client.post(ALI_NOTIFY, content=b"%%%", headers={"Content-Type": "application/x-www-form-urlencoded"}).text == "failure"
+    assert client.post(url, headers=b.h).json()["method"] is None  # no body: the sandbox, as before
+
+
+def test_alipay_wap_goes_the_same_path(client, db, merchant, ali, ali_key, clock):
+    shop = make_shop(client, merchant)
+    account = {"mode": "direct", "app_id": APP_ID, "public_key": ali.public_key_pem, "private_key": private_pem(ali_key)}
+    assert client.put(f"/api/v1/merchants/{merchant.id}/payment-accounts/alipay", json=account, headers=merchant.owner).status_code == 200
+    h = login(client, "13700000001")
+    oid = order(client, h, shop, [(shop.skus["berry"], 1)]).json()["id"]
+    answer = client.post(f"/api/v1/orders/{oid}/pay", json={"method": "alipay_wap"}, headers=h).json()
+    assert answer["method"] == "alipay_wap" and answer["client"]["wap_url"].startswith(ali.gateway_url)
+    assert httpx.get(answer["client"]["wap_url"]).status_code == 200  # the buyer's phone opens the cashier
+    form = ali.buyer_pays(trade_no(answer["payment_id"]))
+    assert client.post(ALI_NOTIFY, content=ali.body(ali.tampered(form, total_amount="0.01")), headers={"Content-Type": "application/x-www-form-urlencoded"}).text == "failure"
+    for _ in range(3):
+        assert client.post(ALI_NOTIFY, content=ali.body(form), headers={"Content-Type": "application/x-www-form-urlencoded"}).text == "success"
+    events.drain(db)
+    assert client.get(f"/api/v1/orders/{oid}", headers=h).json()["status"] == "paid" and _succeeded(db) == 1
+    with db.transaction() as s:
+        r = payments.refund_payment(s, answer["payment_id"], 6800, "refund_case:9", clock())
+        assert r.status == "succeeded" and len(ali.refunds) == 1
+
+
+def test_the_pay_page_offers_the_methods_the_merchant_has(client, buyer):
+    oid = buyer.order()
+    page_login(client, "13700000001")
+    sheet = client.post(f"/m/orders/{oid}/pay", data={"csrf_token": csrf(client)}, headers=HTML)
+    assert 'data-testid="pay-wechat_jsapi"' in sheet.text and 'data-testid="pay-wechat_h5"' in sheet.text and "pay-alipay_wap" not in sheet.text
+    opened = client.post(f"/m/orders/{oid}/pay", data={"csrf_token": csrf(client), "method": "wechat_jsapi"}, headers=HTML)
+    assert opened.status_code == 200 and 'id="wx-params"' in opened.text and "paySign" in opened.text and "微信支付" in opened.text
