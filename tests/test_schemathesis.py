@@ -140,9 +140,12 @@ def test_no_server_errors(app, client, db, admin, merchant, clock, no_gate):
         operation = result.ok()
         path, query = _real_ids(operation, world)
         for role in _roles(operation):
+            # Valid requests at real rows reach the code behind the lookups; invalid ones
+            # (wrong types, NUL bytes, huge numbers, random ids) reach the validation and the
+            # not-found paths. Valid requests at random ids, a third mode once, mostly ended at
+            # the same not-found answers; it was dropped for a third of the suite's longest test.
             strategies = {
                 "positive with real ids": operation.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=path, query=query),
-                "positive": operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
                 "negative": operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
             }
             for mode, strategy in strategies.items():
