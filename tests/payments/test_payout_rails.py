@@ -17,16 +17,11 @@ from tests.commission.test_withdrawals import _earn, _leader_with_available, _le
 from tests.conftest import problem_code
 from tests.payments.conftest import APPID, MCHID, wechat_direct
 from tests.payments.fakes.alipay_fake import APP_ID, private_pem
-from tests.payments.test_rails import ali, ali_key, ali_served  # noqa: F401 - the Alipay fake's fixtures
+from tests.payments.test_rails import ali, ali_key, ali_served, settings  # noqa: F401 - the Alipay fake's fixtures, settings pointed at both fakes
 from tests.web.conftest import page_login
 
 OPENID = "oSharer0000000000000000000001"
 TRANSFERS = "/v3/fund-app/mch-transfer/transfer-bills"
-
-
-@pytest.fixture
-def settings(settings, fake, ali):  # noqa: F811
-    return settings.model_copy(update={"wechatpay_base_url": fake.url, "alipay_gateway_url": ali.gateway_url, "public_url": "https://shop.example.cn"})
 
 
 @pytest.fixture
