@@ -98,6 +98,7 @@ def test_the_app_mounts_what_the_domains_declare(client):
 def test_ports_are_filled_by_the_domains_that_provide_them():
     from linli.campaigns import ports as campaign_ports
     from linli.campaigns.checkout import CampaignPricing
+    from linli.commission import payout as commission_payout
     from linli.commission import ports as commission_ports
     from linli.incentives import badges
     from linli.orders import ports
@@ -109,10 +110,12 @@ def test_ports_are_filled_by_the_domains_that_provide_them():
         "identity.homes": "community", "orders.campaign": "campaigns", "orders.queue": "campaigns", "payments.gateway": "payments", "referral.sharer_money": "commission",
         "orders.rewards": "rewards", "campaigns.early_access": "incentives", "edge.hash_key": "risk",
         "commission.screen": "risk", "vault.ring": "kernel", "payments.rails": "payments", "identity.wechat": "identity",
+        "commission.payout": "commission",
     }
     assert isinstance(ports.campaign.get(), CampaignPricing)
     assert campaign_ports.early_access.get() is badges.recommender_early_access  # 社区推荐官's first access to trials
     assert isinstance(payment_gateway.get(), SandboxGateway)
+    assert commission_payout.gateway.get() is commission_payout.SANDBOX  # outside production, the sandbox wallet pays sharers of shops with no account
     assert edge.hash_key.get() == Settings(env="test").secret_key  # the keyed hash of captured signals
     assert isinstance(commission_ports.screen.get(), RiskScreen)  # a paid order is screened before commission credits anyone
     assert vault.open_sealed(vault.seal("apiv3")) == "apiv3"  # credentials can be sealed at rest

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from linli import domains, vault
+from linli.commission import payout
 from linli.config import ConfigError, Settings
 from linli.payments import accounts
 from linli.payments.gateway import payment_gateway
@@ -32,7 +33,7 @@ def test_production_has_no_sandbox_and_refuses_credentials_it_cannot_use(db, mer
     with db.transaction() as s:
         accounts.save(s, merchant.id, "wechatpay", "direct", wechat_direct(merchant_key, platform_key), clock())
     production()
-    assert payment_gateway.get() is None
+    assert payment_gateway.get() is None and payout.gateway.get() is None  # no sandbox wallet either: withdrawals need a real rail
     with pytest.raises(ConfigError) as refused:  # sealed under the test deployment's key, not this one's
         accounts.require_usable(db, _production(db))
     assert f"merchant {merchant.id}: wechatpay" in str(refused.value) and APIV3_KEY not in str(refused.value)

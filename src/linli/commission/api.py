@@ -1,4 +1,5 @@
-"""Commission endpoints: the merchant's rule set and a member's earnings."""
+"""Commission endpoints: the merchant's rule set, a member's earnings, withdrawals and where
+they are paid."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import Header, Query, Response
 from pydantic import Field
 
 from linli import idempotency
-from linli.commission import rules, service, withdrawals
+from linli.commission import destinations, rules, service, withdrawals
 from linli.orders.service import settings as order_settings
 from linli.referral import service as referral
 from linli.schema import FeeFreeInput, Id, Input, Output, setting_field
@@ -159,6 +160,8 @@ class WithdrawalOut(Output):
     failure: str | None
     created_at: datetime
     paid_at: datetime | None
+    rail: str | None = Field(None, description="who pays it: sandbox | wechatpay | alipay")
+    confirm: dict[str, str] | None = Field(None, description="a WeChat transfer waiting for the sharer: wx.requestMerchantTransfer's mchId, appId, package")
 
 
 class RejectWithdrawalIn(Input):
@@ -194,3 +197,33 @@ def approve_withdrawal(mid: Id, wid: Id, s: DB, who: Who, now: Now) -> Withdrawa
 @router.post("/merchants/{mid}/withdrawals/{wid}/reject", response_model=WithdrawalOut, responses=PROBLEMS)
 def reject_withdrawal(mid: Id, wid: Id, body: RejectWithdrawalIn, s: DB, who: Who, now: Now) -> WithdrawalOut:
     return WithdrawalOut.model_validate(withdrawals.reject(s, who, mid, wid, body.reason, now))
+
+
+class DestinationIn(Input):
+    prefer: Literal["wechat", "alipay"]
+    alipay_account: str = Field("", max_length=200, description="the phone number or e-mail the sharer signs in to Alipay with; empty keeps the stored one")
+    alipay_name: str = Field("", max_length=60, description="the real name of the Alipay account's holder (Alipay checks it)")
+
+
+class DestinationOut(Output):
+    prefer: str
+    alipay_account: str | None = Field(None, description="masked")
+    alipay_name: str | None = Field(None, description="masked")
+
+
+def _destination_out(d) -> DestinationOut:
+    if d is None:
+        return DestinationOut(prefer=destinations.WECHAT)
+    return DestinationOut(prefer=d.prefer, alipay_account=d.alipay_mask or None, alipay_name=d.name_mask or None)
+
+
+@router.get("/me/payout-destination", response_model=DestinationOut, responses=PROBLEMS)
+def my_destination(s: DB, who: Who) -> DestinationOut:
+    return _destination_out(destinations.of(s, who.member_id))
+
+
+@router.put("/me/payout-destination", response_model=DestinationOut, responses=PROBLEMS)
+def set_destination(body: DestinationIn, s: DB, who: Who, now: Now) -> DestinationOut:
+    """Where withdrawals go: WeChat (the balance of the WeChat the sharer logged in with in
+    the shop's app) or Alipay (used when the shop has an Alipay account)."""
+    return _destination_out(destinations.save(s, who.member_id, body.prefer, body.alipay_account, body.alipay_name, now))

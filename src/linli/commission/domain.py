@@ -1,7 +1,8 @@
 """What commission contributes to a process (read by the composition root, ``linli.domains``).
 
-The payout provider port (``payout.gateway``) keeps its default, the sandbox wallet, until
-real rails are configured (issue 17 fills it here from Settings)."""
+The sandbox payout wallet (``payout.gateway``) where the settings allow the sandbox, else
+none: a withdrawal is then paid by its merchant's WeChat Pay or Alipay account, or refused
+(``payout_rails``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from linli.composition import Domain, Wiring
 
 
 def wire(w: Wiring) -> None:
-    """The sharer centre's money (referral's ``sharer_money`` port)."""
+    """The sharer centre's money (referral's ``sharer_money`` port); the sandbox wallet."""
+    from linli.commission import payout
     from linli.commission.money import SharerMoney
     from linli.referral.ports import sharer_money
 
     w.fill(sharer_money, SharerMoney(), by="commission")
+    w.fill(payout.gateway, payout.SANDBOX if w.settings.sandbox_enabled else None, by="commission")
 
 
 DOMAIN = Domain("commission", modules=("models", "handlers", "jobs"), api=("api:router",), pages=("pages:router",), wire=wire)

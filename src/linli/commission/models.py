@@ -1,5 +1,5 @@
 """Rule-set versions, commission records, sharer balances, withdrawals, settlement batches,
-month closes and the sandbox payout wallet. The ledger tables are the kernel's (linli.ledger)."""
+month closes, sharers' payout destinations and the sandbox payout wallet. The ledger tables are the kernel's (linli.ledger)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -171,6 +172,27 @@ class Withdrawal(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paying_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # when it went to the gateway
+    # Who pays it: sandbox | wechatpay | alipay (the merchant's account), chosen when it is
+    # asked for; None: before issue 17, the sandbox.
+    rail: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # A WeChat transfer waiting for the sharer to accept it: what wx.requestMerchantTransfer
+    # takes (mchId, appId, package); cleared once the transfer is paid or failed.
+    confirm: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+
+
+class PayoutDestination(Base):
+    """Where a sharer wants withdrawals paid: WeChat (their balance, by the openid of the
+    shop's app) or Alipay (a login id — phone or e-mail — with the real name Alipay checks).
+    The Alipay details are sealed (linli.vault) and shown again only as masks."""
+
+    __tablename__ = "payout_destinations"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    prefer: Mapped[str] = mapped_column(String(16))  # wechat | alipay
+    alipay_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)  # {"account", "name"}
+    alipay_mask: Mapped[str] = mapped_column(String(64), default="")
+    name_mask: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SettlementBatch(Base):

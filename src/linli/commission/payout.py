@@ -7,8 +7,10 @@ became of a number — ``paid``, ``failed``, ``processing`` or ``not_found`` (it
 reached the provider). That is what lets ``withdrawals`` call the gateway outside its own
 transaction and, after a crash, finish the payout without paying twice.
 
-``gateway.get()`` is the configured provider; its ``connect(bind)`` gives the port for the
-database being served (a remote provider's ``connect`` returns itself). The sandbox keeps
+``gateway.get()`` is the sandbox provider (None in production, where there is none); its
+``connect(bind)`` gives the port for the database being served. A merchant with a WeChat
+Pay or Alipay account pays through it instead (``payout_rails``: the provider clients of
+``linli.payments``, ``pay`` / ``query`` of the same shape). The sandbox keeps
 its book in that database's ``sandbox_payouts`` table, written in transactions of its own
 as a remote wallet would, so a transfer it accepted survives our crash. It pays at once,
 unless told to fail (``fail_next``: the failure path, money back to available, is real)
@@ -38,6 +40,7 @@ class PayoutResult:
     state: str  # paid | failed | processing | not_found
     ref: str | None = None
     error: str | None = None
+    confirm: dict[str, str] | None = None  # processing until the payee accepts it in WeChat (wx.requestMerchantTransfer)
 
 
 def transfer_no(withdrawal_id: int) -> str:
@@ -133,5 +136,6 @@ class SandboxWallet:
             return list(s.scalars(q))
 
 
-# The configured provider: filled by the composition root (``commission/domain.py``).
-gateway: Port[PayoutProvider] = Port("commission.payout", SandboxPayout())
+# The sandbox provider, or None (production): filled by the composition root (``commission/domain.py``).
+SANDBOX = SandboxPayout()
+gateway: Port[PayoutProvider | None] = Port("commission.payout", SANDBOX)

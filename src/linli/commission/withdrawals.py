@@ -1,7 +1,8 @@
 """Withdrawals: minimum, fee, three a day, automatic approval up to a threshold, staff
-review above it, payout through the gateway exactly once (``paying`` committed first, a
-transfer number per withdrawal, a reconcile job for the ones a crash left behind); a
-failed payout returns the money."""
+review above it, payout exactly once through the rail chosen when it was asked for
+(``payout_rails``: the merchant's WeChat Pay or Alipay account, or the sandbox) —
+``paying`` committed first, a transfer number per withdrawal, a reconcile job for the ones
+a crash left behind; a failed payout returns the money."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from linli import events, ledger
-from linli.commission import accounts, holds, payout
+from linli.commission import accounts, holds, payout, payout_rails
 from linli.commission.accounts import FEES, PAID_OUT, PAYOUT_CLEARING, SHARER_AVAILABLE
 from linli.commission.events import WithdrawalApproved
 from linli.commission.models import CommissionRecord, Withdrawal
@@ -67,8 +68,9 @@ def request(s: Session, member_id: int, merchant_id: int, amount: int, now: date
     today = s.scalar(select(func.count()).select_from(Withdrawal).where(Withdrawal.merchant_id == merchant_id, Withdrawal.member_id == member_id, Withdrawal.created_at >= local_day_start(now), Withdrawal.status != "rejected")) or 0
     if today >= rs.withdraw_daily_count:
         raise Conflict("withdrawal.daily_limit", f"At most {rs.withdraw_daily_count} withdrawals a day.")
+    rail = payout_rails.choose(s, merchant_id, member_id)  # refused here, before any money moves, when nothing can pay it
     fee = apply_bp_floor(amount, rs.withdraw_fee_bp)
-    w = Withdrawal(merchant_id=merchant_id, member_id=member_id, amount=amount, fee=fee, net=amount - fee, status="pending_review", created_at=now)
+    w = Withdrawal(merchant_id=merchant_id, member_id=member_id, amount=amount, fee=fee, net=amount - fee, status="pending_review", created_at=now, rail=rail)
     s.add(w)
     s.flush()
     try:
@@ -147,30 +149,34 @@ def _unit(bind: Engine | Connection) -> Iterator[Session]:
 
 def record(s: Session, wid: int, result: payout.PayoutResult, now: datetime) -> str:
     """Finish a ``paying`` withdrawal from the gateway's answer: paid → the payout transfer;
-    failed → the money back to available; processing / not_found → left paying. Idempotent
-    by compare-and-set on the status (and by the ``payout:<id>`` key)."""
+    failed → the money back to available; processing / not_found → left paying (a WeChat
+    transfer waiting for the sharer to accept it keeps what their page needs for that).
+    Idempotent by compare-and-set on the status (and by the ``payout:<id>`` key)."""
     if result.state == payout.PAID:
-        if s.execute(update(Withdrawal).where(Withdrawal.id == wid, Withdrawal.status == "paying").values(status="paid", payout_ref=result.ref, paid_at=now)).rowcount != 1:
+        if s.execute(update(Withdrawal).where(Withdrawal.id == wid, Withdrawal.status == "paying").values(status="paid", payout_ref=result.ref, paid_at=now, confirm=None)).rowcount != 1:
             return "skipped"
         w = s.get(Withdrawal, wid)
         ledger.transfer(s, w.merchant_id, "payout", f"payout:{w.id}", [Leg(PAYOUT_CLEARING, w.member_id, -w.net), Leg(PAID_OUT, w.member_id, w.net)], now)
         s.flush()
         return "paid"
     if result.state == payout.FAILED:
-        if s.execute(update(Withdrawal).where(Withdrawal.id == wid, Withdrawal.status == "paying").values(status="failed", payout_ref=result.ref)).rowcount != 1:
+        if s.execute(update(Withdrawal).where(Withdrawal.id == wid, Withdrawal.status == "paying").values(status="failed", payout_ref=result.ref, confirm=None)).rowcount != 1:
             return "skipped"
         _give_back(s, s.get(Withdrawal, wid), "failed", result.error or "payout failed", now)
         s.flush()
         return "failed"
+    if result.confirm:
+        s.execute(update(Withdrawal).where(Withdrawal.id == wid, Withdrawal.status == "paying").values(confirm=result.confirm, payout_ref=result.ref))
     return "paying"
 
 
-def _send(bind: Engine | Connection, gateway: payout.PayoutGateway, wid: int, now: datetime, *, ask_first: bool = False) -> str:
+def _send(bind: Engine | Connection, wid: int, now: datetime, *, ask_first: bool = False) -> str:
     with _unit(bind) as s:
         w = s.get(Withdrawal, wid)
         if w is None or w.status != "paying":
             return "skipped"
         member_id, net = w.member_id, w.net
+        gateway = payout_rails.gateway_for(s, bind, w)
     number = payout.transfer_no(wid)
     result = gateway.query(number) if ask_first else payout.PayoutResult(payout.NOT_FOUND)
     if result.state == payout.NOT_FOUND:
@@ -180,9 +186,9 @@ def _send(bind: Engine | Connection, gateway: payout.PayoutGateway, wid: int, no
 
 
 def send(bind: Engine | Connection, wid: int, now: datetime) -> str:
-    """Send a ``paying`` withdrawal to the gateway (no transaction of ours open) and record
-    the answer in a transaction of its own."""
-    return _send(bind, payout.gateway.get().connect(bind), wid, now)
+    """Send a ``paying`` withdrawal to the gateway of its rail (no transaction of ours open)
+    and record the answer in a transaction of its own."""
+    return _send(bind, wid, now)
 
 
 def pay_out(s: Session, wid: int, now: datetime) -> str:
@@ -202,7 +208,6 @@ def reconcile(db: Database, as_of: datetime) -> int:
     it says. One that cannot be settled now (the gateway down) waits for the next run
     without holding the others back. Returns how many were finished."""
     cutoff = as_of - PAYOUT_GRACE
-    gateway = None
     finished, after = 0, 0
     while True:
         with db.transaction() as s:
@@ -212,10 +217,9 @@ def reconcile(db: Database, as_of: datetime) -> int:
             ))
         if not stale:
             return finished
-        gateway = gateway or payout.gateway.get().connect(db.engine)
         for wid in stale:
             try:
-                finished += _send(db.engine, gateway, wid, as_of, ask_first=True) in ("paid", "failed")
+                finished += _send(db.engine, wid, as_of, ask_first=True) in ("paid", "failed")
             except Exception:  # asked again at the next run
                 log.exception("reconciling the payout of withdrawal %s failed", wid)
         after = stale[-1]

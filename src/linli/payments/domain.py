@@ -17,4 +17,5 @@ def wire(w: Wiring) -> None:
     w.fill(payment_gateway, SandboxGateway(st.payment_secret) if st.sandbox_enabled else None, by="payments")
 
 
-DOMAIN = Domain("payments", modules=("models", "handlers", "jobs"), api=("api:router", "accounts_api:router"), pages=("pages:router", "accounts_pages:router"), wire=wire)
+DOMAIN = Domain("payments", modules=("models", "handlers", "jobs"), api=("api:router", "accounts_api:router", "reconciliation_api:router"),
+                pages=("pages:router", "accounts_pages:router", "reconciliation_pages:router"), wire=wire)

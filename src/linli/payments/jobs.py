@@ -1,4 +1,6 @@
-"""The query fallback: payments at a real provider still pending a minute after they were
+"""The query fallback and the daily bill reconciliation (``reconciliation``).
+
+The query fallback: payments at a real provider still pending a minute after they were
 opened (the notification is late, or lost) are asked of the provider; one found paid is
 recorded exactly as its notification would have been. Refunds still processing are asked
 too. Each item moves in its own transaction; a provider outage (or any refusal) leaves it
@@ -14,7 +16,7 @@ from sqlalchemy import select
 from linli.db import Database
 from linli.errors import DomainError
 from linli.jobs import job
-from linli.payments import service
+from linli.payments import reconciliation, service
 from linli.payments.models import Payment, PaymentRefund
 
 log = logging.getLogger("linli.payments")
@@ -60,3 +62,9 @@ def query_late(db: Database, as_of: datetime) -> int:
         refunds = list(s.scalars(select(PaymentRefund.id).where(PaymentRefund.status == "processing", PaymentRefund.created_at <= as_of - LATE_AFTER)
                                  .order_by(PaymentRefund.id).limit(BATCH)))
     return _each(db, payments, _payment_paid, as_of) + _each(db, refunds, _refund_settled, as_of)
+
+
+@job("payments.reconcile_bills", order=85)
+def reconcile_bills(db: Database, as_of: datetime) -> int:
+    """Yesterday's bills (China time) once they are ready, and days an outage left."""
+    return reconciliation.run(db, as_of)

@@ -1,10 +1,11 @@
-"""Payments (intents at the gateway), their refunds, and the provider accounts they go through."""
+"""Payments (intents at the gateway), their refunds, the provider accounts they go through,
+and the providers' daily bills reconciled against them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime, utcnow
@@ -98,3 +99,50 @@ class PaymentAccount(Base):
     masks: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BillDay(Base):
+    """One provider bill of one merchant's account for one day (China time), as reconciled:
+    ``done`` (compared; its differences are in ``bill_differences``), ``failed`` (the
+    provider was down or the file did not verify: tried again) or ``no_bill`` (the provider
+    has none for a day Linli has money on: tried again until it comes)."""
+
+    __tablename__ = "bill_days"
+    __table_args__ = (UniqueConstraint("merchant_id", "provider", "bill_date"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    bill_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # done | failed | no_bill
+    rows: Mapped[int] = mapped_column(Integer, default=0)  # bill rows read
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the last failure's stable code
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BillDifference(Base):
+    """One difference between a provider's bill and Linli's books, open until finance
+    resolves it with a note. ``kind``: ``missing`` (on one side only: ``side`` says which
+    has it), ``amount`` (both, different amounts), ``status`` (both, one says paid or
+    refunded and the other does not). One row per (day, subject, reference, kind)."""
+
+    __tablename__ = "bill_differences"
+    __table_args__ = (UniqueConstraint("merchant_id", "provider", "bill_date", "subject", "reference", "kind", name="uq_bill_differences_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    bill_date: Mapped[date] = mapped_column(Date)
+    subject: Mapped[str] = mapped_column(String(16))  # payment | refund
+    reference: Mapped[str] = mapped_column(String(64))  # our out_trade_no / refund number
+    kind: Mapped[str] = mapped_column(String(16))  # missing | amount | status
+    side: Mapped[str | None] = mapped_column(String(16), nullable=True)  # missing: provider | linli (who has it)
+    provider_amount: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    linli_amount: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    provider_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    linli_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)

@@ -144,8 +144,7 @@ def _intent(s: Session, p: Payment, pay: PayWith | None) -> Intent:
 
 def _openid(s: Session, p: Payment) -> str:
     """The payer's openid in the app the merchant's WeChat Pay account pays through."""
-    creds = accounts.wechatpay_credentials(s, p.merchant_id)
-    appid = (creds.sub_appid or creds.appid) if creds.partner else creds.appid
+    appid = accounts.wechatpay_credentials(s, p.merchant_id).app
     openid = identity.wechat_openid(s, p.member_id, appid)
     if openid is None:
         raise Conflict("payment.openid_missing", "Log in with WeChat in this shop's app first: WeChat Pay pays as your openid there.", appid=appid)

@@ -20,6 +20,7 @@ of ``linli.payments.providers.alipay_sign``:
 Test controls: ``buyer_pays`` / ``notification`` (with overrides: a wrong amount, another
 app), ``tampered``, ``deliver``; ``refunds_pending`` + ``settle_refund``; ``transfer_script``
 (``SUCCESS``, ``DEALING``, ``FAIL``, ``SYSTEM_ERROR`` = paid but answered as a system error,
+``DROP`` = paid, the answer lost,
 or a business sub_code such as ``PAYER_BALANCE_NOT_ENOUGH``) + ``finish_transfer``;
 ``publish_bill``; ``faults`` for the next answers (``503``, ``hang``, ``busy`` (code 20000), ``garbage``,
 ``unsigned``, ``tampered``, ``wrong_key``, ``bad_amount``).
@@ -122,6 +123,7 @@ class FakeTransfer:
     pay_fund_order_id: str
     status: str
     fail_reason: str | None = None
+    name: str | None = None  # the payee's real name (a login id is paid only with it)
 
 
 class AlipayFake:
@@ -340,8 +342,10 @@ class AlipayFake:
         amount = _yuan_to_fen(biz.get("trans_amount"))
         number = biz.get("out_biz_no") or ""
         if biz.get("product_code") != "TRANS_ACCOUNT_NO_PWD" or biz.get("biz_scene") != "DIRECT_TRANSFER" or not number \
-                or payee.get("identity_type") not in ("ALIPAY_USER_ID", "ALIPAY_OPEN_ID") or not payee.get("identity") or amount is None:
+                or payee.get("identity_type") not in ("ALIPAY_USER_ID", "ALIPAY_OPEN_ID", "ALIPAY_LOGON_ID") or not payee.get("identity") or amount is None:
             return self._error("40002", "Invalid Arguments", "isv.invalid-parameter", "参数有误")
+        if payee["identity_type"] == "ALIPAY_LOGON_ID" and not payee.get("name"):  # a login id is paid only with the payee's real name
+            return self._biz_error("PAYEE_USER_INFO_ERROR", "支付宝账号和姓名不匹配，请确认姓名是否正确")
         done = self.transfers.get(number)
         if done is not None:
             if done.amount != amount or done.payee != payee["identity"]:
@@ -354,7 +358,7 @@ class AlipayFake:
             return self._biz_error(outcome, "转账失败")
         status = {"SYSTEM_ERROR": "SUCCESS", "DROP": "SUCCESS"}.get(outcome, outcome)
         t = self.transfers[number] = FakeTransfer(number, amount, payee["identity"], payee["identity_type"], self._next(""), self._next(""), status,
-                                                  "收款账户状态异常" if status == "FAIL" else None)
+                                                  "收款账户状态异常" if status == "FAIL" else None, payee.get("name"))
         if outcome == "SYSTEM_ERROR":  # it went through; the answer says the system failed
             return self._biz_error("SYSTEM_ERROR", "系统繁忙")
         if outcome == "DROP":

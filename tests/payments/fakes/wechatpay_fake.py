@@ -19,8 +19,9 @@ POST it to the notify_url), ``notification_for`` (the notification again — a d
 or late, tampered, with a wrong amount, an unknown serial, under a wrong APIv3 key, or with
 a resource of the test's choosing), ``settle_refund`` (PROCESSING → SUCCESS / CLOSED /
 ABNORMAL, with its notification), ``settle_transfer`` (the payee confirms: SUCCESS, or FAIL /
-CANCELLED), ``transfer_state`` (the state new transfers take), ``refuse_transfers`` (a
-provider code new transfers are refused with), ``make_bill`` / ``corrupt_bill``, and
+CANCELLED), ``transfer_state`` (the state new transfers take: WAIT_USER_CONFIRM, SUCCESS,
+FAIL …), ``refuse_transfers`` (a provider code new transfers are refused with),
+``make_bill`` (with planted differences) / ``corrupt_bill``, and
 ``faults``: one per coming answer — ``unavailable`` (500, nothing done), ``lost`` (done,
 then 500: the sender cannot know), ``throttled`` (429), ``tamper`` (body changed after
 signing), ``unknown_serial``, ``stale`` (signed 10 minutes ago), ``unsigned``, ``garbage``
@@ -499,8 +500,13 @@ class FakeWechatPay:
     BILL_HEADER = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,"
                    "代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注")
 
-    def make_bill(self, bill_date: str, account: str) -> bytes:
-        """The day's ALL bill of ``account``: every paid order, and every refund, as rows."""
+    def make_bill(self, bill_date: str, account: str, *, leave_out: tuple[str, ...] = (), amounts: dict[str, int] | None = None,
+                  extra: tuple[tuple[str, int], ...] = ()) -> bytes:
+        """The day's ALL bill of ``account``: every paid order, and every refund, as rows.
+        Planted differences: ``leave_out`` (out_trade_nos the bill does not list), ``amounts``
+        (out_trade_no → the order amount the bill says instead), ``extra`` ((out_trade_no,
+        fen) of payments only WeChat Pay knows of)."""
+        amounts = amounts or {}
         def yuan(fen: int) -> str:
             return f"{'-' if fen < 0 else ''}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
@@ -509,13 +515,18 @@ class FakeWechatPay:
         lines = [self.BILL_HEADER]
         count = settled = refunded = ordered = 0
         with self.lock:
-            for o in self.orders.values():
-                if o.account != account or o.state not in ("SUCCESS", "REFUND"):
-                    continue
-                count, settled, ordered = count + 1, settled + o.total, ordered + o.total
+            paid = [o for o in self.orders.values() if o.account == account and o.state in ("SUCCESS", "REFUND") and o.out_trade_no not in leave_out]
+            template = paid[0] if paid else None
+            for no, fen in extra:
+                base = template or Order(account, "", "wx0000000000000000", "", no, "Linli", fen, "", "JSAPI")
+                paid.append(Order(base.account, base.sp_mchid, base.appid, base.sub_appid, no, base.description, fen, "", base.trade_type,
+                                  "o" + secrets.token_hex(13), "SUCCESS", "", f"4200{secrets.randbelow(10**24):024d}", _now_text(self.clock())))
+            for o in paid:
+                total = amounts.get(o.out_trade_no, o.total)
+                count, settled, ordered = count + 1, settled + total, ordered + total
                 lines.append(row(o.success_time.replace("T", " ")[:19], o.appid, o.sp_mchid or o.account, o.account if o.sp_mchid else "0", "",
-                                 o.transaction_id, o.out_trade_no, o.openid, o.trade_type, "SUCCESS", "OTHERS", "CNY", yuan(o.total), "0.00",
-                                 "0", "0", "0.00", "0.00", "", "", f"{o.description},含逗号", "", "0.00600", "0.60%", yuan(o.total), "0.00", ""))
+                                 o.transaction_id, o.out_trade_no, o.openid, o.trade_type, "SUCCESS", "OTHERS", "CNY", yuan(total), "0.00",
+                                 "0", "0", "0.00", "0.00", "", "", f"{o.description},含逗号", "", "0.00600", "0.60%", yuan(total), "0.00", ""))
             for r in self.refunds.values():
                 if r.account != account:
                     continue

@@ -52,7 +52,7 @@ TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 UNAVAILABLE_CODE = "20000"  # 服务不可用: the gateway or the service behind it failed
 WAP_PRODUCT = "QUICK_WAP_WAY"
 TRANSFER_PRODUCT, TRANSFER_SCENE = "TRANS_ACCOUNT_NO_PWD", "DIRECT_TRANSFER"
-USER_ID, OPEN_ID = "ALIPAY_USER_ID", "ALIPAY_OPEN_ID"
+USER_ID, OPEN_ID, LOGON_ID = "ALIPAY_USER_ID", "ALIPAY_OPEN_ID", "ALIPAY_LOGON_ID"
 # Trade statuses (alipay.trade.query ``trade_status``).
 WAIT_BUYER_PAY, TRADE_SUCCESS, TRADE_FINISHED, TRADE_CLOSED = "WAIT_BUYER_PAY", "TRADE_SUCCESS", "TRADE_FINISHED", "TRADE_CLOSED"
 # Our refund states: Alipay confirms a refund with fund_change=Y or refund_status=REFUND_SUCCESS;
@@ -300,13 +300,18 @@ class AlipayClient:
     # --- transfers (sharer payouts) -------------------------------------------------------
 
     def transfer(self, out_biz_no: str, amount: int, payee: str, *, identity_type: str = USER_ID,
-                 title: str = "佣金提现", remark: str | None = None) -> Transfer:
+                 title: str = "佣金提现", remark: str | None = None, name: str | None = None) -> Transfer:
         """``alipay.fund.trans.uni.transfer`` to an Alipay account (单笔无密转账), once per
-        ``out_biz_no``: a repeat answers the first transfer."""
-        if identity_type not in (USER_ID, OPEN_ID):
-            raise Invalid("payment.payee_invalid", "The payee is an Alipay user id or open id.")
+        ``out_biz_no``: a repeat answers the first transfer. A login id (the phone number or
+        e-mail the payee signs in with, ``ALIPAY_LOGON_ID``) needs the payee's real ``name``,
+        which Alipay checks against the account."""
+        if identity_type not in (USER_ID, OPEN_ID, LOGON_ID) or (identity_type == LOGON_ID and not name):
+            raise Invalid("payment.payee_invalid", "The payee is an Alipay user id, open id, or login id with the real name.")
+        payee_info = {"identity": payee, "identity_type": identity_type}
+        if name:
+            payee_info["name"] = name
         biz: dict[str, Any] = {"out_biz_no": out_biz_no, "trans_amount": _yuan(amount), "product_code": TRANSFER_PRODUCT,
-                               "biz_scene": TRANSFER_SCENE, "order_title": title, "payee_info": {"identity": payee, "identity_type": identity_type}}
+                               "biz_scene": TRANSFER_SCENE, "order_title": title, "payee_info": payee_info}
         if remark:
             biz["remark"] = remark[:200]
         n = self._ok("alipay.fund.trans.uni.transfer", biz)
@@ -454,6 +459,7 @@ class PayoutAnswer:
     state: str  # paid | failed | processing | not_found
     ref: str | None = None
     error: str | None = None
+    confirm: dict[str, str] | None = None  # never: an Alipay transfer needs no payee confirmation
 
 
 def payout_answer(t: Transfer) -> PayoutAnswer:
@@ -469,12 +475,13 @@ class AlipayPayout:
     """``PayoutGateway`` (and its provider: ``connect`` returns itself) paying sharers by
     ``alipay.fund.trans.uni.transfer`` with our transfer number as ``out_biz_no``.
     ``alipay_user_of(member_id)`` names the member's Alipay account (user id, or open id
-    with ``identity_type=OPEN_ID``), None when they have none."""
+    with ``identity_type=OPEN_ID``, or login id with ``LOGON_ID`` and ``name``: the payee's
+    real name), None when they have none."""
 
     def __init__(self, client: AlipayClient, alipay_user_of: Callable[[int], str | None], *,
-                 identity_type: str = USER_ID, title: str = "佣金提现") -> None:
+                 identity_type: str = USER_ID, title: str = "佣金提现", name: str | None = None) -> None:
         self.client, self.alipay_user_of = client, alipay_user_of
-        self.identity_type, self.title = identity_type, title
+        self.identity_type, self.title, self.name = identity_type, title, name
 
     def connect(self, bind: object) -> AlipayPayout:
         return self
@@ -491,7 +498,7 @@ class AlipayPayout:
             found = self.query(transfer_no)
             return found if found.state != NOT_FOUND else PayoutAnswer(FAILED, None, "the member has no Alipay account")
         try:
-            t = self.client.transfer(transfer_no, amount, payee, identity_type=self.identity_type, title=self.title)
+            t = self.client.transfer(transfer_no, amount, payee, identity_type=self.identity_type, title=self.title, name=self.name)
         except ProviderRefused as exc:
             found = self.query(transfer_no)
             if found.state == NOT_FOUND and exc.signed and exc.provider_code in _FINAL_REFUSALS and exc.sub_code not in _IN_DOUBT:

@@ -112,6 +112,12 @@ class WechatPayCredentials:
     def partner(self) -> bool:
         return bool(self.sub_mchid)
 
+    @property
+    def app(self) -> str:
+        """The app payers and payees are known in (their openid is of this app): a
+        sub-merchant's own app when it has one, else the merchant's (or provider's)."""
+        return (self.sub_appid or self.appid) if self.partner else self.appid
+
 
 # --- what the calls return -----------------------------------------------------------------
 
@@ -461,7 +467,7 @@ class WechatPay:
         else:
             order["payer"] = {"openid": openid}
         prepay_id = self._read(self._call("POST", self._pay_path("jsapi"), body=order), lambda d: _text(d, "prepay_id"))
-        app_id = (c.sub_appid or c.appid) if c.partner else c.appid
+        app_id = c.app
         params = sign.jsapi_pay_params(self._key, app_id, prepay_id, int(self.clock().timestamp()), secrets.token_hex(16).upper())
         return JsapiPrepay(prepay_id, params)
 
@@ -551,7 +557,7 @@ class WechatPay:
         if not isinstance(openid, str) or not 0 < len(openid) <= 128:
             raise Invalid("payment.bad_payer", "A transfer needs the payee's openid.")
         body: dict[str, Any] = {
-            "appid": (c.sub_appid or c.appid) if c.partner else c.appid,
+            "appid": c.app,
             "out_bill_no": _check(_BILL_NO, out_bill_no, "out_bill_no"), "transfer_scene_id": c.transfer_scene_id,
             "openid": openid, "transfer_amount": _amount(amount), "transfer_remark": (remark or c.transfer_remark)[:32],
             "notify_url": c.notify_url,

@@ -4,9 +4,9 @@ merchant transfer (商家转账): a sharer's withdrawal goes to their WeChat bal
 ``payments`` never imports ``commission`` (an import contract), so ``WechatPayout`` answers
 with ``PayoutOutcome``, which has ``PayoutResult``'s fields and states (``paid`` / ``failed`` /
 ``processing`` / ``not_found``, ``ref``, ``error``) plus the ``package_info`` a transfer
-waiting for the payee's confirmation needs on the page (``wx.requestMerchantTransfer``).
-It is registered nowhere yet: the composition root (``commission/domain.py``) will fill the
-``commission.payout`` port with it once merchants' WeChat Pay accounts are stored.
+waiting for the payee's confirmation needs on the page (``wx.requestMerchantTransfer``,
+in ``confirm``: ``mchId``, ``appId``, ``package``). Commission builds one per withdrawal
+of a merchant with a WeChat Pay account (``commission.payout_rails``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from linli.payments.providers.wechatpay import FAILED, NOT_FOUND, ProviderRefused, Transfer, WechatPay
+from linli.payments.providers.wechatpay import FAILED, NOT_FOUND, PROCESSING, ProviderRefused, Transfer, WechatPay
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,7 @@ class PayoutOutcome:
     ref: str | None = None
     error: str | None = None
     package_info: str | None = None
-
-
-def _outcome(t: Transfer) -> PayoutOutcome:
-    state = t.payout_state
-    error = None if state != FAILED else f"wechatpay: transfer {t.state} {t.fail_reason}".strip()
-    return PayoutOutcome(state, t.transfer_bill_no or None, error, t.package_info or None)
+    confirm: dict[str, str] | None = None  # what wx.requestMerchantTransfer takes: mchId, appId, package
 
 
 class WechatPayout:
@@ -49,6 +44,15 @@ class WechatPayout:
         self.client = client
         self.openid_of = openid_of
 
+    def _outcome(self, t: Transfer) -> PayoutOutcome:
+        state = t.payout_state
+        error = None if state != FAILED else f"wechatpay: transfer {t.state} {t.fail_reason}".strip()
+        confirm = None
+        if t.package_info and state == PROCESSING:
+            c = self.client.creds
+            confirm = {"mchId": c.sub_mchid or c.mchid, "appId": c.app, "package": t.package_info}
+        return PayoutOutcome(state, t.transfer_bill_no or None, error, t.package_info or None, confirm)
+
     def connect(self, bind: object) -> WechatPayout:  # a remote provider: the same for every database
         return self
 
@@ -57,13 +61,13 @@ class WechatPayout:
         if not openid:
             return PayoutOutcome(FAILED, error="wechatpay: the member has no WeChat openid for this merchant")
         try:
-            return _outcome(self.client.transfer(transfer_no, openid, amount))
+            return self._outcome(self.client.transfer(transfer_no, openid, amount))
         except ProviderRefused as exc:
             existing = self.client.query_transfer(transfer_no)
             if existing is not None:
-                return _outcome(existing)
+                return self._outcome(existing)
             return PayoutOutcome(FAILED, error=f"wechatpay: {exc.detail}"[:500])
 
     def query(self, transfer_no: str) -> PayoutOutcome:
         t = self.client.query_transfer(transfer_no)
-        return PayoutOutcome(NOT_FOUND) if t is None else _outcome(t)
+        return PayoutOutcome(NOT_FOUND) if t is None else self._outcome(t)
