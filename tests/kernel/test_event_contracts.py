@@ -294,6 +294,19 @@ def _rewards(db, clock) -> None:
     events.drain(db)
 
 
+def _refund_not_received(db, clock) -> None:
+    """A provider's refund that did not reach the buyer (the sandbox's never fail)."""
+    from linli.payments import service as payments
+    from linli.payments.models import Payment, PaymentRefund
+
+    with db.transaction() as s:
+        p = s.scalars(select(Payment).where(Payment.status == "succeeded", Payment.refunded == 0).order_by(Payment.id)).first()
+        r = PaymentRefund(merchant_id=p.merchant_id, payment_id=p.id, amount=1, request_key="contract:abnormal", status="processing", created_at=clock())
+        s.add(r)
+        s.flush()
+        assert payments.settle_refund(s, r, "abnormal")
+
+
 def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(client, db, merchant, clock):
     shop = _orders_money_and_people(client, db, merchant, clock)
     _campaigns(client, db, shop, clock)
@@ -302,6 +315,7 @@ def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(cl
     _risk(client, db, shop)
     _rewards_levels(client, db, shop, clock)
     _rewards(db, clock)
+    _refund_not_received(db, clock)
     rows = outbox(db)
     assert check_rows(rows, declared()) == []
     # The flows reach every event the domains declare, so none of them goes unchecked.

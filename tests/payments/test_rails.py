@@ -188,6 +188,68 @@ def test_an_order_paid_after_it_expired_is_refunded_through_wechat_pay_never_ful
         assert s.get(Payment, pid).refunded == 6800
 
 
+@pytest.mark.parametrize("state", ["ABNORMAL", "CLOSED"])
+def test_a_refund_that_does_not_reach_the_buyer_is_told_and_listed_for_finance(client, db, buyer, fake, clock, merchant, state):
+    oid = buyer.order()
+    pid = buyer.pay(oid)["payment_id"]
+    jobs.run_due(db, clock.advance(minutes=16))  # expired, then paid: the late payment is refunded
+    headers, body = fake.pay(trade_no(pid), OPENID)
+    assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
+    events.drain(db)
+    headers, body = fake.settle_refund(refund_no(f"late_payment:{pid}"), state)
+    assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
+    with db.transaction() as s:
+        [r] = s.scalars(select(PaymentRefund).where(PaymentRefund.payment_id == pid)).all()
+        # Abnormal: the money left the shop but not to the buyer (it is completed at WeChat Pay);
+        # closed: it stayed with the shop, and the payment may be refunded again.
+        assert (r.status, s.get(Payment, pid).refunded) == (("abnormal", 6800) if state == "ABNORMAL" else ("failed", 0))
+        [told] = s.scalars(select(OutboxEvent.payload).where(OutboxEvent.name == "payment.refund_failed")).all()
+        assert (told["refund_id"], told["state"], told["request_key"]) == (r.id, r.status, f"late_payment:{pid}")
+    headers, body = fake.settle_refund(refund_no(f"late_payment:{pid}"), state)  # told again: nothing more
+    assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.name == "payment.refund_failed")) == 1
+    page_login(client, merchant.owner_phone, "console")
+    html = client.get(f"/console/merchants/{merchant.id}/reconciliation", headers=HTML).text
+    assert 'data-testid="stuck-refund"' in html and f"late_payment:{pid}" in html and "¥68.00" in html
+
+
+def _refunds(db, oid: int) -> dict[int, tuple[str, int]]:
+    """Each payment of the order: (status, refunded)."""
+    with db.transaction() as s:
+        return {p.id: (p.status, p.refunded) for p in s.scalars(select(Payment).where(Payment.order_id == oid))}
+
+
+def test_an_order_paid_twice_after_a_switch_of_method_keeps_one_payment_and_refunds_the_other(client, db, buyer, fake):
+    oid = buyer.order()
+    first = buyer.pay(oid, "wechat_jsapi")["payment_id"]
+    late = fake.pay(trade_no(first), OPENID)  # paid, but its notification is late
+    second = buyer.pay(oid, "wechat_h5")["payment_id"]  # the buyer, seeing it unpaid, pays again by H5
+    headers, body = fake.pay(trade_no(second), OPENID)
+    assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
+    assert buyer.status(oid) == "paid"
+    assert client.post(WX_NOTIFY, content=late[1], headers=late[0]).status_code == 204
+    assert buyer.status(oid) == "paid"
+    assert _refunds(db, oid) == {first: ("succeeded", 6800), second: ("succeeded", 0)}
+    assert [number for _, number in fake.refunds] == [refund_no(f"duplicate_payment:{first}")]
+    events.drain(db)  # told again: nothing more
+    assert len(fake.refunds) == 1
+
+
+def test_two_payments_of_a_cancelled_order_are_each_refunded_once(client, db, buyer, fake):
+    oid = buyer.order()
+    first = buyer.pay(oid, "wechat_jsapi")["payment_id"]
+    one = fake.pay(trade_no(first), OPENID)
+    second = buyer.pay(oid, "wechat_h5")["payment_id"]
+    two = fake.pay(trade_no(second), OPENID)
+    assert client.post(f"/api/v1/orders/{oid}/cancel", headers=buyer.h).status_code == 200
+    for headers, body in (one, two):
+        assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
+    assert buyer.status(oid) == "cancelled"
+    assert _refunds(db, oid) == {first: ("succeeded", 6800), second: ("succeeded", 6800)}
+    assert sorted(number for _, number in fake.refunds) == sorted(refund_no(f"late_payment:{p}") for p in (first, second))
+
+
 def test_one_refund_request_key_retried_is_one_refund_at_the_provider(client, db, buyer, fake, clock):
     oid = buyer.order()
     pid = buyer.pay(oid)["payment_id"]

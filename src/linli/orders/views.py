@@ -99,6 +99,7 @@ ACTION_NAMES = {
     "refunded": N_("Refunded"),
     "refund_rejected": N_("Refund request rejected"),
     "late_payment_refunded": N_("A late payment was refunded"),
+    "duplicate_payment_refunded": N_("A second payment of this order was refunded"),
     "grouping": N_("Waiting for the group to form"),
     "group_formed": N_("The group formed; the order goes on"),
     "pickup_code_wrong": N_("A wrong pickup code was entered"),

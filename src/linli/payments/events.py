@@ -10,6 +10,11 @@
   existed have neither field and read as an order's payment. ``payer``: the keyed hash of
   the paying account the gateway named (absent when it named none). Risk records it on the
   order's signals.
+- ``payment.refund_failed`` v1: a refund the provider had accepted did not reach the buyer
+  (``state`` "failed": the provider closed it, the amount may be refunded again; "abnormal":
+  the buyer's card or account could not take it, the money is held at the provider until
+  finance completes it there). Names the refund's request key and what the payment was
+  for, so its owner can reopen or list it; finance sees it on the reconciliation page.
 """
 
 from __future__ import annotations
@@ -31,3 +36,15 @@ class PaymentSucceeded(EventPayload):
     subject: str = "order"  # order | topup | … (what the payment was for)
     subject_id: int | None = None  # the subject's id when it is not an order
     payer: str | None = None  # keyed hash (linli.edge) of the gateway's payer account
+
+
+class PaymentRefundFailed(EventPayload):
+    NAME = "payment.refund_failed"
+    refund_id: int
+    payment_id: int
+    order_id: int | None
+    amount: int  # fen
+    state: str  # failed | abnormal
+    request_key: str  # what asked for the refund (refund_case:12, late_payment:7, …)
+    subject: str = "order"
+    subject_id: int | None = None

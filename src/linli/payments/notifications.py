@@ -71,7 +71,7 @@ def _settle(s: Session, p: Payment, notice: RefundNotice) -> PaymentRefund:
         if refund_no(r.request_key) == notice.out_refund_no:
             if notice.refund != r.amount:
                 raise CallbackRefused("payment.amount_mismatch", "The refund notification amount differs from the refund.")
-            service.settle_refund(s, r, "succeeded" if notice.state == "succeeded" else "failed")
+            service.settle_refund(s, r, {"succeeded": "succeeded", "abnormal": "abnormal"}.get(notice.state, "failed"))
             return r
     raise CallbackRefused("payment.unknown", "The notification names an unknown refund.")
 

@@ -26,7 +26,7 @@ from linli.errors import Conflict, DomainError, Invalid, NotFound
 from linli.identity import service as identity
 from linli.identity.rules import Permission
 from linli.identity.service import Principal
-from linli.payments import accounts
+from linli.payments import accounts, service
 from linli.payments.models import BillDay, BillDifference, Payment, PaymentAccount, PaymentRefund
 from linli.payments.providers import alipay, wechatpay
 from linli.timeutil import SHANGHAI
@@ -259,3 +259,10 @@ def resolve(s: Session, who: Principal, merchant_id: int, difference_id: int, no
         raise Conflict("reconciliation.already_resolved", "This difference was already resolved.")
     s.refresh(d)
     return d
+
+
+def stuck_refunds(s: Session, who: Principal, merchant_id: int) -> list[PaymentRefund]:
+    """Refunds the provider accepted that did not reach the buyer (failed: the amount may be
+    refunded again; abnormal: to be completed at the provider), for finance to act on."""
+    identity.require_permission(s, who, merchant_id, Permission.finance)
+    return service.refunds_needing_action(s, merchant_id)

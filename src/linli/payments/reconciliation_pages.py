@@ -39,6 +39,7 @@ KINDS = {
 SUBJECTS = {"payment": N_("Payment"), "refund": N_("Refund")}
 DAY_STATUS = {"done": N_("Compared"), "failed": N_("Provider unavailable: tried again"), "no_bill": N_("No bill yet: tried again")}
 PROVIDERS = {"wechatpay": N_("WeChat Pay"), "alipay": N_("Alipay")}
+REFUND_STATES = {"failed": N_("Closed by the provider: may be refunded again"), "abnormal": N_("Did not reach the buyer: complete it at the provider")}
 
 
 def _day(value: str | None) -> date | None:
@@ -57,7 +58,7 @@ def _page(page: Page, s: Session, who: Principal, mid: int, day: date | None, *,
         day = days[0].day.bill_date
     found = reconciliation.differences(s, who, mid, day) if day is not None else []
     return page.render("payments/console_reconciliation.html", status=status, error=error, view=merchant_view(s, who, mid), days=days, day=day,
-                       differences=found, kinds=KINDS, subjects=SUBJECTS, day_status=DAY_STATUS, providers=PROVIDERS, failed=failed, note=note,
+                       differences=found, stuck=reconciliation.stuck_refunds(s, who, mid), refund_states=REFUND_STATES, kinds=KINDS, subjects=SUBJECTS, day_status=DAY_STATUS, providers=PROVIDERS, failed=failed, note=note,
                        resolved=page.request.query_params.get("resolved") == "1")
 
 

@@ -17,7 +17,7 @@ from linli import edge, events
 from linli.errors import Conflict, DomainError, Invalid, NotFound
 from linli.identity import service as identity
 from linli.payments import accounts
-from linli.payments.events import PaymentSucceeded, SandboxCallback
+from linli.payments.events import PaymentRefundFailed, PaymentSucceeded, SandboxCallback
 from linli.payments.gateway import METHODS, Callback, CallbackRefused, Intent, PaymentGateway, SandboxGateway, payment_gateway
 from linli.payments.models import ORDER, Payment, PaymentRefund
 from linli.payments.providers.alipay import AlipayPayments
@@ -264,14 +264,28 @@ def refund_payment(s: Session, payment_id: int, amount: int, request_key: str, n
 
 
 def settle_refund(s: Session, r: PaymentRefund, state: str) -> bool:
-    """processing → succeeded | failed, once (compare-and-set). A failed refund gives the
-    amount back to what the payment may still refund (the money stayed with the merchant)."""
-    if state not in ("succeeded", "failed"):
+    """processing → succeeded | failed | abnormal, once (compare-and-set). A failed refund
+    (closed by the provider) gives the amount back to what the payment may still refund:
+    the money stayed with the merchant. An abnormal one does not: the money left the
+    merchant but did not reach the buyer, and finance completes it at the provider. Either
+    is told (``payment.refund_failed``) and listed for finance, never only logged."""
+    if state not in ("succeeded", "failed", "abnormal"):
         return False
     if s.execute(update(PaymentRefund).where(PaymentRefund.id == r.id, PaymentRefund.status == "processing").values(status=state)).rowcount != 1:
         return False
     if state == "failed":
         s.execute(update(Payment).where(Payment.id == r.payment_id).values(refunded=Payment.refunded - r.amount))
-        log.warning("refund %s of payment %s failed at the provider", r.id, r.payment_id)
+    if state != "succeeded":
+        p = get_payment(s, r.payment_id)
+        subject = {} if p.subject == ORDER else {"subject": p.subject, "subject_id": p.subject_id}
+        events.emit(s, PaymentRefundFailed(refund_id=r.id, payment_id=p.id, order_id=p.order_id, amount=r.amount, state=state, request_key=r.request_key, **subject),
+                    merchant_id=p.merchant_id)
+        log.warning("refund %s of payment %s is %s at the provider", r.id, r.payment_id, state)
     s.refresh(r)
     return True
+
+
+def refunds_needing_action(s: Session, merchant_id: int, limit: int = 200) -> list[PaymentRefund]:
+    """The merchant's refunds that did not reach the buyer (failed, abnormal), newest first."""
+    return list(s.scalars(select(PaymentRefund).where(PaymentRefund.merchant_id == merchant_id, PaymentRefund.status.in_(("failed", "abnormal")))
+                          .order_by(PaymentRefund.id.desc()).limit(limit)))

@@ -18,7 +18,7 @@ from linli.errors import Conflict, DomainError, Invalid
 from linli.identity import service as identity
 from linli.orders import ports, pricing
 from linli.orders.events import OrderCancelled, OrderCreated, OrderPaid
-from linli.orders.models import Order, OrderLine, PurchaseCounter
+from linli.orders.models import Order, OrderAudit, OrderLine, PurchaseCounter
 from linli.orders.rules import Status
 from linli.orders.service.common import (
     audit,
@@ -278,12 +278,25 @@ def mark_paid(s: Session, order_id: int, payment_id: int | None, now: datetime, 
                 # A team or community threshold: the order waits until the group forms.
                 move(s, o, Status.grouping.value, action="grouping", actor=None, kind="system", now=now)
             return "paid"
-    if o.status == Status.cancelled.value and payment_id is not None:
-        payment = payments.get_payment(s, payment_id)
-        payments.refund(s, o.id, payment.amount, f"late_payment:{payment_id}", now)
-        audit(s, o, "late_payment_refunded", actor=None, kind="system", detail={"payment_id": payment_id, "amount": payment.amount}, now=now)
-        return "refunded"
-    return "duplicate"
+    if payment_id is None:
+        return "duplicate"
+    paid_by = _paid_by(s, o.id)
+    if paid_by == payment_id or (paid_by is None and o.status != Status.cancelled.value):
+        return "duplicate"  # the payment that paid it, told again
+    # Money that arrived for an order cancelled first, or a second payment of an order
+    # another payment paid (a second payment sheet, a switch of method): it goes back, that
+    # very payment, once — never kept, never fulfilled.
+    payment = payments.get_payment(s, payment_id)
+    why = "late_payment" if o.status == Status.cancelled.value else "duplicate_payment"
+    payments.refund_payment(s, payment_id, payment.amount, f"{why}:{payment_id}", now)
+    audit(s, o, f"{why}_refunded", actor=None, kind="system", detail={"payment_id": payment_id, "amount": payment.amount}, now=now)
+    return "refunded"
+
+
+def _paid_by(s: Session, order_id: int) -> int | None:
+    """The payment that moved the order to paid (its audit row says), if one did."""
+    details = s.scalars(select(OrderAudit.detail).where(OrderAudit.order_id == order_id, OrderAudit.action == "paid")).all()
+    return next((d.get("payment_id") for d in details if d), None)
 
 
 def expire_unpaid(s: Session, order_id: int, as_of: datetime) -> bool:

@@ -10,7 +10,7 @@ from linli.errors import Invalid
 from linli.payments.gateway import Callback, Intent, Opened, RefundResult
 from linli.payments.providers.wechatpay import ProviderRefused, WechatPay, refund_no, trade_no
 
-_REFUND_DONE = {"succeeded": "succeeded", "closed": "failed", "abnormal": "failed"}
+_REFUND_DONE = {"succeeded": "succeeded", "closed": "failed", "abnormal": "abnormal"}
 
 
 class WechatPayPayments:
@@ -44,7 +44,7 @@ class WechatPayPayments:
         return RefundResult(result.ok, result.ref, result.error, pending=result.ok and r.state == "processing")
 
     def refund_state(self, gateway_ref: str, request_key: str) -> str:
-        """processing | succeeded | failed (closed, abnormal, or unknown to WeChat Pay)."""
+        """processing | succeeded | abnormal | failed (closed, or unknown to WeChat Pay)."""
         r = self.client.query_refund(refund_no(request_key))
         return "failed" if r is None else _REFUND_DONE.get(r.state, "processing")
 
