@@ -24,7 +24,7 @@ def test_the_secret_is_stored_sealed_and_shown_as_its_mask_only(client, db, admi
     assert problem_code(set_app(client, admin, "mini_program", OA_APPID, None)) == "identity.wechat_secret_required"
 
 
-def test_only_the_admin_sets_platform_apps_and_only_owners_a_merchants(client, admin, merchant):
+def test_only_the_admin_sets_apps_and_an_owner_sees_the_shops(client, admin, merchant):
     neighbour = login(client, "13900001111")
     assert problem_code(set_app(client, neighbour, "mini_program", MINI_APPID, MINI_SECRET)) == "auth.admin_only"
     assert client.get("/api/v1/platform/wechat-apps/mini_program", headers=neighbour).status_code == 403
@@ -34,7 +34,11 @@ def test_only_the_admin_sets_platform_apps_and_only_owners_a_merchants(client, a
     assert problem_code(set_app(client, operator, "official_account", OA_APPID, MINI_SECRET, merchant.id)) == "auth.role_forbidden"
     assert set_app(client, neighbour, "official_account", OA_APPID, MINI_SECRET, merchant.id).status_code == 404
     assert client.get(f"/api/v1/merchants/{merchant.id}/wechat-apps/official_account", headers=merchant.owner).status_code == 404
-    assert set_app(client, merchant.owner, "official_account", OA_APPID, MINI_SECRET, merchant.id).status_code == 200
+    # Not even the owner enters the shop's AppSecret: holding it, a shop could redeem its
+    # visitors' login codes itself. The platform enters it (as a 第三方平台 takes the shop's
+    # authorisation); the owner sees it, masked.
+    assert problem_code(set_app(client, merchant.owner, "official_account", OA_APPID, MINI_SECRET, merchant.id)) == "auth.admin_only"
+    assert set_app(client, admin, "official_account", OA_APPID, MINI_SECRET, merchant.id).status_code == 200
     got = client.get(f"/api/v1/merchants/{merchant.id}/wechat-apps/official_account", headers=merchant.owner).json()
     assert got["merchant_id"] == merchant.id and got["appid"] == OA_APPID
     r = set_app(client, admin, "mini_program", OA_APPID, MINI_SECRET)  # the merchant's AppID already
@@ -62,13 +66,18 @@ def test_the_console_sets_the_apps_without_showing_the_secret(client, merchant):
     assert "••••" + MINI_SECRET[-4:] in home.text and MINI_SECRET not in home.text and MINI_APPID in home.text
     r = client.post("/console/platform/wechat-apps/official_account", data={**form, "appid": "wx-nope"}, headers=HTML)
     assert r.status_code == 422 and errors(r.text) == ["AppID 为 wx 加 16 位字母或数字。"] and 'value="wx-nope"' in r.text
-    # A merchant's page: the owner sees the section, an operator does not.
+    # A merchant's page: the admin sets the shop's app; the owner sees it masked, with no
+    # form; an operator does not see the section.
     client.post(f"/api/v1/merchants/{merchant.id}/staff", json={"phone": "13900002222", "role": "operator"}, headers=merchant.owner)
-    client.post("/logout", data={"csrf_token": csrf(client)}, headers=HTML)
-    page_login(client, merchant.owner_phone, "console")
     r = client.post(f"/console/merchants/{merchant.id}/wechat-apps/official_account", data={**form, "appid": OA_APPID, "csrf_token": csrf(client)}, headers=HTML, follow_redirects=False)
     assert r.status_code == 303
-    assert 'data-testid="wechat-official_account-mask"' in client.get(f"/console/merchants/{merchant.id}", headers=HTML).text
+    client.post("/logout", data={"csrf_token": csrf(client)}, headers=HTML)
+    page_login(client, merchant.owner_phone, "console")
+    shop = client.get(f"/console/merchants/{merchant.id}", headers=HTML).text
+    assert 'data-testid="wechat-official_account-mask"' in shop and 'data-testid="wechat-apps-platform"' in shop
+    assert f'action="/console/merchants/{merchant.id}/wechat-apps/official_account"' not in shop
+    r = client.post(f"/console/merchants/{merchant.id}/wechat-apps/official_account", data={**form, "appid": OA_APPID, "csrf_token": csrf(client)}, headers=HTML)
+    assert r.status_code == 403
     client.post("/logout", data={"csrf_token": csrf(client)}, headers=HTML)
     page_login(client, "13900002222", "console")
     assert 'id="wechat-apps"' not in client.get(f"/console/merchants/{merchant.id}", headers=HTML).text

@@ -148,10 +148,10 @@ def test_a_stale_access_token_is_fetched_again_once(client, apps):
     assert apps.calls.count("/cgi-bin/stable_token") == 2
 
 
-def test_the_merchants_own_app_is_used_when_it_has_one(client, db, apps, merchant):
+def test_the_merchants_own_app_is_used_when_it_has_one(client, db, apps, merchant, admin):
     own = "wx1234567890abcdef"
     apps.add_app(own, "c" * 32)
-    assert set_app(client, merchant.owner, "mini_program", own, "c" * 32, merchant.id).status_code == 200
+    assert set_app(client, admin, "mini_program", own, "c" * 32, merchant.id).status_code == 200
     u = WxUser(phone="13900009999")
     r = mini(client, apps, u, appid=own, phone=True, merchant_id=merchant.id)
     assert r.status_code == 200

@@ -41,10 +41,10 @@ def test_the_platform_account_is_stored_sealed_and_shown_as_masks(client, admin,
     assert APIV3_KEY not in row and "PRIVATE KEY" not in row and pem(merchant_key).splitlines()[1] not in row
 
 
-def test_a_merchant_owner_sets_a_sub_merchant_account_and_others_may_not(client, admin, merchant, db, merchant_key, platform_key):
+def test_the_platform_binds_a_shop_as_its_sub_merchant_and_nobody_else_may(client, admin, merchant, db, merchant_key, platform_key):
     url = _merchant_url(merchant.id)
     partner = {"mode": "partner", "sub_mchid": SUB_MCHID, "sub_appid": SUB_APPID}
-    assert problem_code(client.put(url, json=partner, headers=merchant.owner)) == "payment.platform_account_missing"
+    assert problem_code(client.put(url, json=partner, headers=admin)) == "payment.platform_account_missing"
     _platform(client, admin, merchant_key, platform_key)
     r = client.post(f"/api/v1/merchants/{merchant.id}/staff", json={"phone": "13800000002", "role": "finance"}, headers=merchant.owner)
     assert r.status_code == 201, r.text
@@ -52,14 +52,30 @@ def test_a_merchant_owner_sets_a_sub_merchant_account_and_others_may_not(client,
     assert problem_code(client.put(url, json=partner, headers=finance)) == "auth.role_forbidden"
     assert client.get(url, headers=stranger).status_code == 404
     assert problem_code(client.put(f"{PLATFORM}/alipay", json={"mode": "direct"}, headers=merchant.owner)) == "auth.admin_only"
+    # The owner cannot name a sub-merchant number: the 服务商 (the platform) onboarded it.
+    assert problem_code(client.put(url, json=partner, headers=merchant.owner)) == "auth.admin_only"
     assert problem_code(client.get(url, headers=merchant.owner)) == "payment.account_not_found"
-    r = client.put(url, json=partner, headers=merchant.owner)
+    r = client.put(url, json=partner, headers=admin)
     assert r.status_code == 200, r.text
     assert r.json()["sub_mchid"] == SUB_MCHID and r.json()["masks"] == {}
+    assert client.get(url, headers=merchant.owner).json()["sub_mchid"] == SUB_MCHID  # the owner sees it
     with db.transaction() as s:
         wx = accounts.wechatpay_client(s, merchant.id)
         assert (wx.creds.mchid, wx.creds.sub_mchid, wx.creds.sub_appid, wx.creds.apiv3_key) == (SP_MCHID, SUB_MCHID, SUB_APPID, APIV3_KEY)
         assert accounts.alipay_client(s, merchant.id) is None
+    # One sub-merchant is one shop's: another shop given the same number is refused.
+    other = client.post("/api/v1/merchants", json={"name": "另一家店", "owner_phone": "13800000005"}, headers=admin).json()["id"]
+    r = client.put(_merchant_url(other), json=partner, headers=admin)
+    assert r.status_code == 409 and problem_code(r) == "payment.account_taken" and r.json()["field"] == "sub_mchid"
+
+
+def test_a_second_shop_cannot_claim_another_shops_wechat_pay_merchant_or_key(client, admin, merchant, merchant_key, platform_key):
+    assert client.put(_merchant_url(merchant.id), json=wechat_direct(merchant_key, platform_key), headers=merchant.owner).status_code == 200
+    other = client.post("/api/v1/merchants", json={"name": "另一家店", "owner_phone": "13800000005"}, headers=admin).json()["id"]
+    owner = login(client, "13800000005")
+    r = client.put(_merchant_url(other), json=wechat_direct(merchant_key, platform_key), headers=owner)
+    assert r.status_code == 409 and problem_code(r) == "payment.account_taken" and r.json()["field"] == "mchid"
+    assert client.put(_merchant_url(merchant.id), json=wechat_direct(merchant_key, platform_key), headers=merchant.owner).status_code == 200  # its own, again
 
 
 def test_keys_that_do_not_parse_are_refused_naming_the_field_never_echoing_it(client, admin, merchant, db, merchant_key, platform_key):

@@ -16,7 +16,8 @@ last, in one transaction that looks again at what it read.
 
 Which app: the merchant's app of that kind when a merchant is named and has one, else the
 platform's (``merchant_id`` NULL). Setting an app is the platform admin's (platform apps) or
-the merchant owner's; the AppSecret is sealed by ``linli.vault`` and only its mask shown.
+the platform admin's (a shop's owner sees its apps, masked); the AppSecret is sealed by
+``linli.vault`` and only its mask shown.
 """
 
 from __future__ import annotations
@@ -166,6 +167,10 @@ def set_app(s: Session, who: Principal, kind: str, merchant_id: int | None, appi
     """Set the app's AppID and AppSecret (sealed). An empty secret keeps the current one,
     for the same AppID only."""
     app = get_app(s, who, kind, merchant_id)
+    # A shop's own app is entered by the platform, as a WeChat 第三方平台 takes a shop's
+    # authorisation: with the AppSecret in hand, a shop could redeem its visitors' login
+    # codes itself and hold their Linli sessions, which reach every shop they buy from.
+    require_admin(who)
     appid, secret = appid.strip(), (secret or "").strip()
     if not rules.valid_appid(appid):
         raise Invalid("identity.wechat_appid_invalid", "An AppID is wx followed by 16 letters or digits.", field="appid")

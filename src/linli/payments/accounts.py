@@ -26,7 +26,7 @@ from linli import vault
 from linli.composition import Port
 from linli.config import ConfigError, Settings
 from linli.db import Database
-from linli.errors import DomainError, Invalid
+from linli.errors import Conflict, DomainError, Invalid
 from linli.payments.models import PaymentAccount
 from linli.payments.providers import alipay, wechatpay
 from linli.payments.providers import alipay_sign as alipay_keys
@@ -150,6 +150,23 @@ def account_for(s: Session, merchant_id: int | None, provider: str) -> PaymentAc
 
 def accounts_of(s: Session, merchant_id: int | None) -> dict[str, PaymentAccount]:
     return {p: a for p in PROVIDERS if (a := account_for(s, merchant_id, p)) is not None}
+
+
+# What names an account at its provider: one Linli account each, so a merchant can neither
+# take payments into another's settlement (a sub-merchant number of someone else) nor stand
+# among the holders of another's WeChat Pay key (which open its notifications).
+_IDENTITY = {(WECHATPAY, DIRECT): ("mchid", "public_key_id"), (WECHATPAY, PARTNER): ("sub_mchid",), (ALIPAY, DIRECT): ("app_id",)}
+
+
+def require_unclaimed(s: Session, merchant_id: int | None, provider: str, mode: str, values: Mapping[str, object]) -> None:
+    """Refuse (409 ``payment.account_taken``) an account whose merchant number, WeChat Pay key
+    id or Alipay app another merchant's (or the platform's) account already holds."""
+    mine = PaymentAccount.merchant_id.is_not(None) if merchant_id is None else (PaymentAccount.merchant_id.is_(None) | (PaymentAccount.merchant_id != merchant_id))
+    for name in _IDENTITY.get((provider, mode), ()):
+        value = _text(values, name)
+        if value and s.scalars(select(PaymentAccount.id).where(mine, PaymentAccount.provider == provider, PaymentAccount.mode == mode,
+                                                               getattr(PaymentAccount, name) == value)).first() is not None:
+            raise Conflict("payment.account_taken", f"This {name} belongs to another account here.", field=name)
 
 
 def save(s: Session, merchant_id: int | None, provider: str, mode: str, values: Mapping[str, object], now: datetime) -> PaymentAccount:

@@ -79,6 +79,16 @@ def owned(s: Session, who: Principal, merchant_id: int | None) -> None:
         identity.require_permission(s, who, merchant_id, Permission.manage_credentials)
 
 
+def may_save(s: Session, who: Principal, merchant_id: int | None, provider: str, mode: str, values: dict) -> None:
+    """Saving is the owner's, except naming a sub-merchant (partner mode): that binds the
+    shop to the platform's 服务商 account, which only the platform does (it onboarded the
+    sub-merchant and knows its number). And no two accounts here name the same one."""
+    owned(s, who, merchant_id)
+    if mode == accounts.PARTNER:
+        identity.require_admin(who)
+    accounts.require_unclaimed(s, merchant_id, provider, mode, values)
+
+
 def _get(s: Session, who: Principal, merchant_id: int | None, provider: str) -> AccountOut:
     owned(s, who, merchant_id)
     a = accounts.account_for(s, merchant_id, provider)
@@ -88,8 +98,8 @@ def _get(s: Session, who: Principal, merchant_id: int | None, provider: str) -> 
 
 
 def _put(s: Session, who: Principal, merchant_id: int | None, provider: str, body: AccountIn, now: datetime) -> AccountOut:
-    owned(s, who, merchant_id)
     values = body.model_dump(exclude={"mode"})
+    may_save(s, who, merchant_id, provider, body.mode, values)
     return account_out(accounts.save(s, merchant_id, provider, body.mode, values, now))
 
 

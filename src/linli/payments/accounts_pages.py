@@ -12,7 +12,7 @@ from linli.errors import DomainError, Invalid
 from linli.i18n import N_
 from linli.identity.service import Principal
 from linli.payments import accounts
-from linli.payments.accounts_api import owned
+from linli.payments.accounts_api import may_save, owned
 from linli.schema import Id
 from linli.web.console import merchant_view
 from linli.web.deps import DB, Now
@@ -72,11 +72,11 @@ def _save(page: Page, form, s: Session, who: Principal, merchant_id: int | None,
     back = f"/console/merchants/{merchant_id}/payment-accounts" if merchant_id is not None else "/console/platform/payment-accounts"
     try:
         with attempt(s):
-            owned(s, who, merchant_id)
             if provider not in accounts.PROVIDERS:
                 raise Invalid("payment.provider_invalid", "The provider is wechatpay or alipay.")
             # Each mode's fields are named <mode>.<field>, so one form holds both modes.
             values = {k.split(".", 1)[1]: text(form, k) for k in form.keys() if k.startswith(mode + ".")}
+            may_save(s, who, merchant_id, provider, mode, values)
             accounts.save(s, merchant_id, provider, mode, values, now)
     except DomainError as exc:
         return _page(page, s, who, merchant_id, error=exc, failed=provider)
