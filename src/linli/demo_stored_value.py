@@ -22,6 +22,6 @@ def seed_stored_value(db: Database, merchant_id: int, owner_phone: str, now: dat
         stored_value.set_plans(s, Principal(owner_m.id, owner_m.phone, False), merchant_id, PLANS)
         phone, pay = TOPPED_UP
         member = identity.get_or_create_member(s, phone, now)
-        _, p = stored_value.create_topup(s, member.id, merchant_id, pay, now)
+        p = stored_value.create_topup(s, member.id, merchant_id, pay, now)[1].payment
         payments.sandbox_complete(s, member.id, p.id, now)
     events.drain(db)

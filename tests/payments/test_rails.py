@@ -315,3 +315,19 @@ def test_the_pay_page_offers_the_methods_the_merchant_has(client, buyer):
     assert 'data-testid="pay-wechat_jsapi"' in sheet.text and 'data-testid="pay-wechat_h5"' in sheet.text and "pay-alipay_wap" not in sheet.text
     opened = client.post(f"/m/orders/{oid}/pay", data={"csrf_token": csrf(client), "method": "wechat_jsapi"}, headers=HTML)
     assert opened.status_code == 200 and 'id="wx-params"' in opened.text and "paySign" in opened.text and "微信支付" in opened.text
+
+
+def test_a_top_up_is_paid_at_the_provider_and_credited_once(client, db, buyer, fake, merchant):
+    mid = merchant.id
+    r = client.post("/api/v1/me/topups", json={"merchant_id": mid, "pay": 10_000, "method": "wechat_h5"}, headers=buyer.h)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["method"] == "wechat_h5" and body["client"]["h5_url"].startswith("http") and _payment(db, body["payment_id"]).gateway == "wechatpay"
+    headers, note = fake.pay(trade_no(body["payment_id"]), OPENID)
+    for _ in range(2):  # told twice: credited once
+        assert client.post(WX_NOTIFY, content=note, headers=headers).status_code == 204
+        events.drain(db)
+    wallet = client.get("/api/v1/me/wallet", params={"merchant_id": mid}, headers=buyer.h).json()
+    assert wallet["stored_value"]["principal"] == 10_000
+    r = client.post("/api/v1/me/topups", json={"merchant_id": mid, "pay": 100, "method": "alipay_wap"}, headers=buyer.h)
+    assert r.status_code == 422 and problem_code(r) == "payment.method_unavailable"

@@ -42,6 +42,7 @@ class World:
         with self.tx() as s:
             try:
                 t, p = sv.create_topup(s, self.member, self.mid, pay, NOW)
+                p = p.payment
             except Exception as e:  # over the cap
                 self.log.append(f"topup {pay} refused {type(e).__name__}")
                 return
@@ -254,6 +255,7 @@ def test_one_members_concurrent_stored_value_moves_neither_deadlock_nor_lose_mon
         w.refund(w.next_order, 5000)
         with db.transaction() as s:
             t, p = sv.create_topup(s, member, shop.merchant_id, 10_000, NOW)
+            p = p.payment
             tid, pid = t.id, p.id
             s.execute(update(Payment).where(Payment.id == pid).values(status="succeeded"))
 

@@ -87,12 +87,13 @@ def open_checkout(s: Session, merchant_id: int, order_id: int, member_id: int, a
     return _open(s, merchant_id, member_id, amount, now, ORDER, order_id, pay)
 
 
-def open_for(s: Session, merchant_id: int, member_id: int, subject: str, subject_id: int, amount: int, now: datetime) -> Payment:
+def open_for(s: Session, merchant_id: int, member_id: int, subject: str, subject_id: int, amount: int, now: datetime, pay: PayWith | None = None) -> Checkout:
     """The pending payment of another domain's ``subject`` (e.g. rewards' "topup"), created
-    at the gateway if there is none yet; its success event names the subject."""
+    at the gateway if there is none yet (at the provider of ``pay.method`` when given, with
+    what the client opens it with); its success event names the subject."""
     if subject == ORDER:
         raise ValueError("an order's payment is opened with open_intent")
-    return _open(s, merchant_id, member_id, amount, now, subject, subject_id).payment
+    return _open(s, merchant_id, member_id, amount, now, subject, subject_id, pay)
 
 
 def _subject_is(subject: str, subject_id: int):

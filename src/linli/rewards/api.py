@@ -5,17 +5,18 @@ stored-value plans, top-ups and the principal refund."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime, Field
 
 from linli import idempotency
+from linli.payments import service as payments
 from linli.rewards import coupons, grants, levels, statement, stored_value, wallet
 from linli.rewards import settings as reward_settings
 from linli.rewards.rules import SETTINGS
 from linli.schema import Id, Input, Output, setting_field
-from linli.web.deps import DB, Now, Who
+from linli.web.deps import DB, Now, Who, client_ip
 from linli.web.deps import router as deps_router
 from linli.web.problems import PROBLEMS
 
@@ -194,6 +195,8 @@ class PlanIO(Input):
 class TopupIn(Input):
     merchant_id: Id
     pay: int = Field(ge=0, le=100_000_000, description="fen; a plan's amount gets its bonus")
+    method: Literal["wechat_jsapi", "wechat_h5", "alipay_wap"] | None = Field(
+        default=None, description="how to pay at a real provider; none: the sandbox (outside production)")
 
 
 class TopupOut(Output):
@@ -203,6 +206,8 @@ class TopupOut(Output):
     bonus: int
     status: str
     payment_id: int
+    method: str | None = None
+    client: dict[str, Any] | None = None  # what the client opens the provider's payment with (as POST /orders/{id}/pay)
 
 
 class StoredValueRefundIn(Input):
@@ -237,10 +242,11 @@ def set_topup_plans(mid: Id, body: Annotated[list[PlanIO], Body(max_length=MAX_P
 
 
 @router.post("/me/topups", status_code=201, response_model=TopupOut, responses=PROBLEMS)
-def create_topup(body: TopupIn, s: DB, who: Who, now: Now) -> TopupOut:
+def create_topup(body: TopupIn, s: DB, who: Who, now: Now, request: Request) -> TopupOut:
     """A top-up and its payment: pay it like an order's (``/m/pay/{payment_id}`` in the sandbox)."""
-    t, p = stored_value.create_topup(s, who.member_id, body.merchant_id, body.pay, now)
-    return TopupOut(id=t.id, merchant_id=t.merchant_id, pay=t.pay, bonus=t.bonus, status=t.status, payment_id=p.id)
+    how = payments.PayWith(body.method, client_ip=client_ip(request), return_url=f"/m/wallet/{body.merchant_id}") if body.method else None
+    t, c = stored_value.create_topup(s, who.member_id, body.merchant_id, body.pay, now, how)
+    return TopupOut(id=t.id, merchant_id=t.merchant_id, pay=t.pay, bonus=t.bonus, status=t.status, payment_id=c.payment.id, method=c.method, client=c.client)
 
 
 @router.post("/me/stored-value/refund", status_code=201, response_model=StoredValueRefundOut, responses=PROBLEMS)

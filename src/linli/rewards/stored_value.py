@@ -24,6 +24,7 @@ bonus comes back (``settle_held_back``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -134,9 +135,11 @@ def _parked(s: Session, merchant_id: int, member_id: int) -> int:
     return int(s.scalar(q))
 
 
-def create_topup(s: Session, member_id: int, merchant_id: int, pay: int, now: datetime) -> tuple[Topup, payments.Payment]:
+def create_topup(s: Session, member_id: int, merchant_id: int, pay: int, now: datetime, how: payments.PayWith | None = None) -> tuple[Topup, payments.Checkout]:
     """A top-up of ``pay`` fen (the plan's bonus if ``pay`` is a plan's amount) and its
-    payment intent at the gateway. Refused over the cap, counting pending top-ups."""
+    payment intent at the gateway (the sandbox, or the provider of ``how.method``, which
+    closes it when the top-up stops counting as pending). Refused over the cap, counting
+    pending top-ups."""
     identity.public_merchant(s, merchant_id)
     bonus = rules.bonus_for([rules.Plan(p.pay, p.bonus) for p in plans(s, merchant_id)], pay)
     b = _lock_balance(s, merchant_id, member_id)
@@ -150,10 +153,12 @@ def create_topup(s: Session, member_id: int, merchant_id: int, pay: int, now: da
     t = Topup(merchant_id=merchant_id, member_id=member_id, pay=pay, bonus=bonus, status="pending", created_at=now)
     s.add(t)
     s.flush()
-    p = payments.open_for(s, merchant_id, member_id, TOPUP, t.id, pay, now)
-    t.payment_id = p.id
+    if how is not None:
+        how = replace(how, expires_at=now + rules.TOPUP_PENDING_HOLD)
+    c = payments.open_for(s, merchant_id, member_id, TOPUP, t.id, pay, now, how)
+    t.payment_id = c.payment.id
     s.flush()
-    return t, p
+    return t, c
 
 
 def credit(s: Session, topup_id: int, payment_id: int, now: datetime) -> str:

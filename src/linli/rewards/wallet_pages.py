@@ -77,6 +77,7 @@ def topup(mid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -
                 except ValueError:
                     raise Invalid("topup.amount_format", "Enter an amount in yuan with at most 2 decimals.", field="amount") from None
             t, p = stored_value.create_topup(s, who.member_id, mid, pay, now)
+            p = p.payment
     except DomainError as exc:
         if exc.code == "merchant.not_found":
             raise
