@@ -124,3 +124,9 @@ def test_a_forged_foreign_or_expired_state_is_refused(client, db, oa, clock):
 def test_without_an_official_account_the_page_says_so(client, wx):
     r = client.get("/m/auth/wechat", headers=HTML, follow_redirects=False)
     assert r.status_code == 422 and 'data-code="identity.wechat_not_configured"' in r.text
+
+
+def test_wechat_sends_the_browser_back_to_the_public_url_not_the_host_header(client, app, oa):
+    app.state.ctx.settings = app.state.ctx.settings.model_copy(update={"public_url": "https://shop.example.cn"})
+    redirect = parse_qs(urlsplit(to_wechat(client)).query)["redirect_uri"][0]
+    assert redirect.startswith("https://shop.example.cn/m/auth/wechat/callback?")

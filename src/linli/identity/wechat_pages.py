@@ -85,7 +85,10 @@ def start(page: PageDep, s: DB, now: Now) -> Response:
     nxt, merchant_id = safe_next(request.query_params.get("next"), "/m/me"), _merchant_id(request)
     keys = wechat.app_keys(s, OFFICIAL_ACCOUNT, merchant_id)
     state = oauth_state(page.ctx.settings.secret_key, int(now.timestamp()) + STATE_TTL, *_bound(page, merchant_id, nxt))
-    back = str(request.base_url).rstrip("/") + "/m/auth/wechat/callback?" + urlencode({"next": nxt, **({"merchant_id": merchant_id} if merchant_id else {})})
+    # The address WeChat sends the browser back to: the deployment's public URL (the host
+    # registered as 网页授权域名), else the one the request came to (a proxy may change it).
+    origin = page.ctx.settings.public_url or str(request.base_url)
+    back = origin.rstrip("/") + "/m/auth/wechat/callback?" + urlencode({"next": nxt, **({"merchant_id": merchant_id} if merchant_id else {})})
     return page.redirect(wechat_client.get().authorize_url(keys.appid, back, state))
 
 
