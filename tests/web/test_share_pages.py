@@ -383,6 +383,35 @@ def test_sharer_desk_reviews_suspends_reinstates_and_appoints(client, db, mercha
     assert len(rows) == 2 and any("137****0003" in row and "正常" in row and "商家任命" in row for row in rows)
 
 
+def test_a_sharer_chooses_alipay_for_withdrawals_on_the_centre_and_sees_it_masked(client, db, merchant, clock):
+    from linli.commission.models import PayoutDestination
+
+    _leader_with_available(client, db, merchant, clock)
+    page_login(client, LEADER)
+    url = f"/m/share/{merchant.id}"
+    assert 'data-testid="payout-destination"' in client.get(url, headers=HTML).text
+
+    def choose(**form):
+        return client.post(f"{url}/payout-destination", data={"csrf_token": csrf(client), **form}, headers=HTML, follow_redirects=False)
+
+    r = choose(prefer="alipay", alipay_account="", alipay_name="")
+    assert r.status_code == 422 and errors(r.text) and _count(db, PayoutDestination) == 0
+    r = choose(prefer="alipay", alipay_account="not an account", alipay_name="张小三")
+    assert r.status_code == 422 and 'value="张小三"' in r.text and _count(db, PayoutDestination) == 0
+    r = choose(prefer="alipay", alipay_account="13912345678", alipay_name="张小三")
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?destination=1#withdraw"
+    page = client.get(f"{url}?destination=1", headers=HTML).text
+    assert "已保存：此后的提现将转到这里。" in page
+    shown = _testid(page, "alipay-mask")
+    assert "139****5678" in shown and "13912345678" not in page and "张小三" not in page
+    assert re.search(r'value="alipay" checked', page)
+    r = choose(prefer="wechat", alipay_account="", alipay_name="")  # back to WeChat; the Alipay account is kept
+    assert r.status_code == 303
+    with db.transaction() as s:
+        d = s.scalars(select(PayoutDestination)).one()
+        assert d.prefer == "wechat" and d.alipay_mask == "139****5678" and "13912345678" not in d.alipay_sealed
+
+
 def test_withdrawal_desk_and_settlement_page(client, db, merchant, clock):
     _put_rules(client, merchant, withdraw_auto_max=1000, settlement="t_plus_1")
     _leader_with_available(client, db, merchant, clock)

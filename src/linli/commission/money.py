@@ -1,5 +1,5 @@
 """referral's ``sharer_money`` port (``referral.ports``) filled from this domain: the sharer
-centre's rule set, earnings, withdrawals and withdrawal requests."""
+centre's rule set, earnings, withdrawals, withdrawal requests and where they go."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from linli.commission import service, withdrawals
-from linli.commission.models import RuleSetVersion, Withdrawal
+from linli.commission import destinations, service, withdrawals
+from linli.commission.models import PayoutDestination, RuleSetVersion, Withdrawal
 
 
 class SharerMoney:
@@ -23,3 +23,9 @@ class SharerMoney:
 
     def withdraw(self, s: Session, member_id: int, merchant_id: int, amount: int, now: datetime) -> Withdrawal:
         return withdrawals.request(s, member_id, merchant_id, amount, now)
+
+    def destination(self, s: Session, member_id: int) -> PayoutDestination | None:
+        return destinations.of(s, member_id)
+
+    def set_destination(self, s: Session, member_id: int, prefer: str, alipay_account: str, alipay_name: str, now: datetime) -> PayoutDestination:
+        return destinations.save(s, member_id, prefer, alipay_account, alipay_name, now)

@@ -194,11 +194,12 @@ def render_centre(page: Page, s: Session, who: Principal, mid: int, now: datetim
     rules = money_port.rule_set(s, mid)
     money = money_port.earnings(s, who.member_id, mid, limit=100)
     q = page.request.query_params
-    notice = {"applied": N_("Application sent."), "withdrawn": N_("Withdrawal requested.")}.get(next((k for k in ("applied", "withdrawn") if q.get(k) == "1"), ""), None)
+    notices = {"applied": N_("Application sent."), "withdrawn": N_("Withdrawal requested."), "destination": N_("Saved: withdrawals go there from now on.")}
+    notice = notices.get(next((k for k in notices if q.get(k) == "1"), ""), None)
     return page.render(
         "referral/centre.html", status=status, merchant=merchant, code=code.code, link=invite_link(page, code.code), products=products, chosen=chosen,
         poster=poster, my_status=service.sharer_status(s, mid, who.member_id), mode=mode_text(page, s, mid), rules=rules, money=money,
-        withdrawals=money_port.withdrawals(s, who.member_id, mid, limit=20), team=team_rows(s, who, mid, rules.levels), state=state or {},
+        withdrawals=money_port.withdrawals(s, who.member_id, mid, limit=20), destination=money_port.destination(s, who.member_id), team=team_rows(s, who, mid, rules.levels), state=state or {},
         notice=page._(notice) if notice else None, idem=uuid.uuid4().hex, blocks=share_blocks(page, s, mid, who.member_id), **NAMES,
     )
 
@@ -263,6 +264,23 @@ def withdraw(mid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now
             raise
         return render_centre(page, s, who, mid, now, state={"withdraw_error": _withdraw_message(page, exc), "amount": values["amount"]}, status=exc.status)
     return page.redirect(f"/m/share/{mid}?withdrawn=1#withdraw")
+
+
+@router.post("/m/share/{mid}/payout-destination")
+def set_destination(mid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> Response:
+    """Where withdrawals go: WeChat (the shop's app) or Alipay (account and real name, kept
+    encrypted and shown masked)."""
+    values = {k: text(form, k)[:200] for k in ("prefer", "alipay_account", "alipay_name")}
+    try:
+        with attempt(s):
+            identity.public_merchant(s, mid)
+            sharer_money.get().set_destination(s, who.member_id, values["prefer"], values["alipay_account"], values["alipay_name"][:60], now)
+    except DomainError as exc:
+        if exc.code == "merchant.not_found":
+            raise
+        state = {"destination_error": page.error_text(exc), "prefer": values["prefer"], "alipay_name": values["alipay_name"]}
+        return render_centre(page, s, who, mid, now, state=state, status=exc.status)
+    return page.redirect(f"/m/share/{mid}?destination=1#withdraw")
 
 
 # --- console: the sharer desk -----------------------------------------------------------------------

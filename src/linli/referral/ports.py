@@ -27,6 +27,13 @@ class SharerMoney(Protocol):
     def withdraw(self, s: Session, member_id: int, merchant_id: int, amount: int, now: datetime) -> Any:
         """Request a withdrawal of ``amount`` fen (refused with a stable code)."""
 
+    def destination(self, s: Session, member_id: int) -> Any:
+        """Where the member's withdrawals go (``prefer``: wechat | alipay, and the masks of the
+        Alipay account and name they gave), or None when they never chose."""
+
+    def set_destination(self, s: Session, member_id: int, prefer: str, alipay_account: str, alipay_name: str, now: datetime) -> Any:
+        """Choose where withdrawals go (refused with a stable code; an empty account keeps the stored one)."""
+
 
 class NoMoney:
     """Without a commission domain there is no money to show: the centre is not offered."""
@@ -34,7 +41,7 @@ class NoMoney:
     def _refuse(self, *args: Any) -> Any:
         raise NotFound("commission.unavailable", "Earnings are not offered here.")
 
-    rule_set = earnings = withdrawals = withdraw = _refuse
+    rule_set = earnings = withdrawals = withdraw = destination = set_destination = _refuse
 
 
 sharer_money: Port[SharerMoney] = Port("referral.sharer_money", NoMoney())
