@@ -317,6 +317,22 @@ def test_the_pay_page_offers_the_methods_the_merchant_has(client, buyer):
     assert opened.status_code == 200 and 'id="wx-params"' in opened.text and "paySign" in opened.text and "微信支付" in opened.text
 
 
+def test_without_a_sandbox_the_order_page_offers_the_shops_ways_to_pay(client, db, buyer):
+    from linli.payments.gateway import payment_gateway
+
+    oid = buyer.order()
+    page_login(client, "13700000001")
+    with payment_gateway.using(None):  # as in production
+        sheet = client.post(f"/m/orders/{oid}/pay", data={"csrf_token": csrf(client)}, headers=HTML)
+        assert sheet.status_code == 200 and 'data-testid="pay-wechat_h5"' in sheet.text and "¥68.00" in sheet.text.replace("</span>", "")
+        assert "沙箱" not in sheet.text  # no sandbox button
+        with db.transaction() as s:
+            assert s.scalar(select(func.count()).select_from(Payment)) == 0  # choosing opens nothing yet
+        opened = client.post(f"/m/orders/{oid}/pay", data={"csrf_token": csrf(client), "method": "wechat_h5"}, headers=HTML)
+        assert opened.status_code == 200 and 'data-testid="pay-at-provider"' in opened.text
+        assert _payment(db, buyer.pay(oid, "wechat_h5")["payment_id"]).gateway == "wechatpay"
+
+
 def test_a_top_up_is_paid_at_the_provider_and_credited_once(client, db, buyer, fake, merchant):
     mid = merchant.id
     r = client.post("/api/v1/me/topups", json={"merchant_id": mid, "pay": 10_000, "method": "wechat_h5"}, headers=buyer.h)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
@@ -227,6 +228,8 @@ def pay(oid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> 
     opens WeChat's payment sheet (JSAPI) or links to the provider's page (H5, WAP)."""
     method = text(form, "method")
     opened: dict = {}
+    if not method and not payments.sandbox_on():
+        return _choose_method(page, s, who, oid, now)
 
     def step():
         if method:
@@ -241,6 +244,21 @@ def pay(oid: Id, page: PageDep, form: Form, s: DB, who: MemberWho, now: Now) -> 
     if opened:
         return page.render("payments/provider.html", params=opened, order_id=oid)
     return response
+
+
+def _choose_method(page: Page, s: Session, who, oid: int, now) -> Response:
+    """No sandbox (production): the sheet offers the shop's ways to pay; each opens the
+    payment at its provider (the method posts back here)."""
+    try:
+        with attempt(s):
+            o = service.payable(s, who.member_id, oid, now)
+    except DomainError as exc:
+        return _order_page(page, s, who, oid, status=exc.status, error=exc)
+    if o is None:  # nothing was due: paid at once
+        return page.redirect(f"/m/orders/{oid}")
+    sheet = SimpleNamespace(id=None, order_id=o.id, amount=o.payable, subject="order", gateway="")
+    return page.render("payments/sheet.html", payment=sheet, merchant=identity.public_merchant(s, o.merchant_id), back=None,
+                       methods=payments.method_choices(s, o.merchant_id))
 
 
 @router.post("/m/orders/{oid}/cancel")

@@ -35,12 +35,9 @@ error_messages(
 )
 
 
-METHOD_NAMES = {"wechat_jsapi": N_("WeChat Pay (in WeChat)"), "wechat_h5": N_("WeChat Pay (phone browser)"), "alipay_wap": N_("Alipay")}
-
-
 def _methods(s, p: Payment) -> list[tuple[str, str]]:
     """The real providers' ways to pay an order at this merchant (the order page opens them)."""
-    return [(m, METHOD_NAMES[m]) for m in service.methods_for(s, p.merchant_id)] if p.order_id is not None else []
+    return service.method_choices(s, p.merchant_id) if p.order_id is not None else []
 
 
 def _own(s, member_id: int, pid: int) -> Payment:

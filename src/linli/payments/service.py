@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from linli import edge, events
 from linli.errors import Conflict, DomainError, Invalid, NotFound
+from linli.i18n import N_
 from linli.identity import service as identity
 from linli.payments import accounts
 from linli.payments.events import PaymentRefundFailed, PaymentSucceeded, SandboxCallback
@@ -68,6 +69,19 @@ def gateway_of(s: Session, p: Payment) -> PaymentGateway:
     if g is None:
         raise Conflict("payment.account_missing", f"The merchant has no {p.gateway} account any more.")
     return g
+
+
+METHOD_NAMES = {"wechat_jsapi": N_("WeChat Pay (in WeChat)"), "wechat_h5": N_("WeChat Pay (phone browser)"), "alipay_wap": N_("Alipay")}
+
+
+def sandbox_on() -> bool:
+    """Whether payments without a method go to the sandbox (never in production)."""
+    return payment_gateway.get() is not None
+
+
+def method_choices(s: Session, merchant_id: int) -> list[tuple[str, str]]:
+    """The merchant's ways to pay at a real provider, with their names (for a pay sheet)."""
+    return [(m, METHOD_NAMES[m]) for m in methods_for(s, merchant_id)]
 
 
 def methods_for(s: Session, merchant_id: int) -> list[str]:

@@ -36,6 +36,7 @@ from linli.orders.service.checkout import (
     create_order,
     mark_paid,
     pay_with,
+    payable,
     start_payment,
 )
 from linli.orders.service.fulfilment import (
@@ -72,7 +73,7 @@ __all__ = [
     "delivery_update", "find_by_code", "lines_for", "list_cases", "mark_paid", "mark_ready", "member_order", "member_orders",
     "merchant_order", "merchant_orders", "Placed", "place_order", "queue_on_loop", "point_arrived", "point_orders", "reject", "request_refund", "start_fulfilment",
     "first_received_order", "Completion", "completions", "Buyer", "buyer_of",
-    "has_paid_order", "line_amounts", "received_spend", "start_payment", "pay_with", "verify_pickup",
+    "has_paid_order", "line_amounts", "received_spend", "start_payment", "pay_with", "payable", "verify_pickup",
     "release_hold", "system_refund", "open_requests", "cancel_unpaid_order",
     # campaign views (campaign_views.py)
     "CHUNK", "CodeSales", "OrderRef", "Sales", "SkuUnits", "campaign_sales", "campaigns_with_orders_in", "count_campaign_orders",

@@ -223,20 +223,20 @@ def cancel_by_member(s: Session, member_id: int, order_id: int, now: datetime) -
 def start_payment(s: Session, member_id: int, order_id: int, now: datetime) -> payments.Payment | None:
     """Open (or reuse) the payment intent of an unpaid order. None when nothing is due
     (the order is paid at once)."""
-    o = _payable(s, member_id, order_id, now)
+    o = payable(s, member_id, order_id, now)
     return None if o is None else payments.open_intent(s, o.merchant_id, o.id, o.member_id, o.payable, now)
 
 
 def pay_with(s: Session, member_id: int, order_id: int, now: datetime, pay: payments.PayWith) -> payments.Checkout | None:
     """Open the payment of an unpaid order at a real provider (``pay.method``), which
     refuses it after the order expires; None when nothing is due."""
-    o = _payable(s, member_id, order_id, now)
+    o = payable(s, member_id, order_id, now)
     if o is None:
         return None
     return payments.open_checkout(s, o.merchant_id, o.id, o.member_id, o.payable, now, replace(pay, expires_at=o.expires_at))
 
 
-def _payable(s: Session, member_id: int, order_id: int, now: datetime) -> Order | None:
+def payable(s: Session, member_id: int, order_id: int, now: datetime) -> Order | None:
     """The member's unpaid order, or None when nothing is due (then it is paid at once)."""
     o = order_of_member(s, member_id, order_id)
     if o.status == Status.cancelled.value:
