@@ -20,9 +20,10 @@ from linli.payments import jobs as payment_jobs
 from linli.payments import service as payments
 from linli.payments.models import Payment, PaymentAccount, PaymentRefund
 from linli.payments.providers.wechatpay import refund_no, trade_no
-from tests.conftest import problem_code
+from tests.conftest import login, problem_code
+from tests.orders.helpers import make_shop, order
 from tests.payments import test_rails as rails
-from tests.payments.conftest import MCHID, SERIAL, wechat_direct
+from tests.payments.conftest import MCHID, SERIAL, SP_APPID, SP_MCHID, SUB_APPID, SUB_MCHID, wechat_direct
 from tests.payments.test_rails import OPENID, WX_NOTIFY, _payment
 
 # test_rails's set-up: the fakes' URLs in the settings, a client, a buyer with a WeChat Pay account.
@@ -66,6 +67,22 @@ def test_a_processing_refund_keeps_the_account_too(client, db, buyer, fake, merc
     headers, body = fake.settle_refund(refund_no("refund_case:2"))
     assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
     assert _put_account(client, buyer, merchant, merchant_key, platform_key, mchid=OTHER_MCHID).status_code == 200
+
+
+def test_a_sub_merchants_payment_keeps_the_platforms_account_and_the_mode(client, db, admin, merchant, merchant_key, platform_key, fake):
+    platform = "/api/v1/platform/payment-accounts/wechatpay"
+    assert client.put(platform, json=wechat_direct(merchant_key, platform_key, mchid=SP_MCHID, appid=SP_APPID), headers=admin).status_code == 200
+    shop = make_shop(client, merchant)
+    mine = f"/api/v1/merchants/{merchant.id}/payment-accounts/wechatpay"
+    assert client.put(mine, json={"mode": "partner", "sub_mchid": SUB_MCHID, "sub_appid": SUB_APPID}, headers=merchant.owner).status_code == 200
+    h = login(client, "13700000001")
+    oid = order(client, h, shop, [(shop.skus["berry"], 1)]).json()["id"]
+    pid = client.post(f"/api/v1/orders/{oid}/pay", json={"method": "wechat_h5"}, headers=h).json()["payment_id"]
+    assert _payment(db, pid).account_key == f"wechatpay:{SP_MCHID}/{SUB_MCHID}"
+    moved = client.put(platform, json=wechat_direct(merchant_key, platform_key, mchid=OTHER_MCHID, appid=SP_APPID), headers=admin)
+    assert moved.status_code == 409 and problem_code(moved) == "payment.account_in_use"
+    assert problem_code(client.put(mine, json=wechat_direct(merchant_key, platform_key), headers=merchant.owner)) == "payment.account_in_use"
+    assert client.put(mine, json={"mode": "partner", "sub_mchid": SUB_MCHID}, headers=merchant.owner).status_code == 200  # same sub-merchant
 
 
 def test_the_query_job_never_asks_another_account_than_the_one_that_took_the_payment(db, buyer, fake, clock, merchant_key):
