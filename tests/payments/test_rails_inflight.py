@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -163,3 +164,13 @@ def test_the_query_job_asks_the_provider_without_holding_the_write_lock(db, buye
     finally:
         job.join(5)
     assert waited < 0.3 and buyer.status(oid) == "paid"
+
+
+def test_an_alipay_page_opened_after_the_cancel_is_still_asked_and_its_payment_refunded(client, db, merchant, ali, ali_key, clock):
+    h, oid, answer = rails.alipay_order(client, merchant, ali, ali_key)
+    assert client.post(f"/api/v1/orders/{oid}/cancel", headers=h).status_code == 200
+    jobs.run_due(db, clock())  # Alipay has no trade to close yet: the page was never opened
+    assert httpx.get(answer["client"]["wap_url"]).status_code == 200  # the buyer opens it now, and pays
+    ali.buyer_pays(trade_no(answer["payment_id"]))  # the notification is lost
+    jobs.run_due(db, clock.advance(minutes=1))
+    assert _payment(db, answer["payment_id"]).status == "succeeded" and len(ali.refunds) == 1

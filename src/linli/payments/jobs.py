@@ -5,7 +5,8 @@ The query fallback: payments at a real provider are asked of it when due
 lost, and closed ones (the order was cancelled, the method switched) the buyer may have paid
 anyway, until the provider can no longer take them. One found paid is recorded exactly as
 its notification would have been (a closed one is then refunded by its order); a closed one
-found unpaid is closed at the provider, and no longer asked. Refunds still processing are
+found unpaid is closed at the provider, and once closed there no longer asked (Alipay has
+no trade to close until the buyer opens its page, so that one is asked until it expires). Refunds still processing are
 asked too. The provider is asked with no transaction open (on SQLite a write transaction
 holds the one writer lock): what to ask is read (and the next check set) in one short
 transaction, and each answer is recorded in its own; an outage or a refusal leaves the item
@@ -79,7 +80,7 @@ def _payment(db: Database, ask: _Ask, as_of: datetime) -> bool:
     ok, cb = _asked("query", ask, lambda: ask.gateway.query(ask.ref))
     if ok and isinstance(cb, Callback) and cb.status == "SUCCESS":
         return _recorded(db, ask.item, cb, as_of)
-    if ok and ask.closed and _asked("close", ask, lambda: ask.gateway.close(ask.ref))[0]:
+    if ok and ask.closed and _asked("close", ask, lambda: ask.gateway.close(ask.ref)) == (True, True):
         with db.transaction() as s:  # closed there too: it can no longer be paid, so no longer asked
             s.execute(update(Payment).where(Payment.id == ask.item, Payment.status == "closed").values(next_check_at=None))
     return False
