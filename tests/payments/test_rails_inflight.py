@@ -26,6 +26,7 @@ from tests.orders.helpers import make_shop, order
 from tests.payments import test_rails as rails
 from tests.payments.conftest import MCHID, SERIAL, SP_APPID, SP_MCHID, SUB_APPID, SUB_MCHID, wechat_direct
 from tests.payments.test_rails import OPENID, WX_NOTIFY, _payment
+from tests.web.conftest import HTML, csrf, page_login
 
 # test_rails's set-up: the fakes' URLs in the settings, a client, a buyer with a WeChat Pay account.
 settings, client, buyer, ali, ali_served, ali_key = rails.settings, rails.client, rails.buyer, rails.ali, rails.ali_served, rails.ali_key
@@ -65,6 +66,10 @@ def test_a_processing_refund_keeps_the_account_too(client, db, buyer, fake, merc
     with db.transaction() as s:
         assert payments.refund_payment(s, pid, 1000, "refund_case:2", clock()).status == "processing"
     assert problem_code(_put_account(client, buyer, merchant, merchant_key, platform_key, mchid=OTHER_MCHID)) == "payment.account_in_use"
+    page_login(client, merchant.owner_phone, "console")
+    fields = {f"direct.{k}": v for k, v in wechat_direct(merchant_key, platform_key, mchid=OTHER_MCHID).items() if k != "mode"}
+    page = client.post(f"/console/merchants/{merchant.id}/payment-accounts", data={"csrf_token": csrf(client), "provider": "wechatpay", "mode": "direct", **fields}, headers=HTML)
+    assert "未结清的支付或退款" in page.text  # the owner is told why, in Chinese
     headers, body = fake.settle_refund(refund_no("refund_case:2"))
     assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
     assert _put_account(client, buyer, merchant, merchant_key, platform_key, mchid=OTHER_MCHID).status_code == 200
