@@ -179,3 +179,22 @@ def test_an_alipay_page_opened_after_the_cancel_is_still_asked_and_its_payment_r
     ali.buyer_pays(trade_no(answer["payment_id"]))  # the notification is lost
     jobs.run_due(db, clock.advance(minutes=1))
     assert _payment(db, answer["payment_id"]).status == "succeeded" and len(ali.refunds) == 1
+
+
+def test_refunds_stuck_at_the_provider_do_not_starve_newer_ones(client, db, buyer, fake, clock, monkeypatch):
+    monkeypatch.setattr(payment_jobs, "BATCH", 2)
+    oid = buyer.order()
+    pid = buyer.pay(oid)["payment_id"]
+    headers, body = fake.pay(trade_no(pid), OPENID)
+    client.post(WX_NOTIFY, content=body, headers=headers)
+    with db.transaction() as s:  # two refunds WeChat Pay keeps processing
+        for n in (1, 2):
+            payments.refund_payment(s, pid, 100, f"refund_case:{n}", clock())
+    clock.advance(hours=1)
+    with db.transaction() as s:
+        newer = payments.refund_payment(s, pid, 100, "refund_case:3", clock())
+    fake.settle_refund(refund_no("refund_case:3"))  # done at WeChat Pay; the notification is lost
+    jobs.run_due(db, clock.advance(seconds=61))  # the stuck ones first, then they wait longer
+    jobs.run_due(db, clock.advance(seconds=30))
+    with db.transaction() as s:
+        assert s.get(PaymentRefund, newer.id).status == "succeeded"

@@ -5,12 +5,12 @@ The query fallback: payments at a real provider are asked of it when due
 lost, and closed ones (the order was cancelled, the method switched) the buyer may have paid
 anyway, until the provider can no longer take them. One found paid is recorded exactly as
 its notification would have been (a closed one is then refunded by its order); a closed one
-found unpaid is closed at the provider, and once closed there no longer asked (Alipay has
-no trade to close until the buyer opens its page, so that one is asked until it expires). Refunds still processing are
-asked too. The provider is asked with no transaction open (on SQLite a write transaction
-holds the one writer lock): what to ask is read (and the next check set) in one short
-transaction, and each answer is recorded in its own; an outage or a refusal leaves the item
-for its next check."""
+found unpaid is closed at the provider, and once closed there no longer asked (Alipay has no
+trade to close until the buyer opens its page, so that one is asked until it expires).
+Refunds still processing are asked too, on their own schedule (``PaymentRefund.next_check_at``).
+The provider is asked with no transaction open (on SQLite a write transaction holds the one
+writer lock): what to ask is read (and the next check set) in one short transaction, and
+each answer is recorded in its own; an outage or a refusal leaves the item for its next check."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from linli.db import Database
 from linli.errors import DomainError
@@ -52,8 +52,10 @@ def _due(db: Database, as_of: datetime) -> tuple[list[_Ask], list[_Ask]]:
             p.next_check_at = checks.next_check(p.created_at, p.expires_at, as_of)
             if (gw := _gateway(s, p)) is not None:
                 payments.append(_Ask(p.id, gw, p.gateway_ref, closed=p.status == "closed"))
-        for r in s.scalars(select(PaymentRefund).where(PaymentRefund.status == "processing", PaymentRefund.created_at <= as_of - checks.LATE_AFTER)
-                           .order_by(PaymentRefund.id).limit(BATCH)):
+        due = or_(PaymentRefund.next_check_at <= as_of, PaymentRefund.next_check_at.is_(None) & (PaymentRefund.created_at <= as_of - checks.LATE_AFTER))
+        soonest = func.coalesce(PaymentRefund.next_check_at, PaymentRefund.created_at)
+        for r in s.scalars(select(PaymentRefund).where(PaymentRefund.status == "processing", due).order_by(soonest, PaymentRefund.id).limit(BATCH)):
+            r.next_check_at = checks.next_refund_check(r.created_at, as_of)
             p = s.get(Payment, r.payment_id)
             if (gw := _gateway(s, p)) is not None:
                 refunds.append(_Ask(r.id, gw, p.gateway_ref, request_key=r.request_key))

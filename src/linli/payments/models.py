@@ -68,6 +68,8 @@ class PaymentRefund(Base):
     status: Mapped[str] = mapped_column(String(16))
     gateway_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the query job asks about it next while processing; None: a minute after it was made.
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class PaymentAccount(Base):
