@@ -288,13 +288,19 @@ def test_bad_input_on_the_new_endpoints_is_a_stable_code(client, db, merchant, m
     assert client.post(url, headers=b.h).json()["method"] is None  # no body: the sandbox, as before
 
 
-def test_alipay_wap_goes_the_same_path(client, db, merchant, ali, ali_key, clock):
+def alipay_order(client, merchant, ali, ali_key) -> tuple[dict[str, str], int, dict]:
+    """A merchant with an Alipay account, a buyer's order and its WAP payment: (the buyer's
+    headers, the order id, the pay answer)."""
     shop = make_shop(client, merchant)
     account = {"mode": "direct", "app_id": APP_ID, "public_key": ali.public_key_pem, "private_key": private_pem(ali_key)}
     assert client.put(f"/api/v1/merchants/{merchant.id}/payment-accounts/alipay", json=account, headers=merchant.owner).status_code == 200
     h = login(client, "13700000001")
     oid = order(client, h, shop, [(shop.skus["berry"], 1)]).json()["id"]
-    answer = client.post(f"/api/v1/orders/{oid}/pay", json={"method": "alipay_wap"}, headers=h).json()
+    return h, oid, client.post(f"/api/v1/orders/{oid}/pay", json={"method": "alipay_wap"}, headers=h).json()
+
+
+def test_alipay_wap_goes_the_same_path(client, db, merchant, ali, ali_key, clock):
+    h, oid, answer = alipay_order(client, merchant, ali, ali_key)
     assert answer["method"] == "alipay_wap" and answer["client"]["wap_url"].startswith(ali.gateway_url)
     assert httpx.get(answer["client"]["wap_url"]).status_code == 200  # the buyer's phone opens the cashier
     form = ali.buyer_pays(trade_no(answer["payment_id"]))

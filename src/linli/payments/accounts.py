@@ -11,6 +11,7 @@ with ``linli.vault`` and shown again only as masks. ``wechatpay_client`` /
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from datetime import datetime
 from functools import cache
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from linli import vault
@@ -27,7 +28,7 @@ from linli.composition import Port
 from linli.config import ConfigError, Settings
 from linli.db import Database
 from linli.errors import Conflict, DomainError, Invalid
-from linli.payments.models import PaymentAccount
+from linli.payments.models import Payment, PaymentAccount, PaymentRefund
 from linli.payments.providers import alipay, wechatpay
 from linli.payments.providers import alipay_sign as alipay_keys
 from linli.payments.providers import wechatpay_sign as wechat_keys
@@ -199,6 +200,9 @@ def save(s: Session, merchant_id: int | None, provider: str, mode: str, values: 
         if not value:
             raise _invalid(name, "required.")
         secrets[name] = value
+    if existing is not None:
+        platform = account_for(s, None, provider) if mode == PARTNER else None
+        _keep_in_flight(s, account_key(s, merchant_id, provider), _identity(provider, mode, public, secrets, platform))
     a = existing or PaymentAccount(merchant_id=merchant_id, provider=provider, created_at=now)
     a.mode = mode
     for name in PUBLIC_FIELDS:
@@ -210,6 +214,49 @@ def save(s: Session, merchant_id: int | None, provider: str, mode: str, values: 
         s.add(a)
     s.flush()
     return a
+
+
+# --- which account took a payment -------------------------------------------------------------
+
+
+def _identity(provider: str, mode: str, fields: Mapping[str, str], secrets: Mapping[str, str], platform: PaymentAccount | None) -> str | None:
+    """The account money goes to: provider, the (服务商) mchid or Alipay app, and the
+    sub-merchant in partner mode (for Alipay, a digest of its app auth token, never the
+    token). Secrets that do not change the account (keys, serials) are not part of it."""
+    if mode == PARTNER:
+        if platform is None:
+            return None
+        sub = fields.get("sub_mchid", "") if provider == WECHATPAY else hashlib.sha256(secrets.get("app_auth_token", "").encode()).hexdigest()[:16]
+        return f"{provider}:{platform.mchid if provider == WECHATPAY else platform.app_id}/{sub}"
+    return f"{provider}:{fields.get('mchid' if provider == WECHATPAY else 'app_id', '')}"
+
+
+def account_key(s: Session, merchant_id: int | None, provider: str) -> str | None:
+    """The identity of the account a merchant's payments at ``provider`` go to now (None: no
+    usable account). Recorded on each payment it takes (``Payment.account_key``)."""
+    a = account_for(s, merchant_id, provider)
+    if a is None:
+        return None
+    fields = {name: getattr(a, name) for name in PUBLIC_FIELDS}
+    secrets = _open(a) if provider == ALIPAY and a.mode == PARTNER else {}
+    return _identity(provider, a.mode, fields, secrets, account_for(s, None, provider) if a.mode == PARTNER else None)
+
+
+def _in_flight(s: Session, key: str):
+    """Money not settled yet at the account ``key`` (or, for the platform's account, at its
+    sub-merchants): pending payments, closed ones still asked of the provider, refunds
+    processing."""
+    at = or_(Payment.account_key == key, Payment.account_key.startswith(key + "/", autoescape=True))
+    waiting = (Payment.status == "pending") | ((Payment.status == "closed") & Payment.next_check_at.is_not(None))
+    refunding = exists().where(PaymentRefund.payment_id == Payment.id, PaymentRefund.status == "processing")
+    return s.scalars(select(Payment.id).where(at, waiting | refunding).limit(1)).first()
+
+
+def _keep_in_flight(s: Session, old: str | None, new: str | None) -> None:
+    """An edit that moves the account elsewhere waits until nothing is in flight there: its
+    late notifications, queries and refunds can only go to the account that took them."""
+    if old is not None and new != old and _in_flight(s, old) is not None:
+        raise Conflict("payment.account_in_use", "Payments or refunds at this account are not settled yet; change the account once they are.")
 
 
 def _open(a: PaymentAccount) -> dict[str, str]:

@@ -26,6 +26,7 @@ error_messages(
         "payment.provider_invalid": N_("Choose WeChat Pay or Alipay."),
         "payment.mode_invalid": N_("Choose direct merchant or sub-merchant of the platform."),
         "payment.platform_account_missing": N_("The platform has no account at this provider yet, so sub-merchant mode is not available."),
+        "payment.account_in_use": N_("Payments or refunds at this account are not settled yet; change the account once they are (re-entering its keys is fine)."),
     }
 )
 

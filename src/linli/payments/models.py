@@ -46,6 +46,12 @@ class Payment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     gateway_txn: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The account that took it (``accounts.account_key``: provider, mchid or app, sub-merchant);
+    # None: the sandbox, or a payment opened before it was recorded (the current account).
+    account_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # the provider refuses payment after it
+    # When the query job asks the provider next (pending, or closed and maybe paid anyway); None: never.
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
 
 class PaymentRefund(Base):
@@ -62,6 +68,8 @@ class PaymentRefund(Base):
     status: Mapped[str] = mapped_column(String(16))
     gateway_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the query job asks about it next while processing; None: a minute after it was made.
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class PaymentAccount(Base):

@@ -6,7 +6,8 @@ PaymentSucceeded), or settling a refund.
 WeChat Pay: the ``Wechatpay-Serial`` header names the platform key; the accounts holding it
 (a direct merchant's, or the platform's for its sub-merchants) open the resource, whose
 ``out_trade_no`` names our payment; that payment's merchant client then parses it fully
-(its mchid / sub_mchid must be the ones of the notification). Alipay: the form's ``app_id``
+(its mchid / sub_mchid must be the ones of the notification), provided the merchant's
+account is still the one that took the payment (else 409 ``payment.account_changed``). Alipay: the form's ``app_id``
 names the account; the payment's merchant client verifies the signature and the app.
 Signature freshness is checked against the real clock (the provider's), not the app's."""
 
@@ -55,6 +56,7 @@ def receive_wechatpay(s: Session, headers: Mapping[str, str], body: bytes, now: 
     else:
         raise refused
     p = _payment(s, accounts.WECHATPAY, data.get("out_trade_no"))
+    service.require_account(s, p)  # verified with the account that took it, or refused (409)
     client = accounts.wechatpay_client(s, p.merchant_id)
     if client is None:
         raise _unknown_account()
@@ -84,6 +86,7 @@ def receive_alipay(s: Session, raw: bytes, now: datetime) -> Payment:
     if not app_id or known is None:
         raise _unknown_account()
     p = _payment(s, accounts.ALIPAY, form.get("out_trade_no"))
+    service.require_account(s, p)
     client = accounts.alipay_client(s, p.merchant_id)
     if client is None:
         raise _unknown_account()

@@ -10,14 +10,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from linli import edge, events
 from linli.errors import Conflict, DomainError, Invalid, NotFound
 from linli.i18n import N_
 from linli.identity import service as identity
-from linli.payments import accounts
+from linli.payments import accounts, checks
 from linli.payments.events import PaymentRefundFailed, PaymentSucceeded, SandboxCallback
 from linli.payments.gateway import METHODS, Callback, CallbackRefused, Intent, PaymentGateway, SandboxGateway, payment_gateway
 from linli.payments.models import ORDER, Payment, PaymentRefund
@@ -62,9 +62,11 @@ def provider_gateway(s: Session, merchant_id: int, provider: str) -> WechatPayPa
 
 
 def gateway_of(s: Session, p: Payment) -> PaymentGateway:
-    """The gateway that took (or takes) a payment, with that merchant's account."""
+    """The gateway that took (or takes) a payment, with the account that took it: never
+    another one (``payment.account_changed`` when that account is no longer configured)."""
     if p.gateway == SANDBOX:
         return gateway()
+    require_account(s, p)
     g = provider_gateway(s, p.merchant_id, p.gateway)
     if g is None:
         raise Conflict("payment.account_missing", f"The merchant has no {p.gateway} account any more.")
@@ -82,6 +84,13 @@ def sandbox_on() -> bool:
 def method_choices(s: Session, merchant_id: int) -> list[tuple[str, str]]:
     """The merchant's ways to pay at a real provider, with their names (for a pay sheet)."""
     return [(m, METHOD_NAMES[m]) for m in methods_for(s, merchant_id)]
+
+
+def require_account(s: Session, p: Payment) -> None:
+    """Refuse (409 ``payment.account_changed``) when the merchant's account at the payment's
+    provider is no longer the one that took it (payments from before it was recorded: any)."""
+    if p.account_key is not None and accounts.account_key(s, p.merchant_id, p.gateway) != p.account_key:
+        raise Conflict("payment.account_changed", f"The {p.gateway} account that took payment {p.id} is no longer configured; restore it to settle this payment.")
 
 
 def methods_for(s: Session, merchant_id: int) -> list[str]:
@@ -130,6 +139,9 @@ def _open(s: Session, merchant_id: int, member_id: int, amount: int, now: dateti
     if p is None:
         ids = {"order_id": subject_id} if subject == ORDER else {"subject": subject, "subject_id": subject_id}
         p = Payment(merchant_id=merchant_id, member_id=member_id, amount=amount, gateway=gw.name, method=method, gateway_ref="pending", status="pending", created_at=now, **ids)
+        if pay is not None:  # a real provider: its account, and when the query job first asks it
+            p.account_key, p.expires_at = accounts.account_key(s, merchant_id, gw.name), pay.expires_at
+            p.next_check_at = checks.first_check(now, pay.expires_at)
         s.add(p)
         s.flush()
     opened = gw.open(_intent(s, p, pay))
@@ -189,7 +201,10 @@ def payments_of(s: Session, order_id: int) -> list[Payment]:
 
 
 def close_pending(s: Session, order_id: int) -> None:
-    s.execute(update(Payment).where(Payment.order_id == order_id, Payment.status == "pending").values(status="closed"))
+    """Closed here; a real provider's payment is due for the query job at once, which closes
+    it there after this commits (or finds it paid anyway, and the order refunds it)."""
+    due = case((Payment.next_check_at.is_(None), None), else_=Payment.created_at)
+    s.execute(update(Payment).where(Payment.order_id == order_id, Payment.status == "pending").values(status="closed", next_check_at=due))
 
 
 def sandbox_complete(s: Session, member_id: int, payment_id: int, now: datetime) -> Payment:

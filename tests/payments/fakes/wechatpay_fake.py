@@ -22,7 +22,7 @@ ABNORMAL, with its notification), ``settle_transfer`` (the payee confirms: SUCCE
 CANCELLED), ``transfer_state`` (the state new transfers take: WAIT_USER_CONFIRM, SUCCESS,
 FAIL …), ``refuse_transfers`` (a provider code new transfers are refused with),
 ``make_bill`` (with planted differences) / ``corrupt_bill``, and
-``faults``: one per coming answer — ``unavailable`` (500, nothing done), ``lost`` (done,
+``delay`` (a slow answer; ``arrived`` is set when a request comes), ``faults``: one per coming answer — ``unavailable`` (500, nothing done), ``lost`` (done,
 then 500: the sender cannot know), ``throttled`` (429), ``tamper`` (body changed after
 signing), ``unknown_serial``, ``stale`` (signed 10 minutes ago), ``unsigned``, ``garbage``
 (signed, not JSON), ``wrong_shape`` (signed JSON without the documented fields).
@@ -30,6 +30,7 @@ signing), ``unknown_serial``, ``stale`` (signed 10 minutes ago), ``unsigned``, `
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -136,6 +137,8 @@ class FakeWechatPay:
         self.bill_digests: dict[tuple[str, str], str] = {}
         self.tokens: dict[str, tuple[str, str]] = {}
         self.faults: list[str] = []
+        self.delay = 0.0  # seconds each authenticated request takes to answer (a slow provider)
+        self.arrived = threading.Event()  # set when an authenticated request arrives
         self.transfer_state = "WAIT_USER_CONFIRM"
         self.refuse_transfers: str | None = None
         self.seen: list[tuple[str, str]] = []  # (method, path) of every authenticated request
@@ -250,6 +253,9 @@ class FakeWechatPay:
         merchant, body, refused = await self._authenticate(request)
         if refused is not None:
             return refused
+        self.arrived.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         fault = self._fault()
         if fault == "unavailable":
             return self._error(500, "SYSTEM_ERROR", "系统错误")

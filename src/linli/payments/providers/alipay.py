@@ -440,8 +440,10 @@ class AlipayPayments:
             return None
         return Callback(gateway_ref, t.amount, t.trade_no, "SUCCESS", t.buyer_id)
 
-    def close(self, gateway_ref: str) -> None:
-        self.client.close(gateway_ref)
+    def close(self, gateway_ref: str) -> bool:
+        """True when Alipay closed the trade; False when it has none yet (the buyer has not
+        opened the page, and still may until its ``time_expire``)."""
+        return self.client.close(gateway_ref)
 
     def parse_callback(self, raw: bytes, signature: str | None, now: datetime) -> Callback:
         return self.client.parse_notification(raw)  # the signature travels in the form

@@ -52,5 +52,7 @@ class WechatPayPayments:
         t = self.client.query(gateway_ref)
         return None if t is None else t.as_callback()
 
-    def close(self, gateway_ref: str) -> None:
+    def close(self, gateway_ref: str) -> bool:
+        """Closed at WeChat Pay (it can no longer be paid); a paid order is refused (ORDERPAID)."""
         self.client.close(gateway_ref)
+        return True
