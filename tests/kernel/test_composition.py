@@ -109,7 +109,7 @@ def test_ports_are_filled_by_the_domains_that_provide_them():
     assert wiring.filled == {
         "identity.homes": "community", "orders.campaign": "campaigns", "orders.queue": "campaigns", "payments.gateway": "payments", "referral.sharer_money": "commission",
         "orders.rewards": "rewards", "campaigns.early_access": "incentives", "edge.hash_key": "risk",
-        "commission.screen": "risk", "vault.ring": "kernel", "payments.rails": "payments", "identity.wechat": "identity",
+        "commission.screen": "risk", "vault.ring": "kernel", "payments.rails": "payments", "identity.wechat": "identity", "payments.payouts_in_flight": "commission",
         "commission.payout": "commission",
     }
     assert isinstance(ports.campaign.get(), CampaignPricing)

@@ -152,3 +152,28 @@ def test_bad_payout_destinations_and_missing_wechat_are_stable_codes(client, db,
     r = _withdraw(client, h, merchant.id, 1000)  # the shop pays in WeChat, and the sharer has no WeChat login here
     assert r.status_code == 409 and problem_code(r) == "withdrawal.wechat_required"
     assert _earn(client, h, merchant.id)["available"] == 2040
+
+
+def test_a_shop_cannot_change_its_wechat_pay_account_while_a_transfer_it_sent_is_waiting(client, db, merchant, clock, fake, wechat_sharer, merchant_key, platform_key):
+    """The transfer is asked about, and completed, only at the account that sent it: with the
+    account changed under it, the reconcile job would find nothing there and pay again."""
+    shop = wechat_sharer
+    wid = _withdraw(client, shop.leader, merchant.id, 1500).json()["id"]
+    events.drain(db)
+    assert _withdrawal(db, wid).status == "paying"  # waiting for the sharer to accept it
+    url = f"/api/v1/merchants/{merchant.id}/payment-accounts/wechatpay"
+    moved = client.put(url, json=wechat_direct(merchant_key, platform_key, mchid="1900000999", public_key_id="PUB_KEY_ID_0119000009992026"), headers=merchant.owner)
+    assert moved.status_code == 409 and problem_code(moved) == "payment.account_in_use"
+    assert client.put(url, json=wechat_direct(merchant_key, platform_key), headers=merchant.owner).status_code == 200  # the same account: fine
+    fake.settle_transfer(payout.transfer_no(wid), "SUCCESS")
+    jobs.run_due(db, clock.advance(minutes=6))
+    assert _withdrawal(db, wid).status == "paid" and len(fake.transfers) == 1
+    assert client.put(url, json=wechat_direct(merchant_key, platform_key, mchid="1900000999", public_key_id="PUB_KEY_ID_0119000009992026"), headers=merchant.owner).status_code == 200
+
+
+def test_a_long_alipay_e_mail_is_masked_within_its_column(client, db, merchant, clock):
+    shop, _, _ = _leader_with_available(client, db, merchant, clock)
+    account = "a@" + "b" * 60 + ".example.com"
+    r = client.put("/api/v1/me/payout-destination", json={"prefer": "alipay", "alipay_account": account, "alipay_name": "张小三"}, headers=shop.leader)
+    assert r.status_code == 200, r.text
+    assert r.json()["alipay_account"].startswith("a***@…") and len(r.json()["alipay_account"]) <= 64 and account not in r.text

@@ -236,6 +236,41 @@ def test_an_order_paid_twice_after_a_switch_of_method_keeps_one_payment_and_refu
     assert len(fake.refunds) == 1
 
 
+def test_an_after_sales_refund_of_an_order_paid_twice_goes_back_through_the_payment_that_paid_it(client, db, buyer, fake, merchant):
+    oid = buyer.order()
+    first = buyer.pay(oid, "wechat_jsapi")["payment_id"]
+    late = fake.pay(trade_no(first), OPENID)
+    second = buyer.pay(oid, "wechat_h5")["payment_id"]
+    headers, body = fake.pay(trade_no(second), OPENID)
+    assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204  # the second one pays the order
+    assert buyer.status(oid) == "paid"
+    assert client.post(WX_NOTIFY, content=late[1], headers=late[0]).status_code == 204  # the first: refunded whole
+    events.drain(db)
+    line = client.get(f"/api/v1/orders/{oid}", headers=buyer.h).json()["lines"][0]["id"]
+    case = client.post(f"/api/v1/orders/{oid}/refunds", json={"lines": [{"line_id": line, "amount": 1000}], "reason": "坏果"}, headers=buyer.h)
+    assert case.status_code == 201, case.text
+    r = client.post(f"/api/v1/merchants/{merchant.id}/refunds/{case.json()['id']}/approve", headers=merchant.owner)
+    assert r.status_code == 200, r.text
+    assert _refunds(db, oid) == {first: ("succeeded", 6800), second: ("succeeded", 1000)}
+    assert sorted(n for _, n in fake.refunds) == sorted([refund_no(f"duplicate_payment:{first}"), refund_no(f"refund_case:{case.json()['id']}")])
+
+
+def test_an_abnormal_refund_finance_completes_at_wechat_pay_succeeds_later(client, db, buyer, fake, clock):
+    oid = buyer.order()
+    pid = buyer.pay(oid)["payment_id"]
+    jobs.run_due(db, clock.advance(minutes=16))
+    headers, body = fake.pay(trade_no(pid), OPENID)
+    assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
+    events.drain(db)
+    number = refund_no(f"late_payment:{pid}")
+    for state in ("ABNORMAL", "SUCCESS"):  # the card was closed; finance finishes it at WeChat Pay
+        headers, body = fake.settle_refund(number, state)
+        assert client.post(WX_NOTIFY, content=body, headers=headers).status_code == 204
+    with db.transaction() as s:
+        assert s.scalars(select(PaymentRefund.status).where(PaymentRefund.payment_id == pid)).one() == "succeeded"
+        assert s.get(Payment, pid).refunded == 6800
+
+
 def test_two_payments_of_a_cancelled_order_are_each_refunded_once(client, db, buyer, fake):
     oid = buyer.order()
     first = buyer.pay(oid, "wechat_jsapi")["payment_id"]
@@ -353,3 +388,14 @@ def test_a_top_up_is_paid_at_the_provider_and_credited_once(client, db, buyer, f
     assert wallet["stored_value"]["principal"] == 10_000
     r = client.post("/api/v1/me/topups", json={"merchant_id": mid, "pay": 100, "method": "alipay_wap"}, headers=buyer.h)
     assert r.status_code == 422 and problem_code(r) == "payment.method_unavailable"
+
+
+def test_an_abandoned_top_up_does_not_lock_the_account_once_the_provider_has_let_it_expire(client, db, buyer, fake, merchant, clock, merchant_key, platform_key):
+    r = client.post("/api/v1/me/topups", json={"merchant_id": merchant.id, "pay": 5000, "method": "wechat_h5"}, headers=buyer.h)
+    assert r.status_code == 201, r.text  # opened, never paid, never closed by anyone
+    url = f"/api/v1/merchants/{merchant.id}/payment-accounts/wechatpay"
+    other = wechat_direct(merchant_key, platform_key, mchid="1900000999", public_key_id="PUB_KEY_ID_0119000009992026")
+    assert problem_code(client.put(url, json=other, headers=merchant.owner)) == "payment.account_in_use"  # it may still be paid
+    for _ in range(8):  # the query job asks until the provider's expiry (30 minutes) and a margin
+        jobs.run_due(db, clock.advance(minutes=10))
+    assert client.put(url, json=other, headers=merchant.owner).status_code == 200

@@ -25,7 +25,8 @@ def mask_account(account: str) -> str:
     if _PHONE.fullmatch(account):
         return f"{account[:3]}****{account[-4:]}"
     local, _, domain = account.partition("@")
-    return f"{local[0]}***@{domain}"
+    tail = domain if len(domain) <= 40 else "…" + domain[-39:]  # the column holds 64 characters
+    return f"{local[0]}***@{tail}"
 
 
 def mask_name(name: str) -> str:

@@ -10,12 +10,15 @@ from linli.composition import Domain, Wiring
 
 
 def wire(w: Wiring) -> None:
-    """The sharer centre's money (referral's ``sharer_money`` port); the sandbox wallet."""
-    from linli.commission import payout
+    """The sharer centre's money (referral's ``sharer_money`` port); the sandbox wallet; the
+    payouts in flight at an account (payments' ``payouts_in_flight``)."""
+    from linli.commission import payout, payout_rails
     from linli.commission.money import SharerMoney
+    from linli.payments.accounts import payouts_in_flight
     from linli.referral.ports import sharer_money
 
     w.fill(sharer_money, SharerMoney(), by="commission")
+    w.fill(payouts_in_flight, payout_rails.in_flight, by="commission")
     w.fill(payout.gateway, payout.SANDBOX if w.settings.sandbox_enabled else None, by="commission")
 
 

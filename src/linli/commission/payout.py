@@ -138,4 +138,4 @@ class SandboxWallet:
 
 # The sandbox provider, or None (production): filled by the composition root (``commission/domain.py``).
 SANDBOX = SandboxPayout()
-gateway: Port[PayoutProvider | None] = Port("commission.payout", SANDBOX)
+gateway: Port[PayoutProvider | None] = Port("commission.payout", None)

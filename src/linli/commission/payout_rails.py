@@ -10,6 +10,7 @@ retry or the reconcile job asks the same provider about the same transfer number
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -75,3 +76,13 @@ def gateway_for(s: Session, bind: Engine | Connection, w: Withdrawal) -> payout.
         raise _no_rail()
     account, name = destinations.alipay_payee(s, w.member_id) or (None, None)
     return AlipayPayout(client, lambda _member: account, identity_type=LOGON_ID, name=name)
+
+
+def in_flight(s: Session, merchant_id: int | None, provider: str) -> bool:
+    """Whether a withdrawal paid through ``provider`` at ``merchant_id`` (None: at any
+    merchant, for the platform's account) is sent and not settled: asked about, and
+    completed, only at the account that sent it (payments' ``payouts_in_flight``)."""
+    q = select(Withdrawal.id).where(Withdrawal.status == "paying", Withdrawal.rail == provider)
+    if merchant_id is not None:
+        q = q.where(Withdrawal.merchant_id == merchant_id)
+    return s.scalars(q.limit(1)).first() is not None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -202,7 +202,7 @@ def save(s: Session, merchant_id: int | None, provider: str, mode: str, values: 
         secrets[name] = value
     if existing is not None:
         platform = account_for(s, None, provider) if mode == PARTNER else None
-        _keep_in_flight(s, account_key(s, merchant_id, provider), _identity(provider, mode, public, secrets, platform))
+        _keep_in_flight(s, account_key(s, merchant_id, provider), _identity(provider, mode, public, secrets, platform), merchant_id, provider)
     a = existing or PaymentAccount(merchant_id=merchant_id, provider=provider, created_at=now)
     a.mode = mode
     for name in PUBLIC_FIELDS:
@@ -244,18 +244,32 @@ def account_key(s: Session, merchant_id: int | None, provider: str) -> str | Non
 
 def _in_flight(s: Session, key: str):
     """Money not settled yet at the account ``key`` (or, for the platform's account, at its
-    sub-merchants): pending payments, closed ones still asked of the provider, refunds
+    sub-merchants): pending and closed payments still asked of the provider, refunds
     processing."""
     at = or_(Payment.account_key == key, Payment.account_key.startswith(key + "/", autoescape=True))
-    waiting = (Payment.status == "pending") | ((Payment.status == "closed") & Payment.next_check_at.is_not(None))
+    # Pending or closed payments the provider may still take money for (the query job still
+    # asks about them); one past the provider's expiry is done, even if nobody closed it.
+    waiting = Payment.status.in_(("pending", "closed")) & Payment.next_check_at.is_not(None)
     refunding = exists().where(PaymentRefund.payment_id == Payment.id, PaymentRefund.status == "processing")
     return s.scalars(select(Payment.id).where(at, waiting | refunding).limit(1)).first()
 
 
-def _keep_in_flight(s: Session, old: str | None, new: str | None) -> None:
+def _no_payouts(s: Session, merchant_id: int | None, provider: str) -> bool:
+    return False
+
+
+# Whether sharer payouts sent through a merchant's account at a provider (None: any
+# merchant's, for the platform's account) are still in flight there. Commission fills it
+# (payments never imports commission): a transfer is asked about, and completed, only at the
+# account that sent it, so an edit waits for those too.
+payouts_in_flight: Port[Callable[[Session, int | None, str], bool]] = Port("payments.payouts_in_flight", _no_payouts)
+
+
+def _keep_in_flight(s: Session, old: str | None, new: str | None, merchant_id: int | None, provider: str) -> None:
     """An edit that moves the account elsewhere waits until nothing is in flight there: its
-    late notifications, queries and refunds can only go to the account that took them."""
-    if old is not None and new != old and _in_flight(s, old) is not None:
+    late notifications, queries, refunds and payout transfers can only go to the account that
+    took or sent them."""
+    if old is not None and new != old and (_in_flight(s, old) is not None or payouts_in_flight.get()(s, merchant_id, provider)):
         raise Conflict("payment.account_in_use", "Payments or refunds at this account are not settled yet; change the account once they are.")
 
 

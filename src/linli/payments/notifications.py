@@ -86,9 +86,9 @@ def receive_alipay(s: Session, raw: bytes, now: datetime) -> Payment:
     if not app_id or known is None:
         raise _unknown_account()
     p = _payment(s, accounts.ALIPAY, form.get("out_trade_no"))
-    service.require_account(s, p)
     client = accounts.alipay_client(s, p.merchant_id)
     if client is None:
         raise _unknown_account()
     cb = client.parse_notification(raw)  # the signature, and that it is for this merchant's app
+    service.require_account(s, p)  # after the signature: an unsigned form learns nothing of the account
     return service.record_callback(s, cb, now, gateway=accounts.ALIPAY, merchant_id=p.merchant_id)

@@ -301,7 +301,10 @@ def settle_refund(s: Session, r: PaymentRefund, state: str) -> bool:
     is told (``payment.refund_failed``) and listed for finance, never only logged."""
     if state not in ("succeeded", "failed", "abnormal"):
         return False
-    if s.execute(update(PaymentRefund).where(PaymentRefund.id == r.id, PaymentRefund.status == "processing").values(status=state)).rowcount != 1:
+    # An abnormal refund finance completed at the provider succeeds later (its money was
+    # committed already); nothing else leaves a final state.
+    sources = ("processing", "abnormal") if state == "succeeded" else ("processing",)
+    if s.execute(update(PaymentRefund).where(PaymentRefund.id == r.id, PaymentRefund.status.in_(sources)).values(status=state)).rowcount != 1:
         return False
     if state == "failed":
         s.execute(update(Payment).where(Payment.id == r.payment_id).values(refunded=Payment.refunded - r.amount))

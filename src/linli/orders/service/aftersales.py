@@ -17,7 +17,7 @@ from linli.orders import rules
 from linli.orders.events import OrderRefunded, RefundedLine, RefundFacts
 from linli.orders.models import Order, OrderLine, RefundCase, RefundCaseLine
 from linli.orders.rules import Status
-from linli.orders.service.checkout import release
+from linli.orders.service.checkout import paid_by_payment, release
 from linli.orders.service.common import (
     audit,
     emit,
@@ -98,7 +98,11 @@ def _execute(s: Session, case: RefundCase, actor: int | None, kind: str, now: da
     # What stored value paid goes back to it (rewards' refund handler), the rest through the gateway.
     through_gateway = case.amount - rules.stored_value_share(o.stored_value, o.total_paid, o.refunded, case.amount)
     if through_gateway > 0:
-        payments.refund(s, o.id, through_gateway, f"refund_case:{case.id}", now)
+        paid_by = paid_by_payment(s, o.id)
+        if paid_by is not None:  # that very payment: a second one of the order was refunded whole
+            payments.refund_payment(s, paid_by, through_gateway, f"refund_case:{case.id}", now)
+        else:  # an order paid before payments were named on its audit row
+            payments.refund(s, o.id, through_gateway, f"refund_case:{case.id}", now)
     changed: list[RefundedLine] = []
     for cl in _case_lines(s, case.id):
         s.execute(update(OrderLine).where(OrderLine.id == cl.line_id).values(refunded=OrderLine.refunded + cl.amount, refund_reserved=OrderLine.refund_reserved - cl.amount))

@@ -280,7 +280,7 @@ def mark_paid(s: Session, order_id: int, payment_id: int | None, now: datetime, 
             return "paid"
     if payment_id is None:
         return "duplicate"
-    paid_by = _paid_by(s, o.id)
+    paid_by = paid_by_payment(s, o.id)
     if paid_by == payment_id or (paid_by is None and o.status != Status.cancelled.value):
         return "duplicate"  # the payment that paid it, told again
     # Money that arrived for an order cancelled first, or a second payment of an order
@@ -293,8 +293,9 @@ def mark_paid(s: Session, order_id: int, payment_id: int | None, now: datetime, 
     return "refunded"
 
 
-def _paid_by(s: Session, order_id: int) -> int | None:
-    """The payment that moved the order to paid (its audit row says), if one did."""
+def paid_by_payment(s: Session, order_id: int) -> int | None:
+    """The payment that moved the order to paid (its audit row says), if one did: the one
+    refunds go back through (a second payment of the order was refunded whole)."""
     details = s.scalars(select(OrderAudit.detail).where(OrderAudit.order_id == order_id, OrderAudit.action == "paid")).all()
     return next((d.get("payment_id") for d in details if d), None)
 
