@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from linli.payments.providers.wechatpay import WechatPay, WechatPayCredentials
 from tests.e2e.conftest import LiveServer
+from tests.payments.fakes.alipay_fake import APP_ID, AlipayFake, new_key
 from tests.payments.fakes.wechatpay_fake import FakeWechatPay
 
 MCHID, SERIAL, APPID = "1900000109", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", "wxd678efh567hg6787"
@@ -115,3 +116,27 @@ def wechat_direct(merchant_key, platform_key, *, mchid: str = MCHID, appid: str 
 
     return {"mode": "direct", "mchid": mchid, "appid": appid, "serial_no": SERIAL, "public_key_id": PUBLIC_KEY_ID,
             "public_key": public_pem(platform_key), "private_key": pem(merchant_key), "apiv3_key": APIV3_KEY, **over}
+
+
+# --- the Alipay fake, served over HTTP per module (its app key made per run) ---
+
+
+@pytest.fixture(scope="module")
+def ali_key() -> rsa.RSAPrivateKey:
+    return new_key()
+
+
+@pytest.fixture(scope="module")
+def ali_served(ali_key):
+    fake = AlipayFake(APP_ID, ali_key.public_key())
+    server = LiveServer(fake.app()).start()
+    fake.url = server.url
+    yield fake
+    fake.release()
+    server.stop()
+
+
+@pytest.fixture
+def ali(ali_served) -> AlipayFake:
+    ali_served.reset()
+    return ali_served

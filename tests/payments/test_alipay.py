@@ -43,24 +43,13 @@ NOW = datetime(2024, 1, 5, 2, 0, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
 
 
 @pytest.fixture(scope="module")
-def app_key() -> rsa.RSAPrivateKey:
-    return new_key()
-
-
-@pytest.fixture(scope="module")
-def served(app_key):
-    fake = AlipayFake(APP_ID, app_key.public_key())
-    server = LiveServer(fake.app()).start()
-    fake.url = server.url
-    yield fake
-    fake.release()
-    server.stop()
+def app_key(ali_key) -> rsa.RSAPrivateKey:
+    return ali_key
 
 
 @pytest.fixture
-def fake(served) -> AlipayFake:
-    served.reset()
-    return served
+def fake(ali) -> AlipayFake:
+    return ali
 
 
 def make_client(fake: AlipayFake, key: rsa.RSAPrivateKey, **changes) -> AlipayClient:
@@ -158,8 +147,8 @@ def test_keys_load_as_pem_either_format_or_bare_base64(app_key):
             sig.load_private_key(bad)
 
 
-def test_a_response_is_verified_over_its_exact_text(served):
-    key = served.key
+def test_a_response_is_verified_over_its_exact_text(ali_served):
+    key = ali_served.key
     node_text = '{"code":"10000","msg":"Success","bill_download_url":"https:\\/\\/dwbillcenter.alipay.com\\/x?a=1&b=2"}'
     body = '{"alipay_data_dataservice_bill_downloadurl_query_response":' + node_text + ',"sign":"' + sig.rsa2_sign(key, node_text) + '"}'
     answer = sig.read_answer(body, "alipay.data.dataservice.bill.downloadurl.query", key.public_key())

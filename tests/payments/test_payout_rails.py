@@ -17,7 +17,7 @@ from tests.commission.test_withdrawals import _earn, _leader_with_available, _le
 from tests.conftest import problem_code
 from tests.payments.conftest import APPID, MCHID, wechat_direct
 from tests.payments.fakes.alipay_fake import APP_ID, private_pem
-from tests.payments.test_rails import ali, ali_key, ali_served, settings  # noqa: F401 - the Alipay fake's fixtures, settings pointed at both fakes
+from tests.payments.test_rails import settings  # noqa: F401 - settings pointed at both fakes
 from tests.web.conftest import page_login
 
 OPENID = "oSharer0000000000000000000001"
@@ -108,7 +108,7 @@ def test_a_transfer_the_sharer_never_accepts_gives_the_money_back_once(client, d
     _ledger_ok(db, merchant.id)
 
 
-def test_an_alipay_payout_goes_to_the_sharers_alipay_account(client, db, merchant, clock, ali, ali_key):  # noqa: F811
+def test_an_alipay_payout_goes_to_the_sharers_alipay_account(client, db, merchant, clock, ali, ali_key):
     shop, _, _ = _leader_with_available(client, db, merchant, clock)
     account = {"mode": "direct", "app_id": APP_ID, "public_key": ali.public_key_pem, "private_key": private_pem(ali_key)}
     assert client.put(f"/api/v1/merchants/{merchant.id}/payment-accounts/alipay", json=account, headers=merchant.owner).status_code == 200

@@ -21,35 +21,13 @@ from linli.payments import service as payments
 from linli.payments.models import Payment, PaymentRefund
 from linli.payments.providers.wechatpay import refund_no, trade_no
 from tests.conftest import login, problem_code
-from tests.e2e.conftest import LiveServer
 from tests.orders.helpers import make_shop, order
 from tests.payments.conftest import APPID, wechat_direct
-from tests.payments.fakes.alipay_fake import APP_ID, AlipayFake, new_key, private_pem
+from tests.payments.fakes.alipay_fake import APP_ID, private_pem
 from tests.web.conftest import HTML, csrf, page_login
 
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
 WX_NOTIFY, ALI_NOTIFY = "/api/v1/payments/wechatpay/notify", "/api/v1/payments/alipay/notify"
-
-
-@pytest.fixture(scope="module")
-def ali_key():
-    return new_key()
-
-
-@pytest.fixture(scope="module")
-def ali_served(ali_key):
-    fake = AlipayFake(APP_ID, ali_key.public_key())
-    server = LiveServer(fake.app()).start()
-    fake.url = server.url
-    yield fake
-    fake.release()
-    server.stop()
-
-
-@pytest.fixture
-def ali(ali_served) -> AlipayFake:
-    ali_served.reset()
-    return ali_served
 
 
 @pytest.fixture

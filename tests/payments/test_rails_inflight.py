@@ -29,7 +29,7 @@ from tests.payments.test_rails import OPENID, WX_NOTIFY, _payment
 from tests.web.conftest import HTML, csrf, page_login
 
 # test_rails's set-up: the fakes' URLs in the settings, a client, a buyer with a WeChat Pay account.
-settings, client, buyer, ali, ali_served, ali_key = rails.settings, rails.client, rails.buyer, rails.ali, rails.ali_served, rails.ali_key
+settings, client, buyer = rails.settings, rails.client, rails.buyer
 
 OTHER_MCHID = "1900000199"
 

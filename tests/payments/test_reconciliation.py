@@ -17,7 +17,7 @@ from linli.timeutil import SHANGHAI
 from tests.conftest import login, problem_code
 from tests.payments import test_rails
 from tests.payments.conftest import MCHID
-from tests.payments.test_rails import OPENID, WX_NOTIFY, ali, ali_key, ali_served, settings  # noqa: F401 - fixtures
+from tests.payments.test_rails import OPENID, WX_NOTIFY, settings  # noqa: F401 - settings pointed at both fakes
 from tests.web.conftest import HTML, csrf, page_login
 
 client, buyer = test_rails.client, test_rails.buyer  # fixtures: a client with an IP, a buyer of a shop taking WeChat Pay
