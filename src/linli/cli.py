@@ -21,7 +21,9 @@ leaderboard_app = typer.Typer(help="Leaderboards (rollups and their Redis sorted
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(ledger_app, name="ledger")
+analytics_app = typer.Typer(help="Dashboard rollups.", no_args_is_help=True)
 app.add_typer(leaderboard_app, name="leaderboard")
+app.add_typer(analytics_app, name="analytics")
 console = Console()
 
 
@@ -139,6 +141,42 @@ def leaderboard_rebuild(merchant: int = typer.Option(None, "--merchant", help="O
     colour = "green" if found == 0 else "yellow"
     console.print(f"[{colour}]{found} differences[/{colour}] found and repaired")
     return found
+
+
+@analytics_app.command("rebuild")
+def analytics_rebuild(
+    since: str = typer.Option(None, "--from", help="Only the days from this one (YYYY-MM-DD, Asia/Shanghai) on."),
+    merchant: int = typer.Option(None, "--merchant", help="Only this merchant."),
+    check: bool = typer.Option(False, "--check", help="Compare only: exit 1 on any difference, write nothing."),
+) -> None:
+    """Recompute the dashboard rollups from the paid orders, print every difference from
+    what the event handlers kept, and write the recomputed figures (run it once after
+    upgrading to count the orders paid before analytics existed)."""
+    from datetime import date
+
+    from rich.progress import Progress
+
+    from linli.analytics import rebuild
+
+    try:
+        day = date.fromisoformat(since) if since else None
+    except ValueError:
+        console.print(f"[red]--from {since!r} is not a date like 2026-11-22[/red]")
+        raise typer.Exit(2) from None
+    db = _db(_settings())
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("Orders", total=rebuild.count_paid_orders(db, merchant))
+        report = rebuild.rebuild(db, utcnow(), merchant, day, lambda n: bar.advance(task, n), write=not check)
+    for line in report.differences[:50]:
+        console.print(f"  [yellow]difference[/yellow] {line}")
+    if len(report.differences) > 50:
+        console.print(f"  … and {len(report.differences) - 50} more")
+    colour = "green" if report.clean else "yellow"
+    verb = "found" if check else "found and repaired"
+    console.print(f"[{colour}]{len(report.differences)} differences[/{colour}] {verb}: {report.merchants} merchants, {report.orders} paid orders, "
+                  f"{report.day_rows} day rows, {report.member_day_rows} member-day rows")
+    if check and not report.clean:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -206,7 +206,6 @@ class Database:
         self.engine = make_engine(url, busy_timeout_s=busy_timeout_s)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self.replica_engine = make_engine(replica_url) if replica_url else self.engine
-        self.read_sessions = sessionmaker(self.replica_engine, expire_on_commit=False)
         # Sessions for requests expected to only read (GET, HEAD). On SQLite every write
         # transaction takes the database's one write lock at BEGIN; a read needs none, so
         # these sessions begin deferred on query-only connections and run beside writers.
@@ -214,6 +213,8 @@ class Database:
         # a write session (``promote``; web.deps does it). PostgreSQL needs no such split.
         self.reader_engine = make_engine(url, read_only=True) if self.engine.dialect.name == "sqlite" else self.engine
         self.reader_sessions = sessionmaker(self.reader_engine, expire_on_commit=False, autoflush=True)
+        # Dashboards read here: the replica when there is one, else the primary's readers.
+        self.read_sessions = sessionmaker(self.replica_engine, expire_on_commit=False) if replica_url else self.reader_sessions
 
     def promote(self, session: Session) -> bool:
         """Point a (closed or rolled back) reader session at the write engine. False if it

@@ -79,6 +79,7 @@ def seed(db: Database, now: datetime) -> DemoInfo:
         _describe(s, info)
     from linli.demo_campaigns import seed_campaigns
     from linli.demo_distribution import seed_distribution
+    from linli.demo_history import seed_history
     from linli.demo_incentives import seed_incentives
     from linli.demo_orders import seed_orders
     from linli.demo_rewards import seed_rewards
@@ -86,6 +87,9 @@ def seed(db: Database, now: datetime) -> DemoInfo:
     from linli.demo_stored_value import seed_stored_value
 
     seed_orders(db, info.merchant_id, OWNER_PHONE, now)
+    # A month of orders for the dashboard, in its own community with its own people; before the
+    # programmes and coupons exist, so none of them counts its neighbours.
+    seed_history(db, info.merchant_id, OWNER_PHONE, now)
     seed_distribution(db, info.merchant_id, OWNER_PHONE, now)
     seed_campaigns(db, info.merchant_id, OWNER_PHONE, now)
     seed_stored_value(db, info.merchant_id, OWNER_PHONE, now)

@@ -16,7 +16,7 @@ import importlib
 from linli import vault
 from linli.composition import Domain, Wiring
 
-DOMAINS = ["identity", "community", "catalog", "orders", "payments", "referral", "commission", "campaigns", "rewards", "incentives", "risk"]
+DOMAINS = ["identity", "community", "catalog", "orders", "payments", "referral", "commission", "campaigns", "rewards", "incentives", "risk", "analytics"]
 _KERNEL = ["linli.channels.outbox", "linli.events", "linli.idempotency", "linli.ledger"]  # their tables (and the SMS outbox)
 _registry: dict[str, Domain] = {}
 _imported: set[str] = set()

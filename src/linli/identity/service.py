@@ -256,6 +256,11 @@ def public_merchant(s: Session, merchant_id: int) -> Merchant:
     return m
 
 
+def merchant_ids(s: Session) -> list[int]:
+    """Every merchant's id, in order (jobs and rebuilds that go through them all)."""
+    return list(s.scalars(select(Merchant.id).order_by(Merchant.id)))
+
+
 def list_merchants(s: Session, who: Principal) -> list[tuple[Merchant, str]]:
     """Merchants the caller works for, with the role (admins see all, as ``admin``)."""
     if who.is_admin:

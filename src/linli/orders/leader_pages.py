@@ -20,6 +20,7 @@ from linli.orders.views import NAMES, merchant_name
 from linli.schema import Id
 from linli.web.deps import DB, Ctx, Now
 from linli.web.deps import router as deps_router
+from linli.web.member import leader_blocks
 from linli.web.pages import Form, MemberWho, Page, PageDep, attempt, text
 
 router = deps_router(include_in_schema=False)
@@ -59,7 +60,7 @@ def _leader_page(page: Page, s: Session, who: Principal, *, point_id: int | None
         return page.render("orders/_point.html", status=status, card=card, state=state, merchant_names={c.merchant_id: merchant_name(s, c.merchant_id)}, **NAMES)
     cards = _point_cards(s, who, led)
     merchant_names = {mid: merchant_name(s, mid) for mid in {card["community"].merchant_id for card in cards}}
-    return page.render("orders/leader.html", status=status, cards=cards, state=state, merchant_names=merchant_names, **NAMES)
+    return page.render("orders/leader.html", status=status, cards=cards, state=state, merchant_names=merchant_names, blocks=leader_blocks(page, s, who.member_id), **NAMES)
 
 
 @router.get("/m/leader")

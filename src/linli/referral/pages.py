@@ -31,7 +31,6 @@ from linli.orders import service as orders
 from linli.referral import service
 from linli.referral.ports import sharer_money
 from linli.schema import Id
-from linli.web import templating
 from linli.web.console import merchant_view
 from linli.web.deps import DB, Now
 from linli.web.deps import router as deps_router
@@ -56,7 +55,6 @@ TEAM_SHOWN = 100  # members shown per team level
 
 
 
-templating.env.filters.setdefault("percent", lambda bp: f"{bp / 100:g}%")
 
 error_messages(
     {

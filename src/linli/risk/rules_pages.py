@@ -35,7 +35,6 @@ from linli.web.deps import router as deps_router
 from linli.web.pages import ConsoleWho, Form, Page, PageDep, attempt, error_messages, text
 
 router = deps_router(include_in_schema=False)
-templating.env.filters.setdefault("percent", lambda bp: f"{bp / 100:g}%")
 
 error_messages({
     "risk.thresholds_order": N_("The outcome thresholds must keep their order: review ≤ hold < block."),

@@ -156,6 +156,20 @@ async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
             session.close()
 
 
+async def _replica_session(request: Request) -> AsyncIterator[Session]:
+    """A read-only session on the read replica (``LINLI_DATABASE_REPLICA_URL``; without one,
+    a reader session of the primary): for dashboards, which read rollups and write nothing."""
+    db = request.app.state.ctx.db
+    session = db.read_sessions()
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
+
+
 async def get_now(request: Request) -> datetime:
     return request.app.state.ctx.now()
 
@@ -197,6 +211,7 @@ async def current_principal(request: Request) -> Principal:
 
 DB = Annotated[Session, Depends(_unit_of_work, scope="function")]
 WriteDB = Annotated[Session, Depends(_write_unit_of_work, scope="function")]
+ReplicaDB = Annotated[Session, Depends(_replica_session, scope="function")]
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 Now = Annotated[datetime, Depends(get_now)]
 Who = Annotated[Principal, Depends(current_principal)]

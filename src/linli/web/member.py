@@ -1,8 +1,9 @@
 """The member H5's page furniture that domains add to each other's pages without importing
 them: blocks on the shop and product pages (``@shop_block``: e.g. rewards' "领券") and
 blocks at checkout (``@checkout_block``: e.g. rewards' coupon, points and stored value),
-sections of referral's sharer centre (``@share_block``: incentives' 邀请奖励) and blocks on its
-invite landing (``@invite_block``: the reward an invited neighbour will get).
+sections of referral's sharer centre (``@share_block``: incentives' 邀请奖励), blocks on its
+invite landing (``@invite_block``: the reward an invited neighbour will get) and sections of
+orders' leader desk (``@leader_block``: analytics' community figures).
 
 The page that owns the place (catalog's shop and product pages, orders' checkout) calls
 ``shop_blocks`` / ``checkout_offers`` and shows what comes back; the contributing domain
@@ -74,7 +75,10 @@ ShopBlock = Callable[[Page, Session, int, int | None], Markup | None]
 ShareBlock = Callable[[Page, Session, int, int], Markup | None]
 # (page, session, merchant id) -> HTML or None: what the invite landing adds for the invitee.
 InviteBlock = Callable[[Page, Session, int], Markup | None]
+# (page, session, member id) -> HTML or None: a section of the leader desk (orders' /m/leader).
+LeaderBlock = Callable[[Page, Session, int], Markup | None]
 _share_blocks: list[tuple[int, ShareBlock]] = []
+_leader_blocks: list[tuple[int, LeaderBlock]] = []
 _invite_blocks: list[tuple[int, InviteBlock]] = []
 # (page, session, cart, the checkout form's values; empty on the first view) -> Offer or None.
 CheckoutBlock = Callable[[Page, Session, Cart, Mapping[str, str]], Offer | None]
@@ -97,6 +101,15 @@ def checkout_block(order: int) -> Callable[[CheckoutBlock], CheckoutBlock]:
 def share_block(order: int) -> Callable[[ShareBlock], ShareBlock]:
     """Let a domain add a section to the sharer centre (lower ``order`` first)."""
     return _registrar(_share_blocks, order)
+
+
+def leader_block(order: int) -> Callable[[LeaderBlock], LeaderBlock]:
+    """Let a domain add a section to the leader desk (lower ``order`` first)."""
+    return _registrar(_leader_blocks, order)
+
+
+def leader_blocks(page: Page, s: Session, member_id: int) -> list[Markup]:
+    return [html for _, fn in _leader_blocks if (html := fn(page, s, member_id)) is not None]
 
 
 def invite_block(order: int) -> Callable[[InviteBlock], InviteBlock]:

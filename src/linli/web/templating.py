@@ -49,6 +49,7 @@ def _build() -> Environment:
     env.filters["mask_phone"] = mask_phone
     env.filters["yuan"] = format_yuan
     env.filters["local_time"] = local_time
+    env.filters["percent"] = lambda bp: f"{bp / 100:g}%"  # basis points, 1250 → 12.5%
     return env
 
 

@@ -49,6 +49,7 @@ from linli.orders.service.fulfilment import (
     start_fulfilment,
     verify_pickup,
 )
+from linli.orders.service.money_views import PaidOrder, count_paid_orders, paid_order, paid_orders_page
 from linli.orders.service.placement import Placed, place_order, queue_on_loop
 from linli.orders.service.queries import (
     Buyer,
@@ -75,6 +76,8 @@ __all__ = [
     "first_received_order", "Completion", "completions", "Buyer", "buyer_of",
     "has_paid_order", "line_amounts", "received_spend", "start_payment", "pay_with", "payable", "verify_pickup",
     "release_hold", "system_refund", "open_requests", "cancel_unpaid_order",
+    # money facts for analytics (money_views.py)
+    "PaidOrder", "count_paid_orders", "paid_order", "paid_orders_page",
     # campaign views (campaign_views.py)
     "CHUNK", "CodeSales", "OrderRef", "Sales", "SkuUnits", "campaign_sales", "campaigns_with_orders_in", "count_campaign_orders",
     "order_refs", "order_refs_page", "orders_by_community", "sales_by_invite_code", "units_by_sku",

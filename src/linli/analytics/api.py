@@ -1,0 +1,65 @@
+"""The analytics endpoints (API.md "Analytics"): a merchant's overview and contribution
+tables for a range of Shanghai days, read from the rollups on the replica session."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+from fastapi import Query
+
+from linli.analytics import member_reads, reads, rules
+from linli.analytics.schemas import ContributionOut, MyDashboardOut, OverviewOut
+from linli.identity import service as identity
+from linli.schema import Id
+from linli.web.deps import Now, ReplicaDB, Who
+from linli.web.deps import router as deps_router
+from linli.web.problems import PROBLEMS
+
+router = deps_router(prefix="/api/v1", tags=["analytics"])
+From = Annotated[date | None, Query(alias="from", description="First day (Asia/Shanghai), default: 6 days before `to`")]
+To = Annotated[date | None, Query(alias="to", description="Last day (Asia/Shanghai), default: today")]
+Period = Annotated[Literal["today", "7d", "30d"] | None, Query(description="Instead of from/to: today, the last 7 or 30 days")]
+
+
+def day_range(start: date | None, end: date | None, period: str | None, now) -> tuple[date, date]:
+    """The days asked for: a preset period, or from/to (each defaulting around today)."""
+    today = rules.local_day(now)
+    if period:
+        return rules.preset_range(period, today)
+    end = end or (start + timedelta(days=6) if start else today)
+    return start or end - timedelta(days=6), end
+
+
+@router.get("/merchants/{mid}/analytics/overview", response_model=OverviewOut, responses=PROBLEMS)
+def overview(mid: Id, s: ReplicaDB, who: Who, now: Now, start: From = None, end: To = None, period: Period = None) -> OverviewOut:
+    o = reads.overview(s, who, mid, *day_range(start, end, period, now))
+    return OverviewOut.model_validate({**asdict(o), "k_factor": asdict(o.k_factor)})
+
+
+def _table(by: str):
+    def table(mid: Id, s: ReplicaDB, who: Who, now: Now, start: From = None, end: To = None, period: Period = None,
+              sort: Annotated[Literal["gmv", "orders", "new_members", "refund_rate_bp"], Query()] = "gmv",
+              limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[ContributionOut]:
+        rows = reads.contributions(s, who, mid, by, *day_range(start, end, period, now), sort=sort, limit=limit, offset=offset)
+        return [ContributionOut.model_validate(asdict(r)) for r in rows]
+
+    table.__name__ = f"{by}_contributions"
+    return table
+
+
+for _by, _path in (("community", "communities"), ("leader", "leaders"), ("sharer", "sharers")):
+    router.get(f"/merchants/{{mid}}/analytics/{_path}", response_model=list[ContributionOut], responses=PROBLEMS, summary=f"Contribution per {_by}")(_table(_by))
+
+
+@router.get("/me/dashboard", response_model=MyDashboardOut, responses=PROBLEMS)
+def my_dashboard(s: ReplicaDB, who: Who, now: Now, merchant_id: Annotated[Id, Query()]) -> MyDashboardOut:
+    """The caller's own figures at a merchant: their team's sales by level, commission by
+    state and invitees (masked); a leader's communities too."""
+    identity.public_merchant(s, merchant_id)
+    today = rules.local_day(now)
+    week, month = member_reads.week_and_month(today)
+    sharer = member_reads.sharer_figures(s, merchant_id, who.member_id, today)
+    leader = member_reads.leader_figures(s, merchant_id, who.member_id, today)
+    return MyDashboardOut.model_validate({"merchant_id": merchant_id, "week_start": week, "month_start": month, "sharer": asdict(sharer), "leader": asdict(leader) if leader else None})

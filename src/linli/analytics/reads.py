@@ -1,0 +1,158 @@
+"""What the dashboards show, read from the rollups only (never the orders), on the session
+the caller gives: the read-replica session (``LINLI_DATABASE_REPLICA_URL``) for the console.
+
+Every figure is one of RULES.md's definitions ("Analytics"), for a range of Shanghai days
+``start``..``end`` inclusive:
+- ``gmv``: paid by payment day, less refunds on the day they were paid back (finance);
+- ``orders``: orders paid in the range; ``customers``: members who paid one;
+- ``new_members``: members who joined in the range (see ``rules.joined_day``);
+- distribution share: received orders' net paid brought by someone else ÷ all of it, by day
+  of receipt (restated by later refunds);
+- K-factor: new members whose first received order (in the range) someone else brought ÷
+  members whose code was used in the range (a member bound through it, or an order it brought);
+- repurchase 30 / 90 days: of the customers with a received order in the window ending on
+  ``end``, those with two or more;
+- refund rate: refunded ÷ paid of the orders paid in the range (restated on the order's day).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from linli.analytics import rules
+from linli.analytics.models import AnalyticsCodeDay, AnalyticsDay, AnalyticsMember, AnalyticsMemberDay
+from linli.analytics.rules import NONE, KFactor
+from linli.community import service as community
+from linli.errors import Invalid
+from linli.identity import service as identity
+from linli.identity.rules import Permission, mask_phone
+from linli.identity.service import Principal
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: date
+    gmv: int
+    orders: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    start: date
+    end: date
+    gmv: int
+    orders: int
+    customers: int
+    new_members: int
+    distribution_gmv_share_bp: int
+    k_factor: KFactor
+    repurchase_30d_bp: int
+    repurchase_90d_bp: int
+    refund_rate_bp: int
+    series: list[DayPoint]
+
+
+def check_range(start: date, end: date) -> None:
+    try:
+        rules.check_range(start, end)
+    except rules.RangeError as exc:
+        raise Invalid("analytics.bad_range", str(exc)) from None
+
+
+def _days(merchant_id: int, start: date, end: date):
+    return and_(AnalyticsDay.merchant_id == merchant_id, AnalyticsDay.day >= start, AnalyticsDay.day <= end)
+
+
+def _sum(col):
+    return func.coalesce(func.sum(col), 0)
+
+
+def repurchase_bp(s: Session, merchant_id: int, end: date, days: int) -> int:
+    start, end = rules.window(end, days)
+    per_member = (select(func.sum(AnalyticsMemberDay.received_orders).label("n"))
+                  .where(AnalyticsMemberDay.merchant_id == merchant_id, AnalyticsMemberDay.day >= start, AnalyticsMemberDay.day <= end, AnalyticsMemberDay.received_orders > 0)
+                  .group_by(AnalyticsMemberDay.member_id).subquery())
+    once, twice = s.execute(select(func.count(), _sum(case((per_member.c.n >= 2, 1), else_=0))).select_from(per_member)).one()
+    return rules.bp(int(twice), int(once))
+
+
+def k_factor(s: Session, merchant_id: int, start: date, end: date) -> KFactor:
+    code_days = and_(AnalyticsCodeDay.merchant_id == merchant_id, AnalyticsCodeDay.day >= start, AnalyticsCodeDay.day <= end)
+    sharers = set(s.scalars(select(AnalyticsCodeDay.sharer_id).where(code_days, AnalyticsCodeDay.invites > 0).distinct()))
+    sharers |= set(s.scalars(select(AnalyticsDay.sharer_id).where(_days(merchant_id, start, end), AnalyticsDay.sharer_id != NONE, AnalyticsDay.orders > 0).distinct()))
+    invites = s.scalar(select(_sum(AnalyticsCodeDay.invites)).where(code_days))
+    converted = s.scalar(select(func.count()).select_from(AnalyticsMember).where(
+        AnalyticsMember.merchant_id == merchant_id, AnalyticsMember.first_received_day >= start, AnalyticsMember.first_received_day <= end,
+        AnalyticsMember.first_received_attributed.is_(True)))
+    return rules.k_factor(len(sharers), int(invites), int(converted))
+
+
+def overview(s: Session, who: Principal, merchant_id: int, start: date, end: date) -> Overview:
+    identity.require_permission(s, who, merchant_id, Permission.view)
+    check_range(start, end)
+    where = _days(merchant_id, start, end)
+    orders, gmv, refunds, refunded_of_day, received_net, received_attributed = s.execute(select(
+        _sum(AnalyticsDay.orders), _sum(AnalyticsDay.gmv), _sum(AnalyticsDay.refunds), _sum(AnalyticsDay.refunded_of_day),
+        _sum(AnalyticsDay.received_net), _sum(AnalyticsDay.received_attributed_net)).where(where)).one()
+    by_day = {d: (int(g) - int(r), int(n)) for d, g, r, n in s.execute(
+        select(AnalyticsDay.day, _sum(AnalyticsDay.gmv), _sum(AnalyticsDay.refunds), _sum(AnalyticsDay.orders)).where(where).group_by(AnalyticsDay.day))}
+    customers = s.scalar(select(func.count(func.distinct(AnalyticsMemberDay.member_id))).where(
+        AnalyticsMemberDay.merchant_id == merchant_id, AnalyticsMemberDay.day >= start, AnalyticsMemberDay.day <= end, AnalyticsMemberDay.orders > 0))
+    new_members = s.scalar(select(func.count()).select_from(AnalyticsMember).where(
+        AnalyticsMember.merchant_id == merchant_id, AnalyticsMember.joined_day >= start, AnalyticsMember.joined_day <= end))
+    return Overview(
+        start, end, int(gmv) - int(refunds), int(orders), int(customers), int(new_members), rules.bp(int(received_attributed), int(received_net)),
+        k_factor(s, merchant_id, start, end), repurchase_bp(s, merchant_id, end, 30), repurchase_bp(s, merchant_id, end, 90),
+        rules.bp(int(refunded_of_day), int(gmv)), [DayPoint(d, *by_day.get(d, (0, 0))) for d in rules.days_between(start, end)],
+    )
+
+
+# --- contribution tables ---------------------------------------------------------------------
+
+BY = {"community": AnalyticsDay.community_id, "leader": AnalyticsDay.leader_id, "sharer": AnalyticsDay.sharer_id}
+JOINED_BY = {"community": AnalyticsMember.community_id, "leader": AnalyticsMember.inviter_id, "sharer": AnalyticsMember.inviter_id}
+SORTS = ("gmv", "orders", "new_members", "refund_rate_bp")
+
+
+@dataclass(frozen=True)
+class Contribution:
+    id: int
+    name: str
+    gmv: int  # finance GMV (refunds on the day paid back)
+    orders: int
+    new_members: int
+    refund_rate_bp: int
+
+
+def _named(s: Session, who: Principal, merchant_id: int, by: str, ids: list[int]) -> dict[int, str]:
+    if by == "community":
+        return {c.id: c.name for c in community.list_communities(s, who, merchant_id) if c.id in set(ids)}
+    return {i: (m.nickname or mask_phone(m.phone)) if by == "leader" else mask_phone(m.phone) for i, m in identity.members_by_ids(s, ids).items()}
+
+
+def contributions(s: Session, who: Principal, merchant_id: int, by: str, start: date, end: date, *, sort: str = "gmv", limit: int = 100, offset: int = 0) -> list[Contribution]:
+    """Each community, leader or sharer with figures in the range, best first by ``sort``.
+    Sharers and leaders are shown by masked phone (a leader by nickname when set)."""
+    identity.require_permission(s, who, merchant_id, Permission.view)
+    check_range(start, end)
+    col = BY[by]
+    q: Select = (select(col, _sum(AnalyticsDay.gmv), _sum(AnalyticsDay.refunds), _sum(AnalyticsDay.orders), _sum(AnalyticsDay.refunded_of_day))
+                 .where(_days(merchant_id, start, end), col != NONE).group_by(col))
+    sums = {i: (int(g), int(r), int(n), int(rd)) for i, g, r, n, rd in s.execute(q)}
+    jcol = JOINED_BY[by]
+    joined = dict(s.execute(select(jcol, func.count()).where(
+        AnalyticsMember.merchant_id == merchant_id, AnalyticsMember.joined_day >= start, AnalyticsMember.joined_day <= end, jcol != NONE).group_by(jcol)).all())
+    # A leader is one with sales in the range (anyone may have invited someone).
+    ids = sorted(set(sums) | (set() if by == "leader" else set(joined)))
+    rows = []
+    for i in ids:
+        g, r, n, rd = sums.get(i, (0, 0, 0, 0))
+        rows.append(Contribution(i, "", g - r, n, int(joined.get(i, 0)), rules.bp(rd, g)))
+    rows.sort(key=lambda c: (-getattr(c, sort), c.id))
+    page = rows[offset:offset + limit]
+    names = _named(s, who, merchant_id, by, [c.id for c in page])
+    return [Contribution(c.id, names.get(c.id, f"#{c.id}"), c.gmv, c.orders, c.new_members, c.refund_rate_bp) for c in page]

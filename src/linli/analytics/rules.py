@@ -1,0 +1,232 @@
+"""Analytics' pure rules: what one paid order contributes to the rollups, and the
+definitions of RULES.md ("Analytics") as arithmetic on rollup sums. No I/O, no clock.
+
+An order's contribution is a function of its facts alone (``OrderFact``), so keeping the
+rollups is restating: on any event of an order, take back what its previous facts put in
+and put in what its facts are now. That is idempotent (the same facts twice give a zero
+difference), independent of the order events arrive in (each restatement reads the order
+as it is now), and a rebuild is the same function summed over every paid order.
+
+Days are Asia/Shanghai calendar days. Two views of a refund, as RULES.md says:
+- finance books it on the day it was paid back (``refunds`` of that day), so a day's GMV
+  once shown only changes by what happened that day;
+- cohort and rate figures restate the order's own day (``refunded_of_day`` and the member
+  day's ``refunded``), so a late refund lowers the period the order belongs to.
+
+Dimensions a day row is keyed by (0 for none): community, leader, sharer (the member who
+brought the order: level 1 of its attribution, the code it came with or the buyer's
+binding) and campaign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from linli.timeutil import SHANGHAI
+
+NONE = 0  # the dimension value of "no community / leader / sharer / campaign"
+MAX_RANGE_DAYS = 366
+
+# Columns of a day row and of a member day row (every one a sum: fen or a count).
+DAY_FIELDS = ("orders", "gmv", "refunds", "refunded_of_day", "refund_orders", "received_orders", "received_net", "received_attributed_net")
+MEMBER_FIELDS = ("orders", "paid", "refunded", "received_orders")
+
+DayKey = tuple[int, date, int, int, int, int]  # merchant, day, community, leader, sharer, campaign
+MemberKey = tuple[int, int, date]  # merchant, member, day
+Sums = dict[str, int]
+
+
+def local_day(instant: datetime) -> date:
+    return instant.astimezone(SHANGHAI).date()
+
+
+@dataclass(frozen=True)
+class OrderFact:
+    """One paid order as the rollups see it."""
+
+    merchant_id: int
+    order_id: int
+    member_id: int
+    community_id: int
+    leader_id: int
+    sharer_id: int
+    campaign_id: int
+    attributed: bool  # another member brought it: a code or a binding (a sharer's, or a leader's campaign code)
+    paid_day: date
+    paid: int
+    received_day: date | None
+    refunds: tuple[tuple[date, int], ...]  # (day paid back, fen)
+
+    @property
+    def refunded(self) -> int:
+        return sum(a for _, a in self.refunds)
+
+
+def _add(rows: dict, key, **sums: int) -> None:
+    row = rows.setdefault(key, {})
+    for name, value in sums.items():
+        if value:
+            row[name] = row.get(name, 0) + value
+
+
+def day_rows(f: OrderFact) -> dict[DayKey, Sums]:
+    """What the order puts into the day rows."""
+    rows: dict[DayKey, Sums] = {}
+
+    def key(day: date) -> DayKey:
+        return (f.merchant_id, day, f.community_id, f.leader_id, f.sharer_id, f.campaign_id)
+
+    refunded = f.refunded
+    _add(rows, key(f.paid_day), orders=1, gmv=f.paid, refunded_of_day=refunded, refund_orders=1 if refunded else 0)
+    for day, amount in f.refunds:
+        _add(rows, key(day), refunds=amount)
+    if f.received_day is not None:
+        net = f.paid - refunded
+        _add(rows, key(f.received_day), received_orders=1, received_net=net, received_attributed_net=net if f.attributed else 0)
+    return rows
+
+
+def member_rows(f: OrderFact) -> dict[MemberKey, Sums]:
+    """What the order puts into its buyer's member days (refunds restated on the order's day)."""
+    rows: dict[MemberKey, Sums] = {}
+    _add(rows, (f.merchant_id, f.member_id, f.paid_day), orders=1, paid=f.paid, refunded=f.refunded)
+    if f.received_day is not None:
+        _add(rows, (f.merchant_id, f.member_id, f.received_day), received_orders=1)
+    return rows
+
+
+def difference(old: Mapping, new: Mapping) -> dict:
+    """new − old, row by row, leaving out what does not change."""
+    out: dict = {}
+    for key in set(old) | set(new):
+        a, b = old.get(key, {}), new.get(key, {})
+        delta = {n: b.get(n, 0) - a.get(n, 0) for n in set(a) | set(b)}
+        delta = {n: v for n, v in delta.items() if v}
+        if delta:
+            out[key] = delta
+    return out
+
+
+def add_rows(into: dict, rows: Mapping) -> None:
+    """Add one order's rows into a running total (a rebuild's)."""
+    for key, sums in rows.items():
+        _add(into, key, **sums)
+
+
+# --- first facts of a member ------------------------------------------------------------
+
+
+class Firsts:
+    """A customer's firsts at a merchant, folded over their orders' facts one at a time (a
+    rebuild keeps one per customer, not every order): the first paid order (its day is the
+    cohort; its community is theirs when they chose none) and the first received order
+    (whether someone else brought it: the K-factor's conversion)."""
+
+    __slots__ = ("first", "received")
+
+    def __init__(self, facts: Iterable[OrderFact] = ()) -> None:
+        self.first: tuple[date, int, int] | None = None  # (paid day, order, community)
+        self.received: tuple[date, int, bool] | None = None  # (received day, order, attributed)
+        for f in facts:
+            self.see(f)
+
+    def see(self, f: OrderFact) -> None:
+        if self.first is None or (f.paid_day, f.order_id) < self.first[:2]:
+            self.first = (f.paid_day, f.order_id, f.community_id)
+        if f.received_day is not None and (self.received is None or (f.received_day, f.order_id) < self.received[:2]):
+            self.received = (f.received_day, f.order_id, f.attributed)
+
+    @property
+    def first_day(self) -> date | None:
+        return self.first[0] if self.first else None
+
+    @property
+    def first_community(self) -> int:
+        return self.first[2] if self.first else NONE
+
+    @property
+    def first_received_day(self) -> date | None:
+        return self.received[0] if self.received else None
+
+    @property
+    def first_received_attributed(self) -> bool:
+        return bool(self.received and self.received[2])
+
+
+def joined_day(arrived_day: date | None, first_day: date | None) -> date | None:
+    """A member became the merchant's on the first of: bound by one of its links or choosing
+    one of its communities (``arrived_day``), or paying a first order there."""
+    days = [d for d in (arrived_day, first_day) if d is not None]
+    return min(days) if days else None
+
+
+# --- the definitions ---------------------------------------------------------------------
+
+
+def bp(numerator: int, denominator: int) -> int:
+    """A ratio in basis points, rounded half up; 0 when there is nothing to divide by."""
+    if denominator <= 0:
+        return 0
+    return int((Decimal(numerator) * 10000 / Decimal(denominator)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def ratio(numerator: int, denominator: int) -> float:
+    """A plain ratio to two decimals (the K-factor and invites per sharer, not money)."""
+    if denominator <= 0:
+        return 0.0
+    return float((Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True)
+class KFactor:
+    value: float  # converted ÷ sharers
+    invites_per_sharer: float  # invites ÷ sharers
+    conversion_bp: int  # converted ÷ invites
+    sharers: int
+    invites: int
+    converted: int
+
+
+def k_factor(sharers: int, invites: int, converted: int) -> KFactor:
+    """K = new members whose first received order someone else brought ÷ members whose code
+    was used; its factors: invites (new members bound through a code) per sharer, and how
+    many invites converted."""
+    return KFactor(ratio(converted, sharers), ratio(invites, sharers), bp(converted, invites), sharers, invites, converted)
+
+
+def window(to: date, days: int) -> tuple[date, date]:
+    """The ``days`` days ending on ``to`` (inclusive)."""
+    return to - timedelta(days=days - 1), to
+
+
+def add_months(day: date, n: int) -> date:
+    """The first day of the month ``n`` months after ``day``'s month."""
+    month = day.month - 1 + n
+    return date(day.year + month // 12, month % 12 + 1, 1)
+
+
+def days_between(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+class RangeError(ValueError):
+    """A range of days a dashboard cannot show."""
+
+
+def check_range(start: date, end: date) -> None:
+    if start > end:
+        raise RangeError("The range starts after it ends.")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise RangeError(f"A range is at most {MAX_RANGE_DAYS} days.")
+
+
+PRESETS = {"today": 1, "7d": 7, "30d": 30}
+
+
+def preset_range(preset: str, today: date) -> tuple[date, date]:
+    if preset not in PRESETS:
+        raise RangeError(f"Unknown period {preset!r}.")
+    return window(today, PRESETS[preset])
