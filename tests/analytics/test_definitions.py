@@ -11,12 +11,15 @@ The shop (云顶华府, leader 老李) and one sharer. Day 1 is 2026-11-22 (Asia
 
 from __future__ import annotations
 
+import csv
+import io
+import zipfile
 from datetime import date
 
 from sqlalchemy import text
 
 from linli import events
-from linli.analytics import rebuild
+from linli.analytics import exports, rebuild
 from tests.conftest import login, problem_code
 from tests.orders.helpers import buy, make_shop
 from tests.rewards.test_points import _receive, _refund
@@ -162,3 +165,31 @@ def test_the_console_dashboard_shows_the_figures_and_tables_without_javascript(c
     assert 'data-testid="open-dashboard"' in home.text and "¥155.90" in home.text
     bad = client.get(f"/console/merchants/{shop.merchant_id}/analytics", params={"from": "2026-13-01"}, headers=HTML)
     assert bad.status_code == 422 and "2026-11-22" in bad.text  # the form again, with how to write a date
+
+
+def test_cohorts_and_exports_show_the_screens_numbers(client, db, merchant, clock):
+    shop, sharer_id = _week(client, db, merchant, clock)
+    clock.advance(days=6)  # 2026-12-02: November has ended
+    base = f"/api/v1/merchants/{shop.merchant_id}/analytics"
+    cohorts = client.get(f"{base}/cohorts", params={"months": 2}, headers=shop.owner).json()
+    assert [(c["month"], c["members"]) for c in cohorts] == [("2026-12-01", 0), ("2026-11-01", 2)]
+    # A's two boxes and B's apples less the late refund, per member: (13,600 + 1,990) / 2.
+    assert cohorts[1]["ltv"] == {"1": 7795, "3": None, "6": None, "12": None}
+    week = {"from": "2026-11-22", "to": "2026-11-26"}
+    screen = client.get(f"{base}/sharers", params=week, headers=shop.owner).json()
+    r = client.get(f"{base}/export", params={**week, "report": "sharers", "format": "csv"}, headers=shop.owner)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert 'filename="linli-' in r.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows == [["id", "name", "gmv_yuan", "orders", "new_members", "refund_rate"], [str(sharer_id), "136****0009", "136.00", "2", "2", "0%"]]
+    assert [int(rows[1][0]), int(rows[1][3])] == [screen[0]["id"], screen[0]["orders"]]
+    daily = list(csv.reader(io.StringIO(client.get(f"{base}/export", params={**week, "report": "daily"}, headers=shop.owner).content.decode("utf-8-sig"))))
+    assert daily[1:] == [["2026-11-22", "97.90", "2"], ["2026-11-23", "0.00", "0"], ["2026-11-24", "0.00", "0"], ["2026-11-25", "68.00", "1"], ["2026-11-26", "-10.00", "0"]]
+    x = client.get(f"{base}/export", params={**week, "report": "communities", "format": "xlsx"}, headers=shop.owner)
+    assert x.status_code == 200 and x.headers["content-type"] == exports.XLSX
+    with zipfile.ZipFile(io.BytesIO(x.content)) as book:
+        xml = "".join(book.read(n).decode() for n in book.namelist() if n.startswith("xl/worksheets/") or n == "xl/sharedStrings.xml")
+    assert "云顶华府" in xml and "155.9" in xml
+    other = client.get(f"{base}/export", params={"report": "sharers"}, headers=login(client, "13500000001"))
+    assert other.status_code == 404  # a customer is not staff
+    assert client.get(f"{base}/export", params={"report": "orders"}, headers=shop.owner).status_code == 422

@@ -8,9 +8,10 @@ from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from fastapi import Query
+from fastapi.responses import StreamingResponse
 
-from linli.analytics import member_reads, reads, rules
-from linli.analytics.schemas import ContributionOut, MyDashboardOut, OverviewOut
+from linli.analytics import exports, member_reads, reads, rules
+from linli.analytics.schemas import CohortOut, ContributionOut, MyDashboardOut, OverviewOut
 from linli.identity import service as identity
 from linli.schema import Id
 from linli.web.deps import Now, ReplicaDB, Who
@@ -63,3 +64,23 @@ def my_dashboard(s: ReplicaDB, who: Who, now: Now, merchant_id: Annotated[Id, Qu
     sharer = member_reads.sharer_figures(s, merchant_id, who.member_id, today)
     leader = member_reads.leader_figures(s, merchant_id, who.member_id, today)
     return MyDashboardOut.model_validate({"merchant_id": merchant_id, "week_start": week, "month_start": month, "sharer": asdict(sharer), "leader": asdict(leader) if leader else None})
+
+
+@router.get("/merchants/{mid}/analytics/cohorts", response_model=list[CohortOut], responses=PROBLEMS)
+def cohorts(mid: Id, s: ReplicaDB, who: Who, now: Now, months: Annotated[int, Query(ge=1, le=24)] = 12) -> list[CohortOut]:
+    """First-order cohorts of the last ``months`` months, newest first, with LTV per member
+    after 1, 3, 6 and 12 months (null until that many months have passed)."""
+    return [CohortOut(month=c.month, members=c.members, ltv={str(n): v for n, v in c.ltv.items()}) for c in reads.cohorts(s, who, mid, rules.local_day(now), months)]
+
+
+@router.get("/merchants/{mid}/analytics/export", responses={**PROBLEMS, 200: {"content": {"text/csv": {}, exports.XLSX: {}}}}, response_class=StreamingResponse)
+def export(mid: Id, s: ReplicaDB, who: Who, now: Now, report: Annotated[Literal["daily", "communities", "leaders", "sharers", "cohorts"], Query()],
+           format: Annotated[Literal["csv", "xlsx"], Query()] = "csv", start: From = None, end: To = None, period: Period = None) -> StreamingResponse:
+    """A dashboard table as CSV (streamed) or XLSX, with the numbers the screen shows."""
+    first, last = day_range(start, end, period, now)
+    t = exports.table(s, who, mid, report, first, last, rules.local_day(now))
+    name = f"linli-{mid}-{report}-{first.isoformat()}-{last.isoformat()}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "csv":
+        return StreamingResponse(exports.csv_chunks(t), media_type="text/csv; charset=utf-8", headers=headers)
+    return StreamingResponse(exports.file_chunks(exports.xlsx_path(t)), media_type=exports.XLSX, headers=headers)

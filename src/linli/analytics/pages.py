@@ -34,6 +34,7 @@ error_messages({
 
 PERIODS = {"today": N_("Today"), "7d": N_("Last 7 days"), "30d": N_("Last 30 days")}
 TABLES = {"community": N_("Communities"), "leader": N_("Leaders"), "sharer": N_("Sharers")}
+TABLE_REPORTS = {"community": "communities", "leader": "leaders", "sharer": "sharers"}  # their export's report
 SORT_NAMES = {"gmv": N_("GMV"), "orders": N_("Orders"), "new_members": N_("New members"), "refund_rate_bp": N_("Refund rate")}
 
 
@@ -82,8 +83,10 @@ def dashboard(mid: Id, page: PageDep, s: ReplicaDB, who: ConsoleWho) -> Response
     here = {"period": period} if period else {"from": start.isoformat(), "to": end.isoformat()}
     sort_links = {k: "?" + urlencode({**here, "sort": k}) for k in SORT_NAMES}
     chart = charts.daily_chart(o.series, page._(N_("GMV and orders by day")))
+    cohorts = reads.cohorts(s, who, mid, rules.local_day(page.ctx.now()))
     return page.render("analytics/dashboard.html", status=error.status if error else 200, error=error, view=view, o=o, tables=tables, table_names=TABLES,
-                       periods=PERIODS, period=period, sort=sort, sort_names=SORT_NAMES, sort_links=sort_links, chart=chart)
+                       table_reports=TABLE_REPORTS, periods=PERIODS, period=period, sort=sort, sort_names=SORT_NAMES, sort_links=sort_links, chart=chart,
+                       cohorts=cohorts, ltv_months=reads.LTV_MONTHS)
 
 
 # --- the member's side: the sharer centre's 我的业绩 and the leader desk's figures -----------

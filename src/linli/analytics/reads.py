@@ -18,7 +18,7 @@ Every figure is one of RULES.md's definitions ("Analytics"), for a range of Shan
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
@@ -156,3 +156,48 @@ def contributions(s: Session, who: Principal, merchant_id: int, by: str, start: 
     page = rows[offset:offset + limit]
     names = _named(s, who, merchant_id, by, [c.id for c in page])
     return [Contribution(c.id, names.get(c.id, f"#{c.id}"), c.gmv, c.orders, c.new_members, c.refund_rate_bp) for c in page]
+
+
+# --- first-order cohorts -------------------------------------------------------------------
+
+LTV_MONTHS = (1, 3, 6, 12)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    month: date  # the first day of the month of the members' first paid order
+    members: int
+    ltv: dict[int, int | None]  # n → cumulative net paid per member (fen, rounded half up) after n months; None until n months have passed
+
+
+def cohorts(s: Session, who: Principal, merchant_id: int, today: date, months: int = 12) -> list[Cohort]:
+    """The first-order cohorts of the last ``months`` months (this one included), newest
+    first. Refunds are restated on the order's day, so a late refund lowers its cohort."""
+    identity.require_permission(s, who, merchant_id, Permission.view)
+    this_month = today.replace(day=1)
+    first = rules.add_months(this_month, -(months - 1))
+    sizes: dict[date, int] = {}
+    for day, n in s.execute(select(AnalyticsMember.first_day, func.count()).where(AnalyticsMember.merchant_id == merchant_id, AnalyticsMember.first_day >= first)
+                            .group_by(AnalyticsMember.first_day)):
+        sizes[day.replace(day=1)] = sizes.get(day.replace(day=1), 0) + int(n)
+    net: dict[tuple[date, int], int] = {}  # (cohort month, months after its start, 1-based) → fen
+    q = (select(AnalyticsMember.first_day, AnalyticsMemberDay.day, func.sum(AnalyticsMemberDay.paid - AnalyticsMemberDay.refunded))
+         .join(AnalyticsMemberDay, and_(AnalyticsMemberDay.merchant_id == AnalyticsMember.merchant_id, AnalyticsMemberDay.member_id == AnalyticsMember.member_id))
+         .where(AnalyticsMember.merchant_id == merchant_id, AnalyticsMember.first_day >= first, AnalyticsMemberDay.orders > 0)
+         .group_by(AnalyticsMember.first_day, AnalyticsMemberDay.day))
+    for cohort_day, day, fen in s.execute(q):
+        month = cohort_day.replace(day=1)
+        after = (day.year - month.year) * 12 + day.month - month.month + 1  # spent in the cohort's month n (1: its own month)
+        net[(month, after)] = net.get((month, after), 0) + int(fen or 0)
+    out = []
+    for i in range(months):
+        month = rules.add_months(this_month, -i)
+        size = sizes.get(month, 0)
+        ltv: dict[int, int | None] = {}
+        for n in LTV_MONTHS:
+            if rules.add_months(month, n) > today + timedelta(days=1):
+                ltv[n] = None  # the n months have not passed yet
+            else:
+                ltv[n] = rules.per_member(sum(v for (m, k), v in net.items() if m == month and k <= n), size)
+        out.append(Cohort(month, size, ltv))
+    return out

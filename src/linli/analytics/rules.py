@@ -173,6 +173,13 @@ def bp(numerator: int, denominator: int) -> int:
     return int((Decimal(numerator) * 10000 / Decimal(denominator)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def per_member(fen: int, members: int) -> int:
+    """Fen per member, rounded half up (half a fen away from zero); 0 with no members."""
+    if members <= 0:
+        return 0
+    return int((Decimal(fen) / Decimal(members)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def ratio(numerator: int, denominator: int) -> float:
     """A plain ratio to two decimals (the K-factor and invites per sharer, not money)."""
     if denominator <= 0:

@@ -94,3 +94,9 @@ class MyDashboardOut(Output):
     month_start: date
     sharer: SharerDashboardOut
     leader: LeaderDashboardOut | None  # only for a leader of one of the merchant's communities
+
+
+class CohortOut(Output):
+    month: date  # the first day of the first-order month
+    members: int
+    ltv: dict[str, int | None]  # "1", "3", "6", "12" → fen per member, null until that many months passed
