@@ -76,7 +76,7 @@ def seed_history(db: Database, merchant_id: int, owner_phone: str, now: datetime
                     community.set_home_community(s, m.id, c.id, base)
                     buyers.append(m.id)
         yesterday = []
-        for _ in range(min(len(buyers), rng.randrange(1, 4))):
+        for _ in range(min(len(buyers), rng.randrange(1, 3))):
             buyer = rng.choice(buyers)
             at = base + timedelta(hours=rng.randrange(1, 12), minutes=rng.randrange(60))
             with db.transaction() as s:

@@ -12,6 +12,7 @@ The shop (云顶华府, leader 老李) and one sharer. Day 1 is 2026-11-22 (Asia
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import zipfile
 from datetime import date
@@ -19,7 +20,8 @@ from datetime import date
 from sqlalchemy import text
 
 from linli import events
-from linli.analytics import exports, rebuild
+from linli.analytics import exports, rebuild, rules, service
+from linli.analytics.models import AnalyticsOrder
 from tests.conftest import login, problem_code
 from tests.orders.helpers import buy, make_shop
 from tests.rewards.test_points import _receive, _refund
@@ -106,6 +108,16 @@ def test_a_rebuild_from_the_orders_equals_the_rollups_and_repairs_a_tampered_one
     report = rebuild.rebuild(db, clock(), shop.merchant_id)
     assert len(report.differences) == 1
     assert rebuild.rebuild(db, clock()).differences == []
+    # --from: an order whose refund was never counted (its facts put back as they were paid)
+    # is restated on its own day too, not only on the days from --from on.
+    with db.transaction() as s:  # the refund of B's apples (order 2) as if its event was never handled
+        counted = service.stored_fact(s.get(AnalyticsOrder, 2))
+        before = dataclasses.replace(counted, refunds=())
+        service.apply(s, rules.difference(rules.day_rows(counted), rules.day_rows(before)), rules.difference(rules.member_rows(counted), rules.member_rows(before)))
+        s.execute(text("UPDATE analytics_orders SET refunds = '' WHERE order_id = 2"))
+    assert len(rebuild.rebuild(db, clock(), write=False).differences) == 5  # paid day, received day, refund day; the member day
+    report = rebuild.rebuild(db, clock(), since=date(2026, 11, 24))
+    assert report.differences and rebuild.rebuild(db, clock(), write=False).differences == []
     o = client.get(f"/api/v1/merchants/{shop.merchant_id}/analytics/overview", params={"from": "2026-11-22", "to": "2026-11-22"}, headers=shop.owner).json()
     assert o["gmv"] == 9790
 
@@ -123,6 +135,9 @@ def test_staff_see_only_their_merchant_and_bad_ranges_are_refused(client, db, me
     assert bad.status_code == 422 and problem_code(bad) == "analytics.bad_range"
     assert problem_code(client.get(url, params={"from": "2025-01-01", "to": "2026-11-22"}, headers=shop.owner)) == "analytics.bad_range"
     assert client.get(url, params={"from": "yesterday"}, headers=shop.owner).status_code == 422
+    for far in ({"to": "0001-01-01"}, {"from": "9999-12-31"}, {"from": "1999-12-31", "to": "2000-01-02"}):
+        r = client.get(url, params=far, headers=shop.owner)
+        assert r.status_code == 422 and problem_code(r) == "analytics.bad_range", far
     assert client.get(f"/api/v1/merchants/{shop.merchant_id}/analytics/sharers", params={"sort": "name"}, headers=shop.owner).status_code == 422
 
 
@@ -190,6 +205,14 @@ def test_cohorts_and_exports_show_the_screens_numbers(client, db, merchant, cloc
     with zipfile.ZipFile(io.BytesIO(x.content)) as book:
         xml = "".join(book.read(n).decode() for n in book.namelist() if n.startswith("xl/worksheets/") or n == "xl/sharedStrings.xml")
     assert "云顶华府" in xml and "155.9" in xml
+    # A name is never a formula in the reader's spreadsheet.
+    assert client.patch("/api/v1/me", json={"nickname": "=HYPERLINK(1)"}, headers=shop.leader).status_code == 200
+    leaders = list(csv.reader(io.StringIO(client.get(f"{base}/export", params={**week, "report": "leaders"}, headers=shop.owner).content.decode("utf-8-sig"))))
+    assert leaders[1][1] == "'=HYPERLINK(1)"
+    x = client.get(f"{base}/export", params={**week, "report": "leaders", "format": "xlsx"}, headers=shop.owner)
+    with zipfile.ZipFile(io.BytesIO(x.content)) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet
     other = client.get(f"{base}/export", params={"report": "sharers"}, headers=login(client, "13500000001"))
     assert other.status_code == 404  # a customer is not staff
     assert client.get(f"{base}/export", params={"report": "orders"}, headers=shop.owner).status_code == 422

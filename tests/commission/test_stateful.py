@@ -166,4 +166,4 @@ def make_machine(db):
 
 def test_commission_invariants_hold_under_random_histories(db):
     machine = make_machine(db)
-    run_state_machine_as_test(machine, settings=settings(max_examples=8, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(machine, settings=settings(max_examples=6, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)))

@@ -172,7 +172,7 @@ def test_demo_seeds_once_on_a_fresh_sqlite_file(tmp_path):
         assert len(merchants) == 1
         mid = merchants[0]
         communities = conn.execute(text("SELECT id, leader_member_id FROM communities WHERE merchant_id = :m"), {"m": mid}).all()
-        assert len(communities) == 3
+        assert len(communities) == 4  # three stories' communities and 金色家园's month of history
         for cid, leader in communities:
             assert leader is not None
             points = conn.execute(text("SELECT count(*) FROM pickup_points WHERE community_id = :c AND active"), {"c": cid}).scalar_one()
@@ -180,7 +180,9 @@ def test_demo_seeds_once_on_a_fresh_sqlite_file(tmp_path):
         leader_phones = conn.execute(
             text("SELECT m.phone FROM communities c JOIN members m ON m.id = c.leader_member_id WHERE c.merchant_id = :m ORDER BY m.phone"), {"m": mid}
         ).scalars().all()
-        assert leader_phones == ["13900000001", "13900000002", "13900000003"]
+        assert leader_phones == ["13900000001", "13900000002", "13900000003", "13900000004"]
+        # A month of figures for the dashboard: orders paid on most of its days.
+        assert conn.execute(text("SELECT count(DISTINCT day) FROM analytics_days WHERE merchant_id = :m AND orders > 0"), {"m": mid}).scalar_one() >= 25
         assert conn.execute(text("SELECT count(*) FROM members")).scalar_one() >= 30
         assert conn.execute(text("SELECT count(*) FROM members WHERE phone LIKE '137%'")).scalar_one() >= 30
         staff = dict(conn.execute(text("SELECT m.phone, s.role FROM staff s JOIN members m ON m.id = s.member_id WHERE s.merchant_id = :m"), {"m": mid}).all())
@@ -192,6 +194,9 @@ def test_demo_seeds_once_on_a_fresh_sqlite_file(tmp_path):
     assert second.returncode == 0, second.stdout + second.stderr
     assert "already seeded" in second.stdout
     assert _counts(url) == before
+    # The rollups the handlers kept while seeding equal a rebuild from the orders.
+    check = linli("analytics", "rebuild", "--check", env=env, cwd=tmp_path)
+    assert check.returncode == 0 and "0 differences" in check.stdout, check.stdout + check.stderr
 
 
 def test_db_upgrade_on_postgresql(tmp_path, fresh_pg_database):

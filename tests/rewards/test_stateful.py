@@ -375,4 +375,4 @@ def make_machine(app, client, db, clock):
 
 def test_rewards_invariants_hold_under_random_histories(app, client, db, clock):
     machine = make_machine(app, client, db, clock)
-    run_state_machine_as_test(machine, settings=settings(max_examples=6, stateful_step_count=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(machine, settings=settings(max_examples=4, stateful_step_count=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)))

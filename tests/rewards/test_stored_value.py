@@ -332,16 +332,16 @@ def test_a_top_up_is_paid_on_the_sandbox_payment_sheet(client, db, merchant):
     assert r.status_code == 303 and r.headers["location"] == url
 
 
-def test_the_demo_has_plans_and_a_member_with_stored_value(client, db, clock):
-    from linli import demo, demo_stored_value
+def test_the_demo_has_plans_and_a_member_with_stored_value(demo_world):
+    from linli import demo_stored_value
 
-    info = demo.seed(db, clock.current)
+    client, info = demo_world.client, demo_world.info
     member = login(client, demo_stored_value.TOPPED_UP[0])
     plans = client.get(f"/api/v1/merchants/{info.merchant_id}/topup-plans", headers=member).json()
     assert [(p["pay"], p["bonus"]) for p in plans] == demo_stored_value.PLANS
     w = client.get("/api/v1/me/wallet", params={"merchant_id": info.merchant_id}, headers=member).json()["stored_value"]
     assert (w["principal"], w["bonus"]) == (30_000, 5000)
-    _ledger_ok(db, info.merchant_id)
+    _ledger_ok(demo_world.db, info.merchant_id)
 
 
 # --- found by review: each of these moved money wrongly before its fix ---------------------

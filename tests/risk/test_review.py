@@ -239,4 +239,4 @@ def test_ledger_and_holds_agree_under_random_histories_with_holds_releases_and_c
                 for r in s.scalars(select(CommissionRecord).where(CommissionRecord.state == "held")):
                     assert r.member_id in on_hold, (r.id, r.kind, r.amount)
 
-    run_state_machine_as_test(WithHolds, settings=settings(max_examples=6, stateful_step_count=30, deadline=None, suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(WithHolds, settings=settings(max_examples=4, stateful_step_count=30, deadline=None, suppress_health_check=list(HealthCheck)))

@@ -4,7 +4,7 @@ tables for a range of Shanghai days, read from the rollups on the replica sessio
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Query
@@ -29,8 +29,7 @@ def day_range(start: date | None, end: date | None, period: str | None, now) -> 
     today = rules.local_day(now)
     if period:
         return rules.preset_range(period, today)
-    end = end or (start + timedelta(days=6) if start else today)
-    return start or end - timedelta(days=6), end
+    return reads.asked_range(start, end, today)
 
 
 @router.get("/merchants/{mid}/analytics/overview", response_model=OverviewOut, responses=PROBLEMS)

@@ -2,7 +2,9 @@
 row (UTF-8 with a byte-order mark, so Excel opens the Chinese names), XLSX written by
 XlsxWriter in constant-memory mode (rows go to disk as they are written) and streamed from
 its file. Money is yuan with two decimals (text in CSV, a number formatted 0.00 in XLSX),
-rates are percentages as the screen shows them."""
+rates are percentages as the screen shows them. A name (members choose their nicknames) is
+always text: XLSX cells are written as strings and a CSV cell that a spreadsheet would read
+as a formula is quoted with a leading apostrophe."""
 
 from __future__ import annotations
 
@@ -58,6 +60,9 @@ def table(s: Session, who: Principal, merchant_id: int, report: str, start: date
     return Table(report, ["id", "name", "gmv_yuan", "orders", "new_members", "refund_rate"], rows)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _text(cell: Cell) -> str:
     if cell is None:
         return ""
@@ -65,6 +70,8 @@ def _text(cell: Cell) -> str:
         return format_yuan(cell.fen)
     if isinstance(cell, Percent):
         return f"{cell.bp / 100:g}%"
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell  # a name a member chose, never a formula in the reader's spreadsheet
     return str(cell)
 
 
@@ -97,16 +104,23 @@ def xlsx_path(t: Table) -> str:
                 sheet.write_number(r, c, cell.bp / 10000, rate)
             elif cell is None:
                 sheet.write_blank(r, c, None)
+            elif isinstance(cell, str):
+                sheet.write_string(r, c, cell)  # never a formula, whatever a member named themself
             else:
-                sheet.write(r, c, cell)
+                sheet.write_number(r, c, cell)
     book.close()
     return path
 
 
 def file_chunks(path: str, size: int = 64 * 1024) -> Iterator[bytes]:
-    try:
-        with open(path, "rb") as f:
+    """The file's bytes; it is removed as soon as it is open, so a download broken off
+    (or never started) leaves nothing behind."""
+    f = open(path, "rb")
+    os.unlink(path)
+
+    def chunks() -> Iterator[bytes]:
+        with f:
             while chunk := f.read(size):
                 yield chunk
-    finally:
-        os.unlink(path)
+
+    return chunks()

@@ -98,14 +98,15 @@ def sharer_figures(s: Session, merchant_id: int, member_id: int, today: date, le
     team = referral.team(s, identity.Principal(member_id, "", False), merchant_id, levels)
     tiers = [[member_id]] + team[:levels - 1]  # who brought level n's orders
     direct = team[0] if team else []
-    rows = {m.member_id: m for m in s.scalars(select(AnalyticsMember).where(AnalyticsMember.merchant_id == merchant_id, AnalyticsMember.member_id.in_(direct[:DOWNLINE_SHOWN])))} if direct else {}
+    shown = direct[-DOWNLINE_SHOWN:]  # the latest bindings
+    rows = {m.member_id: m for m in s.scalars(select(AnalyticsMember).where(AnalyticsMember.merchant_id == merchant_id, AnalyticsMember.member_id.in_(shown)))} if direct else {}
     activity = dict((m, (int(n), last)) for m, n, last in s.execute(
         select(AnalyticsMemberDay.member_id, func.sum(AnalyticsMemberDay.orders), func.max(AnalyticsMemberDay.day))
-        .where(AnalyticsMemberDay.merchant_id == merchant_id, AnalyticsMemberDay.member_id.in_(direct[:DOWNLINE_SHOWN]), AnalyticsMemberDay.orders > 0)
+        .where(AnalyticsMemberDay.merchant_id == merchant_id, AnalyticsMemberDay.member_id.in_(shown), AnalyticsMemberDay.orders > 0)
         .group_by(AnalyticsMemberDay.member_id))) if direct else {}
-    phones = {i: mask_phone(m.phone) for i, m in identity.members_by_ids(s, direct[:DOWNLINE_SHOWN]).items()}
+    phones = {i: mask_phone(m.phone) for i, m in identity.members_by_ids(s, shown).items()}
     invitees = [Invitee(i, phones.get(i, "****"), rows[i].joined_day if i in rows else None, activity.get(i, (0, None))[0], activity.get(i, (0, None))[1])
-                for i in reversed(direct[-DOWNLINE_SHOWN:])] if direct else []
+                for i in reversed(shown)]
     return SharerFigures(
         [_sales(s, merchant_id, AnalyticsDay.sharer_id, t, week, today) for t in tiers],
         [_sales(s, merchant_id, AnalyticsDay.sharer_id, t, month, today) for t in tiers],

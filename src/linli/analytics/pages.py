@@ -28,7 +28,7 @@ from linli.web.pages import ConsoleWho, Page, PageDep, error_messages
 router = deps_router(include_in_schema=False)
 
 error_messages({
-    "analytics.bad_range": N_("Choose a range of at most 366 days that starts before it ends."),
+    "analytics.bad_range": N_("Choose a range of at most 366 days between 2000 and 2099 that starts before it ends."),
     "analytics.date_format": N_("Use a date like 2026-11-22."),
 })
 
@@ -60,10 +60,7 @@ def _choice(page: Page) -> tuple[str, date, date, str]:
     sort = q.get("sort") if q.get("sort") in SORT_NAMES else "gmv"
     today = rules.local_day(page.ctx.now())
     if raw_from or raw_to:
-        end = _day(raw_to) if raw_to else today
-        start = _day(raw_from) if raw_from else end
-        reads.check_range(start, end)
-        return "", start, end, sort
+        return "", *reads.asked_range(_day(raw_from) if raw_from else None, _day(raw_to) if raw_to else None, today), sort
     period = q.get("period") if q.get("period") in PERIODS else "7d"
     return period, *rules.preset_range(period, today), sort
 

@@ -63,6 +63,13 @@ def check_range(start: date, end: date) -> None:
         raise Invalid("analytics.bad_range", str(exc)) from None
 
 
+def asked_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    try:
+        return rules.asked_range(start, end, today)
+    except rules.RangeError as exc:
+        raise Invalid("analytics.bad_range", str(exc)) from None
+
+
 def _days(merchant_id: int, start: date, end: date):
     return and_(AnalyticsDay.merchant_id == merchant_id, AnalyticsDay.day >= start, AnalyticsDay.day <= end)
 
@@ -114,7 +121,7 @@ def overview(s: Session, who: Principal, merchant_id: int, start: date, end: dat
 # --- contribution tables ---------------------------------------------------------------------
 
 BY = {"community": AnalyticsDay.community_id, "leader": AnalyticsDay.leader_id, "sharer": AnalyticsDay.sharer_id}
-JOINED_BY = {"community": AnalyticsMember.community_id, "leader": AnalyticsMember.inviter_id, "sharer": AnalyticsMember.inviter_id}
+JOINED_BY = {"community": AnalyticsMember.community_id, "leader": AnalyticsMember.community_id, "sharer": AnalyticsMember.inviter_id}
 SORTS = ("gmv", "orders", "new_members", "refund_rate_bp")
 
 
@@ -146,6 +153,12 @@ def contributions(s: Session, who: Principal, merchant_id: int, by: str, start: 
     jcol = JOINED_BY[by]
     joined = dict(s.execute(select(jcol, func.count()).where(
         AnalyticsMember.merchant_id == merchant_id, AnalyticsMember.joined_day >= start, AnalyticsMember.joined_day <= end, jcol != NONE).group_by(jcol)).all())
+    if by == "leader":  # a leader's new members are those of the communities they lead now (as on the leader desk)
+        led: dict[int, int] = {}
+        for c in community.list_communities(s, who, merchant_id):
+            if c.leader_member_id:
+                led[c.leader_member_id] = led.get(c.leader_member_id, 0) + int(joined.get(c.id, 0))
+        joined = led
     # A leader is one with sales in the range (anyone may have invited someone).
     ids = sorted(set(sums) | (set() if by == "leader" else set(joined)))
     rows = []

@@ -7,7 +7,8 @@ taken from its recorded facts (attribution is recorded once, when the order is f
 counted); an order never counted (paid before analytics was deployed, or its event not
 handled yet) is attributed now. With ``since``, only the rows of days from ``since`` on are
 compared and rewritten (every order is still read: a refund today can belong to an older
-order). Arrivals (bindings, community choices) are events, not orders: they are kept, and
+order); an order whose facts changed (or that was never counted) has its change on the days
+before ``since`` applied as a restatement would, so no day and no stored fact disagree. Arrivals (bindings, community choices) are events, not orders: they are kept, and
 each member's firsts are recomputed from the orders.
 
 One transaction per merchant, holding the merchant's analytics row exclusively, so no
@@ -82,6 +83,8 @@ def rebuild_merchant(s: Session, merchant_id: int, since: date | None, report: R
     s.execute(select(AnalyticsMerchant.merchant_id).where(AnalyticsMerchant.merchant_id == merchant_id).with_for_update())
     days: dict = {}
     members: dict = {}
+    before_days: dict = {}
+    before_members: dict = {}
     firsts: dict[int, rules.Firsts] = {}
     after = 0
     while page := orders.paid_orders_page(s, merchant_id, after):
@@ -95,6 +98,12 @@ def rebuild_merchant(s: Session, merchant_id: int, since: date | None, report: R
             rules.add_rows(members, rules.member_rows(f))
             firsts.setdefault(o.member_id, rules.Firsts()).see(f)
             values = service.fact_values(f)
+            stored = service.stored_fact(row) if row is not None and row.counted else None
+            if since is not None and stored != f:
+                # The days before ``since`` are not rewritten: they take this order's change
+                # the way a restatement would, so its stored facts and every day agree.
+                rules.add_rows(before_days, {k: v for k, v in rules.difference(rules.day_rows(stored) if stored else {}, rules.day_rows(f)).items() if k[1] < since})
+                rules.add_rows(before_members, {k: v for k, v in rules.difference(rules.member_rows(stored) if stored else {}, rules.member_rows(f)).items() if k[2] < since})
             if row is None:
                 s.execute(insert_ignore(s, AnalyticsOrder, {**values, "counted": True}, ["order_id"]))
             elif service.stored_fact(row) != f or not row.counted:
@@ -106,6 +115,9 @@ def rebuild_merchant(s: Session, merchant_id: int, since: date | None, report: R
     members = {k: v for k, v in members.items() if any(v.values()) and (since is None or k[2] >= since)}
     _compare("analytics_days", _kept(s, AnalyticsDay, _DAY_COLS, rules.DAY_FIELDS, merchant_id, since), days, report.differences)
     _compare("analytics_member_days", _kept(s, AnalyticsMemberDay, _MEMBER_COLS, rules.MEMBER_FIELDS, merchant_id, since), members, report.differences)
+    for key, sums in sorted(before_days.items()):
+        report.differences.append(f"analytics_days {tuple(str(k) for k in key)}: before --from, orders say {sums} more")
+    service.apply(s, before_days, before_members)
     _write(s, AnalyticsDay, _DAY_COLS, merchant_id, since, days)
     _write(s, AnalyticsMemberDay, _MEMBER_COLS, merchant_id, since, members)
     _refresh_members(s, merchant_id, firsts, report.differences)

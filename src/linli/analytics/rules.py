@@ -223,7 +223,12 @@ class RangeError(ValueError):
     """A range of days a dashboard cannot show."""
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def check_range(start: date, end: date) -> None:
+    if not (FIRST_DAY <= start and end <= LAST_DAY):
+        raise RangeError(f"Days from {FIRST_DAY} to {LAST_DAY} only.")
     if start > end:
         raise RangeError("The range starts after it ends.")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
@@ -231,6 +236,18 @@ def check_range(start: date, end: date) -> None:
 
 
 PRESETS = {"today": 1, "7d": 7, "30d": 30}
+
+
+def asked_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """From/to as asked, each defaulting around the other (a week), else the week to today;
+    checked."""
+    for day in (start, end):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise RangeError(f"Days from {FIRST_DAY} to {LAST_DAY} only.")
+    end = end or (start + timedelta(days=6) if start else today)
+    start = start or end - timedelta(days=6)
+    check_range(start, end)
+    return start, end
 
 
 def preset_range(preset: str, today: date) -> tuple[date, date]:

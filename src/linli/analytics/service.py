@@ -124,17 +124,21 @@ def refresh_firsts(s: Session, m: AnalyticsMember) -> None:
 
 def restate_order(s: Session, order_id: int) -> None:
     """Count the order as it is now: what its previous facts put in the rollups is taken
-    back, what its facts are now is put in. Unpaid orders count for nothing."""
+    back, what its facts are now is put in. Unpaid orders count for nothing. The locks come
+    before the order is read (its merchant and buyer never change), so of two restatements
+    of one order the later one reads what the earlier one committed."""
+    buyer = orders.buyer_of(s, order_id)
+    if buyer is None:
+        return
+    _share_merchant(s, buyer.merchant_id)
+    member = _member_row(s, buyer.merchant_id, buyer.member_id)
+    row = s.get(AnalyticsOrder, order_id, with_for_update=True, populate_existing=True)
     order = orders.paid_order(s, order_id)
     if order is None:
         return
-    _share_merchant(s, order.merchant_id)
-    member = _member_row(s, order.merchant_id, order.member_id)
-    row = s.get(AnalyticsOrder, order_id, with_for_update=True, populate_existing=True)
     if row is None:
         sharer, leader, attributed = attribution(s, order)
-        new = fact_of(order, sharer, leader, attributed)
-        s.execute(insert_ignore(s, AnalyticsOrder, {**fact_values(new), "counted": False}, ["order_id"]))
+        s.execute(insert_ignore(s, AnalyticsOrder, {**fact_values(fact_of(order, sharer, leader, attributed)), "counted": False}, ["order_id"]))
         row = s.get(AnalyticsOrder, order_id, with_for_update=True, populate_existing=True)
     new = fact_of(order, row.sharer_id, row.leader_id, row.attributed)  # who brought it stays as first recorded
     old = stored_fact(row) if row.counted else None
