@@ -1,5 +1,5 @@
 """Rebuild equals incremental: Hypothesis histories of bindings, orders, receipts,
-refunds (before and after receipt), clock jumps across days and events delivered again,
+refunds (before and after receipt; a buyer's and the system's own), clock jumps across days and events delivered again,
 through the real app on SQLite and PostgreSQL. After every step the rollups the handlers
 kept equal a rebuild from the orders (``linli analytics rebuild --check`` finds nothing), and
 the overview's GMV and orders equal what the model paid and refunded."""
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from linli import events
 from linli.analytics import rebuild, service
+from linli.orders import service as orders
 from tests.conftest import ADMIN, _wipe, login
 from tests.orders.helpers import buy, make_shop
 from tests.rewards.test_points import _receive
@@ -73,6 +74,22 @@ class History:
         self.refunded += amount
         x["o"] = self.client.get(f"/api/v1/orders/{x['o']['id']}", headers=x["buyer"]).json()
 
+    def rebate(self, n: int, part: int) -> None:
+        """The system's own refund (a threshold rebate): money back, not a buyer's refund."""
+        open_ = [x for x in self.orders if x["refunded"] < x["o"]["total_paid"] and x["o"]["status"] != "cancelled"]
+        if not open_:
+            return
+        x = open_[n % len(open_)]
+        amount = max(1, (x["o"]["total_paid"] - x["refunded"]) * part // 200)
+        with self.db.transaction() as s:
+            case = orders.system_refund(s, x["o"]["id"], amount, "满额返现", self.clock())
+        events.drain(self.db)
+        if case is None:  # nothing the system may refund in this state
+            return
+        x["refunded"] += case.amount
+        self.refunded += case.amount
+        x["o"] = self.client.get(f"/api/v1/orders/{x['o']['id']}", headers=x["buyer"]).json()
+
     def wait(self, _: int, hours: int) -> None:
         self.clock.advance(hours=hours % 40 + 1)  # often across a Shanghai midnight
 
@@ -92,7 +109,8 @@ class History:
         assert (o["gmv"], o["orders"]) == (self.paid - self.refunded, len(self.orders))
 
 
-STEPS = st.lists(st.tuples(st.sampled_from(["buy", "buy", "receive", "refund", "refund", "wait", "again", "join"]), st.integers(0, 99), st.integers(1, 100)), min_size=10, max_size=14)
+STEPS = st.lists(st.tuples(st.sampled_from(["buy", "buy", "receive", "refund", "refund", "rebate", "wait", "again", "join"]), st.integers(0, 99), st.integers(1, 100)),
+                 min_size=10, max_size=14)
 
 
 @settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))

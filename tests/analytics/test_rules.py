@@ -18,18 +18,18 @@ def fact(order_id=1, member_id=7, *, paid=6800, paid_day=D0, received_day=None, 
 
 
 def test_an_order_paid_received_and_refunded_late_books_the_refund_on_both_days():
-    f = fact(paid_day=D0, received_day=D0 + timedelta(days=1), refunds=[(D0 + timedelta(days=5), 1000)], sharer=4, attributed=True)
+    f = fact(paid_day=D0, received_day=D0 + timedelta(days=1), refunds=[(D0 + timedelta(days=5), 1000, False)], sharer=4, attributed=True)
     rows = rules.day_rows(f)
     paid_key, received_key, refund_key = ((1, D0 + timedelta(days=n), 3, 9, 4, 0) for n in (0, 1, 5))
     # Finance: the sale on the day it was paid, the refund on the day it was paid back.
-    assert rows[paid_key] == {"orders": 1, "gmv": 6800, "refunded_of_day": 1000, "refund_orders": 1}
+    assert rows[paid_key] == {"orders": 1, "gmv": 6800, "refunded_of_day": 1000, "buyer_refunded_of_day": 1000, "refund_orders": 1}
     assert rows[refund_key] == {"refunds": 1000}
     # The order's own days are restated: its received day counts what is left of it.
     assert rows[received_key] == {"received_orders": 1, "received_net": 5800, "received_attributed_net": 5800}
     assert rules.member_rows(f) == {(1, 7, D0): {"orders": 1, "paid": 6800, "refunded": 1000}, (1, 7, D0 + timedelta(days=1)): {"received_orders": 1}}
 
 
-refund = st.tuples(st.integers(0, 30).map(lambda n: D0 + timedelta(days=n)), st.integers(1, 3000))
+refund = st.tuples(st.integers(0, 30).map(lambda n: D0 + timedelta(days=n)), st.integers(1, 3000), st.booleans())
 facts = st.builds(lambda paid, rec, refs, attributed: fact(paid=paid, received_day=None if rec is None else D0 + timedelta(days=rec), refunds=refs, sharer=4 if attributed else 0, attributed=attributed),
                   st.integers(0, 20000), st.none() | st.integers(0, 30), st.lists(refund, max_size=3), st.booleans())
 
@@ -49,6 +49,16 @@ def test_restating_an_order_through_its_states_leaves_exactly_its_last_contribut
     assert {k: v for k, v in held.items() if v} == {k: v for k, v in rules.day_rows(states[-1]).items() if v}
     # The same facts twice: nothing to change.
     assert rules.difference(rules.day_rows(states[-1]), rules.day_rows(states[-1])) == {}
+
+
+def test_a_campaigns_own_refund_is_money_back_but_not_a_buyers_refund():
+    """A threshold rebate (the system's refund) lowers GMV and the order's net like any refund,
+    but not the refund rate: no buyer asked for their money back."""
+    rebate = fact(paid_day=D0, refunds=[(D0 + timedelta(days=2), 500, True)])
+    rows = rules.day_rows(rebate)
+    assert rows[(1, D0, 3, 9, 0, 0)] == {"orders": 1, "gmv": 6800, "refunded_of_day": 500}
+    assert rows[(1, D0 + timedelta(days=2), 3, 9, 0, 0)] == {"refunds": 500}
+    assert (rebate.refunded, rebate.buyer_refunded) == (500, 0)
 
 
 def test_ratios_are_basis_points_rounded_half_up_and_zero_over_nothing():

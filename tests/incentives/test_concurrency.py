@@ -41,23 +41,23 @@ def _run_together(db, name: str, held: list) -> None:
     together(len(rows), handle)
 
 
-def test_the_monthly_cap_holds_under_50_concurrent_qualifying_orders(client, db, merchant, clock, monkeypatch):
-    p = setup(client, merchant, clock, monthly_cap=20)
+def test_the_monthly_cap_holds_under_30_concurrent_qualifying_orders(client, db, merchant, clock, monkeypatch):
+    p = setup(client, merchant, clock, monthly_cap=12)
     held = _hold(monkeypatch, "order.received")
-    for i in range(50):
+    for i in range(30):
         first_order(client, db, p, friend(client, db, p, i))
     assert referrals(db) == []
     _run_together(db, "order.received", held)
     states = [(s, why) for _, s, why in referrals(db)]
-    assert len(states) == 50
-    assert states.count(("pending", None)) == 20 and states.count(("voided", "monthly_cap")) == 30
+    assert len(states) == 30
+    assert states.count(("pending", None)) == 12 and states.count(("voided", "monthly_cap")) == 18
     with db.transaction() as s:
-        assert s.scalars(select(ProgrammeCap.qty)).all() == [20]
+        assert s.scalars(select(ProgrammeCap.qty)).all() == [12]
     monkeypatch.undo()
     _complete(db, clock)
     with db.transaction() as s:
         inviter_gifts = s.scalar(select(func.count()).select_from(ProgrammeReward).where(ProgrammeReward.side == "inviter", ProgrammeReward.milestone_id.is_(None)))
-        assert inviter_gifts == 20
+        assert inviter_gifts == 12
         assert ledger.check(s) == []
 
 

@@ -215,7 +215,10 @@ class Workers:
         return proc
 
     def stop(self, proc: subprocess.Popen) -> int:
-        """SIGTERM, then wait for a clean exit."""
+        """SIGTERM once the worker has started (a loaded machine may still be importing the
+        second one when the first has handled everything), then wait for a clean exit."""
+        log = next(path for p, path in self.procs if p is proc)
+        wait_until(lambda: b"worker started" in log.read_bytes() or proc.poll() is not None, what=f"worker {proc.pid} to start", procs=[])
         proc.send_signal(signal.SIGTERM)
         try:
             return proc.wait(timeout=DEADLINE)

@@ -51,7 +51,8 @@ class AnalyticsOrder(Base):
     paid_day: Mapped[date] = mapped_column(Date)
     paid: Mapped[int] = mapped_column(Integer)
     received_day: Mapped[date | None] = mapped_column(Date, nullable=True)
-    refunds: Mapped[str] = mapped_column(Text, default="")  # "YYYY-MM-DD:fen;…", oldest first
+    refunds: Mapped[str] = mapped_column(Text, default="")  # "YYYY-MM-DD:fen[:s];…", oldest first (":s": the system's own refund)
+    via_code: Mapped[bool] = mapped_column(Boolean, default=False)  # through the sharer's own code
     counted: Mapped[bool] = mapped_column(Boolean, default=False)  # these facts are in the rollups
 
 
@@ -71,9 +72,11 @@ class AnalyticsDay(Base):
     sharer_id: Mapped[int] = mapped_column(BigId)
     campaign_id: Mapped[int] = mapped_column(BigId)
     orders: Mapped[int] = mapped_column(Integer, **_SUM)
+    code_orders: Mapped[int] = mapped_column(Integer, **_SUM)  # of them, through the sharer's own code
     gmv: Mapped[int] = mapped_column(Integer, **_SUM)
     refunds: Mapped[int] = mapped_column(Integer, **_SUM)
     refunded_of_day: Mapped[int] = mapped_column(Integer, **_SUM)
+    buyer_refunded_of_day: Mapped[int] = mapped_column(Integer, **_SUM)  # of it, what buyers asked back
     refund_orders: Mapped[int] = mapped_column(Integer, **_SUM)
     received_orders: Mapped[int] = mapped_column(Integer, **_SUM)
     received_net: Mapped[int] = mapped_column(Integer, **_SUM)

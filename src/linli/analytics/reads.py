@@ -9,10 +9,12 @@ Every figure is one of RULES.md's definitions ("Analytics"), for a range of Shan
 - distribution share: received orders' net paid brought by someone else ÷ all of it, by day
   of receipt (restated by later refunds);
 - K-factor: new members whose first received order (in the range) someone else brought ÷
-  members whose code was used in the range (a member bound through it, or an order it brought);
+  members whose code was used in the range (a member bound through it, or an order came
+  through it — an order through a binding alone uses no code);
 - repurchase 30 / 90 days: of the customers with a received order in the window ending on
   ``end``, those with two or more;
-- refund rate: refunded ÷ paid of the orders paid in the range (restated on the order's day).
+- refund rate: what buyers asked back ÷ paid, of the orders paid in the range (restated on
+  the order's day; a campaign's own refunds are not a buyer's: ``rules``).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def repurchase_bp(s: Session, merchant_id: int, end: date, days: int) -> int:
 def k_factor(s: Session, merchant_id: int, start: date, end: date) -> KFactor:
     code_days = and_(AnalyticsCodeDay.merchant_id == merchant_id, AnalyticsCodeDay.day >= start, AnalyticsCodeDay.day <= end)
     sharers = set(s.scalars(select(AnalyticsCodeDay.sharer_id).where(code_days, AnalyticsCodeDay.invites > 0).distinct()))
-    sharers |= set(s.scalars(select(AnalyticsDay.sharer_id).where(_days(merchant_id, start, end), AnalyticsDay.sharer_id != NONE, AnalyticsDay.orders > 0).distinct()))
+    sharers |= set(s.scalars(select(AnalyticsDay.sharer_id).where(_days(merchant_id, start, end), AnalyticsDay.sharer_id != NONE, AnalyticsDay.code_orders > 0).distinct()))
     invites = s.scalar(select(_sum(AnalyticsCodeDay.invites)).where(code_days))
     converted = s.scalar(select(func.count()).select_from(AnalyticsMember).where(
         AnalyticsMember.merchant_id == merchant_id, AnalyticsMember.first_received_day >= start, AnalyticsMember.first_received_day <= end,
@@ -102,8 +104,8 @@ def overview(s: Session, who: Principal, merchant_id: int, start: date, end: dat
     identity.require_permission(s, who, merchant_id, Permission.view)
     check_range(start, end)
     where = _days(merchant_id, start, end)
-    orders, gmv, refunds, refunded_of_day, received_net, received_attributed = s.execute(select(
-        _sum(AnalyticsDay.orders), _sum(AnalyticsDay.gmv), _sum(AnalyticsDay.refunds), _sum(AnalyticsDay.refunded_of_day),
+    orders, gmv, refunds, asked_back, received_net, received_attributed = s.execute(select(
+        _sum(AnalyticsDay.orders), _sum(AnalyticsDay.gmv), _sum(AnalyticsDay.refunds), _sum(AnalyticsDay.buyer_refunded_of_day),
         _sum(AnalyticsDay.received_net), _sum(AnalyticsDay.received_attributed_net)).where(where)).one()
     by_day = {d: (int(g) - int(r), int(n)) for d, g, r, n in s.execute(
         select(AnalyticsDay.day, _sum(AnalyticsDay.gmv), _sum(AnalyticsDay.refunds), _sum(AnalyticsDay.orders)).where(where).group_by(AnalyticsDay.day))}
@@ -114,7 +116,7 @@ def overview(s: Session, who: Principal, merchant_id: int, start: date, end: dat
     return Overview(
         start, end, int(gmv) - int(refunds), int(orders), int(customers), int(new_members), rules.bp(int(received_attributed), int(received_net)),
         k_factor(s, merchant_id, start, end), repurchase_bp(s, merchant_id, end, 30), repurchase_bp(s, merchant_id, end, 90),
-        rules.bp(int(refunded_of_day), int(gmv)), [DayPoint(d, *by_day.get(d, (0, 0))) for d in rules.days_between(start, end)],
+        rules.bp(int(asked_back), int(gmv)), [DayPoint(d, *by_day.get(d, (0, 0))) for d in rules.days_between(start, end)],
     )
 
 
@@ -147,7 +149,7 @@ def contributions(s: Session, who: Principal, merchant_id: int, by: str, start: 
     identity.require_permission(s, who, merchant_id, Permission.view)
     check_range(start, end)
     col = BY[by]
-    q: Select = (select(col, _sum(AnalyticsDay.gmv), _sum(AnalyticsDay.refunds), _sum(AnalyticsDay.orders), _sum(AnalyticsDay.refunded_of_day))
+    q: Select = (select(col, _sum(AnalyticsDay.gmv), _sum(AnalyticsDay.refunds), _sum(AnalyticsDay.orders), _sum(AnalyticsDay.buyer_refunded_of_day))
                  .where(_days(merchant_id, start, end), col != NONE).group_by(col))
     sums = {i: (int(g), int(r), int(n), int(rd)) for i, g, r, n, rd in s.execute(q)}
     jcol = JOINED_BY[by]

@@ -92,8 +92,7 @@ def rebuild_merchant(s: Session, merchant_id: int, since: date | None, report: R
         recorded = {r.order_id: r for r in s.scalars(select(AnalyticsOrder).where(AnalyticsOrder.order_id.in_([o.order_id for o in page])))}
         for o in page:
             row = recorded.get(o.order_id)
-            who = (row.sharer_id, row.leader_id, row.attributed) if row is not None else service.attribution(s, o)
-            f = service.fact_of(o, *who)
+            f = service.fact_of(o, service.recorded(row) if row is not None else service.attribution(s, o))
             rules.add_rows(days, rules.day_rows(f))
             rules.add_rows(members, rules.member_rows(f))
             firsts.setdefault(o.member_id, rules.Firsts()).see(f)

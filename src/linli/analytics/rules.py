@@ -11,7 +11,10 @@ Days are Asia/Shanghai calendar days. Two views of a refund, as RULES.md says:
 - finance books it on the day it was paid back (``refunds`` of that day), so a day's GMV
   once shown only changes by what happened that day;
 - cohort and rate figures restate the order's own day (``refunded_of_day`` and the member
-  day's ``refunded``), so a late refund lowers the period the order belongs to.
+  day's ``refunded``), so a late refund lowers the period the order belongs to. The refund
+  rate counts what buyers asked back (``buyer_refunded_of_day``, ``refund_orders``): a
+  campaign's own refunds — a threshold rebate, a failed team, a leader's free order — are
+  money going back, not unhappy buyers (risk counts a sharer's refund rate the same way).
 
 Dimensions a day row is keyed by (0 for none): community, leader, sharer (the member who
 brought the order: level 1 of its attribution, the code it came with or the buyer's
@@ -31,7 +34,7 @@ NONE = 0  # the dimension value of "no community / leader / sharer / campaign"
 MAX_RANGE_DAYS = 366
 
 # Columns of a day row and of a member day row (every one a sum: fen or a count).
-DAY_FIELDS = ("orders", "gmv", "refunds", "refunded_of_day", "refund_orders", "received_orders", "received_net", "received_attributed_net")
+DAY_FIELDS = ("orders", "code_orders", "gmv", "refunds", "refunded_of_day", "buyer_refunded_of_day", "refund_orders", "received_orders", "received_net", "received_attributed_net")
 MEMBER_FIELDS = ("orders", "paid", "refunded", "received_orders")
 
 DayKey = tuple[int, date, int, int, int, int]  # merchant, day, community, leader, sharer, campaign
@@ -58,11 +61,17 @@ class OrderFact:
     paid_day: date
     paid: int
     received_day: date | None
-    refunds: tuple[tuple[date, int], ...]  # (day paid back, fen)
+    refunds: tuple[tuple[date, int, bool], ...]  # (day paid back, fen, the system's own: a campaign's rebate, a failed team, a free order)
+    via_code: bool = False  # it came through the sharer's own code (not only their binding): the code was used
 
     @property
     def refunded(self) -> int:
-        return sum(a for _, a in self.refunds)
+        return sum(a for _, a, _ in self.refunds)
+
+    @property
+    def buyer_refunded(self) -> int:
+        """What buyers asked back (the refund rate's), not the campaigns' own refunds."""
+        return sum(a for _, a, by_system in self.refunds if not by_system)
 
 
 def _add(rows: dict, key, **sums: int) -> None:
@@ -79,9 +88,9 @@ def day_rows(f: OrderFact) -> dict[DayKey, Sums]:
     def key(day: date) -> DayKey:
         return (f.merchant_id, day, f.community_id, f.leader_id, f.sharer_id, f.campaign_id)
 
-    refunded = f.refunded
-    _add(rows, key(f.paid_day), orders=1, gmv=f.paid, refunded_of_day=refunded, refund_orders=1 if refunded else 0)
-    for day, amount in f.refunds:
+    refunded, asked = f.refunded, f.buyer_refunded
+    _add(rows, key(f.paid_day), orders=1, code_orders=1 if f.via_code else 0, gmv=f.paid, refunded_of_day=refunded, buyer_refunded_of_day=asked, refund_orders=1 if asked else 0)
+    for day, amount, _ in f.refunds:
         _add(rows, key(day), refunds=amount)
     if f.received_day is not None:
         net = f.paid - refunded

@@ -10,6 +10,7 @@ SQLite runs one writer at a time and needs none of it."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select, update
@@ -22,6 +23,7 @@ from linli.analytics.rules import NONE, OrderFact
 from linli.community import service as community
 from linli.db import insert_ignore
 from linli.orders import service as orders
+from linli.referral import rules as referral_rules
 from linli.referral import service as referral
 
 _DAY_KEY = ("merchant_id", "day", "community_id", "leader_id", "sharer_id", "campaign_id")
@@ -31,50 +33,64 @@ _MEMBER_KEY = ("merchant_id", "member_id", "day")
 # --- facts --------------------------------------------------------------------------------
 
 
-def attribution(s: Session, order: orders.PaidOrder) -> tuple[int, int, bool]:
-    """(sharer, leader, attributed) of an order as it is paid: the sharer is level 1 of its
-    attribution (the code it came with, else the buyer's binding; never the buyer), the
-    leader the one whose campaign code it came through, else its community's."""
+@dataclass(frozen=True)
+class Attribution:
+    sharer: int  # level 1 of the order's attribution (never the buyer), NONE if nobody
+    leader: int
+    attributed: bool  # another member brought it (a sharer, or a leader's campaign code)
+    via_code: bool  # through the sharer's own code, not only their binding
+
+
+def attribution(s: Session, order: orders.PaidOrder) -> Attribution:
+    """Who brought an order as it is paid: the sharer is level 1 of its attribution (the code
+    it came with, else the buyer's binding; never the buyer), the leader the one whose
+    campaign code it came through, else its community's."""
     chain = referral.attribution_chain(s, order.merchant_id, order.member_id, order.invite_code, 1, False)
     sharer = chain[0].member_id if chain and chain[0].member_id != order.member_id else NONE
+    code = referral_rules.normalise_code(order.invite_code)
+    via_code = bool(sharer and code and referral.personal_code_owners(s, order.merchant_id, [code]).get(code) == sharer)
     code_leader = referral.campaign_leader(s, order.merchant_id, order.invite_code, order.campaign_id)
     if code_leader == order.member_id:
         code_leader = None
     leader = code_leader
     if leader is None and order.community_id:
         leader = community.public_community(s, order.community_id).leader_member_id
-    return sharer, leader or NONE, bool(sharer or code_leader)
+    return Attribution(sharer, leader or NONE, bool(sharer or code_leader), via_code)
 
 
-def _refunds_text(refunds: Iterable[tuple[date, int]]) -> str:
-    return ";".join(f"{d.isoformat()}:{a}" for d, a in refunds)
+def recorded(row: AnalyticsOrder) -> Attribution:
+    return Attribution(row.sharer_id, row.leader_id, row.attributed, row.via_code)
 
 
-def _refunds_of(text: str) -> tuple[tuple[date, int], ...]:
+def _refunds_text(refunds: Iterable[tuple[date, int, bool]]) -> str:
+    return ";".join(f"{d.isoformat()}:{a}{':s' if by_system else ''}" for d, a, by_system in refunds)
+
+
+def _refunds_of(text: str) -> tuple[tuple[date, int, bool], ...]:
     out = []
     for part in filter(None, text.split(";")):
-        day, _, amount = part.partition(":")
-        out.append((date.fromisoformat(day), int(amount)))
+        day, amount, *system = part.split(":")
+        out.append((date.fromisoformat(day), int(amount), bool(system)))
     return tuple(out)
 
 
-def fact_of(order: orders.PaidOrder, sharer: int, leader: int, attributed: bool) -> OrderFact:
+def fact_of(order: orders.PaidOrder, who: Attribution) -> OrderFact:
     return OrderFact(
-        order.merchant_id, order.order_id, order.member_id, order.community_id or NONE, leader, sharer, order.campaign_id or NONE, attributed,
+        order.merchant_id, order.order_id, order.member_id, order.community_id or NONE, who.leader, who.sharer, order.campaign_id or NONE, who.attributed,
         rules.local_day(order.paid_at), order.total_paid, rules.local_day(order.received_at) if order.received_at else None,
-        tuple((rules.local_day(at), amount) for at, amount in order.refunds),
+        tuple((rules.local_day(at), amount, by_system) for at, amount, by_system in order.refunds), who.via_code,
     )
 
 
 def stored_fact(row: AnalyticsOrder) -> OrderFact:
     return OrderFact(row.merchant_id, row.order_id, row.member_id, row.community_id, row.leader_id, row.sharer_id, row.campaign_id, row.attributed,
-                     row.paid_day, row.paid, row.received_day, _refunds_of(row.refunds))
+                     row.paid_day, row.paid, row.received_day, _refunds_of(row.refunds), row.via_code)
 
 
 def fact_values(f: OrderFact) -> dict:
     return {"order_id": f.order_id, "merchant_id": f.merchant_id, "member_id": f.member_id, "community_id": f.community_id, "leader_id": f.leader_id,
             "sharer_id": f.sharer_id, "campaign_id": f.campaign_id, "attributed": f.attributed, "paid_day": f.paid_day, "paid": f.paid,
-            "received_day": f.received_day, "refunds": _refunds_text(f.refunds)}
+            "received_day": f.received_day, "refunds": _refunds_text(f.refunds), "via_code": f.via_code}
 
 
 # --- rollup rows -------------------------------------------------------------------------
@@ -137,10 +153,9 @@ def restate_order(s: Session, order_id: int) -> None:
     if order is None:
         return
     if row is None:
-        sharer, leader, attributed = attribution(s, order)
-        s.execute(insert_ignore(s, AnalyticsOrder, {**fact_values(fact_of(order, sharer, leader, attributed)), "counted": False}, ["order_id"]))
+        s.execute(insert_ignore(s, AnalyticsOrder, {**fact_values(fact_of(order, attribution(s, order))), "counted": False}, ["order_id"]))
         row = s.get(AnalyticsOrder, order_id, with_for_update=True, populate_existing=True)
-    new = fact_of(order, row.sharer_id, row.leader_id, row.attributed)  # who brought it stays as first recorded
+    new = fact_of(order, recorded(row))  # who brought it stays as first recorded
     old = stored_fact(row) if row.counted else None
     days = rules.difference(rules.day_rows(old) if old else {}, rules.day_rows(new))
     members = rules.difference(rules.member_rows(old) if old else {}, rules.member_rows(new))

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -145,6 +146,8 @@ class RefundCase(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A refund the system decided (a campaign's rebate, a failed team, a free order), not one a buyer asked for.
+    by_system: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class RefundCaseLine(Base):

@@ -196,7 +196,8 @@ def system_refund(s: Session, order_id: int, amount: int | None, reason: str, no
             update(OrderLine).where(OrderLine.id == ln.id, OrderLine.paid - OrderLine.refunded - OrderLine.refund_reserved >= part).values(refund_reserved=OrderLine.refund_reserved + part)
         ).rowcount != 1:
             raise Conflict("refund.exceeds_paid", "The order changed meanwhile; try again.", line_id=ln.id)
-    case = RefundCase(merchant_id=o.merchant_id, order_id=o.id, member_id=o.member_id, status="requested", amount=want, reason=reason[:200], photos=[], auto_approved=True, created_at=now)
+    case = RefundCase(merchant_id=o.merchant_id, order_id=o.id, member_id=o.member_id, status="requested", amount=want, reason=reason[:200], photos=[], auto_approved=True,
+                      by_system=True, created_at=now)
     s.add(case)
     s.flush()
     s.add_all([RefundCaseLine(case_id=case.id, merchant_id=case.merchant_id, line_id=ln.id, amount=part) for ln, part in zip(lines, parts) if part])

@@ -27,7 +27,7 @@ class PaidOrder:
     total_paid: int  # fen, every line's paid (stored value included)
     paid_at: datetime
     received_at: datetime | None
-    refunds: tuple[tuple[datetime, int], ...]  # (paid back at, fen) of each refunded case, oldest first
+    refunds: tuple[tuple[datetime, int, bool], ...]  # (paid back at, fen, decided by the system) of each refunded case, oldest first
 
 
 _COLUMNS = (Order.id, Order.merchant_id, Order.member_id, Order.community_id, Order.campaign_id, Order.invite_code, Order.total_paid, Order.paid_at, Order.received_at)
@@ -35,13 +35,13 @@ _COLUMNS = (Order.id, Order.merchant_id, Order.member_id, Order.community_id, Or
 
 def _with_refunds(s: Session, rows) -> list[PaidOrder]:
     rows = list(rows)
-    refunds: dict[int, list[tuple[datetime, int]]] = {}
+    refunds: dict[int, list[tuple[datetime, int, bool]]] = {}
     if rows:
-        q = (select(RefundCase.order_id, RefundCase.refunded_at, RefundCase.amount)
+        q = (select(RefundCase.order_id, RefundCase.refunded_at, RefundCase.amount, RefundCase.by_system)
              .where(RefundCase.order_id.in_([r[0] for r in rows]), RefundCase.status == "refunded", RefundCase.refunded_at.is_not(None))
              .order_by(RefundCase.order_id, RefundCase.refunded_at, RefundCase.id))
-        for oid, at, amount in s.execute(q):
-            refunds.setdefault(oid, []).append((at, int(amount)))
+        for oid, at, amount, by_system in s.execute(q):
+            refunds.setdefault(oid, []).append((at, int(amount), bool(by_system)))
     return [PaidOrder(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), r[7], r[8], tuple(refunds.get(r[0], ()))) for r in rows]
 
 
