@@ -25,15 +25,13 @@ _databases: dict[str, Database] = {}
 _tmp = tempfile.mkdtemp(prefix="linli-tests-")
 
 
-def _database(backend: str, name: str = "test") -> Database:
-    """This worker's database of ``backend``: ``test`` (wiped before every test) or another
-    ``name`` (the seeded demo, kept for the worker's run)."""
-    key = f"{backend}:{name}"
-    if key not in _databases:
+def _database(backend: str) -> Database:
+    """This worker's test database of ``backend``, wiped before every test."""
+    if backend not in _databases:
         if backend == "sqlite":
-            url = f"sqlite:///{_tmp}/{name}.db"
+            url = f"sqlite:///{_tmp}/test.db"
         else:
-            url = _worker_database(Settings(database_url=service_url("postgresql", 5432)).database_url, "" if name == "test" else f"_{name}")
+            url = _worker_database(Settings(database_url=service_url("postgresql", 5432)).database_url)
         db = Database(url)
         domains.bootstrap(Settings(env="test", plugins="tests.plugin"))
         if backend == "postgresql":
@@ -41,14 +39,15 @@ def _database(backend: str, name: str = "test") -> Database:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
         migrate.upgrade(db)
-        _databases[key] = db
-    return _databases[key]
+        _databases[backend] = db
+    return _databases[backend]
 
 
-def _worker_database(url: str, suffix: str = "") -> str:
+def _worker_database(url: str, suffix: str = "", *, shared: bool = False) -> str:
     """Under pytest-xdist each worker gets its own PostgreSQL database (<name>_<worker>),
-    created next to the configured one, so parallel workers never wipe each other."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    created next to the configured one, so parallel workers never wipe each other; a
+    ``shared`` one (<name><suffix>) is every worker's."""
+    worker = None if shared else os.environ.get("PYTEST_XDIST_WORKER")
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
@@ -164,9 +163,9 @@ def client(app) -> Iterator[TestClient]:
 
 @dataclass
 class DemoWorld:
-    """The demo (``linli.demo``) seeded once per worker and backend, its outbox drained, and a
-    client on it. Seeding takes 5–10 s; the demo tests only read it (and seed again to show
-    that adds nothing), so they share it instead of seeding one each."""
+    """The demo (``linli.demo``) seeded once per test run and backend, its outbox drained, and
+    a client on it. Seeding takes 10–20 s; the demo tests only read it (and seed again to show
+    that adds nothing), so every xdist worker shares the one seeded database."""
 
     db: Database
     info: object  # linli.demo.DemoInfo
@@ -177,17 +176,49 @@ class DemoWorld:
 _demo_infos: dict[str, object] = {}
 
 
-@pytest.fixture
-def demo_world(backend: str) -> Iterator[DemoWorld]:
+def _demo_paths(backend: str) -> str:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"solo-{os.getpid()}"
+    return f"{tempfile.gettempdir()}/linli-demo-{run}-{backend}"
+
+
+def _shared_demo(backend: str) -> tuple[Database, object]:
+    """The run's demo database of ``backend`` (the caller holds its lock): the first worker
+    seeds it, the others find it seeded (``demo.seed`` then only reads)."""
     from linli import demo, events
 
-    db = _database(backend, "demo")
-    clock = Clock()
-    if backend not in _demo_infos:
-        _demo_infos[backend] = demo.seed(db, clock.current)
+    path = _demo_paths(backend)
+    if backend == "sqlite":
+        url = f"sqlite:///{path}.db"
+    else:
+        url = _worker_database(Settings(database_url=service_url("postgresql", 5432)).database_url, "_demo", shared=True)
+    db = Database(url)
+    domains.bootstrap(Settings(env="test", plugins="tests.plugin"))
+    if not os.path.exists(f"{path}.seeded"):
+        if backend == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        migrate.upgrade(db)
+        demo.seed(db, Clock().current)
         events.drain(db)
-    with TestClient(_app(settings_for(db), db, clock), raise_server_exceptions=False) as c:
-        yield DemoWorld(db, _demo_infos[backend], c, clock)
+        open(f"{path}.seeded", "w").close()
+    return db, demo.seed(db, Clock().current)  # seeded: only reads who is who
+
+
+@pytest.fixture
+def demo_world(backend: str) -> Iterator[DemoWorld]:
+    """One demo test at a time per backend across the workers (a file lock): they log the
+    same people in, and a one-time code asked for by one would spend the other's."""
+    import fcntl
+
+    with open(f"{_demo_paths(backend)}.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if backend not in _demo_infos:
+            _demo_infos[backend] = _shared_demo(backend)
+        db, info = _demo_infos[backend]
+        clock = Clock()
+        with TestClient(_app(settings_for(db), db, clock), raise_server_exceptions=False) as c:
+            yield DemoWorld(db, info, c, clock)
 
 
 def login(client: TestClient, phone: str, invite_code: str | None = None) -> dict[str, str]:
