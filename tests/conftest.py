@@ -67,21 +67,25 @@ def _worker_database(url: str, suffix: str = "", *, shared: bool = False) -> str
 
 def _wipe(db: Database) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    # Only the tables a test wrote to are emptied (one query finds them), children first.
+    probe = " UNION ALL ".join(f"SELECT '{n}' WHERE EXISTS (SELECT 1 FROM \"{n}\")" for n in tables)
     with db.engine.begin() as conn:
+        used = sorted((row[0] for row in conn.execute(text(probe))), key=tables.index)
         if db.is_sqlite:
             # The ledger refuses DELETE (append-only trigger): lift it for the wipe only.
-            ledger.remove_guard(conn)
-            for name in tables:
+            guarded = bool(set(used) & set(ledger.TABLES))
+            if guarded:
+                ledger.remove_guard(conn)
+            for name in used:
                 conn.execute(text(f'DELETE FROM "{name}"'))
-            ledger.install_guard(conn)
+            if guarded:
+                ledger.install_guard(conn)
         else:
-            # Only the tables a test wrote to are emptied, by DELETE: TRUNCATE costs a file swap
-            # per table and CASCADE from members reaches nearly all of them (150 ms a test).
-            # The replica role skips the triggers (foreign keys, the ledger's append-only
-            # guard) for this transaction only. Every sequence a test advanced (a rolled-back
-            # insert too) starts again, as RESTART IDENTITY did.
-            probe = " UNION ALL ".join(f"SELECT '{n}' WHERE EXISTS (SELECT 1 FROM \"{n}\")" for n in tables)
-            used = [row[0] for row in conn.execute(text(probe))]
+            # DELETE, not TRUNCATE: TRUNCATE costs a file swap per table and CASCADE from members
+            # reaches nearly all of them (150 ms a test). The replica role skips the triggers
+            # (foreign keys, the ledger's append-only guard) for this transaction only. Every
+            # sequence a test advanced (a rolled-back insert too) starts again, as RESTART
+            # IDENTITY did.
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             for name in used:
                 conn.execute(text(f'DELETE FROM "{name}"'))
@@ -176,9 +180,25 @@ class DemoWorld:
 _demo_infos: dict[str, object] = {}
 
 
+_SOLO_RUN = uuid.uuid4().hex  # a run without xdist workers
+
+
 def _demo_paths(backend: str) -> str:
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"solo-{os.getpid()}"
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or _SOLO_RUN
     return f"{tempfile.gettempdir()}/linli-demo-{run}-{backend}"
+
+
+def _remove_old_demos(days: int = 1) -> None:
+    """Earlier runs' demo files (a day old or more): a run leaves its own for its workers."""
+    import glob
+    import time
+
+    for path in glob.glob(f"{tempfile.gettempdir()}/linli-demo-*"):
+        try:
+            if os.path.getmtime(path) < time.time() - days * 86400:
+                os.remove(path)
+        except OSError:
+            pass
 
 
 def _shared_demo(backend: str) -> tuple[Database, object]:
@@ -191,6 +211,10 @@ def _shared_demo(backend: str) -> tuple[Database, object]:
         url = f"sqlite:///{path}.db"
     else:
         url = _worker_database(Settings(database_url=service_url("postgresql", 5432)).database_url, "_demo", shared=True)
+    if not os.path.exists(f"{path}.seeded"):
+        _remove_old_demos()
+        if backend == "sqlite" and os.path.exists(f"{path}.db"):
+            os.remove(f"{path}.db")  # a seed that died halfway
     db = Database(url)
     domains.bootstrap(Settings(env="test", plugins="tests.plugin"))
     if not os.path.exists(f"{path}.seeded"):
@@ -202,6 +226,7 @@ def _shared_demo(backend: str) -> tuple[Database, object]:
         demo.seed(db, Clock().current)
         events.drain(db)
         open(f"{path}.seeded", "w").close()
+    migrate.upgrade(db)  # no-op once current
     return db, demo.seed(db, Clock().current)  # seeded: only reads who is who
 
 

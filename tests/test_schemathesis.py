@@ -30,7 +30,7 @@ from schemathesis.errors import FailureGroup
 from tests.campaigns.helpers import add_offer, campaign_shop, create_campaign, resident
 from tests.orders.helpers import buy, order
 
-MAX_EXAMPLES = 4
+MAX_EXAMPLES = 3
 FUZZ = settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,

@@ -78,6 +78,9 @@ def test_the_overview_of_a_hand_built_week(client, db, merchant, clock):
     # The default is the 7 days to today; a preset names its own.
     week = client.get(f"/api/v1/merchants/{shop.merchant_id}/analytics/overview", headers=shop.owner).json()
     assert (week["start"], week["end"], week["gmv"]) == ("2026-11-20", "2026-11-26", o["gmv"])
+    # 11-25 alone: A's second box came through the binding, no code was used and nobody joined.
+    day4 = client.get(f"/api/v1/merchants/{shop.merchant_id}/analytics/overview", params={"from": "2026-11-25", "to": "2026-11-25"}, headers=shop.owner).json()
+    assert day4["k_factor"] == {"value": 0.0, "invites_per_sharer": 0.0, "conversion_bp": 0, "sharers": 0, "invites": 0, "converted": 0} and day4["orders"] == 1
     today = client.get(f"/api/v1/merchants/{shop.merchant_id}/analytics/overview", params={"period": "today"}, headers=shop.owner).json()
     assert (today["start"], today["end"]) == ("2026-11-26", "2026-11-26")
 
@@ -216,3 +219,22 @@ def test_cohorts_and_exports_show_the_screens_numbers(client, db, merchant, cloc
     other = client.get(f"{base}/export", params={"report": "sharers"}, headers=login(client, "13500000001"))
     assert other.status_code == 404  # a customer is not staff
     assert client.get(f"{base}/export", params={"report": "orders"}, headers=shop.owner).status_code == 422
+
+
+def test_an_order_through_a_sharers_link_uses_their_code_a_binding_alone_does_not(client, db, merchant, clock):
+    """The K-factor's sharers are the members whose code was used: an order that came with a
+    sharer's code counts them; A's later orders through the binding alone would not."""
+    shop = make_shop(client, merchant)
+    sharer = login(client, SHARER)
+    sharer_id = client.get("/api/v1/me", headers=sharer).json()["id"]
+    code = client.get("/api/v1/me/invite", params={"merchant_id": shop.merchant_id}, headers=sharer).json()["code"]
+    d = login(client, "13500000004")  # came by themself: no binding
+    o = buy(client, db, d, shop, [(shop.skus["berry"], 1)], invite_code=code)
+    _receive(client, db, shop, o)
+    day = {"from": "2026-11-22", "to": "2026-11-22"}
+    overview = client.get(f"/api/v1/merchants/{shop.merchant_id}/analytics/overview", params=day, headers=shop.owner).json()
+    # D's first received order came through the sharer's link: converted, though nobody was bound.
+    assert overview["k_factor"] == {"value": 1.0, "invites_per_sharer": 0.0, "conversion_bp": 0, "sharers": 1, "invites": 0, "converted": 1}
+    assert overview["distribution_gmv_share_bp"] == 10000
+    [row] = client.get(f"/api/v1/merchants/{shop.merchant_id}/analytics/sharers", params=day, headers=shop.owner).json()
+    assert (row["id"], row["gmv"], row["orders"], row["new_members"]) == (sharer_id, 6800, 1, 0)  # D was not bound: not the sharer's new member

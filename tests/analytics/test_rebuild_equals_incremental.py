@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from linli import events
-from linli.analytics import rebuild, service
+from linli.analytics import rebuild, rules, service
 from linli.orders import service as orders
 from tests.conftest import ADMIN, _wipe, login
 from tests.orders.helpers import buy, make_shop
@@ -35,7 +35,7 @@ class History:
         self.codes = [client.get("/api/v1/me/invite", params={"merchant_id": self.shop.merchant_id}, headers=login(client, f"1360000000{i}")).json()["code"] for i in range(2)]
         self.members: list[dict] = []
         self.orders: list[dict] = []
-        self.paid = self.refunded = 0
+        self.paid = self.refunded = self.asked_back = 0  # asked_back: what buyers asked for (the refund rate's)
         self.kinds: set[str] = set()
 
     def join(self, n: int, _: int) -> None:
@@ -72,6 +72,7 @@ class History:
         events.drain(self.db)
         x["refunded"] += amount
         self.refunded += amount
+        self.asked_back += amount
         x["o"] = self.client.get(f"/api/v1/orders/{x['o']['id']}", headers=x["buyer"]).json()
 
     def rebate(self, n: int, part: int) -> None:
@@ -107,6 +108,7 @@ class History:
         o = self.client.get(f"/api/v1/merchants/{self.shop.merchant_id}/analytics/overview",
                             params={"from": "2026-11-21", "to": (self.clock() + timedelta(days=1)).date().isoformat()}, headers=self.shop.owner).json()
         assert (o["gmv"], o["orders"]) == (self.paid - self.refunded, len(self.orders))
+        assert o["refund_rate_bp"] == rules.bp(self.asked_back, self.paid)  # the system's rebates are not buyers' refunds
 
 
 STEPS = st.lists(st.tuples(st.sampled_from(["buy", "buy", "receive", "refund", "refund", "rebate", "wait", "again", "join"]), st.integers(0, 99), st.integers(1, 100)),

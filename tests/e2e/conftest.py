@@ -98,9 +98,16 @@ def watch(page, errors: list[str]) -> None:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
 
+SCREENSHOTS = bool(os.environ.get("LINLI_SCREENSHOTS"))
+
+
 def shot(page, path: str) -> None:
     """The whole page as one tall screen, so fixed bars sit at its bottom as on a phone
-    (a plain full-page capture leaves them where the first screen ended)."""
+    (a plain full-page capture leaves them where the first screen ended), for a person to
+    look at: only with ``LINLI_SCREENSHOTS=1`` (each costs about half a second and asserts
+    nothing, so the suite's run leaves them out)."""
+    if not SCREENSHOTS:
+        return
     size = page.viewport_size
     height = page.evaluate("document.documentElement.scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})

@@ -46,6 +46,16 @@ def test_the_owner_reads_the_dashboard_and_its_csv_matches_the_table(browser, li
             page.get_by_test_id("export-sharers-csv").click()
         rows = list(csv.reader(io.StringIO(open(got.value.path(), encoding="utf-8-sig").read())))
         assert [[r[1], f"¥{r[2]}", r[3], r[4], r[5]] for r in rows[1:]] == table == [["136****0009", "¥136.00", "2", "2", "0%"]]
+        # Without JavaScript the server's SVG is the chart: 97.90 drawn taller than 68.00.
+        plain = browser.new_context(**DESK, java_script_enabled=False, storage_state=ctx.storage_state())
+        try:
+            still = plain.new_page()
+            still.goto(page.url)
+            assert still.locator("[data-testid=echart]").is_hidden()
+            svg_bars = still.locator("[data-testid=daily-chart] rect.bar")
+            assert svg_bars.nth(0).bounding_box()["height"] > svg_bars.nth(3).bounding_box()["height"] > 0
+        finally:
+            plain.close()
     finally:
         ctx.close()
     assert console_errors == []

@@ -125,3 +125,50 @@ def test_0009_gives_each_row_its_parents_merchant(scratch):
         for table, rows in want.items():
             assert "merchant_id" not in {c["name"] for c in cols.get_columns(table)}, table
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == len(rows), table
+
+
+def _insert(conn, table: str, **values) -> int:
+    """A row of ``table`` as the schema of the moment has it: the given values, and a
+    placeholder for every other column that needs one."""
+    t = sa_table(conn, table)
+    row = dict(values)
+    for c in t.columns:
+        if c.name in row or c.nullable or c.server_default is not None or (c.primary_key and c.autoincrement is not False):
+            continue
+        py = c.type.python_type if not isinstance(c.type, JSON) else dict
+        row[c.name] = {int: 1, str: "x", bool: False, dict: {}, datetime: datetime(2026, 11, 1, tzinfo=timezone.utc)}.get(py, 1)
+    return conn.execute(t.insert().values(**row).returning(t.c.id)).scalar_one()
+
+
+def sa_table(conn, name: str):
+    from sqlalchemy import Table
+
+    return Table(name, MetaData(), autoload_with=conn)
+
+
+def test_0026_marks_the_systems_past_refunds_and_keeps_every_refund(scratch):
+    """By the time 0026 runs, refunds exist (with their lines): the column is added in place
+    (a batch copy of refund_cases would be refused by SQLite's foreign keys), and only the
+    refunds the system decided are marked — not a buyer's quick refund, nor one staff approved."""
+    migrate.upgrade(scratch, "0025")
+    with scratch.engine.begin() as conn:
+        merchant = _insert(conn, "merchants", name="优邻优选", status="active")
+        member = _insert(conn, "members", phone="13700000001")
+        order = _insert(conn, "orders", merchant_id=merchant, member_id=member, status="received", total_paid=6800, refunded=3000)
+        product = _insert(conn, "products", merchant_id=merchant, name="黄金奶油草莓")
+        sku = _insert(conn, "skus", product_id=product, merchant_id=merchant, name="1盒", price=6800)
+        line = _insert(conn, "order_lines", order_id=order, merchant_id=merchant, product_id=product, sku_id=sku, qty=1, paid=6800, refunded=3000)
+        cases = {}
+        for kind, note, decided_by in (("quick", "quick refund (坏果包赔)", None), ("staff", None, member), ("system", "满额返现", None)):
+            cases[kind] = _insert(conn, "refund_cases", merchant_id=merchant, order_id=order, member_id=member, status="refunded", amount=1000, reason=kind,
+                                  auto_approved=kind != "staff", decided_by=decided_by, decision_note=note)
+            _insert(conn, "refund_case_lines", case_id=cases[kind], merchant_id=merchant, line_id=line, amount=1000)
+    migrate.upgrade(scratch)
+    with scratch.engine.connect() as conn:
+        marked = dict(conn.execute(text("SELECT reason, by_system FROM refund_cases")).all())
+        assert {k: bool(v) for k, v in marked.items()} == {"quick": False, "staff": False, "system": True}
+        assert conn.execute(text("SELECT count(*) FROM refund_case_lines")).scalar_one() == 3
+    _downgrade(scratch, "0025")
+    with scratch.engine.connect() as conn:
+        assert "by_system" not in {c["name"] for c in inspect(conn).get_columns("refund_cases")}
+        assert conn.execute(text("SELECT count(*) FROM refund_cases")).scalar_one() == 3
