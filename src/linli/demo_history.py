@@ -1,8 +1,9 @@
 """Demo history: a month of everyday trade in a fourth community, 金色家园 (leader 周大姐), so
 the dashboard's charts, repurchase, cohorts and contribution tables mean something.
 
-Thirty-odd neighbours arrive over the month, most through the links of two sharers (春花 and
-阿强), some by themselves; each day a few of them buy fruit, eggs or greens, pick up the next
+Two dozen neighbours arrive over the month, most through the links of two sharers (春花 and
+阿强, who post their posters every few days; a link is opened once or twice before its
+neighbour joins), some by themselves; each day a few of them buy fruit, eggs or greens, pick up the next
 day, and now and then get money back for a bad box. Everything goes through the same
 services as requests (create, pay through the sandbox, ready, receive, refund), with the
 clock of that day, and the events are handled as they would be. Its own community, leader,
@@ -49,7 +50,7 @@ def seed_history(db: Database, merchant_id: int, owner_phone: str, now: datetime
             m = identity.get_or_create_member(s, phone, start, nickname=nick)
             community.set_home_community(s, m.id, c.id, start)
             referral.appoint(s, owner, merchant_id, phone, start)
-            codes.append(referral.my_code(s, m.id, merchant_id, start).code)
+            codes.append(referral.my_code(s, m.id, merchant_id, start))
         # Everyday goods without a per-member limit (a regular buys them again and again).
         skus = [sku.id for p in catalog.list_products(s, owner, merchant_id) if p.limit_per_member is None for sku in catalog.skus_of(s, [p.id])[p.id][:1]]
     rng = random.Random(20261101)
@@ -71,10 +72,15 @@ def seed_history(db: Database, merchant_id: int, owner_phone: str, now: datetime
             for arrived, i in arrivals:
                 if arrived == day:
                     m = identity.get_or_create_member(s, f"1371{i + 1:07d}", base, nickname=f"金色邻居{i + 1}")
-                    if i % 4 != 3:  # three in four came through a sharer's link
-                        referral.bind(s, m.id, codes[i % 2], base)
+                    if i % 4 != 3:  # three in four came through a sharer's link, opened once or twice first
+                        for _ in range(1 + i % 2):
+                            referral.code_visited(s, codes[i % 2], None, base - timedelta(minutes=30))
+                        referral.bind(s, m.id, codes[i % 2].code, base)
                     community.set_home_community(s, m.id, c.id, base)
                     buyers.append(m.id)
+            if day % 3 == 0:  # the sharers post their poster in the building's group every few days
+                for code in codes:
+                    referral.code_shared(s, code, None, base - timedelta(hours=1))
         yesterday = []
         for _ in range(min(len(buyers), rng.randrange(1, 3))):
             buyer = rng.choice(buyers)

@@ -272,6 +272,17 @@ def _risk(client, db, shop: Shop) -> None:
     events.drain(db)
 
 
+def _funnel(client, db, shop: Shop) -> None:
+    """A sharer takes their poster (code.shared) and a neighbour opens the link (code.visited)."""
+    from tests.web.conftest import HTML
+
+    sharer = login(client, "13700000990")
+    code = client.get("/api/v1/me/invite", params={"merchant_id": shop.merchant_id}, headers=sharer).json()["code"]
+    assert client.get("/api/v1/me/poster", params={"merchant_id": shop.merchant_id}, headers=sharer).status_code == 200
+    assert client.get(f"/i/{code}", headers=HTML).status_code == 200
+    events.drain(db)
+
+
 def _rewards_levels(client, db, shop: Shop, clock) -> None:
     """A member's level: up on a received order, a downgrade announced before the review."""
     body = [{"name": "银卡", "growth": 5000}, {"name": "金卡", "growth": 20000, "discount_bp": 500}]
@@ -313,6 +324,7 @@ def test_every_row_real_flows_write_parses_with_its_declared_type_and_version(cl
     _stored_value(client, db, shop)
     _incentives(client, db, shop, clock)
     _risk(client, db, shop)
+    _funnel(client, db, shop)
     _rewards_levels(client, db, shop, clock)
     _rewards(db, clock)
     _refund_not_received(db, clock)

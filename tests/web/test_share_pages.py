@@ -151,11 +151,11 @@ def test_sharer_centre_shows_my_code_poster_earnings_and_team_and_nobody_elses(c
     assert f"订单 #{o['id']}" in record and "一级" in record and "¥27.20" in record and "冻结中" in record
     team = re.findall(r'data-testid="team-member">(.*?)</li>', r.text, re.S)
     assert len(team) == 1 and "邻居0002" in team[0] and "尚未成为分享官" in team[0]
-    assert f'src="/api/v1/me/poster?merchant_id={merchant.id}"' in r.text
+    assert f'src="/api/v1/me/poster?merchant_id={merchant.id}&amp;preview=1"' in r.text  # the picture is a preview; saving it is a share
     # A product's poster: the picker's chips.
     pid = int(re.search(rf'href="/m/share/{merchant.id}\?product=(\d+)#poster"', r.text).group(1))
     r = client.get(f"/m/share/{merchant.id}?product={pid}", headers=HTML)
-    assert f'src="/api/v1/me/poster?merchant_id={merchant.id}&amp;product_id={pid}"' in r.text
+    assert f'src="/api/v1/me/poster?merchant_id={merchant.id}&amp;product_id={pid}&amp;preview=1"' in r.text
     png = client.get(f"/api/v1/me/poster?merchant_id={merchant.id}&product_id={pid}")  # as the <img> asks, with the cookie
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
 

@@ -11,7 +11,7 @@ from fastapi import Query
 from fastapi.responses import StreamingResponse
 
 from linli.analytics import exports, member_reads, reads, rules
-from linli.analytics.schemas import CohortOut, ContributionOut, MyDashboardOut, OverviewOut
+from linli.analytics.schemas import CohortOut, ContributionOut, FunnelOut, FunnelRowOut, MyDashboardOut, OverviewOut
 from linli.identity import service as identity
 from linli.schema import Id
 from linli.web.deps import Now, ReplicaDB, Who
@@ -65,6 +65,15 @@ def my_dashboard(s: ReplicaDB, who: Who, now: Now, merchant_id: Annotated[Id, Qu
     return MyDashboardOut.model_validate({"merchant_id": merchant_id, "week_start": week, "month_start": month, "sharer": asdict(sharer), "leader": asdict(leader) if leader else None})
 
 
+@router.get("/merchants/{mid}/analytics/funnel", response_model=FunnelOut, responses=PROBLEMS)
+def funnel(mid: Id, s: ReplicaDB, who: Who, now: Now, start: From = None, end: To = None, period: Period = None,
+           by: Annotated[Literal["sharer", "campaign"], Query()] = "sharer", limit: Annotated[int, Query(ge=1, le=500)] = 100) -> FunnelOut:
+    """Share → visit → order → paid → received of what sharers bring, per sharer or campaign."""
+    first, last = day_range(start, end, period, now)
+    totals, rows = reads.funnel(s, who, mid, first, last, by, limit)
+    return FunnelOut(start=first, end=last, by=by, totals=FunnelRowOut.model_validate(asdict(totals)), rows=[FunnelRowOut.model_validate(asdict(r)) for r in rows])
+
+
 @router.get("/merchants/{mid}/analytics/cohorts", response_model=list[CohortOut], responses=PROBLEMS)
 def cohorts(mid: Id, s: ReplicaDB, who: Who, now: Now, months: Annotated[int, Query(ge=1, le=24)] = 12) -> list[CohortOut]:
     """First-order cohorts of the last ``months`` months, newest first, with LTV per member
@@ -73,7 +82,7 @@ def cohorts(mid: Id, s: ReplicaDB, who: Who, now: Now, months: Annotated[int, Qu
 
 
 @router.get("/merchants/{mid}/analytics/export", responses={**PROBLEMS, 200: {"content": {"text/csv": {}, exports.XLSX: {}}}}, response_class=StreamingResponse)
-def export(mid: Id, s: ReplicaDB, who: Who, now: Now, report: Annotated[Literal["daily", "communities", "leaders", "sharers", "cohorts"], Query()],
+def export(mid: Id, s: ReplicaDB, who: Who, now: Now, report: Annotated[Literal["daily", "communities", "leaders", "sharers", "cohorts", "funnel"], Query()],
            format: Annotated[Literal["csv", "xlsx"], Query()] = "csv", start: From = None, end: To = None, period: Period = None) -> StreamingResponse:
     """A dashboard table as CSV (streamed) or XLSX, with the numbers the screen shows."""
     first, last = day_range(start, end, period, now)

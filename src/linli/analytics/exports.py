@@ -23,7 +23,7 @@ from linli.analytics import reads
 from linli.identity.service import Principal
 from linli.money import format_yuan
 
-REPORTS = ("daily", "communities", "leaders", "sharers", "cohorts")
+REPORTS = ("daily", "communities", "leaders", "sharers", "cohorts", "funnel")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _BY = {"communities": "community", "leaders": "leader", "sharers": "sharer"}
 ALL_ROWS = 1_000_000
@@ -53,6 +53,10 @@ def table(s: Session, who: Principal, merchant_id: int, report: str, start: date
     if report == "daily":
         o = reads.overview(s, who, merchant_id, start, end)
         return Table(report, ["day", "gmv_yuan", "orders"], [[p.day.isoformat(), Yuan(p.gmv), p.orders] for p in o.series])
+    if report == "funnel":
+        totals, rows = reads.funnel(s, who, merchant_id, start, end, "sharer", ALL_ROWS)
+        return Table(report, ["sharer_id", "name", "shares", "visits", "orders", "paid", "received"],
+                     [[r.id, r.name, r.shares, r.visits, r.orders, r.paid, r.received] for r in rows])
     if report == "cohorts":
         rows = [[c.month.strftime("%Y-%m"), c.members, *[None if c.ltv[n] is None else Yuan(c.ltv[n]) for n in reads.LTV_MONTHS]] for c in reads.cohorts(s, who, merchant_id, today)]
         return Table(report, ["first_order_month", "members", *[f"ltv_{n}m_yuan" for n in reads.LTV_MONTHS]], rows)

@@ -1,7 +1,8 @@
 """Analytics follows orders and arrivals: every order event restates that order's share of
 the rollups (it reads the order as it is now, so events arriving late, twice or out of
 order all end in the same figures); a binding or a community choice records when a member
-joined the shop and who invited them."""
+joined the shop and who invited them; posters taken, invite links opened and orders placed
+are the funnel's first stages."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from linli.analytics import service
 from linli.community import service as community
 from linli.community.events import MemberCommunitySet
 from linli.events import Event, on
-from linli.orders.events import OrderPaid, OrderReceived, OrderRefunded
-from linli.referral.events import MemberBound
+from linli.orders.events import OrderCreated, OrderPaid, OrderReceived, OrderRefunded
+from linli.referral.events import CodeShared, CodeVisited, MemberBound
 
 
 @on(OrderPaid)
@@ -41,3 +42,21 @@ def count_home(s: Session, event: Event[MemberCommunitySet]) -> None:
     p = event.payload
     merchant_id = community.public_community(s, p.community_id).merchant_id
     service.member_arrived(s, merchant_id, p.member_id, event.created_at, community_id=p.community_id)
+
+
+@on(CodeShared)
+def count_share(s: Session, event: Event[CodeShared]) -> None:
+    p = event.payload
+    service.count_funnel(s, p.merchant_id, p.sharer_id, None, event.created_at, "shares")
+
+
+@on(CodeVisited)
+def count_visit(s: Session, event: Event[CodeVisited]) -> None:
+    p = event.payload
+    service.count_funnel(s, p.merchant_id, p.sharer_id, p.campaign_id, event.created_at, "visits")
+
+
+@on(OrderCreated)
+def count_placed(s: Session, event: Event[OrderCreated]) -> None:
+    p = event.payload
+    service.order_placed(s, p.merchant_id, p.member_id, p.invite_code, p.campaign_id, event.created_at)

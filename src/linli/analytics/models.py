@@ -13,6 +13,8 @@ from them, and each customer's firsts at a merchant.
   order and whether someone else brought it (the K-factor), who invited them and where.
 - ``analytics_code_days``: per (merchant, sharer, day), the members bound through the
   sharer's code — the invites of the K-factor (and a code used that day).
+- ``analytics_funnel_days``: the funnel's shares, visits and orders placed per sharer and
+  campaign, from referral's ``code.shared`` / ``code.visited`` and orders' ``order.created``.
 """
 
 from __future__ import annotations
@@ -126,3 +128,21 @@ class AnalyticsCodeDay(Base):
     sharer_id: Mapped[int] = mapped_column(BigId)
     day: Mapped[date] = mapped_column(Date)
     invites: Mapped[int] = mapped_column(Integer, **_SUM)
+
+
+class AnalyticsFunnelDay(Base):
+    """The funnel's first stages per (merchant, day, sharer, campaign): posters taken
+    (``shares``), invite links opened (``visits``) and orders placed that the sharer would be
+    paid for (``placed``). Its later stages (paid, received) are the day rows'."""
+
+    __tablename__ = "analytics_funnel_days"
+    __table_args__ = (UniqueConstraint("merchant_id", "day", "sharer_id", "campaign_id", name="uq_analytics_funnel_days_key"), Index("ix_analytics_funnel_days_day", "merchant_id", "day"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(BigId)
+    day: Mapped[date] = mapped_column(Date)
+    sharer_id: Mapped[int] = mapped_column(BigId)
+    campaign_id: Mapped[int] = mapped_column(BigId)
+    shares: Mapped[int] = mapped_column(Integer, **_SUM)
+    visits: Mapped[int] = mapped_column(Integer, **_SUM)
+    placed: Mapped[int] = mapped_column(Integer, **_SUM)

@@ -81,9 +81,10 @@ def dashboard(mid: Id, page: PageDep, s: ReplicaDB, who: ConsoleWho) -> Response
     sort_links = {k: "?" + urlencode({**here, "sort": k}) for k in SORT_NAMES}
     chart = charts.daily_chart(o.series, page._(N_("GMV and orders by day")))
     cohorts = reads.cohorts(s, who, mid, rules.local_day(page.ctx.now()))
+    funnel_totals, funnel_rows = reads.funnel(s, who, mid, start, end, "sharer", limit=20)
     return page.render("analytics/dashboard.html", status=error.status if error else 200, error=error, view=view, o=o, tables=tables, table_names=TABLES,
                        table_reports=TABLE_REPORTS, periods=PERIODS, period=period, sort=sort, sort_names=SORT_NAMES, sort_links=sort_links, chart=chart,
-                       cohorts=cohorts, ltv_months=reads.LTV_MONTHS)
+                       cohorts=cohorts, ltv_months=reads.LTV_MONTHS, funnel_totals=funnel_totals, funnel_rows=funnel_rows)
 
 
 # --- the member's side: the sharer centre's 我的业绩 and the leader desk's figures -----------

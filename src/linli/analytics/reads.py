@@ -26,8 +26,9 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from linli.analytics import rules
-from linli.analytics.models import AnalyticsCodeDay, AnalyticsDay, AnalyticsMember, AnalyticsMemberDay
+from linli.analytics.models import AnalyticsCodeDay, AnalyticsDay, AnalyticsFunnelDay, AnalyticsMember, AnalyticsMemberDay
 from linli.analytics.rules import NONE, KFactor
+from linli.campaigns import service as campaigns
 from linli.community import service as community
 from linli.errors import Invalid
 from linli.identity import service as identity
@@ -216,3 +217,47 @@ def cohorts(s: Session, who: Principal, merchant_id: int, today: date, months: i
                 ltv[n] = rules.per_member(sum(v for (m, k), v in net.items() if m == month and k <= n), size)
         out.append(Cohort(month, size, ltv))
     return out
+
+
+# --- the sharing funnel ----------------------------------------------------------------------
+
+FUNNEL_BY = ("sharer", "campaign")
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    id: int  # the sharer or the campaign; 0 in the totals
+    name: str
+    shares: int  # posters taken
+    visits: int  # invite links opened
+    orders: int  # orders placed that the sharer would be paid for
+    paid: int  # of those, paid (on the day paid)
+    received: int  # received (on the day received)
+
+
+def funnel(s: Session, who: Principal, merchant_id: int, start: date, end: date, by: str = "sharer", limit: int = 100) -> tuple[FunnelRow, list[FunnelRow]]:
+    """Share → visit → order → paid → received of the orders sharers bring, per sharer or per
+    campaign, each stage counted on the day it happened (RULES.md's 7-day window is the
+    invite's: the invite link's code waits a week for the visitor to log in and order; an
+    order carries the code it came with, or the binding it made). The totals first, then the
+    rows with the most visits."""
+    identity.require_permission(s, who, merchant_id, Permission.view)
+    check_range(start, end)
+    fcol = AnalyticsFunnelDay.sharer_id if by == "sharer" else AnalyticsFunnelDay.campaign_id
+    dcol = AnalyticsDay.sharer_id if by == "sharer" else AnalyticsDay.campaign_id
+    first = {i: (int(a), int(b), int(c)) for i, a, b, c in s.execute(
+        select(fcol, _sum(AnalyticsFunnelDay.shares), _sum(AnalyticsFunnelDay.visits), _sum(AnalyticsFunnelDay.placed))
+        .where(AnalyticsFunnelDay.merchant_id == merchant_id, AnalyticsFunnelDay.day >= start, AnalyticsFunnelDay.day <= end, AnalyticsFunnelDay.sharer_id != NONE, fcol != NONE)
+        .group_by(fcol))}
+    later = {i: (int(a), int(b)) for i, a, b in s.execute(
+        select(dcol, _sum(AnalyticsDay.orders), _sum(AnalyticsDay.received_orders))
+        .where(_days(merchant_id, start, end), AnalyticsDay.sharer_id != NONE, dcol != NONE).group_by(dcol))}
+    rows = [FunnelRow(i, "", *first.get(i, (0, 0, 0)), *later.get(i, (0, 0))) for i in set(first) | set(later)]
+    totals = FunnelRow(0, "", *(sum(getattr(r, f) for r in rows) for f in ("shares", "visits", "orders", "paid", "received")))
+    rows.sort(key=lambda r: (-r.visits, -r.paid, r.id))
+    page = rows[:limit]
+    if by == "sharer":
+        names = {i: mask_phone(m.phone) for i, m in identity.members_by_ids(s, [r.id for r in page]).items()}
+    else:
+        names = {c.id: c.name for c in campaigns.list_campaigns(s, who, merchant_id, limit=1000)}
+    return totals, [FunnelRow(r.id, names.get(r.id, f"#{r.id}"), r.shares, r.visits, r.orders, r.paid, r.received) for r in page]

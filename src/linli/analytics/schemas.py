@@ -100,3 +100,21 @@ class CohortOut(Output):
     month: date  # the first day of the first-order month
     members: int
     ltv: dict[str, int | None]  # "1", "3", "6", "12" → fen per member, null until that many months passed
+
+
+class FunnelRowOut(Output):
+    id: int
+    name: str
+    shares: int
+    visits: int
+    orders: int
+    paid: int
+    received: int
+
+
+class FunnelOut(Output):
+    start: date
+    end: date
+    by: str
+    totals: FunnelRowOut
+    rows: list[FunnelRowOut]

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from linli.analytics import rules
-from linli.analytics.models import AnalyticsCodeDay, AnalyticsDay, AnalyticsMember, AnalyticsMemberDay, AnalyticsMerchant, AnalyticsOrder
+from linli.analytics.models import AnalyticsCodeDay, AnalyticsDay, AnalyticsFunnelDay, AnalyticsMember, AnalyticsMemberDay, AnalyticsMerchant, AnalyticsOrder
 from linli.analytics.rules import NONE, OrderFact
 from linli.community import service as community
 from linli.db import insert_ignore
@@ -183,3 +183,21 @@ def member_arrived(s: Session, merchant_id: int, member_id: int, at: datetime, *
     if m.arrived_day is None or day < m.arrived_day:
         m.arrived_day = day
     m.joined_day = rules.joined_day(m.arrived_day, m.first_day)
+
+
+# --- the funnel's first stages -------------------------------------------------------------
+
+_FUNNEL_KEY = ("merchant_id", "day", "sharer_id", "campaign_id")
+
+
+def count_funnel(s: Session, merchant_id: int, sharer_id: int, campaign_id: int | None, at: datetime, stage: str) -> None:
+    """One more share, visit or placed order of ``sharer_id`` that day (an event's, once)."""
+    _upsert(s, AnalyticsFunnelDay, _FUNNEL_KEY, (merchant_id, rules.local_day(at), sharer_id, campaign_id or NONE), {stage: 1})
+
+
+def order_placed(s: Session, merchant_id: int, buyer_id: int, invite_code: str | None, campaign_id: int | None, at: datetime) -> None:
+    """An order was placed: a stage of the funnel of the sharer it would pay (level 1 of its
+    attribution now: the code it came with, else the buyer's binding)."""
+    chain = referral.attribution_chain(s, merchant_id, buyer_id, invite_code, 1, False)
+    if chain and chain[0].member_id != buyer_id:
+        count_funnel(s, merchant_id, chain[0].member_id, campaign_id, at, "placed")

@@ -84,9 +84,11 @@ def my_invite(request: Request, s: DB, who: Who, now: Now, merchant_id: Annotate
 
 
 @router.get("/me/poster", responses={**PROBLEMS, 200: {"content": {"image/png": {}}}}, response_class=Response)
-def my_poster(request: Request, s: DB, who: Who, ctx: Ctx, now: Now, merchant_id: Annotated[Id, Query()], product_id: Id | None = Query(default=None)) -> Response:
+def my_poster(request: Request, s: DB, who: Who, ctx: Ctx, now: Now, merchant_id: Annotated[Id, Query()], product_id: Id | None = Query(default=None),
+              preview: bool = Query(default=False, description="The sharer centre's own view of it: not a share")) -> Response:
     """A share poster: the product (or the shop), the member's nickname, and a QR code of
-    their invite link (which opens the product when one is given)."""
+    their invite link (which opens the product when one is given). Taking it is a share
+    (the dashboards' funnel), unless it is the centre's ``preview``."""
     c = service.my_code(s, who.member_id, merchant_id, now)
     shop = identity.public_merchant(s, merchant_id)
     me = identity.get_member(s, who.member_id)
@@ -102,6 +104,8 @@ def my_poster(request: Request, s: DB, who: Who, ctx: Ctx, now: Now, merchant_id
         if p.image:
             path = Path(ctx.settings.media_dir) / p.image
             picture = path.read_bytes() if path.is_file() else None
+    if not preview:
+        service.code_shared(s, c, product_id, now)  # before the drawing: a GET that writes runs again once promoted
     try:
         png = poster.render(shop=shop.name, product=name, price=price, nickname=me.nickname, link=link, picture=picture)
     except poster.FontMissing as exc:

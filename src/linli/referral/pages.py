@@ -131,6 +131,7 @@ def invite(code: str, page: PageDep, s: DB, now: Now) -> Response:
         skus = catalog.skus_of(s, [product.id])[product.id]
         price = min((k.price for k in skus), default=None)
     target = f"/m/products/{product.id}" if product else f"/m/shop/{merchant.id}"
+    service.code_visited(s, c, page.who.member_id if page.who else None, now)
     notice = refusal = None
     if page.who is not None:
         if page.who.member_id == c.member_id:
@@ -187,7 +188,7 @@ def render_centre(page: Page, s: Session, who: Principal, mid: int, now: datetim
     code = service.my_code(s, who.member_id, mid, now)
     products = catalog.public_products(s, mid, limit=30)
     chosen = next((p for p in products if p.id == _query_int(page, "product")), None)
-    poster = f"/api/v1/me/poster?merchant_id={mid}" + (f"&product_id={chosen.id}" if chosen else "")
+    poster = f"/api/v1/me/poster?merchant_id={mid}" + (f"&product_id={chosen.id}" if chosen else "")  # saving it (the button) is a share; the picture shown is a preview
     money_port = sharer_money.get()
     rules = money_port.rule_set(s, mid)
     money = money_port.earnings(s, who.member_id, mid, limit=100)

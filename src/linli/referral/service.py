@@ -18,7 +18,7 @@ from linli.identity.rules import Permission
 from linli.identity.service import Principal
 from linli.orders import service as orders
 from linli.referral import rules
-from linli.referral.events import MemberBound, SharerActivated, SharerSuspended
+from linli.referral.events import CodeShared, CodeVisited, MemberBound, SharerActivated, SharerSuspended
 from linli.referral.models import Binding, InviteCode, ReferralSettings, Sharer
 from linli.referral.rules import BindMode, ChainLink, SharerMode, SharerPath
 
@@ -104,6 +104,17 @@ def set_code_enabled(s: Session, who: Principal, merchant_id: int, code: str, en
 
 
 # --- bindings --------------------------------------------------------------------------------
+
+
+def code_visited(s: Session, code: InviteCode, visitor_id: int | None, now: datetime) -> None:
+    """Someone opened ``code``'s invite link (counted by the dashboards' funnel)."""
+    events.emit(s, CodeVisited(merchant_id=code.merchant_id, sharer_id=code.member_id, code=code.code, campaign_id=code.campaign_id, visitor_id=visitor_id),
+                merchant_id=code.merchant_id, at=now)
+
+
+def code_shared(s: Session, code: InviteCode, product_id: int | None, now: datetime) -> None:
+    """The code's owner took a share poster of it (counted by the dashboards' funnel)."""
+    events.emit(s, CodeShared(merchant_id=code.merchant_id, sharer_id=code.member_id, code=code.code, product_id=product_id), merchant_id=code.merchant_id, at=now)
 
 
 def binding_of(s: Session, merchant_id: int, member_id: int) -> tuple[int, datetime] | None:

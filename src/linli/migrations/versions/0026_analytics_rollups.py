@@ -2,7 +2,7 @@
 
 The analytics domain's tables: analytics_merchants (the lock a rebuild takes), analytics_orders
 (the facts each paid order was last counted with), analytics_days, analytics_member_days,
-analytics_members and analytics_code_days (the rollups). They start empty: orders paid before
+analytics_members, analytics_code_days and analytics_funnel_days (the rollups). They start empty: orders paid before
 this revision are counted by `linli analytics rebuild`, run once after upgrading.
 refund_cases.by_system: a refund the system decided (a campaign's rebate, a failed team, a
 free order), which the refund rate leaves out; set for past ones (approved at once by nobody, and not a buyer's quick refund).
@@ -62,6 +62,21 @@ def upgrade() -> None:
     with op.batch_alter_table('analytics_days', schema=None) as batch_op:
         batch_op.create_index('ix_analytics_days_leader', ['merchant_id', 'leader_id', 'day'], unique=False)
         batch_op.create_index('ix_analytics_days_sharer', ['merchant_id', 'sharer_id', 'day'], unique=False)
+
+    op.create_table('analytics_funnel_days',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('sharer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('campaign_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('shares', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('visits', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('placed', sa.Integer(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_analytics_funnel_days')),
+    sa.UniqueConstraint('merchant_id', 'day', 'sharer_id', 'campaign_id', name='uq_analytics_funnel_days_key')
+    )
+    with op.batch_alter_table('analytics_funnel_days', schema=None) as batch_op:
+        batch_op.create_index('ix_analytics_funnel_days_day', ['merchant_id', 'day'], unique=False)
 
     op.create_table('analytics_member_days',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -150,6 +165,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_analytics_member_days_day')
 
     op.drop_table('analytics_member_days')
+    with op.batch_alter_table('analytics_funnel_days', schema=None) as batch_op:
+        batch_op.drop_index('ix_analytics_funnel_days_day')
+
+    op.drop_table('analytics_funnel_days')
     with op.batch_alter_table('analytics_days', schema=None) as batch_op:
         batch_op.drop_index('ix_analytics_days_sharer')
         batch_op.drop_index('ix_analytics_days_leader')
