@@ -89,7 +89,9 @@ def rebuild_merchant(s: Session, merchant_id: int, since: date | None, report: R
     after = 0
     while page := orders.paid_orders_page(s, merchant_id, after):
         after = page[-1].order_id
-        recorded = {r.order_id: r for r in s.scalars(select(AnalyticsOrder).where(AnalyticsOrder.order_id.in_([o.order_id for o in page])))}
+        # Plain rows, not ORM objects: nothing accumulates in the session over a big merchant.
+        table = AnalyticsOrder.__table__
+        recorded = {r.order_id: r for r in s.execute(select(table).where(table.c.order_id.in_([o.order_id for o in page])))}
         for o in page:
             row = recorded.get(o.order_id)
             f = service.fact_of(o, service.recorded(row) if row is not None else service.attribution(s, o))
@@ -106,7 +108,7 @@ def rebuild_merchant(s: Session, merchant_id: int, since: date | None, report: R
             if row is None:
                 s.execute(insert_ignore(s, AnalyticsOrder, {**values, "counted": True}, ["order_id"]))
             elif service.stored_fact(row) != f or not row.counted:
-                s.execute(update(AnalyticsOrder).where(AnalyticsOrder.order_id == o.order_id).values(**values, counted=True))
+                s.execute(update(table).where(table.c.order_id == o.order_id).values(**values, counted=True))
         report.orders += len(page)
         if progress:
             progress(len(page))
