@@ -67,7 +67,8 @@ def test_the_overview_of_a_hand_built_week(client, db, merchant, clock):
     # Received orders' net paid: A's two (attributed) 13,600 of 13,600 + B's 1,990.
     assert o["distribution_gmv_share_bp"] == 8724  # 13600 / 15590 = 87.235…%
     # One sharer whose code was used; 2 invites (A, C); 1 converted (A's first received order came through them).
-    assert o["k_factor"] == {"value": 1.0, "invites_per_sharer": 2.0, "conversion_bp": 5000, "sharers": 1, "invites": 2, "converted": 1}
+    assert o["k_factor"] == {"value": "1.00", "invites_per_sharer": "2.00", "value_bp": 10000, "invites_per_sharer_bp": 20000, "conversion_bp": 5000,
+                              "sharers": 1, "invites": 2, "converted": 1}
     assert o["repurchase_30d_bp"] == 5000 and o["repurchase_90d_bp"] == 5000  # A twice, B once
     assert o["refund_rate_bp"] == 603  # 1,000 of 16,590 paid in the range
     assert [(d["day"], d["gmv"], d["orders"]) for d in o["series"]] == [
@@ -80,7 +81,8 @@ def test_the_overview_of_a_hand_built_week(client, db, merchant, clock):
     assert (week["start"], week["end"], week["gmv"]) == ("2026-11-20", "2026-11-26", o["gmv"])
     # 11-25 alone: A's second box came through the binding, no code was used and nobody joined.
     day4 = client.get(f"/api/v1/merchants/{shop.merchant_id}/analytics/overview", params={"from": "2026-11-25", "to": "2026-11-25"}, headers=shop.owner).json()
-    assert day4["k_factor"] == {"value": 0.0, "invites_per_sharer": 0.0, "conversion_bp": 0, "sharers": 0, "invites": 0, "converted": 0} and day4["orders"] == 1
+    assert day4["k_factor"] == {"value": "0.00", "invites_per_sharer": "0.00", "value_bp": 0, "invites_per_sharer_bp": 0, "conversion_bp": 0,
+                                 "sharers": 0, "invites": 0, "converted": 0} and day4["orders"] == 1
     today = client.get(f"/api/v1/merchants/{shop.merchant_id}/analytics/overview", params={"period": "today"}, headers=shop.owner).json()
     assert (today["start"], today["end"]) == ("2026-11-26", "2026-11-26")
 
@@ -234,7 +236,8 @@ def test_an_order_through_a_sharers_link_uses_their_code_a_binding_alone_does_no
     day = {"from": "2026-11-22", "to": "2026-11-22"}
     overview = client.get(f"/api/v1/merchants/{shop.merchant_id}/analytics/overview", params=day, headers=shop.owner).json()
     # D's first received order came through the sharer's link: converted, though nobody was bound.
-    assert overview["k_factor"] == {"value": 1.0, "invites_per_sharer": 0.0, "conversion_bp": 0, "sharers": 1, "invites": 0, "converted": 1}
+    assert overview["k_factor"] == {"value": "1.00", "invites_per_sharer": "0.00", "value_bp": 10000, "invites_per_sharer_bp": 0, "conversion_bp": 0,
+                                    "sharers": 1, "invites": 0, "converted": 1}
     assert overview["distribution_gmv_share_bp"] == 10000
     [row] = client.get(f"/api/v1/merchants/{shop.merchant_id}/analytics/sharers", params=day, headers=shop.owner).json()
     assert (row["id"], row["gmv"], row["orders"], row["new_members"]) == (sharer_id, 6800, 1, 0)  # D was not bound: not the sharer's new member

@@ -67,7 +67,9 @@ def test_ratios_are_basis_points_rounded_half_up_and_zero_over_nothing():
     assert rules.bp(1, 8) == 1250
     assert rules.bp(5, 0) == 0
     k = rules.k_factor(sharers=4, invites=10, converted=3)
-    assert (k.value, k.invites_per_sharer, k.conversion_bp) == (0.75, 2.5, 3000)  # 2.5 × 30% = 0.75
+    assert (k.value_bp, k.invites_per_sharer_bp, k.conversion_bp) == (7500, 25000, 3000)  # 2.5 × 30% = 0.75
+    assert (k.value, k.invites_per_sharer) == ("0.75", "2.50")
+    assert [rules.bp_text(v) for v in (0, 49, 50, 3333, 6667, 123456)] == ["0.00", "0.00", "0.01", "0.33", "0.67", "12.35"]
 
 
 def test_firsts_take_the_earliest_paid_and_received_orders():

@@ -35,7 +35,8 @@ def day_range(start: date | None, end: date | None, period: str | None, now) -> 
 @router.get("/merchants/{mid}/analytics/overview", response_model=OverviewOut, responses=PROBLEMS)
 def overview(mid: Id, s: ReplicaDB, who: Who, now: Now, start: From = None, end: To = None, period: Period = None) -> OverviewOut:
     o = reads.overview(s, who, mid, *day_range(start, end, period, now))
-    return OverviewOut.model_validate({**asdict(o), "k_factor": asdict(o.k_factor)})
+    k = o.k_factor
+    return OverviewOut.model_validate({**asdict(o), "k_factor": {**asdict(k), "value": k.value, "invites_per_sharer": k.invites_per_sharer}})
 
 
 def _table(by: str):

@@ -189,28 +189,36 @@ def per_member(fen: int, members: int) -> int:
     return int((Decimal(fen) / Decimal(members)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def ratio(numerator: int, denominator: int) -> float:
-    """A plain ratio to two decimals (the K-factor and invites per sharer, not money)."""
-    if denominator <= 0:
-        return 0.0
-    return float((Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+def bp_text(value_bp: int) -> str:
+    """A ratio kept in basis points as exact decimal text to two places, rounded half up
+    (15000 → "1.50"): the K-factor and invites per sharer are ratios above 1, shown so."""
+    hundredths = (value_bp + 50) // 100
+    return f"{hundredths // 100}.{hundredths % 100:02d}"
 
 
 @dataclass(frozen=True)
 class KFactor:
-    value: float  # converted ÷ sharers
-    invites_per_sharer: float  # invites ÷ sharers
+    value_bp: int  # converted ÷ sharers, in basis points (10000 = a K of 1)
+    invites_per_sharer_bp: int  # invites ÷ sharers, in basis points
     conversion_bp: int  # converted ÷ invites
     sharers: int
     invites: int
     converted: int
 
+    @property
+    def value(self) -> str:
+        return bp_text(self.value_bp)
+
+    @property
+    def invites_per_sharer(self) -> str:
+        return bp_text(self.invites_per_sharer_bp)
+
 
 def k_factor(sharers: int, invites: int, converted: int) -> KFactor:
     """K = new members whose first received order someone else brought ÷ members whose code
     was used; its factors: invites (new members bound through a code) per sharer, and how
-    many invites converted."""
-    return KFactor(ratio(converted, sharers), ratio(invites, sharers), bp(converted, invites), sharers, invites, converted)
+    many invites converted. Integers throughout (basis points), like every rate here."""
+    return KFactor(bp(converted, sharers), bp(invites, sharers), bp(converted, invites), sharers, invites, converted)
 
 
 def window(to: date, days: int) -> tuple[date, date]:

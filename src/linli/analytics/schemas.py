@@ -8,8 +8,10 @@ from linli.schema import Output
 
 
 class KFactorOut(Output):
-    value: float  # new members converted ÷ sharers whose code was used
-    invites_per_sharer: float
+    value: str  # new members converted ÷ sharers whose code was used, exact decimal text ("1.25")
+    invites_per_sharer: str  # the same, of invites ÷ sharers
+    value_bp: int  # the same two in basis points (10000 = 1)
+    invites_per_sharer_bp: int
     conversion_bp: int
     sharers: int
     invites: int
